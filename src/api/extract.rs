@@ -1,0 +1,107 @@
+//! Our own extractors, whose rejections are [`ApiError`]s in GitHub's shape: a client never
+//! sees axum's plain-text rejections.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
+use axum::http::header::HOST;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+
+use super::AppState;
+use crate::error::ApiError;
+
+/// A request body that must be a JSON object. An empty body counts as `{}`, as GitHub's
+/// optional bodies allow.
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })?;
+        parse_object(&bytes).map(JsonObject)
+    }
+}
+
+/// # Errors
+/// 400 `Problems parsing JSON` or `Body should be a JSON object`.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::BadRequest(
+            "Body should be a JSON object".to_owned(),
+        )),
+        Err(_) => Err(ApiError::BadRequest("Problems parsing JSON".to_owned())),
+    }
+}
+
+/// The query string as name → value; a malformed one is a 400.
+pub struct QueryMap(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(map)| QueryMap(map))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+}
+
+/// `<origin>/api/v3`: the prefix of every absolute URL in a response, from `--public-url`
+/// or else the request's `Host`.
+pub struct ApiBase(pub String);
+
+impl FromRequestParts<AppState> for ApiBase {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let origin = match &state.public_url {
+            Some(origin) => origin.to_string(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .filter(|host| !host.is_empty() && !host.contains(['/', ' ']))
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        };
+        Ok(ApiBase(format!("{origin}/api/v3")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_must_be_objects() {
+        assert!(parse_object(b"").unwrap().is_empty());
+        assert!(parse_object(b" {\"a\": 1} ").unwrap().contains_key("a"));
+        for (body, message) in [
+            (&b"{"[..], "Problems parsing JSON"),
+            (b"[1]", "Body should be a JSON object"),
+            (b"\"x\"", "Body should be a JSON object"),
+        ] {
+            match parse_object(body) {
+                Err(ApiError::BadRequest(got)) => assert_eq!(got, message),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

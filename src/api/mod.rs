@@ -1,0 +1,54 @@
+//! The HTTP API: GitHub's REST layout under `/api/v3`, plus health probes.
+//!
+//! One file per resource, each with a `router()`; handlers are thin: extract, authorize,
+//! call the store, shape GitHub's JSON. Invariant: the API never performs a delivery.
+
+mod admin;
+mod extract;
+mod health;
+mod hooks;
+mod pagination;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::Authenticator;
+use crate::domain::hook::HookRules;
+use crate::error::ApiError;
+use crate::store::Store;
+
+pub use extract::ApiBase;
+
+/// What every handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<Authenticator>,
+    /// `--public-url`, when set: the origin of every absolute URL returned.
+    pub public_url: Option<Arc<str>>,
+    /// Server-wide rules for hook fields (reserved header names).
+    pub hook_rules: Arc<HookRules>,
+}
+
+/// The whole HTTP surface, ready to serve.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let api = Router::new()
+        .merge(admin::router())
+        .merge(hooks::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found);
+    Router::new()
+        .merge(health::router())
+        .nest("/api/v3", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

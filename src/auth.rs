@@ -1,0 +1,251 @@
+//! Who is calling: token generation, hashing, and the [`Principal`] every API handler gets.
+//!
+//! Tokens are random, so a plain SHA-256 digest is a safe stored form; the admin token's
+//! digest is compared in constant time. Owner tokens are looked up by digest and cached:
+//! they can be created while the server runs (by the CLI) but never change, so a cached
+//! record is never stale.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::api::AppState;
+use crate::domain::names::Login;
+use crate::error::ApiError;
+use crate::store::{Store, TokenHash, TokenRecord};
+
+/// Name of the file a generated admin token is written to, inside the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// A new random token: `hp_` and 40 hex digits (160 bits).
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    format!("hp_{}", hex::encode(bytes))
+}
+
+pub fn hash_token(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// May use every endpoint, for every owner.
+    Admin,
+    /// May manage the hooks of its owners' repositories and organizations.
+    Owner(TokenRecord),
+}
+
+impl Principal {
+    pub fn may_manage(&self, account: &Login) -> bool {
+        match self {
+            Principal::Admin => true,
+            Principal::Owner(record) => {
+                let key = account.key();
+                record.owners.iter().any(|owner| owner.key() == key)
+            }
+        }
+    }
+
+    /// Admin endpoints answer 404 to everyone else, so that they do not show they exist.
+    ///
+    /// # Errors
+    /// [`ApiError::NotFound`] for an owner token.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self {
+            Principal::Admin => Ok(()),
+            Principal::Owner(_) => Err(ApiError::NotFound),
+        }
+    }
+}
+
+/// Checks credentials against the admin token and the stored owner tokens.
+pub struct Authenticator {
+    admin: TokenHash,
+    store: Arc<dyn Store>,
+    /// Owner tokens seen before, by digest. Only hits are cached: a token the CLI creates
+    /// later must still be found.
+    known: RwLock<HashMap<TokenHash, TokenRecord>>,
+}
+
+impl Authenticator {
+    pub fn new(admin: TokenHash, store: Arc<dyn Store>) -> Self {
+        Authenticator {
+            admin,
+            store,
+            known: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Authenticates an `Authorization` header value (`Bearer T` or `token T`).
+    ///
+    /// # Errors
+    /// 401 `Requires authentication` without a header, `Bad credentials` with a wrong one.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
+        let header = header.ok_or(ApiError::RequiresAuthentication)?;
+        let (scheme, token) = header
+            .trim()
+            .split_once(' ')
+            .ok_or(ApiError::BadCredentials)?;
+        if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("token") {
+            return Err(ApiError::BadCredentials);
+        }
+        let hash = hash_token(token.trim());
+        if bool::from(hash.ct_eq(&self.admin)) {
+            return Ok(Principal::Admin);
+        }
+        if let Some(record) = self.known.read().expect("not poisoned").get(&hash) {
+            return Ok(Principal::Owner(record.clone()));
+        }
+        let record = self
+            .store
+            .find_token(hash)
+            .await?
+            .ok_or(ApiError::BadCredentials)?;
+        self.known
+            .write()
+            .expect("not poisoned")
+            .insert(hash, record.clone());
+        Ok(Principal::Owner(record))
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = match parts.headers.get(AUTHORIZATION) {
+            Some(value) => Some(value.to_str().map_err(|_| ApiError::BadCredentials)?),
+            None => None,
+        };
+        state.auth.authenticate(header).await
+    }
+}
+
+/// The admin token's digest: from `configured` (`HOOKPOST_ADMIN_TOKEN`) when given, else the
+/// one stored, else a new token generated, stored hashed and written to
+/// `<data_dir>/admin-token` with mode 0600.
+///
+/// # Errors
+/// When the store cannot be written or the token file cannot be created.
+pub async fn admin_token_digest(
+    store: &dyn Store,
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<TokenHash> {
+    if let Some(token) = configured {
+        return Ok(hash_token(token));
+    }
+    let token = generate_token();
+    let candidate = hash_token(&token);
+    let file = data_dir.join(ADMIN_TOKEN_FILE);
+    let pending = data_dir.join(format!("{ADMIN_TOKEN_FILE}.new"));
+    // Written before the digest is committed, so a crash in between cannot leave an admin
+    // token that nobody knows.
+    write_private(&pending, &token)
+        .with_context(|| format!("Failed to write {}", pending.display()))?;
+    let in_force = store
+        .init_admin_token(candidate)
+        .await
+        .context("Failed to store the admin token digest")?;
+    if in_force == candidate {
+        std::fs::rename(&pending, &file)
+            .with_context(|| format!("Failed to create {}", file.display()))?;
+        tracing::info!(path = %file.display(), "generated the admin token");
+    } else {
+        let _ = std::fs::remove_file(&pending);
+        tracing::info!(path = %file.display(), "the admin token is the one generated at the first start");
+    }
+    Ok(in_force)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_prefixed() {
+        let (a, b) = (generate_token(), generate_token());
+        assert_ne!(a, b);
+        assert!(a.starts_with("hp_") && a.len() == 43);
+    }
+
+    #[test]
+    fn owners_compare_case_insensitively() {
+        let principal = Principal::Owner(TokenRecord {
+            id: 1,
+            owners: vec![Login::parse("Acme").unwrap()],
+        });
+        assert!(principal.may_manage(&Login::parse("acme").unwrap()));
+        assert!(!principal.may_manage(&Login::parse("other").unwrap()));
+        assert!(principal.require_admin().is_err());
+    }
+}
+
+/// Creates an owner token; the token itself is returned here and never again.
+///
+/// # Errors
+/// When the store cannot write.
+pub async fn create_owner_token(
+    store: &dyn Store,
+    owners: Vec<Login>,
+) -> Result<(TokenRecord, String), crate::store::StoreError> {
+    let token = generate_token();
+    let record = store.create_token(hash_token(&token), owners).await?;
+    Ok((record, token))
+}
+
+/// Reads a non-empty list of owner logins, e.g. the `owners` of a token request.
+///
+/// # Errors
+/// Every item that is not a login, or an empty or missing list.
+pub fn read_owners(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<Login>, crate::domain::validate::ValidationErrors> {
+    let mut problems = crate::domain::validate::Problems::new("Token");
+    let mut owners = Vec::new();
+    match problems.string_list(body, "owners", "owners") {
+        None if body.get("owners").is_none_or(serde_json::Value::is_null) => {
+            problems.missing("owners");
+        }
+        None => {}
+        Some(names) if names.is_empty() => problems.invalid("owners", "owners must not be empty"),
+        Some(names) => {
+            for (index, name) in names.into_iter().enumerate() {
+                match Login::parse(name) {
+                    Some(login) => owners.push(login),
+                    None => problems.invalid(
+                        &format!("owners[{index}]"),
+                        format!("{name:?} is not an account name"),
+                    ),
+                }
+            }
+        }
+    }
+    problems.finish(|| owners)
+}

@@ -1,0 +1,687 @@
+//! Webhooks as GitHub defines them: where they live ([`HookScope`]), what they are
+//! ([`HookSettings`]), and how create and update bodies become them.
+//!
+//! Invariant: a [`HookSettings`] value always holds an absolute http(s) URL, valid event
+//! names, and custom headers that are legal on the wire and reserved by nobody else.
+
+use axum::http::{HeaderName, HeaderValue};
+use serde_json::{Map, Value, json};
+
+use super::names::{Login, RepoName};
+use super::validate::{Problems, ValidationErrors};
+
+/// What the API shows instead of a secret, and what a client may send back to mean
+/// "leave it as it is" (clients that read, modify and write a config do exactly that).
+pub const SECRET_MASK: &str = "********";
+
+/// Where a hook is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookScope {
+    Repository { owner: Login, repo: RepoName },
+    Organization { org: Login },
+    App { app_id: i64 },
+}
+
+impl HookScope {
+    /// The account whose owner tokens may manage this hook (none for an app's hook).
+    pub fn account(&self) -> Option<&Login> {
+        match self {
+            HookScope::Repository { owner, .. } => Some(owner),
+            HookScope::Organization { org } => Some(org),
+            HookScope::App { .. } => None,
+        }
+    }
+
+    /// GitHub's `type` field of the hook object.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            HookScope::Repository { .. } => "Repository",
+            HookScope::Organization { .. } => "Organization",
+            HookScope::App { .. } => "App",
+        }
+    }
+}
+
+/// How the payload is put in the request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentType {
+    /// `application/json`: the body is the payload.
+    Json,
+    /// `application/x-www-form-urlencoded`: the body is `payload=<url-encoded JSON>`.
+    Form,
+}
+
+impl ContentType {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "json" => Some(ContentType::Json),
+            "form" => Some(ContentType::Form),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentType::Json => "json",
+            ContentType::Form => "form",
+        }
+    }
+}
+
+/// Extra request headers sent with every delivery (APIGit's custom headers), in the order
+/// given, names unique regardless of case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomHeaders(Vec<(String, String)>);
+
+impl CustomHeaders {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    }
+
+    /// Reads what the store wrote with [`CustomHeaders::to_json`].
+    pub fn from_json(value: &Value) -> Self {
+        let pairs = value
+            .as_object()
+            .map(|obj| {
+                obj.iter()
+                    .filter_map(|(name, value)| Some((name.clone(), value.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        CustomHeaders(pairs)
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+                .collect(),
+        )
+    }
+
+    /// As the API shows them: an `Authorization` value is a credential and is masked.
+    fn to_masked_json(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(name, value)| {
+                    let shown = if name.eq_ignore_ascii_case("authorization") {
+                        SECRET_MASK
+                    } else {
+                        value
+                    };
+                    (name.clone(), Value::String(shown.to_owned()))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The server-wide rules a hook's fields are checked against.
+#[derive(Debug, Clone, Default)]
+pub struct HookRules {
+    /// Lower-cased `x-<alias>-` prefixes of `--header-alias`, reserved like `x-github-`.
+    reserved_prefixes: Vec<String>,
+}
+
+/// Headers that Hookpost itself sets or that would break the HTTP framing.
+const RESERVED_HEADERS: [&str; 6] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+];
+
+impl HookRules {
+    /// `aliases` are the `--header-alias` names (e.g. `Gogs`), whose headers Hookpost sets.
+    pub fn new(aliases: &[String]) -> Self {
+        let mut reserved_prefixes = vec!["x-github-".to_owned(), "x-hub-".to_owned()];
+        reserved_prefixes.extend(
+            aliases
+                .iter()
+                .map(|alias| format!("x-{}-", alias.to_ascii_lowercase())),
+        );
+        HookRules { reserved_prefixes }
+    }
+
+    fn is_reserved(&self, name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        RESERVED_HEADERS.contains(&lower.as_str())
+            || self
+                .reserved_prefixes
+                .iter()
+                .any(|prefix| lower.starts_with(prefix.as_str()))
+    }
+}
+
+/// A hook's `config` object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookConfig {
+    /// Absolute http(s) URL, kept exactly as the client wrote it.
+    pub url: String,
+    pub content_type: ContentType,
+    /// `None` means deliveries are not signed.
+    pub secret: Option<String>,
+    /// `true` skips TLS certificate verification for this hook (GitHub's `insecure_ssl: "1"`).
+    pub insecure_ssl: bool,
+    pub headers: CustomHeaders,
+}
+
+impl HookConfig {
+    /// GitHub's `webhook-config` object; the secret and `Authorization` values are masked.
+    pub fn to_github_json(&self) -> Value {
+        let mut config = json!({
+            "content_type": self.content_type.as_str(),
+            "insecure_ssl": if self.insecure_ssl { "1" } else { "0" },
+            "url": self.url,
+        });
+        if self.secret.is_some() {
+            config["secret"] = json!(SECRET_MASK);
+        }
+        if !self.headers.is_empty() {
+            config["headers"] = self.headers.to_masked_json();
+        }
+        config
+    }
+}
+
+/// Everything a client sets on a hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookSettings {
+    pub name: String,
+    pub active: bool,
+    /// Event names, or `*` for all; no duplicates.
+    pub events: Vec<String>,
+    pub config: HookConfig,
+}
+
+impl HookSettings {
+    /// Reads a create body, applying GitHub's defaults (`web`, active, `["push"]`, `form`).
+    ///
+    /// # Errors
+    /// Every invalid field, at once.
+    pub fn from_create(
+        body: &Map<String, Value>,
+        rules: &HookRules,
+    ) -> Result<Self, ValidationErrors> {
+        let mut problems = Problems::new("Hook");
+        let name = problems.string(body, "name", "name").unwrap_or("web");
+        if name != "web" {
+            problems.invalid("name", "name must be \"web\"");
+        }
+        let active = problems.boolean(body, "active", "active").unwrap_or(true);
+        let events = read_events(&mut problems, body, "events");
+        let config = match problems.object(body, "config", "config") {
+            Some(config) => ConfigPatch::read(&mut problems, config, rules),
+            None => ConfigPatch::default(),
+        };
+        let url_given = body
+            .get("config")
+            .and_then(Value::as_object)
+            .and_then(|config| config.get("url"))
+            .is_some_and(|url| !url.is_null());
+        if !url_given {
+            problems.missing("config.url");
+        }
+        problems.finish(|| {
+            let mut settings = HookSettings {
+                name: name.to_owned(),
+                active,
+                events: events.unwrap_or_else(|| vec!["push".to_owned()]),
+                config: HookConfig {
+                    url: String::new(),
+                    content_type: ContentType::Form,
+                    secret: None,
+                    insecure_ssl: false,
+                    headers: CustomHeaders::default(),
+                },
+            };
+            config.apply(&mut settings.config);
+            settings
+        })
+    }
+
+    /// Whether a delivery of `event` goes to this hook (ignoring `active`).
+    pub fn subscribes_to(&self, event: &str) -> bool {
+        self.events.iter().any(|name| name == "*" || name == event)
+    }
+}
+
+/// An event name as GitHub spells them: `[a-z_]{1,64}`.
+pub fn is_event_name(text: &str) -> bool {
+    (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+/// Reads an event list; `*` is allowed; duplicates are dropped, order kept.
+fn read_events(
+    problems: &mut Problems,
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Option<Vec<String>> {
+    let names = problems.string_list(obj, key, key)?;
+    let mut events: Vec<String> = Vec::with_capacity(names.len());
+    let mut valid = true;
+    for (index, name) in names.into_iter().enumerate() {
+        if name != "*" && !is_event_name(name) {
+            problems.invalid(
+                &format!("{key}[{index}]"),
+                format!("{name:?} is not an event name ([a-z_]{{1,64}} or \"*\")"),
+            );
+            valid = false;
+        } else if !events.iter().any(|existing| existing == name) {
+            events.push(name.to_owned());
+        }
+    }
+    valid.then_some(events)
+}
+
+/// The fields of a `config` object a request sets; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigPatch {
+    url: Option<String>,
+    content_type: Option<ContentType>,
+    /// `Some(None)` clears the secret (an empty string, as on GitHub).
+    secret: Option<Option<String>>,
+    insecure_ssl: Option<bool>,
+    headers: Option<CustomHeaders>,
+}
+
+impl ConfigPatch {
+    fn read(problems: &mut Problems, config: &Map<String, Value>, rules: &HookRules) -> Self {
+        let url = problems
+            .string(config, "url", "config.url")
+            .and_then(|url| match check_url(url) {
+                Ok(()) => Some(url.to_owned()),
+                Err(why) => {
+                    problems.invalid("config.url", why);
+                    None
+                }
+            });
+        let content_type = problems
+            .string(config, "content_type", "config.content_type")
+            .and_then(|text| {
+                let parsed = ContentType::parse(text);
+                if parsed.is_none() {
+                    problems.invalid(
+                        "config.content_type",
+                        format!("content_type must be \"json\" or \"form\", not {text:?}"),
+                    );
+                }
+                parsed
+            });
+        let secret = problems
+            .string(config, "secret", "config.secret")
+            .and_then(|secret| match secret {
+                SECRET_MASK => None,
+                "" => Some(None),
+                secret => Some(Some(secret.to_owned())),
+            });
+        ConfigPatch {
+            url,
+            content_type,
+            secret,
+            insecure_ssl: read_insecure_ssl(problems, config),
+            headers: read_headers(problems, config, rules),
+        }
+    }
+
+    /// Reads the body of `PATCH …/hooks/{id}/config`, which is a config object itself.
+    ///
+    /// # Errors
+    /// Every invalid field, at once.
+    pub fn from_body(
+        body: &Map<String, Value>,
+        rules: &HookRules,
+    ) -> Result<Self, ValidationErrors> {
+        let mut problems = Problems::new("Hook");
+        let patch = Self::read(&mut problems, body, rules);
+        problems.finish(|| patch)
+    }
+
+    pub fn apply(&self, config: &mut HookConfig) {
+        if let Some(url) = &self.url {
+            config.url = url.clone();
+        }
+        if let Some(content_type) = self.content_type {
+            config.content_type = content_type;
+        }
+        if let Some(secret) = &self.secret {
+            config.secret = secret.clone();
+        }
+        if let Some(insecure_ssl) = self.insecure_ssl {
+            config.insecure_ssl = insecure_ssl;
+        }
+        if let Some(headers) = &self.headers {
+            // A masked value sent back means "keep the value you have".
+            let merged = headers
+                .iter()
+                .map(|(name, value)| {
+                    let kept = (value == SECRET_MASK)
+                        .then(|| config.headers.get(name))
+                        .flatten()
+                        .unwrap_or(value);
+                    (name.to_owned(), kept.to_owned())
+                })
+                .collect();
+            config.headers = CustomHeaders(merged);
+        }
+    }
+}
+
+fn check_url(text: &str) -> Result<(), String> {
+    let parsed =
+        url::Url::parse(text).map_err(|error| format!("url is not a valid URL: {error}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "url must use http or https, not {}",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("url must name a host".to_owned());
+    }
+    Ok(())
+}
+
+/// GitHub takes `"0"`/`"1"` or the numbers 0/1.
+fn read_insecure_ssl(problems: &mut Problems, config: &Map<String, Value>) -> Option<bool> {
+    let value = config
+        .get("insecure_ssl")
+        .filter(|value| !value.is_null())?;
+    let parsed = match value {
+        Value::String(text) if text == "0" => Some(false),
+        Value::String(text) if text == "1" => Some(true),
+        Value::Number(number) if number.as_f64() == Some(0.0) => Some(false),
+        Value::Number(number) if number.as_f64() == Some(1.0) => Some(true),
+        _ => None,
+    };
+    if parsed.is_none() {
+        problems.invalid(
+            "config.insecure_ssl",
+            format!("insecure_ssl must be \"0\" or \"1\", not {value}"),
+        );
+    }
+    parsed
+}
+
+fn read_headers(
+    problems: &mut Problems,
+    config: &Map<String, Value>,
+    rules: &HookRules,
+) -> Option<CustomHeaders> {
+    let headers = problems.object(config, "headers", "config.headers")?;
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    let mut valid = true;
+    for (name, value) in headers {
+        let field = format!("config.headers.{name}");
+        let mut reject = |why: String| {
+            problems.invalid(&field, why);
+            valid = false;
+        };
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            reject(format!("{name:?} is not a valid header name"));
+        } else if rules.is_reserved(name) {
+            reject(format!(
+                "{name} is set by Hookpost and cannot be overridden"
+            ));
+        } else if pairs
+            .iter()
+            .any(|(seen, _)| seen.eq_ignore_ascii_case(name))
+        {
+            reject(format!("{name} is given more than once"));
+        } else {
+            match value {
+                Value::String(text) if HeaderValue::from_str(text).is_ok() => {
+                    pairs.push((name.clone(), text.clone()));
+                }
+                Value::String(_) => {
+                    reject(format!(
+                        "the value of {name} has characters a header cannot carry"
+                    ));
+                }
+                _ => reject(format!("the value of {name} must be a string")),
+            }
+        }
+    }
+    valid.then_some(CustomHeaders(pairs))
+}
+
+/// The fields of a hook an update sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookPatch {
+    active: Option<bool>,
+    /// Replaces the whole list, before `add_events`/`remove_events` apply.
+    events: Option<Vec<String>>,
+    add_events: Vec<String>,
+    remove_events: Vec<String>,
+    config: ConfigPatch,
+}
+
+impl HookPatch {
+    /// Reads the body of `PATCH …/hooks/{id}`.
+    ///
+    /// # Errors
+    /// Every invalid field, at once.
+    pub fn from_body(
+        body: &Map<String, Value>,
+        rules: &HookRules,
+    ) -> Result<Self, ValidationErrors> {
+        let mut problems = Problems::new("Hook");
+        let active = problems.boolean(body, "active", "active");
+        let events = read_events(&mut problems, body, "events");
+        let add_events = read_events(&mut problems, body, "add_events").unwrap_or_default();
+        let remove_events = read_events(&mut problems, body, "remove_events").unwrap_or_default();
+        let config = problems
+            .object(body, "config", "config")
+            .map(|config| ConfigPatch::read(&mut problems, config, rules))
+            .unwrap_or_default();
+        problems.finish(|| HookPatch {
+            active,
+            events,
+            add_events,
+            remove_events,
+            config,
+        })
+    }
+
+    pub fn config_only(config: ConfigPatch) -> Self {
+        HookPatch {
+            config,
+            ..HookPatch::default()
+        }
+    }
+
+    pub fn apply(&self, settings: &mut HookSettings) {
+        if let Some(active) = self.active {
+            settings.active = active;
+        }
+        if let Some(events) = &self.events {
+            settings.events = events.clone();
+        }
+        for added in &self.add_events {
+            if !settings.events.contains(added) {
+                settings.events.push(added.clone());
+            }
+        }
+        settings
+            .events
+            .retain(|event| !self.remove_events.contains(event));
+        self.config.apply(&mut settings.config);
+    }
+}
+
+/// GitHub's `last_response`: the outcome of the hook's latest attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastResponse {
+    /// No attempt yet.
+    Unused,
+    Active {
+        code: u16,
+        message: String,
+    },
+    /// `code` is `None` when there was no HTTP response at all.
+    Failed {
+        code: Option<u16>,
+        message: String,
+    },
+}
+
+impl LastResponse {
+    pub fn to_github_json(&self) -> Value {
+        match self {
+            LastResponse::Unused => json!({"code": null, "status": "unused", "message": null}),
+            LastResponse::Active { code, message } => {
+                json!({"code": code, "status": "active", "message": message})
+            }
+            LastResponse::Failed { code, message } => {
+                json!({"code": code, "status": "failed", "message": message})
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    fn fields(errors: ValidationErrors) -> Vec<String> {
+        errors.0.into_iter().map(|error| error.field).collect()
+    }
+
+    #[test]
+    fn create_applies_githubs_defaults() {
+        let body = obj(json!({"config": {"url": "https://example.com/hook"}}));
+        let settings = HookSettings::from_create(&body, &HookRules::default()).unwrap();
+        assert_eq!(settings.name, "web");
+        assert!(settings.active);
+        assert_eq!(settings.events, ["push"]);
+        assert_eq!(settings.config.content_type, ContentType::Form);
+        assert!(!settings.config.insecure_ssl);
+        assert_eq!(settings.config.secret, None);
+    }
+
+    #[test]
+    fn create_reports_every_bad_field() {
+        let body = obj(json!({
+            "name": "email",
+            "active": 1,
+            "events": ["push", "Bad-Event"],
+            "config": {"url": "ftp://x", "content_type": "xml", "insecure_ssl": "2"}
+        }));
+        let errors = HookSettings::from_create(&body, &HookRules::default()).unwrap_err();
+        assert_eq!(
+            fields(errors),
+            [
+                "name",
+                "active",
+                "events[1]",
+                "config.url",
+                "config.content_type",
+                "config.insecure_ssl"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_url_is_missing_field() {
+        for body in [json!({}), json!({"config": {}})] {
+            let errors = HookSettings::from_create(&obj(body), &HookRules::default()).unwrap_err();
+            assert_eq!(errors.0.len(), 1);
+            assert_eq!(errors.0[0].field, "config.url");
+            assert_eq!(
+                errors.0[0].code,
+                super::super::validate::ErrorCode::MissingField
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_and_malformed_headers_are_refused() {
+        let rules = HookRules::new(&["Gogs".to_owned()]);
+        let body = obj(json!({"config": {"url": "http://a.example", "headers": {
+            "X-My-Request-Header": "XXX",
+            "user-agent": "x",
+            "X-GitHub-Event": "x",
+            "x-hub-signature": "x",
+            "X-Gogs-Delivery": "x",
+            "Bad Name": "x",
+            "X-Split": "a\r\nb",
+            "X-Number": 3
+        }}}));
+        let errors = HookSettings::from_create(&body, &rules).unwrap_err();
+        let mut got = fields(errors);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "config.headers.Bad Name",
+                "config.headers.X-GitHub-Event",
+                "config.headers.X-Gogs-Delivery",
+                "config.headers.X-Number",
+                "config.headers.X-Split",
+                "config.headers.user-agent",
+                "config.headers.x-hub-signature",
+            ]
+        );
+    }
+
+    #[test]
+    fn patch_edits_events_and_keeps_masked_values() {
+        let rules = HookRules::default();
+        let body = obj(json!({"events": ["push", "issues"], "config": {
+            "url": "http://a.example", "secret": "s3",
+            "headers": {"Authorization": "Bearer one", "X-A": "1"}
+        }}));
+        let mut settings = HookSettings::from_create(&body, &rules).unwrap();
+        let patch = HookPatch::from_body(
+            &obj(json!({
+                "add_events": ["pull_request", "push"],
+                "remove_events": ["issues"],
+                "config": {"secret": SECRET_MASK, "headers": {"Authorization": SECRET_MASK}}
+            })),
+            &rules,
+        )
+        .unwrap();
+        patch.apply(&mut settings);
+        assert_eq!(settings.events, ["push", "pull_request"]);
+        assert_eq!(settings.config.secret.as_deref(), Some("s3"));
+        assert_eq!(
+            settings.config.headers.get("authorization"),
+            Some("Bearer one")
+        );
+        assert_eq!(settings.config.headers.get("X-A"), None);
+        assert_eq!(settings.config.url, "http://a.example");
+    }
+
+    #[test]
+    fn shown_config_masks_credentials() {
+        let body = obj(json!({"config": {"url": "http://a.example", "secret": "s",
+            "content_type": "json", "insecure_ssl": 1,
+            "headers": {"Authorization": "token x", "X-A": "1"}}}));
+        let settings = HookSettings::from_create(&body, &HookRules::default()).unwrap();
+        assert_eq!(
+            settings.config.to_github_json(),
+            json!({"content_type": "json", "insecure_ssl": "1", "url": "http://a.example",
+                   "secret": "********", "headers": {"Authorization": "********", "X-A": "1"}})
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The vocabulary of Hookpost, free of HTTP and SQL: names, hooks and their validation.
+//!
+//! Everything here is parsed, not merely checked: once a value of these types exists it is
+//! valid, so the store and the API never re-validate.
+
+pub mod hook;
+pub mod names;
+pub mod timestamp;
+pub mod validate;

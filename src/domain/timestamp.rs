@@ -1,0 +1,38 @@
+//! Instants as whole milliseconds since the Unix epoch: what the store keeps, and how the
+//! API prints them (GitHub's `2011-09-06T17:26:27Z`).
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        Timestamp((nanos / 1_000_000) as i64)
+    }
+
+    /// GitHub prints whole seconds with a `Z` suffix.
+    pub fn to_github(self) -> String {
+        let seconds = self.0.div_euclid(1000);
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .ok()
+            .and_then(|instant| instant.format(&Rfc3339).ok())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_whole_seconds_in_utc() {
+        assert_eq!(
+            Timestamp(1_315_329_987_999).to_github(),
+            "2011-09-06T17:26:27Z"
+        );
+    }
+}

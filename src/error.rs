@@ -1,0 +1,102 @@
+//! The one error type every API handler returns, rendered in GitHub's shape.
+//!
+//! Client errors carry their message to the caller; internal errors are logged once, here,
+//! inside the request's span, and the caller only sees an opaque 500.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::validate::FieldError;
+use crate::store::StoreError;
+
+/// Where GitHub's error bodies point; kept so that clients see the shape they know.
+const DOCUMENTATION_URL: &str = "https://docs.github.com/rest";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or query could not be read at all (malformed JSON, not an object, bad cursor).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No credentials were presented.
+    #[error("Requires authentication")]
+    RequiresAuthentication,
+    /// Credentials were presented but match no token.
+    #[error("Bad credentials")]
+    BadCredentials,
+    /// Credentials were presented but are not good enough; GitHub's message is kept verbatim.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The resource does not exist, or the caller may not know that it exists.
+    #[error("Not Found")]
+    NotFound,
+    /// The body exceeds the configured limit.
+    #[error("Payload too large")]
+    PayloadTooLarge,
+    /// The request was well-formed but its fields are not acceptable.
+    #[error("Validation Failed")]
+    Validation(Vec<FieldError>),
+    /// Anything that is our fault; never shown to the caller.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Internal(anyhow::Error::new(error))
+    }
+}
+
+impl From<crate::domain::validate::ValidationErrors> for ApiError {
+    fn from(errors: crate::domain::validate::ValidationErrors) -> Self {
+        ApiError::Validation(errors.0)
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::RequiresAuthentication
+            | ApiError::BadCredentials
+            | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+    documentation_url: &'static str,
+    status: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                "Internal Server Error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let errors = match &self {
+            ApiError::Validation(errors) => Some(errors.as_slice()),
+            _ => None,
+        };
+        let body = ErrorBody {
+            message,
+            errors,
+            documentation_url: DOCUMENTATION_URL,
+            status: status.as_u16().to_string(),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}

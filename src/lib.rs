@@ -1,0 +1,15 @@
+//! Hookpost: a self-hosted, GitHub-compatible webhook delivery server.
+//!
+//! The binary (`src/main.rs`) only parses the command line and installs signal handlers;
+//! everything else lives in this library so that tests can start the real server on an
+//! injected listener with [`server::run`].
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod server;
+pub mod store;
+
+pub use server::run;

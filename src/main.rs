@@ -1,0 +1,110 @@
+//! The `hookpost` command: parses arguments, sets up logging and signals, and hands over
+//! to the library.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hookpost::auth;
+use hookpost::config::ServeConfig;
+use hookpost::domain::names::Login;
+use hookpost::store::{self, StoreConfig};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "hookpost",
+    version,
+    about = "A GitHub-compatible webhook delivery server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and deliver webhooks.
+    Serve(ServeConfig),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(StoreConfig),
+    /// Manage owner tokens (works while `serve` runs on the same database).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token that manages the hooks of the given owners; prints it as JSON.
+    Create {
+        /// An account (user or organization) the token may manage; repeat for several.
+        #[arg(long = "owner", required = true, value_parser = parse_login)]
+        owners: Vec<Login>,
+        #[command(flatten)]
+        store: StoreConfig,
+    },
+}
+
+fn parse_login(text: &str) -> Result<Login, String> {
+    Login::parse(text).ok_or_else(|| format!("{text:?} is not an account name"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("the OS can start threads");
+    match runtime.block_on(execute(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(config) => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("Failed to listen on {}", config.listen))?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            hookpost::run(config, listener, shutdown).await
+        }
+        Command::Migrate(config) => {
+            let store = store::open(&config).await?;
+            store.close().await;
+            eprintln!("the database is up to date");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { owners, store }) => {
+            let store = store::open(&store).await?;
+            let (record, token) = auth::create_owner_token(store.as_ref(), owners)
+                .await
+                .context("Failed to create the token")?;
+            store.close().await;
+            let owners: Vec<&str> = record.owners.iter().map(Login::as_str).collect();
+            let printed = serde_json::json!({"id": record.id, "token": token, "owners": owners});
+            println!("{printed}");
+            Ok(())
+        }
+    }
+}
+
+/// Cancels `shutdown` on the first SIGINT or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM can be handled");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing open requests");
+    shutdown.cancel();
+}

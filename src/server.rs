@@ -1,0 +1,65 @@
+//! Wiring: opens the store, settles the admin token, and serves the API on an injected
+//! listener until the shutdown token fires.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::auth::{self, Authenticator};
+use crate::config::ServeConfig;
+use crate::domain::hook::HookRules;
+use crate::store;
+
+/// How long open HTTP connections may take to finish once shutdown has begun.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs Hookpost on `listener` until `shutdown` is cancelled, then drains and closes the
+/// store, so that everything acknowledged is on disk when this returns.
+///
+/// The listener is injected so that tests (and socket activation) can bind port 0.
+///
+/// # Errors
+/// When the store cannot be opened or the admin token cannot be settled.
+pub async fn run(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store = store::open(&config.store).await?;
+    let admin = auth::admin_token_digest(
+        store.as_ref(),
+        config.admin_token.as_deref(),
+        &config.store.data_dir,
+    )
+    .await?;
+    let state = AppState {
+        store: store.clone(),
+        auth: Arc::new(Authenticator::new(admin, store.clone())),
+        public_url: config.public_url.as_deref().map(Arc::from),
+        hook_rules: Arc::new(HookRules::new(&config.header_alias)),
+    };
+    let app = api::router(state, config.max_payload_bytes);
+    let address = listener
+        .local_addr()
+        .context("Failed to read the listening address")?;
+    tracing::info!(%address, "Hookpost is listening");
+
+    let serve = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    let drain_limit = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+    };
+    tokio::select! {
+        served = serve => served.context("Failed to serve HTTP")?,
+        () = drain_limit => tracing::warn!("connections still open after the drain limit; closing"),
+    }
+    store.close().await;
+    tracing::info!("Hookpost stopped");
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! Hook rows and the repositories, organizations and apps they hang from.
+
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::domain::hook::{
+    ContentType, CustomHeaders, HookConfig, HookPatch, HookScope, HookSettings, LastResponse,
+};
+use crate::domain::names::{Login, RepoName};
+use crate::domain::timestamp::Timestamp;
+use crate::store::{Hook, HookId, HookPage, Page, StoreError};
+
+/// A scope as found in the database: the column its hooks are filed under, its row id,
+/// and its names as first spelled.
+struct ScopeRow {
+    column: &'static str,
+    id: i64,
+    canonical: HookScope,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+/// Looks the scope up without creating it.
+fn find_scope(conn: &Connection, scope: &HookScope) -> Result<Option<ScopeRow>, StoreError> {
+    let found = match scope {
+        HookScope::Repository { owner, repo } => conn
+            .prepare_cached(
+                "SELECT r.id, a.login, r.name FROM repositories r
+                 JOIN accounts a ON a.id = r.account_id
+                 WHERE a.login_key = ?1 AND r.name_key = ?2",
+            )?
+            .query_row(params![owner.key(), repo.key()], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .optional()?
+            .map(|(id, login, name)| {
+                Ok::<_, StoreError>(ScopeRow {
+                    column: "repository_id",
+                    id,
+                    canonical: HookScope::Repository {
+                        owner: Login::parse(&login).ok_or_else(|| corrupt("account login"))?,
+                        repo: RepoName::parse(&name).ok_or_else(|| corrupt("repository name"))?,
+                    },
+                })
+            })
+            .transpose()?,
+        HookScope::Organization { org } => conn
+            .prepare_cached("SELECT id, login FROM accounts WHERE login_key = ?1")?
+            .query_row([org.key()], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?
+            .map(|(id, login)| {
+                Ok::<_, StoreError>(ScopeRow {
+                    column: "organization_id",
+                    id,
+                    canonical: HookScope::Organization {
+                        org: Login::parse(&login).ok_or_else(|| corrupt("account login"))?,
+                    },
+                })
+            })
+            .transpose()?,
+        HookScope::App { app_id } => conn
+            .prepare_cached("SELECT id FROM apps WHERE id = ?1")?
+            .query_row([app_id], |row| row.get::<_, i64>(0))
+            .optional()?
+            .map(|id| ScopeRow {
+                column: "app_id",
+                id,
+                canonical: scope.clone(),
+            }),
+    };
+    Ok(found)
+}
+
+/// The account's row id, creating the account on first mention.
+pub(super) fn ensure_account(conn: &Connection, login: &Login) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO accounts (login, login_key) VALUES (?1, ?2) ON CONFLICT (login_key) DO NOTHING",
+    )?
+    .execute(params![login.as_str(), login.key()])?;
+    Ok(conn
+        .prepare_cached("SELECT id FROM accounts WHERE login_key = ?1")?
+        .query_row([login.key()], |row| row.get(0))?)
+}
+
+/// Finds the scope, creating a repository or organization on first mention.
+fn ensure_scope(conn: &Connection, scope: &HookScope) -> Result<ScopeRow, StoreError> {
+    match scope {
+        HookScope::Repository { owner, repo } => {
+            let account_id = ensure_account(conn, owner)?;
+            conn.prepare_cached(
+                "INSERT INTO repositories (account_id, name, name_key) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, name_key) DO NOTHING",
+            )?
+            .execute(params![account_id, repo.as_str(), repo.key()])?;
+        }
+        HookScope::Organization { org } => {
+            ensure_account(conn, org)?;
+        }
+        HookScope::App { .. } => {}
+    }
+    find_scope(conn, scope)?.ok_or_else(|| corrupt("a hook's app does not exist"))
+}
+
+const HOOK_COLUMNS: &str = "id, name, active, events, url, content_type, secret, insecure_ssl, \
+     headers, created_at, updated_at, last_status, last_code, last_message";
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(error))
+    })
+}
+
+fn read_hook(row: &Row<'_>, scope: &HookScope) -> rusqlite::Result<Hook> {
+    let content_type: String = row.get(5)?;
+    let last_status: Option<String> = row.get(11)?;
+    let last_code: Option<u16> = row.get(12)?;
+    let last_message: Option<String> = row.get(13)?;
+    let last_response = match last_status.as_deref() {
+        Some("active") => LastResponse::Active {
+            code: last_code.unwrap_or(200),
+            message: last_message.unwrap_or_default(),
+        },
+        Some(_) => LastResponse::Failed {
+            code: last_code,
+            message: last_message.unwrap_or_default(),
+        },
+        None => LastResponse::Unused,
+    };
+    Ok(Hook {
+        id: row.get(0)?,
+        scope: scope.clone(),
+        settings: HookSettings {
+            name: row.get(1)?,
+            active: row.get(2)?,
+            events: json_column(row, 3)?,
+            config: HookConfig {
+                url: row.get(4)?,
+                content_type: ContentType::parse(&content_type).unwrap_or(ContentType::Form),
+                secret: row.get(6)?,
+                insecure_ssl: row.get(7)?,
+                headers: CustomHeaders::from_json(&json_column(row, 8)?),
+            },
+        },
+        created_at: Timestamp(row.get(9)?),
+        updated_at: Timestamp(row.get(10)?),
+        last_response,
+    })
+}
+
+fn events_json(settings: &HookSettings) -> String {
+    serde_json::Value::from(settings.events.clone()).to_string()
+}
+
+pub(super) fn create(
+    conn: &Connection,
+    scope: &HookScope,
+    settings: HookSettings,
+) -> Result<Hook, StoreError> {
+    let scope_row = ensure_scope(conn, scope)?;
+    let now = Timestamp::now();
+    let config = &settings.config;
+    let id: HookId = conn
+        .prepare_cached(&format!(
+            "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
+                                headers, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id",
+            scope_row.column
+        ))?
+        .query_row(
+            params![
+                scope_row.id,
+                settings.name,
+                settings.active,
+                events_json(&settings),
+                config.url,
+                config.content_type.as_str(),
+                config.secret,
+                config.insecure_ssl,
+                config.headers.to_json().to_string(),
+                now.0,
+            ],
+            |row| row.get(0),
+        )?;
+    Ok(Hook {
+        id,
+        scope: scope_row.canonical,
+        settings,
+        created_at: now,
+        updated_at: now,
+        last_response: LastResponse::Unused,
+    })
+}
+
+pub(super) fn list(
+    conn: &Connection,
+    scope: &HookScope,
+    page: Page,
+) -> Result<HookPage, StoreError> {
+    let Some(scope_row) = find_scope(conn, scope)? else {
+        return Ok(HookPage {
+            hooks: Vec::new(),
+            total: 0,
+        });
+    };
+    let total: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM hooks WHERE {} = ?1",
+            scope_row.column
+        ))?
+        .query_row([scope_row.id], |row| row.get(0))?;
+    let total = total.unsigned_abs();
+    let hooks = conn
+        .prepare_cached(&format!(
+            "SELECT {HOOK_COLUMNS} FROM hooks WHERE {} = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+            scope_row.column
+        ))?
+        .query_map(params![scope_row.id, page.per_page, page.offset()], |row| {
+            read_hook(row, &scope_row.canonical)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HookPage { hooks, total })
+}
+
+fn get_in(conn: &Connection, scope_row: &ScopeRow, id: HookId) -> Result<Option<Hook>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {HOOK_COLUMNS} FROM hooks WHERE id = ?1 AND {} = ?2",
+            scope_row.column
+        ))?
+        .query_row(params![id, scope_row.id], |row| {
+            read_hook(row, &scope_row.canonical)
+        })
+        .optional()?)
+}
+
+pub(super) fn get(
+    conn: &Connection,
+    scope: &HookScope,
+    id: HookId,
+) -> Result<Option<Hook>, StoreError> {
+    match find_scope(conn, scope)? {
+        Some(scope_row) => get_in(conn, &scope_row, id),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn update(
+    conn: &Connection,
+    scope: &HookScope,
+    id: HookId,
+    patch: &HookPatch,
+) -> Result<Option<Hook>, StoreError> {
+    let Some(scope_row) = find_scope(conn, scope)? else {
+        return Ok(None);
+    };
+    let Some(mut hook) = get_in(conn, &scope_row, id)? else {
+        return Ok(None);
+    };
+    patch.apply(&mut hook.settings);
+    hook.updated_at = Timestamp::now();
+    let settings = &hook.settings;
+    let config = &settings.config;
+    conn.prepare_cached(
+        "UPDATE hooks SET active = ?2, events = ?3, url = ?4, content_type = ?5, secret = ?6,
+                          insecure_ssl = ?7, headers = ?8, updated_at = ?9
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        settings.active,
+        events_json(settings),
+        config.url,
+        config.content_type.as_str(),
+        config.secret,
+        config.insecure_ssl,
+        config.headers.to_json().to_string(),
+        hook.updated_at.0,
+    ])?;
+    Ok(Some(hook))
+}
+
+pub(super) fn delete(conn: &Connection, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
+    let Some(scope_row) = find_scope(conn, scope)? else {
+        return Ok(false);
+    };
+    let deleted = conn
+        .prepare_cached(&format!(
+            "DELETE FROM hooks WHERE id = ?1 AND {} = ?2",
+            scope_row.column
+        ))?
+        .execute(params![id, scope_row.id])?;
+    Ok(deleted == 1)
+}

@@ -1,0 +1,162 @@
+//! The embedded SQLite implementation of [`Store`].
+//!
+//! One file in the data directory, in WAL mode with `synchronous=FULL`: a write is
+//! acknowledged only once it is on disk, so neither `kill -9` nor a power cut loses it.
+//! Writes go through the group-commit [`writer`]; reads through a pool of [`readers`].
+
+mod hooks;
+mod migrations;
+mod readers;
+mod tokens;
+mod writer;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::{Hook, HookId, HookPage, Page, Store, StoreError, TokenHash, TokenRecord};
+use crate::domain::hook::{HookPatch, HookScope, HookSettings};
+use crate::domain::names::Login;
+use readers::Readers;
+use writer::Writer;
+
+/// Read connections: enough for both cores plus requests waiting on disk.
+const READERS: usize = 4;
+
+/// How long a connection waits for another process's lock (the CLI writing while `serve`
+/// runs) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Readers,
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path` and migrates it.
+    ///
+    /// # Errors
+    /// When the file cannot be created or opened, or its schema is newer than this build.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || Self::open_blocking(&path))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
+    fn open_blocking(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Corrupt(format!("cannot create {}: {error}", parent.display()))
+            })?;
+        }
+        let mut conn = connect(path)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!(
+                "journal mode is {mode}, not WAL"
+            )));
+        }
+        // FULL syncs the WAL on every commit: acknowledged means on disk.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        migrations::migrate(&mut conn)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = connect(path)?;
+                reader.pragma_update(None, "query_only", true)?;
+                Ok(reader)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(SqliteStore {
+            writer: Writer::start(conn),
+            readers: Readers::new(readers),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.readers
+            .read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn close(&self) {
+        self.readers.close();
+        self.writer.close().await;
+    }
+
+    async fn init_admin_token(&self, candidate: TokenHash) -> Result<TokenHash, StoreError> {
+        self.writer
+            .write(move |conn| tokens::init_admin_token(conn, &candidate))
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        hash: TokenHash,
+        owners: Vec<Login>,
+    ) -> Result<TokenRecord, StoreError> {
+        self.writer
+            .write(move |conn| tokens::create_token(conn, &hash, owners))
+            .await
+    }
+
+    async fn find_token(&self, hash: TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        self.readers
+            .read(move |conn| tokens::find_token(conn, &hash))
+            .await
+    }
+
+    async fn create_hook(
+        &self,
+        scope: HookScope,
+        settings: HookSettings,
+    ) -> Result<Hook, StoreError> {
+        self.writer
+            .write(move |conn| hooks::create(conn, &scope, settings))
+            .await
+    }
+
+    async fn list_hooks(&self, scope: &HookScope, page: Page) -> Result<HookPage, StoreError> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |conn| hooks::list(conn, &scope, page))
+            .await
+    }
+
+    async fn get_hook(&self, scope: &HookScope, id: HookId) -> Result<Option<Hook>, StoreError> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |conn| hooks::get(conn, &scope, id))
+            .await
+    }
+
+    async fn update_hook(
+        &self,
+        scope: &HookScope,
+        id: HookId,
+        patch: HookPatch,
+    ) -> Result<Option<Hook>, StoreError> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |conn| hooks::update(conn, &scope, id, &patch))
+            .await
+    }
+
+    async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |conn| hooks::delete(conn, &scope, id))
+            .await
+    }
+}

@@ -1,0 +1,214 @@
+//! Group commit for SQLite: one thread owns the only write connection and drains every
+//! write that is waiting into one transaction, so N concurrent requests cost one fsync,
+//! not N.
+//!
+//! Each write runs in its own savepoint inside the shared transaction: a write that fails
+//! is rolled back alone and the others still commit. A caller hears back only after the
+//! transaction that carried its write has committed (or failed to).
+
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::store::StoreError;
+
+/// Upper bound on writes per transaction, so one commit never grows without limit.
+const MAX_BATCH: usize = 1024;
+
+/// A write waiting for its turn, type-erased so that one queue carries every kind.
+trait Pending: Send {
+    /// Runs the write on the batch's connection; `false` when it failed.
+    fn execute(&mut self, conn: &Connection) -> bool;
+    /// Reports the outcome once the batch's commit is known.
+    fn finish(self: Box<Self>, commit: Result<(), Arc<rusqlite::Error>>);
+}
+
+struct Job<F, T> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<F, T> Pending for Job<F, T>
+where
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    T: Send,
+{
+    fn execute(&mut self, conn: &Connection) -> bool {
+        let work = self.work.take().expect("a write runs once");
+        let result = work(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), Arc<rusqlite::Error>>) {
+        let outcome = match (self.result, commit) {
+            (Some(Err(error)), _) => Err(error),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(error)) => Err(StoreError::Commit(error)),
+            (None, Ok(())) => Err(StoreError::Closed),
+        };
+        // The caller may have given up waiting; the write stands regardless.
+        let _ = self.reply.send(outcome);
+    }
+}
+
+enum Message {
+    Write(Box<dyn Pending>),
+    Close,
+}
+
+/// Handle to the writer thread.
+pub(super) struct Writer {
+    queue: mpsc::Sender<Message>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    /// Starts the writer thread, which takes ownership of `conn`.
+    pub(super) fn start(conn: Connection) -> Self {
+        let (queue, inbox) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("hookpost-sqlite-writer".to_owned())
+            .spawn(move || write_loop(&conn, &inbox))
+            .expect("the OS can start a thread");
+        Writer {
+            queue,
+            thread: std::sync::Mutex::new(Some(thread)),
+        }
+    }
+
+    /// Runs `work` in the next transaction and returns its result after the commit.
+    pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            work: Some(work),
+            result: None,
+            reply,
+        };
+        self.queue
+            .send(Message::Write(Box::new(job)))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Lets queued writes commit, then stops the thread.
+    pub(super) async fn close(&self) {
+        let _ = self.queue.send(Message::Close);
+        let thread = self.thread.lock().expect("not poisoned").take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn write_loop(conn: &Connection, inbox: &mpsc::Receiver<Message>) {
+    let mut batch: Vec<Box<dyn Pending>> = Vec::with_capacity(MAX_BATCH);
+    let mut closing = false;
+    while !closing {
+        match inbox.recv() {
+            Ok(Message::Write(job)) => batch.push(job),
+            Ok(Message::Close) | Err(_) => break,
+        }
+        while batch.len() < MAX_BATCH {
+            match inbox.try_recv() {
+                Ok(Message::Write(job)) => batch.push(job),
+                Ok(Message::Close) => {
+                    closing = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(conn, &mut batch);
+    }
+}
+
+fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Pending>>) {
+    if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let error = Arc::new(error);
+        for job in batch.drain(..) {
+            job.finish(Err(error.clone()));
+        }
+        return;
+    }
+    for job in batch.iter_mut() {
+        run_in_savepoint(conn, job.as_mut());
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(|error| {
+        tracing::error!(%error, "SQLite commit failed; rolling the batch back");
+        let _ = conn.execute_batch("ROLLBACK");
+        Arc::new(error)
+    });
+    for job in batch.drain(..) {
+        job.finish(commit.clone());
+    }
+}
+
+fn run_in_savepoint(conn: &Connection, job: &mut dyn Pending) {
+    if conn.execute_batch("SAVEPOINT job").is_err() {
+        // Without a savepoint the write cannot be undone alone; it is reported as failed
+        // through the commit of an empty change.
+        return;
+    }
+    let outcome = if job.execute(conn) {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    if let Err(error) = conn.execute_batch(outcome) {
+        tracing::error!(%error, "SQLite savepoint could not be closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> Writer {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")
+            .unwrap();
+        Writer::start(conn)
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_does_not_undo_its_batch_mates() {
+        let writer = Arc::new(writer());
+        let mut tasks = Vec::new();
+        for v in [1, 2, 2, 3] {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                writer
+                    .write(move |conn| Ok(conn.execute("INSERT INTO t VALUES (?1)", [v])?))
+                    .await
+            }));
+        }
+        let mut failures = 0;
+        for task in tasks {
+            if task.await.unwrap().is_err() {
+                failures += 1;
+            }
+        }
+        assert_eq!(failures, 1);
+        let count = writer
+            .write(|conn| {
+                Ok(conn.query_row("SELECT count(*) FROM t", [], |row| row.get::<_, i64>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 3);
+        writer.close().await;
+        assert!(matches!(
+            writer.write(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
+    }
+}
