@@ -184,29 +184,6 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_random_and_prefixed() {
-        let (a, b) = (generate_token(), generate_token());
-        assert_ne!(a, b);
-        assert!(a.starts_with("hp_") && a.len() == 43);
-    }
-
-    #[test]
-    fn owners_compare_case_insensitively() {
-        let principal = Principal::Owner(TokenRecord {
-            id: 1,
-            owners: vec![Login::parse("Acme").unwrap()],
-        });
-        assert!(principal.may_manage(&Login::parse("acme").unwrap()));
-        assert!(!principal.may_manage(&Login::parse("other").unwrap()));
-        assert!(principal.require_admin().is_err());
-    }
-}
-
 /// Creates an owner token; the token itself is returned here and never again.
 ///
 /// # Errors
@@ -248,4 +225,27 @@ pub fn read_owners(
         }
     }
     problems.finish(|| owners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_prefixed() {
+        let (a, b) = (generate_token(), generate_token());
+        assert_ne!(a, b);
+        assert!(a.starts_with("hp_") && a.len() == 43);
+    }
+
+    #[test]
+    fn owners_compare_case_insensitively() {
+        let principal = Principal::Owner(TokenRecord {
+            id: 1,
+            owners: vec![Login::parse("Acme").unwrap()],
+        });
+        assert!(principal.may_manage(&Login::parse("acme").unwrap()));
+        assert!(!principal.may_manage(&Login::parse("other").unwrap()));
+        assert!(principal.require_admin().is_err());
+    }
 }

@@ -17,49 +17,82 @@ use crate::store;
 /// How long open HTTP connections may take to finish once shutdown has begun.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
-/// Runs Hookpost on `listener` until `shutdown` is cancelled, then drains and closes the
-/// store, so that everything acknowledged is on disk when this returns.
-///
-/// The listener is injected so that tests (and socket activation) can bind port 0.
+/// A Hookpost whose store is open and admin token settled, ready to serve.
+pub struct Server {
+    config: ServeConfig,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens the store and settles the admin token; nothing is served yet, so a caller
+    /// knows the server is ready once this returns.
+    ///
+    /// # Errors
+    /// When the store cannot be opened or the admin token cannot be settled.
+    pub async fn open(config: ServeConfig) -> anyhow::Result<Self> {
+        let store = store::open(&config.store).await?;
+        let admin = auth::admin_token_digest(
+            store.as_ref(),
+            config.admin_token.as_deref(),
+            &config.store.data_dir,
+        )
+        .await?;
+        let state = AppState {
+            store: store.clone(),
+            auth: Arc::new(Authenticator::new(admin, store)),
+            public_url: config.public_url.as_deref().map(Arc::from),
+            hook_rules: Arc::new(HookRules::new(&config.header_alias)),
+        };
+        Ok(Server { config, state })
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled, then drains and closes the
+    /// store, so that everything acknowledged is on disk when this returns.
+    ///
+    /// The listener is injected so that tests (and socket activation) can bind port 0.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let store = self.state.store.clone();
+        let app = api::router(self.state, self.config.max_payload_bytes);
+        let address = listener
+            .local_addr()
+            .context("Failed to read the listening address")?;
+        tracing::info!(%address, "Hookpost is listening");
+
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future();
+        let drain_limit = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(DRAIN_LIMIT).await;
+        };
+        let outcome = tokio::select! {
+            served = serve => served.context("Failed to serve HTTP"),
+            () = drain_limit => {
+                tracing::warn!("connections still open after the drain limit; closing");
+                Ok(())
+            }
+        };
+        store.close().await;
+        tracing::info!("Hookpost stopped");
+        outcome
+    }
+}
+
+/// Opens and serves: [`Server::open`] then [`Server::serve`].
 ///
 /// # Errors
-/// When the store cannot be opened or the admin token cannot be settled.
+/// As those two.
 pub async fn run(
     config: ServeConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let store = store::open(&config.store).await?;
-    let admin = auth::admin_token_digest(
-        store.as_ref(),
-        config.admin_token.as_deref(),
-        &config.store.data_dir,
-    )
-    .await?;
-    let state = AppState {
-        store: store.clone(),
-        auth: Arc::new(Authenticator::new(admin, store.clone())),
-        public_url: config.public_url.as_deref().map(Arc::from),
-        hook_rules: Arc::new(HookRules::new(&config.header_alias)),
-    };
-    let app = api::router(state, config.max_payload_bytes);
-    let address = listener
-        .local_addr()
-        .context("Failed to read the listening address")?;
-    tracing::info!(%address, "Hookpost is listening");
-
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    let drain_limit = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(DRAIN_LIMIT).await;
-    };
-    tokio::select! {
-        served = serve => served.context("Failed to serve HTTP")?,
-        () = drain_limit => tracing::warn!("connections still open after the drain limit; closing"),
-    }
-    store.close().await;
-    tracing::info!("Hookpost stopped");
-    Ok(())
+    Server::open(config).await?.serve(listener, shutdown).await
 }

@@ -230,11 +230,12 @@ impl HookSettings {
             Some(config) => ConfigPatch::read(&mut problems, config, rules),
             None => ConfigPatch::default(),
         };
-        let url_given = body
-            .get("config")
-            .and_then(Value::as_object)
-            .and_then(|config| config.get("url"))
-            .is_some_and(|url| !url.is_null());
+        // A `config` of the wrong type is reported as such, not also as a missing URL.
+        let url_given = match body.get("config") {
+            Some(Value::Object(config)) => config.get("url").is_some_and(|url| !url.is_null()),
+            None | Some(Value::Null) => false,
+            Some(_) => true,
+        };
         if !url_given {
             problems.missing("config.url");
         }

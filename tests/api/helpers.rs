@@ -1,0 +1,187 @@
+//! `spawn_app()` and friends: each test gets its own server, port and data directory.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Once;
+
+use hookpost::config::ServeConfig;
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_TOKEN: &str = "hp_test_admin_token";
+
+/// Logs go to the test output only with `TEST_LOG=1`.
+fn init_tracing() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter("debug,hyper=info")
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    /// `http://127.0.0.1:PORT/api/v3`
+    pub api: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    server: JoinHandle<anyhow::Result<()>>,
+    /// Kept so the directory lives as long as the app (and goes with it).
+    _temp: Option<TempDir>,
+}
+
+/// A response with its body parsed as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server on a fresh temporary directory, after `adjust` has changed its settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    let temp = tempfile::tempdir().expect("a temporary directory");
+    let mut app = start(temp.path(), adjust).await;
+    app._temp = Some(temp);
+    app
+}
+
+/// A server on `data_dir`, which outlives it (for restart tests).
+pub async fn start(data_dir: &Path, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    init_tracing();
+    let mut config = ServeConfig::for_data_dir(data_dir);
+    config.admin_token = Some(ADMIN_TOKEN.to_owned());
+    adjust(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = hookpost::server::Server::open(config)
+        .await
+        .expect("the server opens");
+    let server = tokio::spawn(server.serve(listener, shutdown.clone()));
+    TestApp {
+        address,
+        api: format!("http://{address}/api/v3"),
+        client: reqwest::Client::new(),
+        shutdown,
+        server,
+        _temp: None,
+    }
+}
+
+impl TestApp {
+    /// Shuts the server down gracefully and waits until the store is closed.
+    pub async fn stop(self) -> Option<TempDir> {
+        self.shutdown.cancel();
+        self.server
+            .await
+            .unwrap()
+            .expect("the server stops cleanly");
+        self._temp
+    }
+
+    /// Sends a request to `path` (relative to `/api/v3`) with an optional token and body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("token {token}"));
+        }
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        read_reply(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Sends raw bytes, for bodies that are not valid JSON.
+    pub async fn post_raw(&self, path: &str, token: &str, body: Vec<u8>) -> Reply {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.api))
+            .header("Authorization", format!("Bearer {token}"))
+            .body(body);
+        read_reply(request.send().await.expect("the server answers")).await
+    }
+
+    /// A new owner token for `owners`, made through the admin API.
+    pub async fn owner_token(&self, owners: &[&str]) -> String {
+        let reply = self
+            .post(
+                "/admin/tokens",
+                ADMIN_TOKEN,
+                &serde_json::json!({"owners": owners}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a hook under `collection` (e.g. `/repos/acme/widgets/hooks`) and returns it.
+    pub async fn create_hook(&self, collection: &str, token: &str, body: &Value) -> Value {
+        let reply = self.post(collection, token, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        reply.body
+    }
+}
+
+async fn read_reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("a readable body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("a JSON body, got {:?}", String::from_utf8_lossy(&bytes)))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A minimal valid create body for a hook delivering to `url`.
+pub fn hook_body(url: &str) -> Value {
+    serde_json::json!({"config": {"url": url}})
+}

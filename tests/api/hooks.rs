@@ -1,0 +1,317 @@
+//! The happy paths of repository and organization hook management, each response checked
+//! against GitHub's schema.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_TOKEN, hook_body, spawn_app};
+use crate::schema::assert_matches;
+
+#[tokio::test]
+async fn a_repository_hook_goes_through_its_whole_life() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let collection = "/repos/acme/widgets/hooks";
+
+    let created = app
+        .post(
+            collection,
+            &token,
+            &json!({
+                "name": "web",
+                "active": true,
+                "events": ["push", "issues"],
+                "config": {
+                    "url": "https://receiver.example/hook",
+                    "content_type": "json",
+                    "secret": "s3cret",
+                    "insecure_ssl": "0",
+                    "headers": {"X-My-Request-Header": "XXX", "Authorization": "Bearer abc"}
+                }
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let hook = &created.body;
+    assert_matches("hook", hook);
+    let id = hook["id"].as_i64().unwrap();
+    let url = format!("{}/repos/acme/widgets/hooks/{id}", app.api);
+    assert_eq!(created.header("location"), Some(url.as_str()));
+    assert_eq!(hook["type"], "Repository");
+    assert_eq!(hook["url"], url);
+    assert_eq!(hook["test_url"], format!("{url}/test"));
+    assert_eq!(hook["ping_url"], format!("{url}/pings"));
+    assert_eq!(hook["deliveries_url"], format!("{url}/deliveries"));
+    assert_eq!(hook["events"], json!(["push", "issues"]));
+    assert_eq!(
+        hook["config"],
+        json!({
+            "url": "https://receiver.example/hook",
+            "content_type": "json",
+            "insecure_ssl": "0",
+            "secret": "********",
+            "headers": {"X-My-Request-Header": "XXX", "Authorization": "********"}
+        })
+    );
+    assert_eq!(
+        hook["last_response"],
+        json!({"code": null, "status": "unused", "message": null})
+    );
+
+    let path = format!("{collection}/{id}");
+    let fetched = app.get(&path, &token).await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(&fetched.body, hook);
+
+    let listed = app.get(collection, &token).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body, json!([hook]));
+    assert_eq!(listed.header("link"), None);
+
+    let updated = app
+        .patch(
+            &path,
+            &token,
+            &json!({"active": false, "add_events": ["pull_request"], "remove_events": ["push"]}),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK);
+    assert_matches("hook", &updated.body);
+    assert_eq!(updated.body["active"], false);
+    assert_eq!(updated.body["events"], json!(["issues", "pull_request"]));
+    assert_eq!(updated.body["config"], hook["config"], "config untouched");
+
+    let replaced = app.patch(&path, &token, &json!({"events": ["*"]})).await;
+    assert_eq!(replaced.body["events"], json!(["*"]));
+
+    let config_path = format!("{path}/config");
+    let config = app.get(&config_path, &token).await;
+    assert_eq!(config.status, StatusCode::OK);
+    assert_matches("webhook-config", &config.body);
+    assert_eq!(config.body, hook["config"]);
+
+    let changed = app
+        .patch(
+            &config_path,
+            &token,
+            &json!({"url": "http://other.example/x", "content_type": "form", "insecure_ssl": 1, "secret": ""}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_matches("webhook-config", &changed.body);
+    assert_eq!(changed.body["url"], "http://other.example/x");
+    assert_eq!(changed.body["content_type"], "form");
+    assert_eq!(changed.body["insecure_ssl"], "1");
+    assert!(
+        changed.body.get("secret").is_none(),
+        "an empty secret clears it"
+    );
+    assert_eq!(changed.body["headers"]["X-My-Request-Header"], "XXX");
+
+    let deleted = app.delete(&path, &token).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path, &token).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete(&path, &token).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get(collection, &token).await.body, json!([]));
+}
+
+#[tokio::test]
+async fn an_organization_hook_goes_through_its_whole_life() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let collection = "/orgs/acme/hooks";
+
+    let hook = app
+        .create_hook(
+            collection,
+            &token,
+            &json!({"name": "web", "events": ["push"], "config": {"url": "http://example.com/org"}}),
+        )
+        .await;
+    assert_matches("org-hook", &hook);
+    assert_matches("hook", &{
+        // GitHub's org hooks have no test endpoint, so no test_url; the rest is a hook.
+        let mut as_repo_hook = hook.clone();
+        as_repo_hook["test_url"] = json!("http://h/x");
+        as_repo_hook
+    });
+    let id = hook["id"].as_i64().unwrap();
+    assert_eq!(hook["type"], "Organization");
+    assert_eq!(hook["url"], format!("{}/orgs/acme/hooks/{id}", app.api));
+    assert!(hook.get("test_url").is_none());
+    assert_eq!(hook["config"]["content_type"], "form", "GitHub's default");
+
+    let path = format!("{collection}/{id}");
+    assert_eq!(app.get(&path, &token).await.body, hook);
+    let listed = app.get(collection, &token).await;
+    assert_eq!(listed.body, json!([hook]));
+
+    let updated = app
+        .patch(&path, &token, &json!({"config": {"content_type": "json"}}))
+        .await;
+    assert_matches("org-hook", &updated.body);
+    assert_eq!(updated.body["config"]["content_type"], "json");
+    assert_eq!(updated.body["config"]["url"], "http://example.com/org");
+
+    let config = app.get(&format!("{path}/config"), &token).await;
+    assert_matches("webhook-config", &config.body);
+    let config = app
+        .patch(&format!("{path}/config"), &token, &json!({"secret": "abc"}))
+        .await;
+    assert_eq!(config.body["secret"], "********");
+
+    assert_eq!(
+        app.delete(&path, &token).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.get(collection, &token).await.body, json!([]));
+}
+
+#[tokio::test]
+async fn create_applies_githubs_defaults() {
+    let app = spawn_app().await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            ADMIN_TOKEN,
+            &hook_body("http://example.com/"),
+        )
+        .await;
+    assert_eq!(hook["name"], "web");
+    assert_eq!(hook["active"], true);
+    assert_eq!(hook["events"], json!(["push"]));
+    assert_eq!(
+        hook["config"],
+        json!({"url": "http://example.com/", "content_type": "form", "insecure_ssl": "0"})
+    );
+}
+
+#[tokio::test]
+async fn lists_are_paged_with_absolute_links() {
+    let app = spawn_app().await;
+    let collection = "/repos/acme/widgets/hooks";
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let hook = app
+            .create_hook(
+                collection,
+                ADMIN_TOKEN,
+                &hook_body(&format!("http://example.com/{n}")),
+            )
+            .await;
+        ids.push(hook["id"].as_i64().unwrap());
+    }
+    // Another repository's hook must not show up.
+    app.create_hook(
+        "/repos/acme/other/hooks",
+        ADMIN_TOKEN,
+        &hook_body("http://x.example/"),
+    )
+    .await;
+
+    let mut seen = Vec::new();
+    let mut next = Some(format!("{}{collection}?per_page=2", app.api));
+    while let Some(url) = next {
+        let response = app
+            .client
+            .get(&url)
+            .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let link = response
+            .headers()
+            .get("link")
+            .map(|link| link.to_str().unwrap().to_owned());
+        let page: Vec<serde_json::Value> = response.json().await.unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.iter().map(|hook| hook["id"].as_i64().unwrap()));
+        next = link.and_then(|link| {
+            link.split(", ")
+                .find(|part| part.ends_with("rel=\"next\""))
+                .map(|part| part[1..part.find('>').unwrap()].to_owned())
+        });
+        if let Some(next) = &next {
+            assert!(next.starts_with(&app.api), "absolute link: {next}");
+        }
+    }
+    assert_eq!(seen, ids);
+
+    let last = app
+        .get(&format!("{collection}?per_page=2&page=3"), ADMIN_TOKEN)
+        .await;
+    let link = last.header("link").unwrap();
+    assert!(link.contains("page=2>; rel=\"prev\"") && link.contains("rel=\"first\""));
+    assert!(!link.contains("rel=\"next\""));
+    let beyond = app.get(&format!("{collection}?page=9"), ADMIN_TOKEN).await;
+    assert_eq!(beyond.body, json!([]));
+    let capped = app
+        .get(&format!("{collection}?per_page=1000"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(capped.body.as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn public_url_makes_every_url_absolute_on_that_origin() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.public_url = Some("https://hooks.example.com".to_owned());
+    })
+    .await;
+    let collection = "/repos/acme/widgets/hooks";
+    let hook = app
+        .create_hook(collection, ADMIN_TOKEN, &hook_body("http://a.example/"))
+        .await;
+    let id = hook["id"].as_i64().unwrap();
+    let url = format!("https://hooks.example.com/api/v3/repos/acme/widgets/hooks/{id}");
+    assert_eq!(hook["url"], url);
+    assert_eq!(hook["ping_url"], format!("{url}/pings"));
+    app.create_hook(collection, ADMIN_TOKEN, &hook_body("http://b.example/"))
+        .await;
+    let listed = app
+        .get(&format!("{collection}?per_page=1"), ADMIN_TOKEN)
+        .await;
+    assert!(listed.header("link").unwrap().starts_with(
+        "<https://hooks.example.com/api/v3/repos/acme/widgets/hooks?per_page=1&page=2>"
+    ));
+}
+
+#[tokio::test]
+async fn names_compare_case_insensitively_and_keep_their_first_spelling() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["Acme"]).await;
+    let hook = app
+        .create_hook(
+            "/repos/Acme/Widgets/hooks",
+            &token,
+            &hook_body("http://a.example/"),
+        )
+        .await;
+    let id = hook["id"].as_i64().unwrap();
+    let fetched = app
+        .get(&format!("/repos/acme/WIDGETS/hooks/{id}"), &token)
+        .await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(
+        fetched.body["url"],
+        format!("{}/repos/Acme/Widgets/hooks/{id}", app.api)
+    );
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    for probe in ["healthz", "readyz"] {
+        let response = app
+            .client
+            .get(format!("http://{}/{probe}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{probe}");
+    }
+    app.stop().await;
+}
