@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use crate::delivery::DeliveryConfig;
 use crate::store::StoreConfig;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -13,6 +14,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub store: StoreConfig,
+
+    #[command(flatten)]
+    pub delivery: DeliveryConfig,
 
     /// Origin (scheme://host[:port], without /api/v3) of every absolute URL Hookpost returns;
     /// by default taken from each request's Host header.
@@ -43,6 +47,7 @@ impl ServeConfig {
                 data_dir: data_dir.into(),
                 database: None,
             },
+            delivery: DeliveryConfig::default(),
             public_url: None,
             max_payload_bytes: 26_214_400,
             header_alias: Vec::new(),

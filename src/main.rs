@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API and deliver webhooks.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Create or upgrade the database schema, then exit.
     Migrate(StoreConfig),
     /// Manage owner tokens (works while `serve` runs on the same database).
@@ -77,7 +77,7 @@ async fn execute(command: Command) -> anyhow::Result<()> {
                 .with_context(|| format!("Failed to listen on {}", config.listen))?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            hookpost::run(config, listener, shutdown).await
+            hookpost::run(*config, listener, shutdown).await
         }
         Command::Migrate(config) => {
             let store = store::open(&config).await?;

@@ -11,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::auth::{self, Authenticator};
 use crate::config::ServeConfig;
+use crate::delivery::retention;
+use crate::delivery::worker::Worker;
 use crate::domain::hook::HookRules;
 use crate::store;
 
@@ -21,6 +23,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 pub struct Server {
     config: ServeConfig,
     state: AppState,
+    worker: Arc<Worker>,
 }
 
 impl Server {
@@ -37,13 +40,41 @@ impl Server {
             &config.store.data_dir,
         )
         .await?;
+        // One process serves an embedded database: any lease in it is a dead process's.
+        let recovered = store
+            .recover_leases(crate::domain::timestamp::Timestamp::now())
+            .await
+            .context("Failed to recover leased deliveries")?;
+        if recovered > 0 {
+            tracing::info!(
+                recovered,
+                "deliveries in flight at the last stop are due again"
+            );
+        }
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let worker = Worker::new(
+            store.clone(),
+            &config.delivery,
+            config.header_alias.clone(),
+            wake.clone(),
+        )?;
         let state = AppState {
             store: store.clone(),
             auth: Arc::new(Authenticator::new(admin, store)),
+            wake,
             public_url: config.public_url.as_deref().map(Arc::from),
             hook_rules: Arc::new(HookRules::new(&config.header_alias)),
         };
-        Ok(Server { config, state })
+        Ok(Server {
+            config,
+            state,
+            worker: Arc::new(worker),
+        })
+    }
+
+    /// The delivery worker, for driving deliveries step by step (with `--deliver false`).
+    pub fn worker(&self) -> Arc<Worker> {
+        self.worker.clone()
     }
 
     /// Serves on `listener` until `shutdown` is cancelled, then drains and closes the
@@ -59,6 +90,16 @@ impl Server {
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let background = tokio_util::task::TaskTracker::new();
+        if self.config.delivery.deliver {
+            background.spawn(self.worker.clone().run(shutdown.clone()));
+            background.spawn(retention::run(
+                store.clone(),
+                self.config.delivery.retention,
+                shutdown.clone(),
+            ));
+        }
+        background.close();
         let app = api::router(self.state, self.config.max_payload_bytes);
         let address = listener
             .local_addr()
@@ -79,6 +120,8 @@ impl Server {
                 Ok(())
             }
         };
+        // The worker stops claiming on the same token and finishes its attempts.
+        background.wait().await;
         store.close().await;
         tracing::info!("Hookpost stopped");
         outcome

@@ -74,26 +74,33 @@ CREATE INDEX hooks_by_organization ON hooks (organization_id, id) WHERE organiza
 
 -- An event's payload is stored once, however many hooks it goes to.
 CREATE TABLE events (
-    id            INTEGER PRIMARY KEY,
-    guid          TEXT NOT NULL UNIQUE,
-    name          TEXT NOT NULL,
-    action        TEXT,
-    repository_id INTEGER REFERENCES repositories(id),
-    account_id    INTEGER REFERENCES accounts(id),
-    payload       BLOB NOT NULL,
-    created_at    INTEGER NOT NULL
+    id                     INTEGER PRIMARY KEY,
+    guid                   TEXT NOT NULL UNIQUE,
+    name                   TEXT NOT NULL,
+    action                 TEXT,
+    repository_id          INTEGER REFERENCES repositories(id),
+    account_id             INTEGER REFERENCES accounts(id),
+    -- The ids receivers see (X-GitHub-Hook-Installation-Target-ID, `repository_id`): the
+    -- publisher's payload.repository.id / payload.organization.id, else our own row id.
+    target_repository_id   INTEGER,
+    target_organization_id INTEGER,
+    payload                BLOB NOT NULL,
+    created_at             INTEGER NOT NULL
 );
 CREATE INDEX events_by_age ON events (created_at);
 
--- One row per (event, hook): the unit of work the queue leases.
+-- The queue: one row per unit of delivery work for one event to one hook. The automatic
+-- delivery of a published event follows the retry schedule (retry = 1); a manual
+-- redelivery or a test push is one more row that is tried once (retry = 0).
 CREATE TABLE deliveries (
     id              INTEGER PRIMARY KEY,
     event_id        INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
     hook_id         INTEGER NOT NULL REFERENCES hooks(id) ON DELETE CASCADE,
     installation_id INTEGER,
-    created_at      INTEGER NOT NULL,
+    retry           INTEGER NOT NULL,
+    redelivery      INTEGER NOT NULL,
     state           TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed')),
-    -- Automatic attempts made so far: the position in the retry schedule.
+    -- Attempts made so far: the position in the retry schedule.
     attempts        INTEGER NOT NULL DEFAULT 0,
     -- When the next attempt is due; NULL when nothing is scheduled.
     due_at          INTEGER,
@@ -102,13 +109,16 @@ CREATE TABLE deliveries (
     lease_until     INTEGER
 );
 CREATE INDEX deliveries_due ON deliveries (due_at) WHERE due_at IS NOT NULL;
-CREATE INDEX deliveries_by_event ON deliveries (event_id);
+CREATE INDEX deliveries_by_event ON deliveries (event_id, hook_id);
 
--- One row per try, with what was sent and what came back.
+-- One row per try, with what was sent and what came back. The request body is not kept:
+-- it is the event's payload, rebuilt on demand.
 CREATE TABLE attempts (
     id               INTEGER PRIMARY KEY,
     delivery_id      INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
     hook_id          INTEGER NOT NULL,
+    event_id         INTEGER NOT NULL,
+    installation_id  INTEGER,
     redelivery       INTEGER NOT NULL,
     delivered_at     INTEGER NOT NULL,
     duration_ms      INTEGER NOT NULL,

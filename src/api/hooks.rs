@@ -1,24 +1,23 @@
 //! Repository and organization webhooks: GitHub's `/repos/{owner}/{repo}/hooks…` and
 //! `/orgs/{org}/hooks…`, served by one set of handlers parameterised by [`HookScope`].
 
-use std::collections::HashMap;
-
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::State;
 use axum::http::header::{LINK, LOCATION};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::events::{add_latest, new_event};
 use super::extract::{ApiBase, JsonObject, QueryMap};
 use super::pagination::{link_header, read_page};
-use crate::auth::Principal;
+use super::scoped::Scoped;
+use crate::domain::event::Publication;
 use crate::domain::hook::{ConfigPatch, HookPatch, HookScope, HookSettings};
-use crate::domain::names::{Login, RepoName};
+use crate::domain::timestamp::Timestamp;
 use crate::error::ApiError;
-use crate::store::{Hook, HookId};
+use crate::store::{Hook, LatestObjects};
 
 pub fn router() -> Router<AppState> {
     scoped_routes("/repos/{owner}/{repo}/hooks").merge(scoped_routes("/orgs/{org}/hooks"))
@@ -35,54 +34,90 @@ fn scoped_routes(prefix: &str) -> Router<AppState> {
             &format!("{prefix}/{{hook_id}}/config"),
             get(show_config).patch(update_config),
         )
+        .route(&format!("{prefix}/{{hook_id}}/pings"), post(ping))
+        .route(&format!("{prefix}/{{hook_id}}/tests"), post(test_push))
+        .route(&format!("{prefix}/{{hook_id}}/test"), post(test_push))
 }
 
-/// The hook collection (and hook id) a request names, once the caller is known to manage it.
-///
-/// Runs before the body is read, so a caller who may not see the scope gets 404 whatever it
-/// sent.
-struct Scoped {
-    scope: HookScope,
-    hook_id: Option<HookId>,
-}
+/// GitHub's zen sayings, one of which every `ping` carries.
+const ZEN: &[&str] = &[
+    "Design for failure.",
+    "Keep it logically awesome.",
+    "Speak like a human.",
+    "Approachable is better than simple.",
+    "Mind your words, they are important.",
+    "Non-blocking is better than blocking.",
+    "Favor focus over features.",
+    "Avoid administrative distraction.",
+    "Practicality beats purity.",
+    "Anything added dilutes everything else.",
+    "It's not fully shipped until it's fast.",
+    "Responsive is better than fast.",
+    "Encourage flow.",
+    "Half measures are as bad as nothing at all.",
+];
 
-impl Scoped {
-    fn hook_id(&self) -> Result<HookId, ApiError> {
-        self.hook_id.ok_or(ApiError::NotFound)
+/// Queues a `ping` event for `hook` (tried once), with the repository, organization and
+/// sender last published for its scope.
+pub async fn send_ping(state: &AppState, hook: &Hook, base: &str) -> Result<(), ApiError> {
+    let latest = state.store.latest_objects(&hook.scope).await?;
+    let mut hook_object = hook_json(hook, base);
+    if let HookScope::App { app_id } = hook.scope {
+        hook_object["app_id"] = json!(app_id);
     }
+    let zen = ZEN[usize::from(uuid::Uuid::new_v4().as_bytes()[0]) % ZEN.len()];
+    let mut payload = serde_json::Map::new();
+    payload.insert("zen".to_owned(), json!(zen));
+    payload.insert("hook_id".to_owned(), json!(hook.id));
+    payload.insert("hook".to_owned(), hook_object);
+    add_latest(&mut payload, &latest);
+    let (repository, organization) = match &hook.scope {
+        HookScope::Repository { owner, repo } => (Some((owner.clone(), repo.clone())), None),
+        HookScope::Organization { org } => (None, Some(org.clone())),
+        HookScope::App { .. } => (None, None),
+    };
+    let publication = Publication {
+        event: "ping".to_owned(),
+        repository,
+        organization,
+        payload,
+    };
+    let mut event = new_event(&publication, None);
+    event.latest = LatestObjects::default();
+    state
+        .store
+        .publish_to_hook(event, hook.id, Timestamp::now())
+        .await?;
+    state.wake.notify_one();
+    Ok(())
 }
 
-impl FromRequestParts<AppState> for Scoped {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound)?;
-        let scope = scope_from_path(&params).ok_or(ApiError::NotFound)?;
-        let hook_id = match params.get("hook_id") {
-            Some(id) => Some(id.parse::<HookId>().map_err(|_| ApiError::NotFound)?),
-            None => None,
-        };
-        let account = scope.account().ok_or(ApiError::NotFound)?;
-        if !principal.may_manage(account) {
-            return Err(ApiError::NotFound);
-        }
-        Ok(Scoped { scope, hook_id })
-    }
+/// `POST …/hooks/{id}/pings` → 204.
+async fn ping(
+    State(state): State<AppState>,
+    scoped: Scoped,
+    ApiBase(base): ApiBase,
+) -> Result<StatusCode, ApiError> {
+    let hook = find(&state, &scoped).await?;
+    send_ping(&state, &hook, &base).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-fn scope_from_path(params: &HashMap<String, String>) -> Option<HookScope> {
-    if let Some(org) = params.get("org") {
-        return Some(HookScope::Organization {
-            org: Login::parse(org)?,
-        });
+/// `POST …/hooks/{id}/tests` → 204; the repository's latest `push` is delivered again to
+/// this hook if it subscribes to `push`.
+async fn test_push(State(state): State<AppState>, scoped: Scoped) -> Result<StatusCode, ApiError> {
+    let hook = find(&state, &scoped).await?;
+    if !matches!(hook.scope, HookScope::Repository { .. }) {
+        return Err(ApiError::NotFound);
     }
-    Some(HookScope::Repository {
-        owner: Login::parse(params.get("owner")?)?,
-        repo: RepoName::parse(params.get("repo")?)?,
-    })
+    if state
+        .store
+        .queue_test_push(&scoped.scope, hook.id, Timestamp::now())
+        .await?
+    {
+        state.wake.notify_one();
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The API path of a scope's hook collection, e.g. `/repos/acme/widgets/hooks`.
@@ -150,6 +185,9 @@ async fn create(
 ) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
     let settings = HookSettings::from_create(&body, &state.hook_rules)?;
     let hook = state.store.create_hook(scoped.scope, settings).await?;
+    if hook.settings.active {
+        send_ping(&state, &hook, &base).await?;
+    }
     let object = hook_json(&hook, &base);
     let mut headers = HeaderMap::new();
     if let Some(location) = object["url"]

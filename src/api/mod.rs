@@ -4,10 +4,13 @@
 //! call the store, shape GitHub's JSON. Invariant: the API never performs a delivery.
 
 mod admin;
+mod deliveries;
+mod events;
 mod extract;
 mod health;
 mod hooks;
 mod pagination;
+mod scoped;
 
 use std::sync::Arc;
 
@@ -27,6 +30,8 @@ pub use extract::ApiBase;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
+    /// Poked after work is queued, so the delivery worker starts at once.
+    pub wake: Arc<tokio::sync::Notify>,
     /// `--public-url`, when set: the origin of every absolute URL returned.
     pub public_url: Option<Arc<str>>,
     /// Server-wide rules for hook fields (reserved header names).
@@ -38,6 +43,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .merge(admin::router())
         .merge(hooks::router())
+        .merge(deliveries::router())
+        .merge(events::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found);
     Router::new()

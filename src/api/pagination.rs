@@ -11,16 +11,14 @@ use crate::store::Page;
 pub const DEFAULT_PER_PAGE: u32 = 30;
 pub const MAX_PER_PAGE: u32 = 100;
 
-/// Reads `page` (default 1) and `per_page` (default 30; above 100 counts as 100).
-///
-/// # Errors
-/// 422 when either is not a whole number of at least 1.
-pub fn read_page(
+/// A whole number of at least 1 from the query, or `default` when absent.
+fn read_positive(
     query: &HashMap<String, String>,
-    resource: &'static str,
-) -> Result<Page, ApiError> {
-    let mut problems = Problems::new(resource);
-    let mut number = |name: &str, default: u32| match query.get(name) {
+    name: &str,
+    default: u32,
+    problems: &mut Problems,
+) -> Option<u32> {
+    match query.get(name) {
         None => Some(default),
         Some(text) => match text.trim().parse::<i64>() {
             Ok(value) if value >= 1 => Some(u32::try_from(value).unwrap_or(u32::MAX)),
@@ -32,13 +30,28 @@ pub fn read_page(
                 None
             }
         },
-    };
-    let page = number("page", 1);
-    let per_page = number("per_page", DEFAULT_PER_PAGE);
-    Ok(problems.finish(|| Page {
-        number: page.unwrap_or(1),
-        per_page: per_page.unwrap_or(DEFAULT_PER_PAGE).min(MAX_PER_PAGE),
-    })?)
+    }
+}
+
+/// `per_page`: default 30, above 100 counts as 100; a bad one is reported to `problems`.
+pub fn read_per_page(query: &HashMap<String, String>, problems: &mut Problems) -> u32 {
+    read_positive(query, "per_page", DEFAULT_PER_PAGE, problems)
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .min(MAX_PER_PAGE)
+}
+
+/// Reads `page` (default 1) and `per_page`.
+///
+/// # Errors
+/// 422 when either is not a whole number of at least 1.
+pub fn read_page(
+    query: &HashMap<String, String>,
+    resource: &'static str,
+) -> Result<Page, ApiError> {
+    let mut problems = Problems::new(resource);
+    let number = read_positive(query, "page", 1, &mut problems).unwrap_or(1);
+    let per_page = read_per_page(query, &mut problems);
+    Ok(problems.finish(|| Page { number, per_page })?)
 }
 
 /// GitHub's `Link` header for page `page` of `total` items at `collection_url`, or `None`

@@ -3,6 +3,7 @@
 //! Everything here is parsed, not merely checked: once a value of these types exists it is
 //! valid, so the store and the API never re-validate.
 
+pub mod event;
 pub mod hook;
 pub mod names;
 pub mod timestamp;

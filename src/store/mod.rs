@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::domain::hook::{HookPatch, HookScope, HookSettings, LastResponse};
-use crate::domain::names::Login;
+use crate::domain::hook::{HookConfig, HookPatch, HookScope, HookSettings, LastResponse};
+use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
 
 /// A hook's id, unique across repository, organization and app hooks (as on GitHub).
@@ -75,6 +75,175 @@ pub struct HookPage {
     pub total: u64,
 }
 
+/// Objects remembered per repository and organization from what was published, for the
+/// payloads Hookpost writes itself (`ping`). Each is a JSON document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatestObjects {
+    pub repository: Option<String>,
+    pub organization: Option<String>,
+    pub sender: Option<String>,
+}
+
+/// An event to store and fan out.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// `X-GitHub-Delivery`: one UUID per event.
+    pub guid: String,
+    pub name: String,
+    pub action: Option<String>,
+    pub repository: Option<(Login, RepoName)>,
+    /// The organization whose hooks (and app installations) receive the event.
+    pub organization: Option<Login>,
+    /// `payload.repository.id` / `payload.organization.id` when the publisher gave them.
+    pub target_repository_id: Option<i64>,
+    pub target_organization_id: Option<i64>,
+    /// The payload's JSON text, stored once.
+    pub payload: Vec<u8>,
+    pub latest: LatestObjects,
+}
+
+/// An `Idempotency-Key` presented with a publish, scoped to the token that sent it.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// 0 for the admin token.
+    pub token_id: i64,
+    pub key: String,
+    /// SHA-256 of the request body: the same key with another body is refused.
+    pub body_hash: [u8; 32],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Published {
+        guid: String,
+        deliveries: u64,
+    },
+    /// The key was used before with the same body: the first response, again.
+    Replayed {
+        guid: String,
+        deliveries: u64,
+    },
+    /// The key was used before with another body.
+    KeyReused,
+}
+
+/// A stored event as workers and the delivery log need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub guid: String,
+    pub name: String,
+    pub action: Option<String>,
+    pub payload: Arc<[u8]>,
+    pub target_repository_id: Option<i64>,
+    pub target_organization_id: Option<i64>,
+}
+
+/// The hook a delivery goes to, with its *current* configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTarget {
+    pub hook_id: HookId,
+    /// `Some(app_id)` for an app's hook.
+    pub app_id: Option<i64>,
+    /// An organization hook (else a repository hook, unless `app_id`).
+    pub organization: bool,
+    pub config: HookConfig,
+}
+
+/// A delivery a worker has leased.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    /// Shared by every delivery of the same event in one claim.
+    pub event: Arc<EventRecord>,
+    pub target: DeliveryTarget,
+    pub installation_id: Option<i64>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// Follows the retry schedule (automatic delivery) or is tried once (redelivery, test).
+    pub retry: bool,
+    pub redelivery: bool,
+}
+
+/// What a claim found: the leased deliveries and when the next one not yet due is due.
+#[derive(Debug, Clone, Default)]
+pub struct Claim {
+    pub deliveries: Vec<ClaimedDelivery>,
+    pub next_due: Option<Timestamp>,
+}
+
+/// One finished attempt and what follows from it.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: i64,
+    pub hook_id: HookId,
+    pub event_id: i64,
+    pub installation_id: Option<i64>,
+    pub redelivery: bool,
+    pub delivered_at: Timestamp,
+    pub duration_ms: i64,
+    /// GitHub's status text: `OK`, `Invalid HTTP Response: 503`, `timed out`, …
+    pub status: String,
+    /// 0 when there was no HTTP response.
+    pub status_code: u16,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Vec<u8>,
+    pub throttled_at: Option<Timestamp>,
+    pub succeeded: bool,
+    /// When to try again; `None` when this delivery gets no more automatic attempts.
+    pub next_attempt: Option<Timestamp>,
+}
+
+/// GitHub's `status` filter of the delivery log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    /// `status_code` 200–399.
+    Success,
+    /// `status_code` 400–599, or 0 (no response).
+    Failure,
+}
+
+/// Which attempts of a hook to list: newest first, below a cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptQuery {
+    /// Only attempts with a smaller id (the cursor).
+    pub before: Option<i64>,
+    pub limit: u32,
+    pub status: Option<StatusClass>,
+    pub redelivery: Option<bool>,
+}
+
+/// A delivery-log item (GitHub's `hook-delivery-item`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptSummary {
+    pub id: i64,
+    pub guid: String,
+    pub delivered_at: Timestamp,
+    pub redelivery: bool,
+    pub duration_ms: i64,
+    pub status: String,
+    pub status_code: u16,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation_id: Option<i64>,
+    pub repository_id: Option<i64>,
+    pub throttled_at: Option<Timestamp>,
+}
+
+/// One attempt in full (GitHub's `hook-delivery`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptDetail {
+    pub summary: AttemptSummary,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    /// The event's stored payload (the request body is rebuilt from it).
+    pub event_payload: Arc<[u8]>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Vec<u8>,
+}
+
 /// Everything Hookpost keeps. Implementations batch concurrent writes into shared
 /// transactions, so callers need not (and must not) batch themselves.
 #[async_trait::async_trait]
@@ -120,6 +289,86 @@ pub trait Store: Send + Sync {
 
     /// `false` when no such hook. Its deliveries and attempts go with it.
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError>;
+    /// Stores the event once and one delivery for every active hook subscribed to it
+    /// (repository hooks, organization hooks, hooks of apps installed on the account), all
+    /// in one transaction, together with the idempotency key if any.
+    async fn publish(
+        &self,
+        event: NewEvent,
+        key: Option<IdempotencyKey>,
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError>;
+
+    /// Stores an event Hookpost made itself (a `ping`) and queues it for one hook, tried once.
+    async fn publish_to_hook(
+        &self,
+        event: NewEvent,
+        hook_id: HookId,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// What was last published for the scope's repository and organization.
+    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError>;
+
+    /// Queues the repository's latest `push` event again for the hook, tried once.
+    /// `false` when there is none or the hook does not subscribe to `push`.
+    async fn queue_test_push(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Leases up to `limit` due deliveries to `worker` until `lease_until`. Deliveries
+    /// whose hook is no longer active are cancelled instead.
+    async fn claim_due(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Claim, StoreError>;
+
+    /// Records an attempt, moves its delivery on (done, retry later, or given up), releases
+    /// the lease and updates the hook's `last_response`.
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
+
+    /// Makes every leased delivery due again at `now`. Called at start-up by the only
+    /// process serving an embedded database, whose leases can only be a dead process's.
+    async fn recover_leases(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// Gives leased deliveries back unattempted (shutdown), so others need not wait for the
+    /// lease to expire.
+    async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError>;
+
+    /// Queues a new attempt, tried once and at once, of the delivery that attempt
+    /// `attempt_id` of the hook belongs to. `false` when there is no such attempt.
+    async fn redeliver(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// The hook's attempts, newest first; `None` when the hook does not exist.
+    async fn list_attempts(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+    ) -> Result<Option<Vec<AttemptSummary>>, StoreError>;
+
+    async fn get_attempt(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+    ) -> Result<Option<AttemptDetail>, StoreError>;
+
+    /// Deletes up to `batch` events older than `before` with their deliveries and
+    /// attempts; returns how many events went.
+    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
 }
 
 /// Which database to use; shared by `serve` and the admin commands.

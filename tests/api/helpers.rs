@@ -31,6 +31,9 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT/api/v3`
     pub api: String,
     pub client: reqwest::Client,
+    pub data_dir: std::path::PathBuf,
+    /// The delivery worker, for tests that drive it with their own clock.
+    pub worker: std::sync::Arc<hookpost::delivery::worker::Worker>,
     shutdown: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
     /// Kept so the directory lives as long as the app (and goes with it).
@@ -68,6 +71,8 @@ pub async fn start(data_dir: &Path, adjust: impl FnOnce(&mut ServeConfig)) -> Te
     init_tracing();
     let mut config = ServeConfig::for_data_dir(data_dir);
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
+    // Management tests stay deterministic; delivery tests turn this on (or drive the worker).
+    config.delivery.deliver = false;
     adjust(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -75,11 +80,14 @@ pub async fn start(data_dir: &Path, adjust: impl FnOnce(&mut ServeConfig)) -> Te
     let server = hookpost::server::Server::open(config)
         .await
         .expect("the server opens");
+    let worker = server.worker();
     let server = tokio::spawn(server.serve(listener, shutdown.clone()));
     TestApp {
         address,
         api: format!("http://{address}/api/v3"),
         client: reqwest::Client::new(),
+        data_dir: data_dir.to_owned(),
+        worker,
         shutdown,
         server,
         _temp: None,
@@ -184,4 +192,65 @@ async fn read_reply(response: reqwest::Response) -> Reply {
 /// A minimal valid create body for a hook delivering to `url`.
 pub fn hook_body(url: &str) -> Value {
     serde_json::json!({"config": {"url": url}})
+}
+
+/// A server that delivers, allowed to reach receivers on loopback.
+pub async fn spawn_delivering_app(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    spawn_app_with(|config| {
+        config.delivery.deliver = true;
+        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
+        adjust(config);
+    })
+    .await
+}
+
+impl TestApp {
+    /// Publishes `payload` as `event` on `repository` with the admin token; returns the guid.
+    pub async fn publish(&self, event: &str, repository: &str, payload: Value) -> String {
+        let reply = self
+            .post(
+                "/events",
+                ADMIN_TOKEN,
+                &serde_json::json!({"event": event, "repository": repository, "payload": payload}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A server whose worker the test drives (`deliver_due`), allowed to reach loopback.
+pub async fn spawn_stepped_app(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+    spawn_app_with(|config| {
+        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
+        adjust(config);
+    })
+    .await
+}
+
+impl TestApp {
+    /// Makes every delivery due now, recorded before this returns; how many there were.
+    pub async fn deliver_due(&self) -> usize {
+        self.deliver_due_at(hookpost::domain::timestamp::Timestamp::now())
+            .await
+    }
+
+    /// The same with the worker's clock at `now`.
+    pub async fn deliver_due_at(&self, now: hookpost::domain::timestamp::Timestamp) -> usize {
+        self.worker.run_once(now).await.expect("the store answers")
+    }
+
+    /// The hook's delivery log (first page, newest first).
+    pub async fn deliveries(&self, hook_path: &str) -> Vec<Value> {
+        let reply = self
+            .get(&format!("{hook_path}/deliveries?per_page=100"), ADMIN_TOKEN)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+        reply.body.as_array().unwrap().clone()
+    }
+}
+
+/// `…/hooks/{id}` of a hook object.
+pub fn hook_path(collection: &str, hook: &Value) -> String {
+    format!("{collection}/{}", hook["id"])
 }

@@ -2,9 +2,12 @@
 //! One binary, so the helpers are compiled once and shared.
 
 mod cli;
+mod delivery;
 mod errors;
 mod helpers;
 mod hooks;
 mod persistence;
+mod receiver;
+mod retries;
 mod schema;
 mod tenancy;

@@ -12,10 +12,10 @@ use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
 /// and its names as first spelled.
-struct ScopeRow {
-    column: &'static str,
-    id: i64,
-    canonical: HookScope,
+pub(super) struct ScopeRow {
+    pub(super) column: &'static str,
+    pub(super) id: i64,
+    pub(super) canonical: HookScope,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -23,7 +23,10 @@ fn corrupt(what: &str) -> StoreError {
 }
 
 /// Looks the scope up without creating it.
-fn find_scope(conn: &Connection, scope: &HookScope) -> Result<Option<ScopeRow>, StoreError> {
+pub(super) fn find_scope(
+    conn: &Connection,
+    scope: &HookScope,
+) -> Result<Option<ScopeRow>, StoreError> {
     let found = match scope {
         HookScope::Repository { owner, repo } => conn
             .prepare_cached(
@@ -91,7 +94,7 @@ pub(super) fn ensure_account(conn: &Connection, login: &Login) -> Result<i64, St
 }
 
 /// Finds the scope, creating a repository or organization on first mention.
-fn ensure_scope(conn: &Connection, scope: &HookScope) -> Result<ScopeRow, StoreError> {
+pub(super) fn ensure_scope(conn: &Connection, scope: &HookScope) -> Result<ScopeRow, StoreError> {
     match scope {
         HookScope::Repository { owner, repo } => {
             let account_id = ensure_account(conn, owner)?;
@@ -230,7 +233,11 @@ pub(super) fn list(
     Ok(HookPage { hooks, total })
 }
 
-fn get_in(conn: &Connection, scope_row: &ScopeRow, id: HookId) -> Result<Option<Hook>, StoreError> {
+pub(super) fn get_in(
+    conn: &Connection,
+    scope_row: &ScopeRow,
+    id: HookId,
+) -> Result<Option<Hook>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {HOOK_COLUMNS} FROM hooks WHERE id = ?1 AND {} = ?2",

@@ -4,8 +4,11 @@
 //! acknowledged only once it is on disk, so neither `kill -9` nor a power cut loses it.
 //! Writes go through the group-commit [`writer`]; reads through a pool of [`readers`].
 
+mod events;
 mod hooks;
+mod log;
 mod migrations;
+mod queue;
 mod readers;
 mod tokens;
 mod writer;
@@ -15,9 +18,14 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{Hook, HookId, HookPage, Page, Store, StoreError, TokenHash, TokenRecord};
+use super::{
+    AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook, HookId, HookPage,
+    IdempotencyKey, LatestObjects, NewEvent, Page, PublishOutcome, Store, StoreError, TokenHash,
+    TokenRecord,
+};
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::Login;
+use crate::domain::timestamp::Timestamp;
 use readers::Readers;
 use writer::Writer;
 
@@ -157,6 +165,121 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         self.writer
             .write(move |conn| hooks::delete(conn, &scope, id))
+            .await
+    }
+    async fn publish(
+        &self,
+        event: NewEvent,
+        key: Option<IdempotencyKey>,
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError> {
+        self.writer
+            .write(move |conn| events::publish(conn, &event, key.as_ref(), now))
+            .await
+    }
+
+    async fn publish_to_hook(
+        &self,
+        event: NewEvent,
+        hook_id: HookId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| events::publish_to_hook(conn, &event, hook_id, now))
+            .await
+    }
+
+    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |conn| events::latest_objects(conn, &scope))
+            .await
+    }
+
+    async fn queue_test_push(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |conn| events::queue_test_push(conn, &scope, hook_id, now))
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Claim, StoreError> {
+        let worker = worker.to_owned();
+        self.writer
+            .write(move |conn| queue::claim_due(conn, &worker, now, lease_until, limit))
+            .await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| queue::record_attempt(conn, &attempt))
+            .await
+    }
+
+    async fn recover_leases(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| queue::recover_leases(conn, now))
+            .await
+    }
+
+    async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError> {
+        let worker = worker.to_owned();
+        self.writer
+            .write(move |conn| queue::release(conn, &worker, &delivery_ids, Timestamp::now()))
+            .await
+    }
+
+    async fn redeliver(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |conn| queue::redeliver(conn, &scope, hook_id, attempt_id, now))
+            .await
+    }
+
+    async fn list_attempts(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+    ) -> Result<Option<Vec<AttemptSummary>>, StoreError> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |conn| log::list_attempts(conn, &scope, hook_id, query))
+            .await
+    }
+
+    async fn get_attempt(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+    ) -> Result<Option<AttemptDetail>, StoreError> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |conn| log::get_attempt(conn, &scope, hook_id, attempt_id))
+            .await
+    }
+
+    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| events::prune(conn, before, batch))
             .await
     }
 }

@@ -1,0 +1,250 @@
+//! The delivery log of repository and organization hooks: GitHub's
+//! `…/hooks/{hook_id}/deliveries`, one delivery, and redelivery.
+//!
+//! Every attempt is an item; pages go newest first by an opaque cursor on the attempt id,
+//! so items arriving meanwhile never shift a page (no item skipped or repeated).
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::header::LINK;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::extract::{ApiBase, QueryMap};
+use super::hooks::collection_path;
+use super::pagination::read_per_page;
+use super::scoped::Scoped;
+use crate::delivery::request::payload_for;
+use crate::domain::timestamp::Timestamp;
+use crate::domain::validate::Problems;
+use crate::error::ApiError;
+use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, StatusClass};
+
+pub fn router() -> Router<AppState> {
+    scoped_routes("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries")
+        .merge(scoped_routes("/orgs/{org}/hooks/{hook_id}/deliveries"))
+}
+
+fn scoped_routes(prefix: &str) -> Router<AppState> {
+    Router::new()
+        .route(prefix, get(list))
+        .route(&format!("{prefix}/{{delivery_id}}"), get(show))
+        .route(
+            &format!("{prefix}/{{delivery_id}}/attempts"),
+            post(redeliver),
+        )
+}
+
+/// An opaque cursor: the id below which the next page starts.
+fn encode_cursor(before: i64) -> String {
+    hex::encode(before.to_be_bytes())
+}
+
+fn decode_cursor(text: &str) -> Option<i64> {
+    let bytes: [u8; 8] = hex::decode(text).ok()?.try_into().ok()?;
+    Some(i64::from_be_bytes(bytes)).filter(|id| *id > 0)
+}
+
+/// Reads `per_page`, `cursor`, `status` and `redelivery`.
+///
+/// # Errors
+/// 400 for a malformed cursor, 422 for any other malformed parameter.
+pub fn read_query(query: &HashMap<String, String>) -> Result<AttemptQuery, ApiError> {
+    let before = match query.get("cursor") {
+        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "cursor {cursor:?} is not a cursor this API returned"
+            ))
+        })?),
+        None => None,
+    };
+    let mut problems = Problems::new("HookDelivery");
+    let limit = read_per_page(query, &mut problems);
+    let status = match query.get("status").map(String::as_str) {
+        None => None,
+        Some("success") => Some(StatusClass::Success),
+        Some("failure") => Some(StatusClass::Failure),
+        Some(other) => {
+            problems.invalid(
+                "status",
+                format!("status must be success or failure, not {other:?}"),
+            );
+            None
+        }
+    };
+    let redelivery = match query.get("redelivery").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            problems.invalid(
+                "redelivery",
+                format!("redelivery must be true or false, not {other:?}"),
+            );
+            None
+        }
+    };
+    Ok(problems.finish(|| AttemptQuery {
+        before,
+        limit,
+        status,
+        redelivery,
+    })?)
+}
+
+fn seconds(duration_ms: i64) -> f64 {
+    duration_ms as f64 / 1000.0
+}
+
+/// GitHub's `hook-delivery-item`.
+pub fn item_json(attempt: &AttemptSummary) -> Value {
+    json!({
+        "id": attempt.id,
+        "guid": attempt.guid,
+        "delivered_at": attempt.delivered_at.to_github(),
+        "redelivery": attempt.redelivery,
+        "duration": seconds(attempt.duration_ms),
+        "status": attempt.status,
+        "status_code": attempt.status_code,
+        "event": attempt.event,
+        "action": attempt.action,
+        "installation_id": attempt.installation_id,
+        "repository_id": attempt.repository_id,
+        "throttled_at": attempt.throttled_at.map(Timestamp::to_github),
+    })
+}
+
+/// Headers as a JSON object; repeated names are joined with `, ` as HTTP allows.
+fn headers_json(headers: &[(String, String)]) -> Value {
+    let mut object = Map::new();
+    for (name, value) in headers {
+        match object.get_mut(name) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            _ => {
+                object.insert(name.clone(), Value::String(value.clone()));
+            }
+        }
+    }
+    Value::Object(object)
+}
+
+/// GitHub's `hook-delivery`: the item plus the request as sent and the response as received.
+pub fn detail_json(detail: &AttemptDetail) -> Value {
+    let payload = payload_for(&detail.event_payload, detail.summary.installation_id);
+    let mut object = item_json(&detail.summary);
+    object["url"] = json!(detail.url);
+    object["request"] = json!({
+        "headers": headers_json(&detail.request_headers),
+        "payload": serde_json::from_slice::<Value>(&payload).unwrap_or(Value::Null),
+    });
+    object["response"] = json!({
+        "headers": headers_json(&detail.response_headers),
+        "payload": String::from_utf8_lossy(&detail.response_body),
+    });
+    object
+}
+
+/// The `Link` to the page after `items`, when there is one.
+pub fn next_link(deliveries_url: &str, query: &AttemptQuery, last_id: i64) -> Option<HeaderValue> {
+    let mut url = format!(
+        "{deliveries_url}?per_page={}&cursor={}",
+        query.limit,
+        encode_cursor(last_id)
+    );
+    if let Some(status) = query.status {
+        url.push_str(match status {
+            StatusClass::Success => "&status=success",
+            StatusClass::Failure => "&status=failure",
+        });
+    }
+    if let Some(redelivery) = query.redelivery {
+        url.push_str(&format!("&redelivery={redelivery}"));
+    }
+    HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).ok()
+}
+
+async fn list(
+    State(state): State<AppState>,
+    scoped: Scoped,
+    ApiBase(base): ApiBase,
+    QueryMap(query): QueryMap,
+) -> Result<(HeaderMap, Json<Value>), ApiError> {
+    let hook_id = scoped.hook_id()?;
+    let query = read_query(&query)?;
+    // One more than asked tells whether a next page exists.
+    let probe = AttemptQuery {
+        limit: query.limit + 1,
+        ..query
+    };
+    let mut attempts = state
+        .store
+        .list_attempts(&scoped.scope, hook_id, probe)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let mut headers = HeaderMap::new();
+    if attempts.len() > query.limit as usize {
+        attempts.truncate(query.limit as usize);
+        let deliveries_url = format!(
+            "{base}{}/{hook_id}/deliveries",
+            collection_path(&scoped.scope)
+        );
+        let last = attempts.last().expect("a full page").id;
+        if let Some(link) = next_link(&deliveries_url, &query, last) {
+            headers.insert(LINK, link);
+        }
+    }
+    Ok((
+        headers,
+        Json(Value::Array(attempts.iter().map(item_json).collect())),
+    ))
+}
+
+async fn show(State(state): State<AppState>, scoped: Scoped) -> Result<Json<Value>, ApiError> {
+    let detail = state
+        .store
+        .get_attempt(&scoped.scope, scoped.hook_id()?, scoped.delivery_id()?)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(detail_json(&detail)))
+}
+
+/// `POST …/deliveries/{id}/attempts` → `202 {}`: a new attempt, queued at once.
+async fn redeliver(
+    State(state): State<AppState>,
+    scoped: Scoped,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let queued = state
+        .store
+        .redeliver(
+            &scoped.scope,
+            scoped.hook_id()?,
+            scoped.delivery_id()?,
+            Timestamp::now(),
+        )
+        .await?;
+    if !queued {
+        return Err(ApiError::NotFound);
+    }
+    state.wake.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(123_456)), Some(123_456));
+        for bad in ["", "zz", "00", "0000000000000000", "not a cursor"] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! [`Scoped`]: the hook collection, hook and delivery a request path names, once the caller
+//! is known to manage it.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+
+use super::AppState;
+use crate::auth::Principal;
+use crate::domain::hook::HookScope;
+use crate::domain::names::{Login, RepoName};
+use crate::error::ApiError;
+use crate::store::HookId;
+
+/// The hook collection (and hook id) a request names, once the caller is known to manage it.
+///
+/// Runs before the body is read, so a caller who may not see the scope gets 404 whatever it
+/// sent.
+pub struct Scoped {
+    pub scope: HookScope,
+    hook_id: Option<HookId>,
+    delivery_id: Option<i64>,
+}
+
+impl Scoped {
+    pub fn hook_id(&self) -> Result<HookId, ApiError> {
+        self.hook_id.ok_or(ApiError::NotFound)
+    }
+
+    pub fn delivery_id(&self) -> Result<i64, ApiError> {
+        self.delivery_id.ok_or(ApiError::NotFound)
+    }
+}
+
+/// A numeric path parameter; anything else names nothing (404).
+fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .map(|text| text.parse::<i64>().map_err(|_| ApiError::NotFound))
+        .transpose()
+}
+
+impl FromRequestParts<AppState> for Scoped {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let scope = scope_from_path_params(&params).ok_or(ApiError::NotFound)?;
+        let hook_id = number(&params, "hook_id")?;
+        let delivery_id = number(&params, "delivery_id")?;
+        let account = scope.account().ok_or(ApiError::NotFound)?;
+        if !principal.may_manage(account) {
+            return Err(ApiError::NotFound);
+        }
+        Ok(Scoped {
+            scope,
+            hook_id,
+            delivery_id,
+        })
+    }
+}
+
+pub fn scope_from_path_params(params: &HashMap<String, String>) -> Option<HookScope> {
+    if let Some(org) = params.get("org") {
+        return Some(HookScope::Organization {
+            org: Login::parse(org)?,
+        });
+    }
+    Some(HookScope::Repository {
+        owner: Login::parse(params.get("owner")?)?,
+        repo: RepoName::parse(params.get("repo")?)?,
+    })
+}

@@ -1,0 +1,184 @@
+//! The destination guard: deliveries go to public addresses only, unless the operator
+//! opens more (`--allow-private-targets`, `--allow-target CIDR`).
+//!
+//! The check is made on the *resolved* addresses, inside the HTTP client's resolver, and
+//! the connection is made to exactly the addresses that passed: there is no window in
+//! which a second DNS answer could point the request elsewhere.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+/// Ranges that are not on the public internet (RFC 6890 and friends).
+const NON_PUBLIC: &[&str] = &[
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.88.99.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+    "::/128",
+    "::1/128",
+    "64:ff9b::/96",
+    "100::/64",
+    "2001:db8::/32",
+    "fc00::/7",
+    "fe80::/10",
+    "ff00::/8",
+];
+
+/// Which destination addresses deliveries may reach.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    allow_private: bool,
+    allowed: Vec<IpNet>,
+    non_public: Vec<IpNet>,
+}
+
+/// A destination refused by the guard; its text is the attempt's status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("blocked: {0} is not a public address")]
+pub struct Blocked(pub IpAddr);
+
+impl Guard {
+    pub fn new(allow_private: bool, allowed: Vec<IpNet>) -> Self {
+        Guard {
+            allow_private,
+            allowed,
+            non_public: NON_PUBLIC
+                .iter()
+                .map(|net| net.parse().expect("the table holds valid networks"))
+                .collect(),
+        }
+    }
+
+    /// Whether a delivery may connect to `address`.
+    pub fn permits(&self, address: IpAddr) -> bool {
+        // An IPv4 address written as IPv6 (::ffff:a.b.c.d) is judged as IPv4.
+        let address = match address {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+            v4 => v4,
+        };
+        self.allow_private
+            || self.allowed.iter().any(|net| net.contains(&address))
+            || !self.non_public.iter().any(|net| net.contains(&address))
+    }
+
+    /// # Errors
+    /// [`Blocked`] when `address` may not be reached.
+    pub fn check(&self, address: IpAddr) -> Result<(), Blocked> {
+        if self.permits(address) {
+            Ok(())
+        } else {
+            Err(Blocked(address))
+        }
+    }
+}
+
+/// The HTTP client's resolver: the system's answer, less every address the guard refuses.
+pub struct GuardedResolver(pub Arc<Guard>);
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let guard = self.0.clone();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let permitted: Vec<SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|address| guard.permits(address.ip()))
+                .collect();
+            match (permitted.is_empty(), found.first()) {
+                (false, _) => Ok(Box::new(permitted.into_iter()) as Addrs),
+                (true, Some(first)) => Err(Box::new(Blocked(first.ip())) as _),
+                (true, None) => Err("the name resolved to no address".into()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    const PRIVATE: &[&str] = &[
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.1.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "100.64.0.1",
+        "::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+    ];
+
+    #[test]
+    fn non_public_addresses_are_blocked_by_default() {
+        let guard = Guard::new(false, Vec::new());
+        for address in PRIVATE {
+            assert_eq!(
+                guard.check(ip(address)),
+                Err(Blocked(ip(address))),
+                "{address}"
+            );
+        }
+        for address in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "2606:4700::1111"] {
+            assert!(guard.permits(ip(address)), "{address}");
+        }
+        assert_eq!(
+            Blocked(ip("10.0.0.1")).to_string(),
+            "blocked: 10.0.0.1 is not a public address"
+        );
+    }
+
+    #[test]
+    fn operators_can_open_them() {
+        let all = Guard::new(true, Vec::new());
+        assert!(PRIVATE.iter().all(|address| all.permits(ip(address))));
+        let some = Guard::new(
+            false,
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        );
+        assert!(some.permits(ip("10.9.9.9")));
+        assert!(some.permits(ip("::1")));
+        assert!(!some.permits(ip("192.168.0.1")));
+        assert!(!some.permits(ip("127.0.0.1")));
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_loopback_is_blocked() {
+        let resolver = GuardedResolver(Arc::new(Guard::new(false, Vec::new())));
+        let error = match resolver.resolve("localhost".parse().unwrap()).await {
+            Ok(_) => panic!("localhost must not resolve to a permitted address"),
+            Err(error) => error,
+        };
+        assert!(error.to_string().starts_with("blocked: "), "{error}");
+        let open = GuardedResolver(Arc::new(Guard::new(
+            false,
+            vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        )));
+        assert!(open.resolve("localhost".parse().unwrap()).await.is_ok());
+    }
+}

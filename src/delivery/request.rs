@@ -1,0 +1,292 @@
+//! The bytes on the wire: body, headers and signatures of one delivery, exactly as GitHub
+//! sends them, plus the Gogs/Gitea/APIGit mirror headers and the hook's custom headers.
+//!
+//! Pure functions of the stored event and the hook's current config, so a retry or a
+//! redelivery sends the original payload under the hook's current URL, secret, content
+//! type and headers, and the delivery log can show what was sent.
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::Value;
+use sha1::Sha1;
+use sha2::Sha256;
+
+use crate::domain::hook::{ContentType, SECRET_MASK};
+use crate::store::{ClaimedDelivery, DeliveryTarget, EventRecord};
+
+/// Server-wide settings of the request.
+#[derive(Debug, Clone)]
+pub struct WireSettings {
+    /// `User-Agent`, e.g. `Hookpost-Hookshot/0.1.0`.
+    pub user_agent: String,
+    /// `--header-alias` families (`Gogs` → `X-Gogs-Event`, `X-Gogs-Delivery`, `X-Gogs-Signature`).
+    pub aliases: Vec<String>,
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    pub url: String,
+    /// In sending order; names as GitHub spells them.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl OutgoingRequest {
+    /// The headers as the delivery log keeps them: credentials in custom headers masked.
+    pub fn logged_headers(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if name.eq_ignore_ascii_case("authorization") {
+                    SECRET_MASK.to_owned()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), shown)
+            })
+            .collect()
+    }
+}
+
+/// The payload as this hook receives it: for an app's hook, with `installation` added.
+pub fn payload_for(payload: &[u8], installation_id: Option<i64>) -> Vec<u8> {
+    let Some(installation_id) = installation_id else {
+        return payload.to_vec();
+    };
+    match serde_json::from_slice::<Value>(payload) {
+        Ok(Value::Object(mut object)) => {
+            object.insert(
+                "installation".to_owned(),
+                serde_json::json!({"id": installation_id}),
+            );
+            serde_json::to_vec(&object).expect("a JSON object serializes")
+        }
+        _ => payload.to_vec(),
+    }
+}
+
+/// The request body for `content_type`: the JSON itself, or `payload=<url-encoded JSON>`.
+pub fn body_for(payload: &[u8], content_type: ContentType) -> Vec<u8> {
+    match content_type {
+        ContentType::Json => payload.to_vec(),
+        ContentType::Form => {
+            let mut body = b"payload=".to_vec();
+            body.extend(url::form_urlencoded::byte_serialize(payload).flat_map(str::bytes));
+            body
+        }
+    }
+}
+
+pub fn sign_sha1(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+pub fn sign_sha256(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// GitHub's `X-GitHub-Hook-Installation-Target-Type` and `-ID`.
+fn installation_target(
+    target: &DeliveryTarget,
+    event: &EventRecord,
+) -> (&'static str, Option<i64>) {
+    match (target.app_id, target.organization) {
+        (Some(app_id), _) => ("integration", Some(app_id)),
+        (None, true) => ("organization", event.target_organization_id),
+        (None, false) => ("repository", event.target_repository_id),
+    }
+}
+
+/// Builds the request for one claimed delivery.
+pub fn build(delivery: &ClaimedDelivery, settings: &WireSettings) -> OutgoingRequest {
+    let event = &delivery.event;
+    let config = &delivery.target.config;
+    let payload = payload_for(&event.payload, delivery.installation_id);
+    let body = body_for(&payload, config.content_type);
+    let content_type = match config.content_type {
+        ContentType::Json => "application/json",
+        ContentType::Form => "application/x-www-form-urlencoded",
+    };
+    let (target_type, target_id) = installation_target(&delivery.target, event);
+    let mut headers: Vec<(String, String)> = vec![
+        ("Content-Type".into(), content_type.into()),
+        ("User-Agent".into(), settings.user_agent.clone()),
+        ("X-GitHub-Delivery".into(), event.guid.clone()),
+        ("X-GitHub-Event".into(), event.name.clone()),
+        (
+            "X-GitHub-Hook-ID".into(),
+            delivery.target.hook_id.to_string(),
+        ),
+        (
+            "X-GitHub-Hook-Installation-Target-ID".into(),
+            target_id.map(|id| id.to_string()).unwrap_or_default(),
+        ),
+        (
+            "X-GitHub-Hook-Installation-Target-Type".into(),
+            target_type.into(),
+        ),
+    ];
+    let sha256 = config
+        .secret
+        .as_deref()
+        .map(|secret| sign_sha256(secret, &body));
+    if let (Some(secret), Some(sha256)) = (config.secret.as_deref(), &sha256) {
+        headers.push((
+            "X-Hub-Signature".into(),
+            format!("sha1={}", sign_sha1(secret, &body)),
+        ));
+        headers.push(("X-Hub-Signature-256".into(), format!("sha256={sha256}")));
+    }
+    for alias in &settings.aliases {
+        headers.push((format!("X-{alias}-Delivery"), event.guid.clone()));
+        headers.push((format!("X-{alias}-Event"), event.name.clone()));
+        headers.push((
+            format!("X-{alias}-Signature"),
+            sha256.clone().unwrap_or_default(),
+        ));
+    }
+    headers.extend(
+        config
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+    );
+    OutgoingRequest {
+        url: config.url.clone(),
+        headers,
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::hook::{CustomHeaders, HookConfig};
+
+    fn delivery(content_type: ContentType, secret: Option<&str>) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: 1,
+            event: Arc::new(EventRecord {
+                id: 9,
+                guid: "3fdcd42d-5bcb-45c5-b01a-27a2e5e23b00".into(),
+                name: "issues".into(),
+                action: Some("opened".into()),
+                payload: Arc::from(&br#"{"action":"opened","n":"a b&c"}"#[..]),
+                target_repository_id: Some(1210),
+                target_organization_id: Some(7),
+            }),
+            target: DeliveryTarget {
+                hook_id: 42,
+                app_id: None,
+                organization: false,
+                config: HookConfig {
+                    url: "http://receiver.example/hook".into(),
+                    content_type,
+                    secret: secret.map(str::to_owned),
+                    insecure_ssl: false,
+                    headers: CustomHeaders::from_json(
+                        &serde_json::json!({"X-My-Request-Header": "XXX"}),
+                    ),
+                },
+            },
+            installation_id: None,
+            attempts: 0,
+            retry: true,
+            redelivery: false,
+        }
+    }
+
+    fn header<'a>(request: &'a OutgoingRequest, name: &str) -> Option<&'a str> {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn settings() -> WireSettings {
+        WireSettings {
+            user_agent: "Hookpost-Hookshot/test".into(),
+            aliases: vec!["Apigit".into()],
+        }
+    }
+
+    #[test]
+    fn signs_like_github() {
+        // GitHub's documented example: secret "It's a Secret to Everybody", body "Hello, World!".
+        assert_eq!(
+            sign_sha256("It's a Secret to Everybody", b"Hello, World!"),
+            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+    }
+
+    #[test]
+    fn json_delivery_carries_githubs_and_the_mirror_headers() {
+        let request = build(&delivery(ContentType::Json, Some("s")), &settings());
+        assert_eq!(request.body, br#"{"action":"opened","n":"a b&c"}"#);
+        assert_eq!(header(&request, "content-type"), Some("application/json"));
+        assert_eq!(header(&request, "x-github-event"), Some("issues"));
+        assert_eq!(header(&request, "x-github-hook-id"), Some("42"));
+        assert_eq!(
+            header(&request, "x-github-hook-installation-target-type"),
+            Some("repository")
+        );
+        assert_eq!(
+            header(&request, "x-github-hook-installation-target-id"),
+            Some("1210")
+        );
+        let sha256 = sign_sha256("s", &request.body);
+        assert_eq!(
+            header(&request, "x-hub-signature-256"),
+            Some(format!("sha256={sha256}").as_str())
+        );
+        assert_eq!(
+            header(&request, "x-apigit-signature"),
+            Some(sha256.as_str())
+        );
+        assert_eq!(
+            header(&request, "x-apigit-delivery"),
+            header(&request, "x-github-delivery")
+        );
+        assert_eq!(header(&request, "x-my-request-header"), Some("XXX"));
+    }
+
+    #[test]
+    fn form_delivery_is_url_encoded_and_unsigned_without_secret() {
+        let request = build(&delivery(ContentType::Form, None), &settings());
+        assert_eq!(
+            String::from_utf8(request.body.clone()).unwrap(),
+            "payload=%7B%22action%22%3A%22opened%22%2C%22n%22%3A%22a+b%26c%22%7D"
+        );
+        assert_eq!(header(&request, "x-hub-signature"), None);
+        assert_eq!(
+            header(&request, "x-apigit-signature"),
+            Some(""),
+            "present and empty, as in the APIGit seed"
+        );
+    }
+
+    #[test]
+    fn app_deliveries_name_the_installation() {
+        let mut app_delivery = delivery(ContentType::Json, None);
+        app_delivery.target.app_id = Some(5);
+        app_delivery.installation_id = Some(77);
+        let request = build(&app_delivery, &settings());
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(body["installation"], serde_json::json!({"id": 77}));
+        assert_eq!(
+            header(&request, "x-github-hook-installation-target-type"),
+            Some("integration")
+        );
+        assert_eq!(
+            header(&request, "x-github-hook-installation-target-id"),
+            Some("5")
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! Pruning events (with their deliveries and attempts) older than `--retention`, in small
+//! batches so that the writer is never held for long.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::timestamp::Timestamp;
+use crate::store::Store;
+
+/// Events deleted per transaction.
+const BATCH: u32 = 500;
+/// How often the pruner looks for expired events.
+const INTERVAL: Duration = Duration::from_secs(600);
+
+/// Deletes every event older than `retention` (relative to `now`), batch by batch.
+///
+/// # Errors
+/// When the store fails.
+pub async fn prune_expired(
+    store: &dyn Store,
+    retention: Duration,
+    now: Timestamp,
+) -> Result<u64, crate::store::StoreError> {
+    let cutoff = Timestamp(now.0 - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+    let mut total = 0;
+    loop {
+        let deleted = store.prune(cutoff, BATCH).await?;
+        total += deleted;
+        if deleted < u64::from(BATCH) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Prunes now and every [`INTERVAL`] until `shutdown`.
+pub async fn run(store: Arc<dyn Store>, retention: Duration, shutdown: CancellationToken) {
+    loop {
+        match prune_expired(store.as_ref(), retention, Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "pruned events past retention"),
+            Err(error) => tracing::warn!(%error, "pruning failed; will try again"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(INTERVAL) => {}
+        }
+    }
+}

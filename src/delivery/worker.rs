@@ -1,0 +1,284 @@
+//! The delivery worker: claims due deliveries under a lease, sends each in its own task,
+//! records the attempt and schedules the next one.
+//!
+//! The claim loop sleeps until work is queued (a [`Notify`] poked by the API), a task frees
+//! a slot, or the next scheduled retry or lease expiry is due: there is no polling interval
+//! on the hot path. Three bounds keep it safe: deliveries held in memory, attempts in flight
+//! overall, and attempts in flight per destination host.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use super::DeliveryConfig;
+use super::client::Transport;
+use super::guard::Guard;
+use super::request::{self, WireSettings};
+use super::retry::{RetrySchedule, random_jitter};
+use crate::domain::timestamp::Timestamp;
+use crate::store::{AttemptRecord, ClaimedDelivery, Store, StoreError};
+
+/// How long a claim holds a delivery before another worker may take it. Long enough for a
+/// delivery to wait for its host's slot and make its attempt.
+const LEASE: Duration = Duration::from_secs(300);
+/// Most deliveries claimed in one transaction.
+const CLAIM_BATCH: usize = 512;
+
+pub struct Worker {
+    /// Names this process's leases.
+    id: String,
+    store: Arc<dyn Store>,
+    transport: Transport,
+    wire: WireSettings,
+    schedule: RetrySchedule,
+    /// Poked when work is queued or a slot frees up.
+    wake: Arc<Notify>,
+    /// Deliveries claimed and not yet recorded (bounds memory while a host is slow).
+    held: Arc<Semaphore>,
+    /// Attempts in flight, over all hosts.
+    sending: Arc<Semaphore>,
+    per_host: usize,
+    /// One semaphore per destination host.
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Ids of claimed deliveries not yet recorded, released on shutdown.
+    in_flight: Mutex<HashSet<i64>>,
+    /// How long in-flight attempts may take to finish at shutdown.
+    grace: Duration,
+}
+
+impl Worker {
+    /// # Errors
+    /// When the HTTP clients cannot be built.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: &DeliveryConfig,
+        aliases: Vec<String>,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        let guard = Arc::new(Guard::new(
+            config.allow_private_targets,
+            config.allow_target.clone(),
+        ));
+        let concurrency = config.concurrency.max(1);
+        Ok(Worker {
+            id: uuid::Uuid::new_v4().to_string(),
+            store,
+            transport: Transport::new(guard, config.delivery_timeout)?,
+            wire: WireSettings {
+                user_agent: config.user_agent.clone(),
+                aliases,
+            },
+            schedule: config.retry_schedule.clone(),
+            wake,
+            held: Arc::new(Semaphore::new(concurrency * 4)),
+            sending: Arc::new(Semaphore::new(concurrency)),
+            per_host: config.per_host_concurrency.max(1),
+            hosts: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashSet::new()),
+            grace: config.delivery_timeout + Duration::from_secs(1),
+        })
+    }
+
+    /// Claims every delivery due at `now` and delivers them, returning how many were
+    /// attempted. The step tests drive with a clock of their own.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn run_once(self: &Arc<Self>, now: Timestamp) -> Result<usize, StoreError> {
+        let lease_until = Timestamp(now.0 + LEASE.as_millis() as i64);
+        let claim = self
+            .store
+            .claim_due(&self.id, now, lease_until, CLAIM_BATCH as u32)
+            .await?;
+        let count = claim.deliveries.len();
+        let mut tasks = JoinSet::new();
+        for delivery in claim.deliveries {
+            let worker = self.clone();
+            tasks.spawn(async move {
+                worker
+                    .deliver(delivery, now, CancellationToken::new())
+                    .await
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Delivers until `shutdown`, then lets attempts under way finish (within the grace
+    /// period) and hands back every delivery not attempted.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let mut next_due: Option<Timestamp> = None;
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let room = self.held.available_permits().min(CLAIM_BATCH);
+            if room > 0 {
+                let now = Timestamp::now();
+                let lease_until = Timestamp(now.0 + LEASE.as_millis() as i64);
+                match self
+                    .store
+                    .claim_due(&self.id, now, lease_until, room as u32)
+                    .await
+                {
+                    Ok(claim) => {
+                        let full = claim.deliveries.len() == room;
+                        next_due = claim.next_due;
+                        for delivery in claim.deliveries {
+                            let held = self
+                                .held
+                                .clone()
+                                .try_acquire_owned()
+                                .expect("room was counted");
+                            self.in_flight
+                                .lock()
+                                .expect("not poisoned")
+                                .insert(delivery.id);
+                            let worker = self.clone();
+                            let stop = shutdown.clone();
+                            tracker.spawn(async move {
+                                worker.deliver(delivery, now, stop).await;
+                                drop::<OwnedSemaphorePermit>(held);
+                                worker.wake.notify_one();
+                            });
+                        }
+                        if full {
+                            continue;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "claiming deliveries failed; retrying in 1 s");
+                        next_due = Some(Timestamp(now.0 + 1000));
+                    }
+                }
+            }
+            // With no room, only a finished task (which pokes `wake`) can let us go on.
+            let sleep = match (room > 0, next_due) {
+                (true, Some(due)) => {
+                    let wait = u64::try_from(due.0 - Timestamp::now().0).unwrap_or(0);
+                    tokio::time::Instant::now() + Duration::from_millis(wait)
+                }
+                _ => tokio::time::Instant::now() + Duration::from_secs(3600),
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep_until(sleep) => {}
+            }
+        }
+        tracker.close();
+        if tokio::time::timeout(self.grace, tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("attempts still under way after the grace period");
+        }
+        let unfinished: Vec<i64> = self
+            .in_flight
+            .lock()
+            .expect("not poisoned")
+            .drain()
+            .collect();
+        if !unfinished.is_empty()
+            && let Err(error) = self.store.release(&self.id, unfinished).await
+        {
+            tracing::warn!(%error, "could not release deliveries; their leases will expire");
+        }
+    }
+
+    fn host_slots(&self, url: &str) -> Arc<Semaphore> {
+        let host = url::Url::parse(url)
+            .ok()
+            .map(|url| {
+                format!(
+                    "{}:{}",
+                    url.host_str().unwrap_or(""),
+                    url.port_or_known_default().unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        self.hosts
+            .lock()
+            .expect("not poisoned")
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
+            .clone()
+    }
+
+    /// One attempt of one delivery, recorded. Gives up without an attempt if `stop` fires
+    /// while it waits for a slot.
+    async fn deliver(
+        &self,
+        delivery: ClaimedDelivery,
+        claimed_at: Timestamp,
+        stop: CancellationToken,
+    ) {
+        let span = tracing::info_span!(
+            "deliver",
+            delivery_id = delivery.id,
+            hook_id = delivery.target.hook_id,
+            guid = %delivery.event.guid
+        );
+        async {
+            let host = self.host_slots(&delivery.target.config.url);
+            let slots = async {
+                let host = host.acquire_owned().await;
+                let sending = self.sending.clone().acquire_owned().await;
+                (host, sending)
+            };
+            let _slots = tokio::select! {
+                slots = slots => slots,
+                () = stop.cancelled() => return,
+            };
+            let outgoing = request::build(&delivery, &self.wire);
+            let delivered_at = Timestamp::now();
+            let started = std::time::Instant::now();
+            let result = self
+                .transport
+                .send(&outgoing, delivery.target.config.insecure_ssl)
+                .await;
+            let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            let now = claimed_at.max(Timestamp::now());
+            let next_attempt = if result.succeeded || !delivery.retry {
+                None
+            } else {
+                self.schedule
+                    .next_attempt(delivery.attempts + 1, now, random_jitter(), result.retry_after)
+            };
+            tracing::debug!(status = %result.status, "attempt made");
+            let record = AttemptRecord {
+                delivery_id: delivery.id,
+                hook_id: delivery.target.hook_id,
+                event_id: delivery.event.id,
+                installation_id: delivery.installation_id,
+                redelivery: delivery.redelivery || delivery.attempts > 0,
+                delivered_at,
+                duration_ms,
+                status: result.status,
+                status_code: result.status_code,
+                url: outgoing.url.clone(),
+                request_headers: outgoing.logged_headers(),
+                response_headers: result.headers,
+                response_body: result.body,
+                throttled_at: None,
+                succeeded: result.succeeded,
+                next_attempt,
+            };
+            match self.store.record_attempt(record).await {
+                Ok(()) => {
+                    self.in_flight.lock().expect("not poisoned").remove(&delivery.id);
+                }
+                Err(error) => tracing::error!(%error, "could not record an attempt; the lease will expire and it will be made again"),
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+}

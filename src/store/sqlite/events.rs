@@ -1,0 +1,300 @@
+//! Publishing: an event stored once and fanned out to deliveries in the same transaction.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::hooks::{ensure_account, find_scope};
+use crate::domain::hook::HookScope;
+use crate::domain::names::{Login, RepoName};
+use crate::domain::timestamp::Timestamp;
+use crate::store::{HookId, IdempotencyKey, LatestObjects, NewEvent, PublishOutcome, StoreError};
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The repository's row id and its owner's account id, creating both on first mention.
+fn ensure_repository(
+    conn: &Connection,
+    owner: &Login,
+    name: &RepoName,
+) -> Result<(i64, i64), StoreError> {
+    let account_id = ensure_account(conn, owner)?;
+    conn.prepare_cached(
+        "INSERT INTO repositories (account_id, name, name_key) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account_id, name_key) DO NOTHING",
+    )?
+    .execute(params![account_id, name.as_str(), name.key()])?;
+    let id = conn
+        .prepare_cached("SELECT id FROM repositories WHERE account_id = ?1 AND name_key = ?2")?
+        .query_row(params![account_id, name.key()], |row| row.get(0))?;
+    Ok((id, account_id))
+}
+
+/// Row ids of the event's repository and organization, created on first mention.
+struct EventScope {
+    repository_id: Option<i64>,
+    account_id: Option<i64>,
+}
+
+fn resolve(conn: &Connection, event: &NewEvent) -> Result<EventScope, StoreError> {
+    let repository_id = match &event.repository {
+        Some((owner, name)) => Some(ensure_repository(conn, owner, name)?.0),
+        None => None,
+    };
+    let account_id = match &event.organization {
+        Some(org) => Some(ensure_account(conn, org)?),
+        None => None,
+    };
+    Ok(EventScope {
+        repository_id,
+        account_id,
+    })
+}
+
+fn insert_event(
+    conn: &Connection,
+    event: &NewEvent,
+    scope: &EventScope,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let latest = &event.latest;
+    if let Some(repository_id) = scope.repository_id {
+        conn.prepare_cached(
+            "UPDATE repositories SET latest_repository = coalesce(?2, latest_repository),
+                                     latest_sender = coalesce(?3, latest_sender)
+             WHERE id = ?1",
+        )?
+        .execute(params![repository_id, latest.repository, latest.sender])?;
+    }
+    if let Some(account_id) = scope.account_id {
+        conn.prepare_cached(
+            "UPDATE accounts SET latest_organization = coalesce(?2, latest_organization),
+                                 latest_sender = coalesce(?3, latest_sender)
+             WHERE id = ?1",
+        )?
+        .execute(params![account_id, latest.organization, latest.sender])?;
+    }
+    let event_id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO events (guid, name, action, repository_id, account_id,
+                                 target_repository_id, target_organization_id, payload, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+        )?
+        .query_row(
+            params![
+                event.guid,
+                event.name,
+                event.action,
+                scope.repository_id,
+                scope.account_id,
+                event.target_repository_id.or(scope.repository_id),
+                event.target_organization_id.or(scope.account_id),
+                event.payload,
+                now.0,
+            ],
+            |row| row.get(0),
+        )?;
+    Ok(event_id)
+}
+
+/// Queues the automatic delivery of the event to every active, subscribed hook.
+fn fan_out(
+    conn: &Connection,
+    event_id: i64,
+    name: &str,
+    scope: &EventScope,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    const SUBSCRIBED: &str =
+        "h.active AND EXISTS (SELECT 1 FROM json_each(h.events) WHERE value IN (?3, '*'))";
+    let mut queued = 0;
+    if let Some(repository_id) = scope.repository_id {
+        queued += conn
+            .prepare_cached(&format!(
+                "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
+                 SELECT ?1, h.id, 1, 0, 'pending', ?2 FROM hooks h
+                 WHERE h.repository_id = ?4 AND {SUBSCRIBED}"
+            ))?
+            .execute(params![event_id, now.0, name, repository_id])?;
+    }
+    if let Some(account_id) = scope.account_id {
+        queued += conn
+            .prepare_cached(&format!(
+                "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
+                 SELECT ?1, h.id, 1, 0, 'pending', ?2 FROM hooks h
+                 WHERE h.organization_id = ?4 AND {SUBSCRIBED}"
+            ))?
+            .execute(params![event_id, now.0, name, account_id])?;
+        queued += conn
+            .prepare_cached(&format!(
+                "INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery,
+                                         state, due_at)
+                 SELECT ?1, h.id, i.id, 1, 0, 'pending', ?2
+                 FROM installations i JOIN hooks h ON h.app_id = i.app_id
+                 WHERE i.account_id = ?4 AND {SUBSCRIBED}"
+            ))?
+            .execute(params![event_id, now.0, name, account_id])?;
+    }
+    Ok(queued as u64)
+}
+
+pub(super) fn publish(
+    conn: &Connection,
+    event: &NewEvent,
+    key: Option<&IdempotencyKey>,
+    now: Timestamp,
+) -> Result<PublishOutcome, StoreError> {
+    if let Some(key) = key {
+        let seen: Option<(Vec<u8>, String)> = conn
+            .prepare_cached(
+                "SELECT body_hash, response FROM idempotency_keys
+                 WHERE token_id = ?1 AND key = ?2 AND created_at > ?3",
+            )?
+            .query_row(
+                params![key.token_id, key.key, now.0 - IDEMPOTENCY_WINDOW_MS],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        if let Some((hash, response)) = seen {
+            if hash != key.body_hash {
+                return Ok(PublishOutcome::KeyReused);
+            }
+            let (guid, deliveries) = response
+                .split_once(' ')
+                .and_then(|(guid, count)| Some((guid.to_owned(), count.parse().ok()?)))
+                .ok_or_else(|| StoreError::Corrupt("an idempotency record".to_owned()))?;
+            return Ok(PublishOutcome::Replayed { guid, deliveries });
+        }
+    }
+    let scope = resolve(conn, event)?;
+    let event_id = insert_event(conn, event, &scope, now)?;
+    if event.name == "push"
+        && let Some(repository_id) = scope.repository_id
+    {
+        conn.prepare_cached("UPDATE repositories SET latest_push_event_id = ?2 WHERE id = ?1")?
+            .execute(params![repository_id, event_id])?;
+    }
+    let deliveries = fan_out(conn, event_id, &event.name, &scope, now)?;
+    if let Some(key) = key {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO idempotency_keys (token_id, key, body_hash, status, response, created_at)
+             VALUES (?1, ?2, ?3, 202, ?4, ?5)",
+        )?
+        .execute(params![
+            key.token_id,
+            key.key,
+            key.body_hash.as_slice(),
+            format!("{} {deliveries}", event.guid),
+            now.0
+        ])?;
+    }
+    Ok(PublishOutcome::Published {
+        guid: event.guid.clone(),
+        deliveries,
+    })
+}
+
+/// Inserts a delivery of an existing event to one hook, tried once.
+pub(super) fn queue_once(
+    conn: &Connection,
+    event_id: i64,
+    hook_id: HookId,
+    installation_id: Option<i64>,
+    redelivery: bool,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state, due_at)
+         VALUES (?1, ?2, ?3, 0, ?4, 'pending', ?5)",
+    )?
+    .execute(params![event_id, hook_id, installation_id, redelivery, now.0])?;
+    Ok(())
+}
+
+pub(super) fn publish_to_hook(
+    conn: &Connection,
+    event: &NewEvent,
+    hook_id: HookId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let scope = resolve(conn, event)?;
+    let event_id = insert_event(conn, event, &scope, now)?;
+    queue_once(conn, event_id, hook_id, None, false, now)
+}
+
+pub(super) fn latest_objects(
+    conn: &Connection,
+    scope: &HookScope,
+) -> Result<LatestObjects, StoreError> {
+    let latest = match scope {
+        HookScope::Repository { owner, repo } => conn
+            .prepare_cached(
+                "SELECT r.latest_repository, a.latest_organization,
+                        coalesce(r.latest_sender, a.latest_sender)
+                 FROM repositories r JOIN accounts a ON a.id = r.account_id
+                 WHERE a.login_key = ?1 AND r.name_key = ?2",
+            )?
+            .query_row(params![owner.key(), repo.key()], |row| {
+                Ok(LatestObjects {
+                    repository: row.get(0)?,
+                    organization: row.get(1)?,
+                    sender: row.get(2)?,
+                })
+            })
+            .optional()?,
+        HookScope::Organization { org } => conn
+            .prepare_cached(
+                "SELECT latest_organization, latest_sender FROM accounts WHERE login_key = ?1",
+            )?
+            .query_row([org.key()], |row| {
+                Ok(LatestObjects {
+                    repository: None,
+                    organization: row.get(0)?,
+                    sender: row.get(1)?,
+                })
+            })
+            .optional()?,
+        HookScope::App { .. } => None,
+    };
+    Ok(latest.unwrap_or_default())
+}
+
+pub(super) fn queue_test_push(
+    conn: &Connection,
+    scope: &HookScope,
+    hook_id: HookId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(scope_row) = find_scope(conn, scope)? else {
+        return Ok(false);
+    };
+    if scope_row.column != "repository_id" {
+        return Ok(false);
+    }
+    let event_id: Option<i64> = conn
+        .prepare_cached(
+            "SELECT e.id FROM repositories r
+             JOIN events e ON e.id = r.latest_push_event_id
+             JOIN hooks h ON h.repository_id = r.id
+             WHERE r.id = ?1 AND h.id = ?2
+               AND EXISTS (SELECT 1 FROM json_each(h.events) WHERE value IN ('push', '*'))",
+        )?
+        .query_row(params![scope_row.id, hook_id], |row| row.get(0))
+        .optional()?;
+    match event_id {
+        Some(event_id) => {
+            queue_once(conn, event_id, hook_id, None, true, now)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+pub(super) fn prune(conn: &Connection, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM events WHERE id IN
+               (SELECT id FROM events WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+        )?
+        .execute(params![before.0, batch])?;
+    Ok(deleted as u64)
+}

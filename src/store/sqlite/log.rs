@@ -1,0 +1,109 @@
+//! Reading the delivery log: a hook's attempts, newest first, by keyset on the attempt id
+//! (so pages stay exact while new attempts arrive).
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::hooks::{find_scope, get_in};
+use crate::domain::hook::HookScope;
+use crate::domain::timestamp::Timestamp;
+use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass, StoreError};
+
+const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redelivery, a.duration_ms, \
+     a.status, a.status_code, e.name, e.action, a.installation_id, e.target_repository_id, \
+     a.throttled_at";
+
+fn read_summary(row: &Row<'_>) -> rusqlite::Result<AttemptSummary> {
+    Ok(AttemptSummary {
+        id: row.get(0)?,
+        guid: row.get(1)?,
+        delivered_at: Timestamp(row.get(2)?),
+        redelivery: row.get(3)?,
+        duration_ms: row.get(4)?,
+        status: row.get(5)?,
+        status_code: row.get(6)?,
+        event: row.get(7)?,
+        action: row.get(8)?,
+        installation_id: row.get(9)?,
+        repository_id: row.get(10)?,
+        throttled_at: row.get::<_, Option<i64>>(11)?.map(Timestamp),
+    })
+}
+
+fn hook_exists(conn: &Connection, scope: &HookScope, hook_id: HookId) -> Result<bool, StoreError> {
+    Ok(match find_scope(conn, scope)? {
+        Some(scope_row) => get_in(conn, &scope_row, hook_id)?.is_some(),
+        None => false,
+    })
+}
+
+pub(super) fn list_attempts(
+    conn: &Connection,
+    scope: &HookScope,
+    hook_id: HookId,
+    query: AttemptQuery,
+) -> Result<Option<Vec<AttemptSummary>>, StoreError> {
+    if !hook_exists(conn, scope, hook_id)? {
+        return Ok(None);
+    }
+    let status = query.status.map(|class| match class {
+        StatusClass::Success => 1,
+        StatusClass::Failure => 2,
+    });
+    let attempts = conn
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM attempts a JOIN events e ON e.id = a.event_id
+             WHERE a.hook_id = ?1 AND a.id < ?2
+               AND (?4 IS NULL OR a.redelivery = ?4)
+               AND (?5 IS NULL
+                    OR (?5 = 1 AND a.status_code BETWEEN 200 AND 399)
+                    OR (?5 = 2 AND (a.status_code = 0 OR a.status_code BETWEEN 400 AND 599)))
+             ORDER BY a.id DESC LIMIT ?3"
+        ))?
+        .query_map(
+            params![
+                hook_id,
+                query.before.unwrap_or(i64::MAX),
+                query.limit,
+                query.redelivery,
+                status
+            ],
+            read_summary,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(attempts))
+}
+
+fn headers_from_json(text: &str) -> Vec<(String, String)> {
+    serde_json::from_str::<Vec<(String, String)>>(text).unwrap_or_default()
+}
+
+pub(super) fn get_attempt(
+    conn: &Connection,
+    scope: &HookScope,
+    hook_id: HookId,
+    attempt_id: i64,
+) -> Result<Option<AttemptDetail>, StoreError> {
+    if !hook_exists(conn, scope, hook_id)? {
+        return Ok(None);
+    }
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, a.url, a.request_headers, e.payload, a.response_headers,
+                    a.response_body
+             FROM attempts a JOIN events e ON e.id = a.event_id
+             WHERE a.id = ?1 AND a.hook_id = ?2"
+        ))?
+        .query_row(params![attempt_id, hook_id], |row| {
+            Ok(AttemptDetail {
+                summary: read_summary(row)?,
+                url: row.get(12)?,
+                request_headers: headers_from_json(&row.get::<_, String>(13)?),
+                event_payload: Arc::from(row.get::<_, Vec<u8>>(14)?),
+                response_headers: headers_from_json(&row.get::<_, String>(15)?),
+                response_body: row.get(16)?,
+            })
+        })
+        .optional()?)
+}

@@ -1,0 +1,293 @@
+//! The delivery queue: claiming due deliveries under a lease, recording attempts, and
+//! queueing redeliveries.
+//!
+//! A claim moves a delivery's `due_at` to the end of its lease, so a leased delivery is
+//! simply not due; if its worker dies, it becomes due again when the lease runs out, and
+//! any worker picks it up. No separate sweep is needed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::events::queue_once;
+use super::hooks::{find_scope, get_in};
+use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::timestamp::Timestamp;
+use crate::store::{
+    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, StoreError,
+};
+
+struct Leased {
+    id: i64,
+    event_id: i64,
+    hook_id: HookId,
+    installation_id: Option<i64>,
+    attempts: u32,
+    retry: bool,
+    redelivery: bool,
+}
+
+/// A hook's current delivery settings, or `None` when it is inactive.
+fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarget>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT active, app_id, organization_id IS NOT NULL, url, content_type, secret,
+                    insecure_ssl, headers
+             FROM hooks WHERE id = ?1",
+        )?
+        .query_row([hook_id], |row| {
+            Ok((
+                row.get::<_, bool>(0)?,
+                row.get::<_, Option<i64>>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, bool>(6)?,
+                row.get::<_, String>(7)?,
+            ))
+        })
+        .optional()?;
+    let Some((active, app_id, organization, url, content_type, secret, insecure_ssl, headers)) =
+        row
+    else {
+        return Ok(None);
+    };
+    if !active {
+        return Ok(None);
+    }
+    let headers: serde_json::Value = serde_json::from_str(&headers)
+        .map_err(|error| StoreError::Corrupt(format!("hook {hook_id} headers: {error}")))?;
+    Ok(Some(DeliveryTarget {
+        hook_id,
+        app_id,
+        organization,
+        config: HookConfig {
+            url,
+            content_type: ContentType::parse(&content_type).unwrap_or(ContentType::Form),
+            secret,
+            insecure_ssl,
+            headers: CustomHeaders::from_json(&headers),
+        },
+    }))
+}
+
+fn load_event(conn: &Connection, event_id: i64) -> Result<EventRecord, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT guid, name, action, payload, target_repository_id, target_organization_id
+             FROM events WHERE id = ?1",
+        )?
+        .query_row([event_id], |row| {
+            Ok(EventRecord {
+                id: event_id,
+                guid: row.get(0)?,
+                name: row.get(1)?,
+                action: row.get(2)?,
+                payload: Arc::from(row.get::<_, Vec<u8>>(3)?),
+                target_repository_id: row.get(4)?,
+                target_organization_id: row.get(5)?,
+            })
+        })?)
+}
+
+pub(super) fn claim_due(
+    conn: &Connection,
+    worker: &str,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: u32,
+) -> Result<Claim, StoreError> {
+    let leased: Vec<Leased> = conn
+        .prepare_cached(
+            "UPDATE deliveries SET due_at = ?3, leased_by = ?4, lease_until = ?3
+             WHERE id IN (SELECT id FROM deliveries WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2)
+             RETURNING id, event_id, hook_id, installation_id, attempts, retry, redelivery",
+        )?
+        .query_map(params![now.0, limit, lease_until.0, worker], |row| {
+            Ok(Leased {
+                id: row.get(0)?,
+                event_id: row.get(1)?,
+                hook_id: row.get(2)?,
+                installation_id: row.get(3)?,
+                attempts: row.get(4)?,
+                retry: row.get(5)?,
+                redelivery: row.get(6)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+
+    let mut events: HashMap<i64, Arc<EventRecord>> = HashMap::new();
+    let mut targets: HashMap<HookId, Option<DeliveryTarget>> = HashMap::new();
+    let mut deliveries = Vec::with_capacity(leased.len());
+    for row in leased {
+        let target = match targets.get(&row.hook_id) {
+            Some(target) => target.clone(),
+            None => {
+                let target = load_target(conn, row.hook_id)?;
+                targets.insert(row.hook_id, target.clone());
+                target
+            }
+        };
+        let Some(target) = target else {
+            // The hook was deactivated after the event was queued: nothing to send.
+            conn.prepare_cached(
+                "UPDATE deliveries SET state = 'failed', due_at = NULL, leased_by = NULL,
+                                       lease_until = NULL
+                 WHERE id = ?1",
+            )?
+            .execute([row.id])?;
+            continue;
+        };
+        let event = match events.get(&row.event_id) {
+            Some(event) => event.clone(),
+            None => {
+                let event = Arc::new(load_event(conn, row.event_id)?);
+                events.insert(row.event_id, event.clone());
+                event
+            }
+        };
+        deliveries.push(ClaimedDelivery {
+            id: row.id,
+            event,
+            target,
+            installation_id: row.installation_id,
+            attempts: row.attempts,
+            retry: row.retry,
+            redelivery: row.redelivery,
+        });
+    }
+    let next_due: Option<i64> = conn
+        .prepare_cached("SELECT min(due_at) FROM deliveries WHERE due_at IS NOT NULL")?
+        .query_row([], |row| row.get(0))?;
+    Ok(Claim {
+        deliveries,
+        next_due: next_due.map(Timestamp),
+    })
+}
+
+fn headers_json(headers: &[(String, String)]) -> String {
+    serde_json::Value::from(
+        headers
+            .iter()
+            .map(|(name, value)| serde_json::json!([name, value]))
+            .collect::<Vec<_>>(),
+    )
+    .to_string()
+}
+
+pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
+                               delivered_at, duration_ms, status, status_code, url,
+                               request_headers, response_headers, response_body, throttled_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        attempt.delivery_id,
+        attempt.hook_id,
+        attempt.event_id,
+        attempt.installation_id,
+        attempt.redelivery,
+        attempt.delivered_at.0,
+        attempt.duration_ms,
+        attempt.status,
+        attempt.status_code,
+        attempt.url,
+        headers_json(&attempt.request_headers),
+        headers_json(&attempt.response_headers),
+        attempt.response_body,
+        attempt.throttled_at.map(|at| at.0),
+    ])?;
+    let state = match (attempt.succeeded, attempt.next_attempt) {
+        (true, _) => "succeeded",
+        (false, Some(_)) => "pending",
+        (false, None) => "failed",
+    };
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, due_at = ?3,
+                               leased_by = NULL, lease_until = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        attempt.delivery_id,
+        state,
+        attempt.next_attempt.map(|at| at.0)
+    ])?;
+    if attempt.succeeded {
+        // The event reached the hook: automatic retries still waiting are moot.
+        conn.prepare_cached(
+            "UPDATE deliveries SET state = 'succeeded', due_at = NULL
+             WHERE event_id = ?1 AND hook_id = ?2 AND state = 'pending' AND leased_by IS NULL",
+        )?
+        .execute(params![attempt.event_id, attempt.hook_id])?;
+    }
+    let (status, code, message) = if attempt.succeeded {
+        ("active", Some(attempt.status_code), "OK")
+    } else {
+        let code = (attempt.status_code != 0).then_some(attempt.status_code);
+        ("failed", code, attempt.status.as_str())
+    };
+    conn.prepare_cached(
+        "UPDATE hooks SET last_status = ?2, last_code = ?3, last_message = ?4 WHERE id = ?1",
+    )?
+    .execute(params![attempt.hook_id, status, code, message])?;
+    Ok(())
+}
+
+pub(super) fn recover_leases(conn: &Connection, now: Timestamp) -> Result<u64, StoreError> {
+    let recovered = conn
+        .prepare_cached(
+            "UPDATE deliveries SET due_at = ?1, leased_by = NULL, lease_until = NULL
+             WHERE leased_by IS NOT NULL AND state = 'pending'",
+        )?
+        .execute([now.0])?;
+    Ok(recovered as u64)
+}
+
+pub(super) fn release(
+    conn: &Connection,
+    worker: &str,
+    delivery_ids: &[i64],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(
+        "UPDATE deliveries SET due_at = ?3, leased_by = NULL, lease_until = NULL
+         WHERE id = ?1 AND leased_by = ?2 AND state = 'pending'",
+    )?;
+    for id in delivery_ids {
+        statement.execute(params![id, worker, now.0])?;
+    }
+    Ok(())
+}
+
+pub(super) fn redeliver(
+    conn: &Connection,
+    scope: &HookScope,
+    hook_id: HookId,
+    attempt_id: i64,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(scope_row) = find_scope(conn, scope)? else {
+        return Ok(false);
+    };
+    if get_in(conn, &scope_row, hook_id)?.is_none() {
+        return Ok(false);
+    }
+    let found: Option<(i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT event_id, installation_id FROM attempts WHERE id = ?1 AND hook_id = ?2",
+        )?
+        .query_row(params![attempt_id, hook_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    match found {
+        Some((event_id, installation_id)) => {
+            queue_once(conn, event_id, hook_id, installation_id, true, now)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}

@@ -1,0 +1,507 @@
+//! What receivers get: GitHub's wire format byte for byte, fan-out, and every way a
+//! receiver can fail.
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, hook_path, spawn_delivering_app, spawn_stepped_app};
+use crate::receiver::{Behaviour, TestReceiver};
+use crate::schema::assert_matches;
+
+const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
+
+/// HMACs computed here with the RustCrypto crates directly, not through the server's code.
+fn hmac_sha256(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn hmac_sha1(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn issue_payload() -> Value {
+    json!({
+        "action": "opened",
+        "issue": {"id": 126, "number": 5, "title": "5", "body": "a & b = c"},
+        "repository": {"id": 1210, "name": "widgets", "full_name": "acme/widgets"},
+        "sender": {"id": 1346, "login": "xxxx"}
+    })
+}
+
+#[tokio::test]
+async fn a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers() {
+    let app = spawn_stepped_app(|config| {
+        config.header_alias = vec!["Apigit".to_owned(), "Gogs".to_owned()];
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    let secret = "It's a Secret to Everybody";
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"events": ["issues"], "config": {"url": receiver.url, "content_type": "json",
+                    "secret": secret, "headers": {"X-My-Request-Header": "XXX"}}}),
+        )
+        .await;
+    let path = hook_path(REPO_HOOKS, &hook);
+
+    assert_eq!(
+        app.deliver_due().await,
+        1,
+        "creating an active hook pings it"
+    );
+    let ping = receiver.next_of("ping").await;
+    let ping_body: Value = serde_json::from_slice(&ping.body).unwrap();
+    assert_eq!(ping_body["hook_id"], hook["id"]);
+    assert_eq!(ping_body["hook"]["id"], hook["id"]);
+    assert!(ping_body["zen"].as_str().is_some_and(|zen| !zen.is_empty()));
+
+    let payload = issue_payload();
+    let guid = app.publish("issues", "acme/widgets", payload.clone()).await;
+    assert_eq!(app.deliver_due().await, 1);
+    let got = receiver.next_of("issues").await;
+
+    assert_eq!(
+        got.body,
+        serde_json::to_vec(&payload).unwrap(),
+        "the payload as published"
+    );
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    assert!(
+        got.header("user-agent")
+            .unwrap()
+            .starts_with("Hookpost-Hookshot/")
+    );
+    assert_eq!(got.header("x-github-delivery"), Some(guid.as_str()));
+    assert_eq!(
+        got.header("x-github-hook-id"),
+        Some(hook["id"].to_string().as_str())
+    );
+    assert_eq!(
+        got.header("x-github-hook-installation-target-type"),
+        Some("repository")
+    );
+    assert_eq!(
+        got.header("x-github-hook-installation-target-id"),
+        Some("1210")
+    );
+    let sha256 = hmac_sha256(secret, &got.body);
+    assert_eq!(
+        got.header("x-hub-signature-256"),
+        Some(format!("sha256={sha256}").as_str())
+    );
+    let sha1 = hmac_sha1(secret, &got.body);
+    assert_eq!(
+        got.header("x-hub-signature"),
+        Some(format!("sha1={sha1}").as_str())
+    );
+    for alias in ["apigit", "gogs"] {
+        assert_eq!(got.header(&format!("x-{alias}-event")), Some("issues"));
+        assert_eq!(
+            got.header(&format!("x-{alias}-delivery")),
+            Some(guid.as_str())
+        );
+        assert_eq!(
+            got.header(&format!("x-{alias}-signature")),
+            Some(sha256.as_str())
+        );
+    }
+    assert_eq!(got.header("x-my-request-header"), Some("XXX"));
+    assert_ne!(
+        ping.header("x-github-delivery"),
+        got.header("x-github-delivery"),
+        "a GUID per event"
+    );
+
+    let log = app.deliveries(&path).await;
+    assert_eq!(log.len(), 2);
+    for item in &log {
+        assert_matches("hook-delivery-item", item);
+    }
+    let item = &log[0];
+    assert_eq!(item["guid"], guid);
+    assert_eq!(item["event"], "issues");
+    assert_eq!(item["action"], "opened");
+    assert_eq!(item["status"], "OK");
+    assert_eq!(item["status_code"], 200);
+    assert_eq!(item["redelivery"], false);
+    assert_eq!(item["repository_id"], 1210);
+    assert_eq!(log[1]["event"], "ping");
+
+    let detail = app
+        .get(&format!("{path}/deliveries/{}", item["id"]), ADMIN_TOKEN)
+        .await
+        .body;
+    assert_matches("hook-delivery", &detail);
+    assert_eq!(detail["url"], receiver.url);
+    assert_eq!(detail["request"]["payload"], payload);
+    assert_eq!(detail["request"]["headers"]["X-GitHub-Event"], "issues");
+    assert_eq!(
+        detail["request"]["headers"]["X-Hub-Signature-256"],
+        format!("sha256={sha256}")
+    );
+    assert_eq!(detail["response"]["payload"], "answered 200");
+    assert_eq!(detail["response"]["headers"]["x-receiver"], "test");
+
+    let hook_now = app.get(&path, ADMIN_TOKEN).await.body;
+    assert_eq!(
+        hook_now["last_response"],
+        json!({"code": 200, "status": "active", "message": "OK"})
+    );
+    assert_matches("hook", &hook_now);
+}
+
+#[tokio::test]
+async fn a_form_delivery_without_secret_is_url_encoded_and_unsigned() {
+    let app = spawn_stepped_app(|config| config.header_alias = vec!["Apigit".to_owned()]).await;
+    let receiver = TestReceiver::start().await;
+    app.create_hook(
+        REPO_HOOKS,
+        ADMIN_TOKEN,
+        &json!({"events": ["issues"], "config": {"url": receiver.url}}),
+    )
+    .await;
+    app.deliver_due().await;
+    receiver.next_of("ping").await;
+
+    let payload = issue_payload();
+    app.publish("issues", "acme/widgets", payload.clone()).await;
+    app.deliver_due().await;
+    let got = receiver.next_of("issues").await;
+    assert_eq!(
+        got.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&got.body)
+        .into_owned()
+        .collect();
+    assert_eq!(fields.len(), 1);
+    assert_eq!(fields[0].0, "payload");
+    assert_eq!(
+        serde_json::from_str::<Value>(&fields[0].1).unwrap(),
+        payload
+    );
+    assert_eq!(got.header("x-hub-signature"), None);
+    assert_eq!(got.header("x-hub-signature-256"), None);
+    assert_eq!(
+        got.header("x-apigit-signature"),
+        Some(""),
+        "present and empty, as in the APIGit seed"
+    );
+}
+
+#[tokio::test]
+async fn events_fan_out_to_every_subscribed_active_hook_and_no_other() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    let url = receiver.url.clone();
+    let make = |events: Value, active: bool| json!({"active": active, "events": events, "config": {"url": url}});
+    let issues = app
+        .create_hook(REPO_HOOKS, ADMIN_TOKEN, &make(json!(["issues"]), true))
+        .await;
+    let everything = app
+        .create_hook(REPO_HOOKS, ADMIN_TOKEN, &make(json!(["*"]), true))
+        .await;
+    app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &make(json!(["push"]), true))
+        .await;
+    app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &make(json!(["issues"]), false))
+        .await;
+    let org = app
+        .create_hook(
+            "/orgs/acme/hooks",
+            ADMIN_TOKEN,
+            &make(json!(["issues", "push"]), true),
+        )
+        .await;
+    app.create_hook("/orgs/globex/hooks", ADMIN_TOKEN, &make(json!(["*"]), true))
+        .await;
+    app.create_hook(
+        "/repos/acme/other/hooks",
+        ADMIN_TOKEN,
+        &make(json!(["*"]), true),
+    )
+    .await;
+    assert_eq!(app.deliver_due().await, 6, "a ping for each active hook");
+    for _ in 0..6 {
+        receiver.next_of("ping").await;
+    }
+
+    let reply = app
+        .post(
+            "/events",
+            ADMIN_TOKEN,
+            &json!({"event": "issues", "repository": "acme/widgets", "payload": issue_payload()}),
+        )
+        .await;
+    assert_eq!(reply.body["deliveries"], 3);
+    assert_eq!(app.deliver_due().await, 3);
+    let mut hook_ids = Vec::new();
+    for _ in 0..3 {
+        let got = receiver.next_of("issues").await;
+        hook_ids.push(
+            got.header("x-github-hook-id")
+                .unwrap()
+                .parse::<i64>()
+                .unwrap(),
+        );
+    }
+    hook_ids.sort_unstable();
+    let mut expected: Vec<i64> = [&issues, &everything, &org]
+        .iter()
+        .map(|h| h["id"].as_i64().unwrap())
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(hook_ids, expected);
+    assert_eq!(receiver.pending().await, 0);
+
+    // An organization hook's request names the organization as its target.
+    let org_log = app.deliveries(&hook_path("/orgs/acme/hooks", &org)).await;
+    assert_eq!(org_log[0]["event"], "issues");
+
+    let none = app
+        .post(
+            "/events",
+            ADMIN_TOKEN,
+            &json!({"event": "label", "repository": "acme/widgets", "payload": {}}),
+        )
+        .await;
+    assert_eq!(none.body["deliveries"], 1, "only the '*' hook wants labels");
+}
+
+/// Each hostile or failing receiver ends in the right status, and the delivery is retried.
+#[tokio::test]
+async fn failing_receivers_get_the_right_status_and_a_retry() {
+    let app = spawn_stepped_app(|config| {
+        config.delivery.delivery_timeout = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    let cases = [
+        (Behaviour::Status(500), "Invalid HTTP Response: 500", 500),
+        (Behaviour::Status(404), "Invalid HTTP Response: 404", 404),
+        (Behaviour::Redirect, "Invalid HTTP Response: 302", 302),
+        (Behaviour::Close, "failed to connect to host", 0),
+        (Behaviour::Hang, "timed out", 0),
+    ];
+    for (index, (behaviour, status, code)) in cases.into_iter().enumerate() {
+        let receiver = TestReceiver::start().await;
+        receiver.set(behaviour);
+        let collection = format!("/repos/acme/case{index}/hooks");
+        let hook = app
+            .create_hook(
+                &collection,
+                ADMIN_TOKEN,
+                &json!({"active": false, "config": {"url": receiver.url}}),
+            )
+            .await;
+        let path = hook_path(&collection, &hook);
+        app.patch(&path, ADMIN_TOKEN, &json!({"active": true}))
+            .await;
+        app.publish(
+            "push",
+            &format!("acme/case{index}"),
+            json!({"ref": "refs/heads/main"}),
+        )
+        .await;
+        let start = hookpost::domain::timestamp::Timestamp::now();
+        assert_eq!(
+            app.deliver_due_at(start).await,
+            1,
+            "{behaviour:?}: no ping on re-activation"
+        );
+        receiver.next().await;
+        let log = app.deliveries(&path).await;
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0]["status"], status, "{behaviour:?}");
+        assert_eq!(log[0]["status_code"], code, "{behaviour:?}");
+        let shown = app.get(&path, ADMIN_TOKEN).await.body["last_response"].clone();
+        let shown_code = if code == 0 { Value::Null } else { json!(code) };
+        assert_eq!(
+            shown,
+            json!({"code": shown_code, "status": "failed", "message": status})
+        );
+
+        // The retry comes 10 s (±20%) later on the default schedule.
+        let later = hookpost::domain::timestamp::Timestamp(start.0 + 13_000);
+        receiver.set(Behaviour::Status(200));
+        assert_eq!(
+            app.deliver_due_at(later).await,
+            1,
+            "{behaviour:?} is retried"
+        );
+        let log = app.deliveries(&path).await;
+        assert_eq!(log[0]["status"], "OK");
+        assert_eq!(log[0]["redelivery"], true);
+        assert_eq!(log[0]["guid"], log[1]["guid"]);
+        if behaviour == Behaviour::Redirect {
+            let first = receiver.next().await;
+            assert_eq!(first.path, "/hook", "the redirect was not followed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_a_response_is_cut_at_64_kib() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set(Behaviour::Flood);
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url}}),
+        )
+        .await;
+    app.deliver_due().await;
+    let path = hook_path(REPO_HOOKS, &hook);
+    let item = &app.deliveries(&path).await[0];
+    assert_eq!(item["status"], "OK");
+    let detail = app
+        .get(&format!("{path}/deliveries/{}", item["id"]), ADMIN_TOKEN)
+        .await
+        .body;
+    assert_eq!(
+        detail["response"]["payload"].as_str().unwrap().len(),
+        64 * 1024
+    );
+}
+
+#[tokio::test]
+async fn https_receivers_are_verified_unless_the_hook_says_insecure_ssl() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let receiver = TestReceiver::start_tls().await;
+    let insecure = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url, "insecure_ssl": "1", "secret": "s"}}),
+        )
+        .await;
+    let verified = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url, "insecure_ssl": "0"}}),
+        )
+        .await;
+    assert_eq!(app.deliver_due().await, 2);
+    let got = receiver.next_of("ping").await;
+    assert_eq!(
+        got.header("x-hub-signature-256"),
+        Some(format!("sha256={}", hmac_sha256("s", &got.body)).as_str())
+    );
+    assert_eq!(
+        app.deliveries(&hook_path(REPO_HOOKS, &insecure)).await[0]["status"],
+        "OK"
+    );
+    let refused = &app.deliveries(&hook_path(REPO_HOOKS, &verified)).await[0];
+    assert!(
+        refused["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS error: "),
+        "{refused}"
+    );
+    assert_eq!(refused["status_code"], 0);
+}
+
+#[tokio::test]
+async fn non_public_destinations_are_blocked_by_default() {
+    let app = crate::helpers::spawn_app().await;
+    let receiver = TestReceiver::start().await;
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let targets = [
+        (format!("http://127.0.0.1:{port}/hook"), "127.0.0.1"),
+        (format!("http://localhost:{port}/hook"), "127.0.0.1"),
+        (format!("http://[::1]:{port}/hook"), "::1"),
+        ("http://10.0.0.1/hook".to_owned(), "10.0.0.1"),
+        ("http://172.16.0.1/hook".to_owned(), "172.16.0.1"),
+        ("http://192.168.1.1/hook".to_owned(), "192.168.1.1"),
+        (
+            "http://169.254.169.254/latest/meta-data".to_owned(),
+            "169.254.169.254",
+        ),
+        ("http://[fc00::1]/hook".to_owned(), "fc00::1"),
+    ];
+    let mut hooks = Vec::new();
+    for (url, _) in &targets {
+        hooks.push(
+            app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"config": {"url": url}}))
+                .await,
+        );
+    }
+    assert_eq!(app.deliver_due().await, targets.len());
+    for (hook, (url, address)) in hooks.iter().zip(&targets) {
+        let item = &app.deliveries(&hook_path(REPO_HOOKS, hook)).await[0];
+        let status = item["status"].as_str().unwrap();
+        if url.contains("localhost") {
+            // localhost may resolve to ::1 first; either way it is loopback.
+            assert!(
+                status == "blocked: 127.0.0.1 is not a public address"
+                    || status == "blocked: ::1 is not a public address",
+                "{status}"
+            );
+        } else {
+            assert_eq!(
+                status,
+                format!("blocked: {address} is not a public address"),
+                "{url}"
+            );
+        }
+        assert_eq!(item["status_code"], 0);
+    }
+    assert_eq!(receiver.pending().await, 0, "nothing reached the receiver");
+}
+
+#[tokio::test]
+async fn loopback_is_reachable_when_the_operator_allows_it() {
+    for allow in [
+        |config: &mut hookpost::config::ServeConfig| config.delivery.allow_private_targets = true,
+        |config: &mut hookpost::config::ServeConfig| {
+            config.delivery.allow_target =
+                vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        },
+    ] {
+        let app = crate::helpers::spawn_app_with(allow).await;
+        let receiver = TestReceiver::start().await;
+        let by_name = receiver.url.replace("127.0.0.1", "localhost");
+        for url in [&receiver.url, &by_name] {
+            app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"config": {"url": url}}))
+                .await;
+        }
+        assert_eq!(app.deliver_due().await, 2);
+        receiver.next_of("ping").await;
+        receiver.next_of("ping").await;
+    }
+}
+
+#[tokio::test]
+async fn the_background_worker_delivers_as_soon_as_an_event_is_published() {
+    let app = spawn_delivering_app(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    app.create_hook(
+        REPO_HOOKS,
+        ADMIN_TOKEN,
+        &json!({"events": ["push"], "config": {"url": receiver.url}}),
+    )
+    .await;
+    receiver.next_of("ping").await;
+    let guid = app
+        .publish("push", "acme/widgets", json!({"ref": "refs/heads/main"}))
+        .await;
+    let got = receiver.next_of("push").await;
+    assert_eq!(got.header("x-github-delivery"), Some(guid.as_str()));
+    app.stop().await;
+}

@@ -1,0 +1,303 @@
+//! The retry schedule, redelivery rules, leases and retention, all on a clock the test
+//! holds: no test here waits for real time to pass.
+
+use std::time::Duration;
+
+use hookpost::delivery::retention::prune_expired;
+use hookpost::domain::hook::{HookRules, HookScope, HookSettings};
+use hookpost::domain::names::{Login, RepoName};
+use hookpost::domain::timestamp::Timestamp;
+use hookpost::store::{self, LatestObjects, NewEvent, StoreConfig};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, hook_path, spawn_stepped_app};
+use crate::receiver::{Behaviour, TestReceiver};
+
+const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
+
+fn at(start: Timestamp, seconds: i64) -> Timestamp {
+    Timestamp(start.0 + seconds * 1000)
+}
+
+/// An app, a receiver answering `behaviour`, and a hook on it whose ping was delivered.
+async fn hook_on(
+    behaviour: Behaviour,
+    adjust: impl FnOnce(&mut hookpost::config::ServeConfig),
+) -> (TestApp, TestReceiver, String) {
+    let app = spawn_stepped_app(adjust).await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"active": false, "config": {"url": receiver.url}}),
+        )
+        .await;
+    let path = hook_path(REPO_HOOKS, &hook);
+    app.patch(&path, ADMIN_TOKEN, &json!({"active": true}))
+        .await;
+    receiver.set(behaviour);
+    (app, receiver, path)
+}
+
+fn statuses(log: &[Value]) -> Vec<(String, bool)> {
+    log.iter()
+        .map(|item| {
+            (
+                item["status"].as_str().unwrap().to_owned(),
+                item["redelivery"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn failures_follow_the_schedule_until_one_succeeds() {
+    let (app, receiver, path) = hook_on(Behaviour::Status(500), |_| {}).await;
+    app.publish("push", "acme/widgets", json!({"ref": "x"}))
+        .await;
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1);
+    assert_eq!(
+        app.deliver_due_at(at(start, 7)).await,
+        0,
+        "not before 10 s − 20%"
+    );
+    assert_eq!(app.deliver_due_at(at(start, 13)).await, 1, "by 10 s + 20%");
+    assert_eq!(
+        app.deliver_due_at(at(start, 13 + 47)).await,
+        0,
+        "1 min − 20% after that"
+    );
+    receiver.set(Behaviour::Status(200));
+    assert_eq!(app.deliver_due_at(at(start, 13 + 73)).await, 1);
+    assert_eq!(
+        app.deliver_due_at(at(start, 86_400)).await,
+        0,
+        "a success ends the schedule"
+    );
+    assert_eq!(
+        statuses(&app.deliveries(&path).await),
+        [
+            ("OK".to_owned(), true),
+            ("Invalid HTTP Response: 500".to_owned(), true),
+            ("Invalid HTTP Response: 500".to_owned(), false),
+        ]
+    );
+    for _ in 0..3 {
+        receiver.next_of("push").await;
+    }
+}
+
+#[tokio::test]
+async fn the_schedule_ends_and_none_means_no_retries() {
+    let (app, _receiver, path) = hook_on(Behaviour::Status(500), |config| {
+        config.delivery.retry_schedule = "10s,1m".parse().unwrap();
+    })
+    .await;
+    app.publish("push", "acme/widgets", json!({})).await;
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1);
+    assert_eq!(app.deliver_due_at(at(start, 13)).await, 1);
+    assert_eq!(app.deliver_due_at(at(start, 13 + 73)).await, 1);
+    assert_eq!(
+        app.deliver_due_at(at(start, 86_400 * 7)).await,
+        0,
+        "three attempts in all"
+    );
+    assert_eq!(app.deliveries(&path).await.len(), 3);
+
+    let (app, _receiver, path) = hook_on(Behaviour::Status(500), |config| {
+        config.delivery.retry_schedule = "none".parse().unwrap();
+    })
+    .await;
+    app.publish("push", "acme/widgets", json!({})).await;
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1);
+    assert_eq!(
+        app.deliver_due_at(at(start, 86_400)).await,
+        0,
+        "GitHub's behaviour: one attempt"
+    );
+    assert_eq!(app.deliveries(&path).await.len(), 1);
+}
+
+#[tokio::test]
+async fn retry_after_moves_the_next_attempt_later() {
+    let (app, receiver, _path) = hook_on(Behaviour::RetryAfter(15), |_| {}).await;
+    app.publish("push", "acme/widgets", json!({})).await;
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1);
+    assert_eq!(
+        app.deliver_due_at(at(start, 14)).await,
+        0,
+        "the receiver asked for 15 s"
+    );
+    receiver.set(Behaviour::Status(200));
+    assert_eq!(app.deliver_due_at(at(start, 16)).await, 1);
+}
+
+#[tokio::test]
+async fn a_manual_redelivery_is_one_attempt_and_a_success_cancels_pending_retries() {
+    let (app, receiver, path) = hook_on(Behaviour::Status(500), |_| {}).await;
+    let guid = app
+        .publish("push", "acme/widgets", json!({"ref": "refs/heads/main"}))
+        .await;
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1);
+    let first = app.deliveries(&path).await[0].clone();
+
+    // A failing redelivery starts no schedule of its own.
+    let reply = app
+        .post(
+            &format!("{path}/deliveries/{}/attempts", first["id"]),
+            ADMIN_TOKEN,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, reqwest::StatusCode::ACCEPTED);
+    assert_eq!(reply.body, json!({}));
+    assert_eq!(app.deliver_due().await, 1, "queued at once");
+
+    // A succeeding one ends the delivery: the automatic retry due at ~10 s is cancelled.
+    receiver.set(Behaviour::Status(200));
+    app.post(
+        &format!("{path}/deliveries/{}/attempts", first["id"]),
+        ADMIN_TOKEN,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(app.deliver_due().await, 1);
+    assert_eq!(app.deliver_due_at(at(start, 86_400)).await, 0);
+
+    let log = app.deliveries(&path).await;
+    assert_eq!(
+        statuses(&log),
+        [
+            ("OK".to_owned(), true),
+            ("Invalid HTTP Response: 500".to_owned(), true),
+            ("Invalid HTTP Response: 500".to_owned(), false),
+        ]
+    );
+    assert!(log.iter().all(|item| item["guid"] == guid.as_str()));
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        bodies.push(receiver.next_of("push").await.body);
+    }
+    assert!(
+        bodies.windows(2).all(|pair| pair[0] == pair[1]),
+        "the original payload each time"
+    );
+}
+
+fn push_event(payload: &str) -> NewEvent {
+    NewEvent {
+        guid: uuid_like(payload),
+        name: "push".to_owned(),
+        action: None,
+        repository: Some((
+            Login::parse("acme").unwrap(),
+            RepoName::parse("widgets").unwrap(),
+        )),
+        organization: Some(Login::parse("acme").unwrap()),
+        target_repository_id: None,
+        target_organization_id: None,
+        payload: payload.as_bytes().to_vec(),
+        latest: LatestObjects::default(),
+    }
+}
+
+fn uuid_like(seed: &str) -> String {
+    format!("00000000-0000-4000-8000-{:012}", seed.len())
+}
+
+#[tokio::test]
+async fn a_lease_keeps_a_delivery_from_others_until_it_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&StoreConfig {
+        data_dir: dir.path().to_owned(),
+        database: None,
+    })
+    .await
+    .unwrap();
+    let settings = HookSettings::from_create(
+        json!({"config": {"url": "http://receiver.example/"}})
+            .as_object()
+            .unwrap(),
+        &HookRules::default(),
+    )
+    .unwrap();
+    let scope = HookScope::Repository {
+        owner: Login::parse("acme").unwrap(),
+        repo: RepoName::parse("widgets").unwrap(),
+    };
+    store.create_hook(scope, settings).await.unwrap();
+    let start = Timestamp(1_700_000_000_000);
+    store.publish(push_event("{}"), None, start).await.unwrap();
+
+    let lease_end = at(start, 300);
+    let first = store
+        .claim_due("worker-a", start, lease_end, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.deliveries.len(), 1);
+    assert_eq!(
+        first.next_due,
+        Some(lease_end),
+        "the lease's end is when it is due again"
+    );
+    let meanwhile = store
+        .claim_due("worker-b", at(start, 299), at(start, 599), 10)
+        .await
+        .unwrap();
+    assert!(meanwhile.deliveries.is_empty(), "leased to worker-a");
+    // worker-a died without recording: after the lease, worker-b takes it over.
+    let after = store
+        .claim_due("worker-b", at(start, 301), at(start, 601), 10)
+        .await
+        .unwrap();
+    assert_eq!(after.deliveries.len(), 1);
+    assert_eq!(after.deliveries[0].id, first.deliveries[0].id);
+    // A restart of the only process makes its own leases due at once.
+    assert_eq!(store.recover_leases(at(start, 302)).await.unwrap(), 1);
+    let again = store
+        .claim_due("worker-c", at(start, 302), at(start, 602), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.deliveries.len(), 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn events_past_retention_are_pruned_with_their_log() {
+    let (app, _receiver, path) = hook_on(Behaviour::Status(200), |_| {}).await;
+    app.publish("push", "acme/widgets", json!({})).await;
+    app.deliver_due().await;
+    assert_eq!(app.deliveries(&path).await.len(), 1);
+    let store = store::open(&StoreConfig {
+        data_dir: app_dir(&app),
+        database: None,
+    })
+    .await
+    .unwrap();
+    let day = Duration::from_secs(86_400);
+    assert_eq!(
+        prune_expired(store.as_ref(), day * 30, Timestamp::now())
+            .await
+            .unwrap(),
+        0
+    );
+    let later = Timestamp(Timestamp::now().0 + 31 * 86_400_000);
+    assert_eq!(
+        prune_expired(store.as_ref(), day * 30, later)
+            .await
+            .unwrap(),
+        1
+    );
+    store.close().await;
+    assert!(app.deliveries(&path).await.is_empty());
+}
+
+fn app_dir(app: &TestApp) -> std::path::PathBuf {
+    app.data_dir.clone()
+}
