@@ -1,16 +1,12 @@
 //! The real `hookpost` binary: `serve` from the environment, signals, and the admin CLI
 //! working on the database of a running server.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::helpers::{hook_body, start};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_hookpost");
+use crate::helpers::{BINARY, hook_body, spawn_binary, start};
 
 #[tokio::test]
 async fn token_create_works_while_serve_runs_on_the_same_database() {
@@ -50,29 +46,14 @@ async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
         .unwrap();
     assert!(migrate.status.success());
 
-    let mut child = Command::new(BINARY)
-        .arg("serve")
-        .env("HOOKPOST_LISTEN", "127.0.0.1:0")
-        .env("HOOKPOST_DATA_DIR", dir.path())
-        .env("HOOKPOST_ADMIN_TOKEN", "hp_from_env")
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("address=").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_owned();
-            }
-        }
-        panic!("serve exited before listening");
-    })
-    .await
-    .expect("serve starts listening");
+    let data_dir = dir.path().to_str().unwrap();
+    let (mut child, address) = spawn_binary(&[
+        ("HOOKPOST_DATA_DIR", data_dir),
+        ("HOOKPOST_ADMIN_TOKEN", "hp_from_env"),
+    ])
+    .await;
 
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let health = client
         .get(format!("http://{address}/healthz"))
         .send()

@@ -85,7 +85,7 @@ pub async fn start(data_dir: &Path, adjust: impl FnOnce(&mut ServeConfig)) -> Te
     TestApp {
         address,
         api: format!("http://{address}/api/v3"),
-        client: reqwest::Client::new(),
+        client: crate::helpers::http_client(),
         data_dir: data_dir.to_owned(),
         worker,
         shutdown,
@@ -253,4 +253,45 @@ impl TestApp {
 /// `…/hooks/{id}` of a hook object.
 pub fn hook_path(collection: &str, hook: &Value) -> String {
     format!("{collection}/{}", hook["id"])
+}
+
+/// The real `hookpost` binary.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_hookpost");
+
+/// Starts `hookpost serve` on a free loopback port with `HOOKPOST_*` variables `env`, and
+/// waits until it listens; returns the process and its address.
+pub async fn spawn_binary(env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut command = tokio::process::Command::new(BINARY);
+    command
+        .arg("serve")
+        .env("HOOKPOST_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("address=").nth(1) {
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("serve exited before listening");
+    })
+    .await
+    .expect("serve starts listening");
+    // Keep draining the log so the process never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, address)
+}
+
+/// An HTTP client for tests; installs the process's TLS crypto provider first, which
+/// reqwest needs as this workspace builds it.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -14,9 +14,10 @@ const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
 
 /// The `rel="next"` URL of a `Link` header.
 fn next_url(link: Option<&str>) -> Option<String> {
-    link?.split(", ").find(|part| part.ends_with("rel=\"next\"")).map(|part| {
-        part[1..part.find('>').unwrap()].to_owned()
-    })
+    link?
+        .split(", ")
+        .find(|part| part.ends_with("rel=\"next\""))
+        .map(|part| part[1..part.find('>').unwrap()].to_owned())
 }
 
 async fn get_url(app: &TestApp, url: &str) -> (Option<String>, Vec<Value>) {
@@ -28,7 +29,10 @@ async fn get_url(app: &TestApp, url: &str) -> (Option<String>, Vec<Value>) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let link = response.headers().get("link").map(|l| l.to_str().unwrap().to_owned());
+    let link = response
+        .headers()
+        .get("link")
+        .map(|l| l.to_str().unwrap().to_owned());
     (next_url(link.as_deref()), response.json().await.unwrap())
 }
 
@@ -37,7 +41,11 @@ async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arriv
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     let hook = app
-        .create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["push"], "config": {"url": receiver.url}}))
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"events": ["push"], "config": {"url": receiver.url}}),
+        )
         .await;
     let path = hook_path(REPO_HOOKS, &hook);
     for n in 0..249 {
@@ -58,14 +66,18 @@ async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arriv
         if pages == 3 {
             // New attempts arrive mid-way: they are newer than every cursor handed out.
             for n in 0..5 {
-                app.publish("push", "acme/widgets", json!({"late": n})).await;
+                app.publish("push", "acme/widgets", json!({"late": n}))
+                    .await;
             }
             assert_eq!(app.deliver_due().await, 5);
         }
     }
     assert_eq!(seen.len(), 250, "every attempt exactly once");
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 250);
-    assert!(seen.windows(2).all(|pair| pair[0] > pair[1]), "newest first");
+    assert!(
+        seen.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first"
+    );
     assert_eq!(pages, 36);
     let (_, newest) = get_url(&app, &format!("{}{path}/deliveries?per_page=100", app.api)).await;
     assert_eq!(newest.len(), 100, "per_page up to 100");
@@ -80,7 +92,11 @@ async fn filters_select_by_outcome_and_redelivery() {
     .await;
     let receiver = TestReceiver::start().await;
     let hook = app
-        .create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["push"], "config": {"url": receiver.url}}))
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"events": ["push"], "config": {"url": receiver.url}}),
+        )
         .await;
     let path = hook_path(REPO_HOOKS, &hook);
     app.deliver_due().await;
@@ -94,21 +110,36 @@ async fn filters_select_by_outcome_and_redelivery() {
     app.deliver_due().await;
     receiver.set(Behaviour::Status(201));
     let failed = app.deliveries(&path).await[1]["id"].clone();
-    app.post(&format!("{path}/deliveries/{failed}/attempts"), ADMIN_TOKEN, &json!({})).await;
+    app.post(
+        &format!("{path}/deliveries/{failed}/attempts"),
+        ADMIN_TOKEN,
+        &json!({}),
+    )
+    .await;
     app.deliver_due().await;
 
     let count = |query: &'static str| {
         let app = &app;
         let path = path.clone();
         async move {
-            let reply = app.get(&format!("{path}/deliveries?{query}"), ADMIN_TOKEN).await;
+            let reply = app
+                .get(&format!("{path}/deliveries?{query}"), ADMIN_TOKEN)
+                .await;
             assert_eq!(reply.status, StatusCode::OK, "{query}");
             reply.body.as_array().unwrap().len()
         }
     };
     assert_eq!(count("").await, 6);
-    assert_eq!(count("status=success").await, 2, "the ping and the redelivery");
-    assert_eq!(count("status=failure").await, 4, "three 502s and a closed connection (0)");
+    assert_eq!(
+        count("status=success").await,
+        2,
+        "the ping and the redelivery"
+    );
+    assert_eq!(
+        count("status=failure").await,
+        4,
+        "three 502s and a closed connection (0)"
+    );
     assert_eq!(count("redelivery=true").await, 1);
     assert_eq!(count("redelivery=false").await, 5);
     assert_eq!(count("status=success&redelivery=true").await, 1);
@@ -120,9 +151,15 @@ async fn filters_select_by_outcome_and_redelivery() {
         ("per_page=abc", StatusCode::UNPROCESSABLE_ENTITY),
         ("cursor=not-a-cursor", StatusCode::BAD_REQUEST),
     ] {
-        let reply = app.get(&format!("{path}/deliveries?{query}"), ADMIN_TOKEN).await;
+        let reply = app
+            .get(&format!("{path}/deliveries?{query}"), ADMIN_TOKEN)
+            .await;
         assert_eq!(reply.status, status, "{query}");
-        assert!(reply.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            reply.body["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
 }
 
@@ -132,7 +169,11 @@ async fn a_redelivery_sends_the_original_payload_under_the_current_config() {
     let first = TestReceiver::start().await;
     let second = TestReceiver::start().await;
     let hook = app
-        .create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["issues"], "config": {"url": first.url, "content_type": "json"}}))
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"events": ["issues"], "config": {"url": first.url, "content_type": "json"}}),
+        )
         .await;
     let path = hook_path(REPO_HOOKS, &hook);
     app.deliver_due().await;
@@ -142,23 +183,37 @@ async fn a_redelivery_sends_the_original_payload_under_the_current_config() {
     app.deliver_due().await;
     let original = first.next_of("issues").await;
 
-    app.patch(&format!("{path}/config"), ADMIN_TOKEN, &json!({"url": second.url, "secret": "new"}))
-        .await;
+    app.patch(
+        &format!("{path}/config"),
+        ADMIN_TOKEN,
+        &json!({"url": second.url, "secret": "new"}),
+    )
+    .await;
     let item = app.deliveries(&path).await[0].clone();
     let reply = app
-        .post(&format!("{path}/deliveries/{}/attempts", item["id"]), ADMIN_TOKEN, &json!({}))
+        .post(
+            &format!("{path}/deliveries/{}/attempts", item["id"]),
+            ADMIN_TOKEN,
+            &json!({}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     app.deliver_due().await;
     let again = second.next_of("issues").await;
     assert_eq!(again.body, original.body);
     assert_eq!(again.header("x-github-delivery"), Some(guid.as_str()));
-    assert!(again.header("x-hub-signature-256").is_some(), "signed with the current secret");
+    assert!(
+        again.header("x-hub-signature-256").is_some(),
+        "signed with the current secret"
+    );
 
     let log = app.deliveries(&path).await;
     assert_eq!(log[0]["redelivery"], true);
     assert_eq!(log[0]["guid"], guid);
-    let detail = app.get(&format!("{path}/deliveries/{}", log[0]["id"]), ADMIN_TOKEN).await.body;
+    let detail = app
+        .get(&format!("{path}/deliveries/{}", log[0]["id"]), ADMIN_TOKEN)
+        .await
+        .body;
     assert_matches("hook-delivery", &detail);
     assert_eq!(detail["request"]["payload"], payload);
     assert_eq!(detail["url"], second.url);
@@ -168,9 +223,19 @@ async fn a_redelivery_sends_the_original_payload_under_the_current_config() {
         format!("{REPO_HOOKS}/999999/deliveries"),
         format!("/repos/acme/other/hooks/{}/deliveries", hook["id"]),
     ] {
-        assert_eq!(app.get(&missing, ADMIN_TOKEN).await.status, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(
+            app.get(&missing, ADMIN_TOKEN).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
     }
-    let reply = app.post(&format!("{path}/deliveries/999999/attempts"), ADMIN_TOKEN, &json!({})).await;
+    let reply = app
+        .post(
+            &format!("{path}/deliveries/999999/attempts"),
+            ADMIN_TOKEN,
+            &json!({}),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
@@ -181,7 +246,11 @@ async fn another_owners_delivery_log_is_not_found() {
     let bob = app.owner_token(&["globex"]).await;
     let alice = app.owner_token(&["acme"]).await;
     let hook = app
-        .create_hook("/orgs/globex/hooks", &bob, &json!({"config": {"url": receiver.url}}))
+        .create_hook(
+            "/orgs/globex/hooks",
+            &bob,
+            &json!({"config": {"url": receiver.url}}),
+        )
         .await;
     app.deliver_due().await;
     let path = hook_path("/orgs/globex/hooks", &hook);
@@ -194,7 +263,11 @@ async fn another_owners_delivery_log_is_not_found() {
         assert_eq!(app.get(&target, &alice).await.status, StatusCode::NOT_FOUND);
     }
     let reply = app
-        .post(&format!("{path}/deliveries/{}/attempts", item["id"]), &alice, &json!({}))
+        .post(
+            &format!("{path}/deliveries/{}/attempts", item["id"]),
+            &alice,
+            &json!({}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(app.deliver_due().await, 0, "nothing was queued");

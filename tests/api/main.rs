@@ -2,6 +2,7 @@
 //! One binary, so the helpers are compiled once and shared.
 
 mod cli;
+mod crash;
 mod delivery;
 mod errors;
 mod helpers;

@@ -12,26 +12,77 @@ const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
 #[tokio::test]
 async fn bad_publications_are_answered_and_never_stored() {
     let app = spawn_app_with(|config| config.max_payload_bytes = 2048).await;
-    app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["*"], "config": {"url": "http://a.example/"}}))
-        .await;
-    for (body, message) in [(&b"{\"event\":"[..], "Problems parsing JSON"), (b"[]", "Body should be a JSON object")] {
+    app.create_hook(
+        REPO_HOOKS,
+        ADMIN_TOKEN,
+        &json!({"events": ["*"], "config": {"url": "http://a.example/"}}),
+    )
+    .await;
+    for (body, message) in [
+        (&b"{\"event\":"[..], "Problems parsing JSON"),
+        (b"[]", "Body should be a JSON object"),
+    ] {
         let reply = app.post_raw("/events", ADMIN_TOKEN, body.to_vec()).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert_eq!(reply.body["message"], message);
     }
     let valid = json!({"event": "push", "repository": "acme/widgets", "payload": {}});
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({"repository": "acme/widgets", "payload": {}}), "event", "missing_field"),
-        (json!({"event": "Push!", "repository": "acme/widgets", "payload": {}}), "event", "invalid"),
-        (json!({"event": 7, "repository": "acme/widgets", "payload": {}}), "event", "invalid"),
-        (json!({"event": "a".repeat(65), "repository": "acme/widgets", "payload": {}}), "event", "invalid"),
-        (json!({"event": "push", "repository": "widgets", "payload": {}}), "repository", "invalid"),
-        (json!({"event": "push", "repository": ["acme/widgets"], "payload": {}}), "repository", "invalid"),
-        (json!({"event": "push", "organization": "a/b", "payload": {}}), "organization", "invalid"),
-        (json!({"event": "push", "payload": {}}), "repository", "missing_field"),
-        (json!({"event": "push", "repository": "acme/widgets"}), "payload", "missing_field"),
-        (json!({"event": "push", "repository": "acme/widgets", "payload": [1]}), "payload", "invalid"),
-        (json!({"event": "push", "repository": "acme/widgets", "payload": "{}"}), "payload", "invalid"),
+        (
+            json!({"repository": "acme/widgets", "payload": {}}),
+            "event",
+            "missing_field",
+        ),
+        (
+            json!({"event": "Push!", "repository": "acme/widgets", "payload": {}}),
+            "event",
+            "invalid",
+        ),
+        (
+            json!({"event": 7, "repository": "acme/widgets", "payload": {}}),
+            "event",
+            "invalid",
+        ),
+        (
+            json!({"event": "a".repeat(65), "repository": "acme/widgets", "payload": {}}),
+            "event",
+            "invalid",
+        ),
+        (
+            json!({"event": "push", "repository": "widgets", "payload": {}}),
+            "repository",
+            "invalid",
+        ),
+        (
+            json!({"event": "push", "repository": ["acme/widgets"], "payload": {}}),
+            "repository",
+            "invalid",
+        ),
+        (
+            json!({"event": "push", "organization": "a/b", "payload": {}}),
+            "organization",
+            "invalid",
+        ),
+        (
+            json!({"event": "push", "payload": {}}),
+            "repository",
+            "missing_field",
+        ),
+        (
+            json!({"event": "push", "repository": "acme/widgets"}),
+            "payload",
+            "missing_field",
+        ),
+        (
+            json!({"event": "push", "repository": "acme/widgets", "payload": [1]}),
+            "payload",
+            "invalid",
+        ),
+        (
+            json!({"event": "push", "repository": "acme/widgets", "payload": "{}"}),
+            "payload",
+            "invalid",
+        ),
     ];
     for (body, field, code) in cases {
         let reply = app.post("/events", ADMIN_TOKEN, &body).await;
@@ -47,7 +98,11 @@ async fn bad_publications_are_answered_and_never_stored() {
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
 
     let hook = app.get(REPO_HOOKS, ADMIN_TOKEN).await.body[0].clone();
-    assert!(app.deliveries(&hook_path(REPO_HOOKS, &hook)).await.is_empty());
+    assert!(
+        app.deliveries(&hook_path(REPO_HOOKS, &hook))
+            .await
+            .is_empty()
+    );
     let reply = app.post("/events", ADMIN_TOKEN, &valid).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert_eq!(reply.body["deliveries"], 1, "only the valid one was queued");
@@ -62,13 +117,19 @@ async fn owners_publish_only_to_their_own_accounts() {
         json!({"event": "push", "organization": "globex", "payload": {}}),
         json!({"event": "push", "repository": "acme/widgets", "organization": "globex", "payload": {}}),
     ] {
-        assert_eq!(app.post("/events", &alice, &body).await.status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(
+            app.post("/events", &alice, &body).await.status,
+            StatusCode::NOT_FOUND,
+            "{body}"
+        );
     }
     let mine = json!({"event": "push", "repository": "ACME/widgets", "payload": {}});
     let reply = app.post("/events", &alice, &mine).await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
     assert!(uuid_shaped(reply.body["id"].as_str().unwrap()));
-    let reply = app.request(reqwest::Method::POST, "/events", None, Some(&mine)).await;
+    let reply = app
+        .request(reqwest::Method::POST, "/events", None, Some(&mine))
+        .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -79,10 +140,18 @@ fn uuid_shaped(text: &str) -> bool {
 #[tokio::test]
 async fn an_idempotency_key_replays_the_first_answer_and_queues_nothing_more() {
     let app = spawn_app().await;
-    app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["push"], "active": false, "config": {"url": "http://a.example/"}}))
-        .await;
-    app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["push"], "config": {"url": "http://b.example/"}}))
-        .await;
+    app.create_hook(
+        REPO_HOOKS,
+        ADMIN_TOKEN,
+        &json!({"events": ["push"], "active": false, "config": {"url": "http://a.example/"}}),
+    )
+    .await;
+    app.create_hook(
+        REPO_HOOKS,
+        ADMIN_TOKEN,
+        &json!({"events": ["push"], "config": {"url": "http://b.example/"}}),
+    )
+    .await;
     let alice = app.owner_token(&["acme"]).await;
     let bob = app.owner_token(&["acme"]).await;
     let body = json!({"event": "push", "repository": "acme/widgets", "payload": {"ref": "main"}});
@@ -120,7 +189,11 @@ async fn an_idempotency_key_replays_the_first_answer_and_queues_nothing_more() {
 
     let hook = app.get(REPO_HOOKS, ADMIN_TOKEN).await.body[1].clone();
     let path = hook_path(REPO_HOOKS, &hook);
-    let queued = app.worker.run_once(hookpost::domain::timestamp::Timestamp::now()).await.unwrap();
+    let queued = app
+        .worker
+        .run_once(hookpost::domain::timestamp::Timestamp::now())
+        .await
+        .unwrap();
     assert_eq!(queued, 3, "the ping, alice's event once, bob's event");
     assert_eq!(app.deliveries(&path).await.len(), 3);
 }
@@ -134,7 +207,11 @@ async fn dispatches_publish_repository_dispatch() {
     app.publish("push", "acme/widgets", json!({"repository": {"id": 99, "full_name": "acme/widgets"}, "sender": {"login": "octocat"}}))
         .await;
     let reply = app
-        .post("/repos/acme/widgets/dispatches", ADMIN_TOKEN, &json!({"event_type": "deploy", "client_payload": {"env": "prod"}}))
+        .post(
+            "/repos/acme/widgets/dispatches",
+            ADMIN_TOKEN,
+            &json!({"event_type": "deploy", "client_payload": {"env": "prod"}}),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     app.deliver_due().await;
@@ -143,16 +220,34 @@ async fn dispatches_publish_repository_dispatch() {
     let body: Value = serde_json::from_slice(&got.body).unwrap();
     assert_eq!(body["action"], "deploy");
     assert_eq!(body["client_payload"], json!({"env": "prod"}));
-    assert_eq!(body["repository"]["id"], 99, "the latest repository object published");
+    assert_eq!(
+        body["repository"]["id"], 99,
+        "the latest repository object published"
+    );
     assert_eq!(body["sender"]["login"], "octocat");
-    assert_eq!(got.header("x-github-hook-installation-target-id"), Some("99"));
+    assert_eq!(
+        got.header("x-github-hook-installation-target-id"),
+        Some("99")
+    );
 
-    for body in [json!({}), json!({"event_type": ""}), json!({"event_type": "x", "client_payload": 3})] {
-        let reply = app.post("/repos/acme/widgets/dispatches", ADMIN_TOKEN, &body).await;
+    for body in [
+        json!({}),
+        json!({"event_type": ""}),
+        json!({"event_type": "x", "client_payload": 3}),
+    ] {
+        let reply = app
+            .post("/repos/acme/widgets/dispatches", ADMIN_TOKEN, &body)
+            .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
     let stranger = app.owner_token(&["globex"]).await;
-    let reply = app.post("/repos/acme/widgets/dispatches", &stranger, &json!({"event_type": "x"})).await;
+    let reply = app
+        .post(
+            "/repos/acme/widgets/dispatches",
+            &stranger,
+            &json!({"event_type": "x"}),
+        )
+        .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
@@ -163,35 +258,57 @@ async fn pings_and_tests_deliver_on_demand() {
     app.publish("issues", "acme/widgets", json!({"action": "opened", "organization": {"login": "acme", "id": 4}, "sender": {"login": "hubot"}}))
         .await;
     let hook = app
-        .create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["push"], "config": {"url": receiver.url}}))
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"events": ["push"], "config": {"url": receiver.url}}),
+        )
         .await;
     let org_hook = app
-        .create_hook("/orgs/acme/hooks", ADMIN_TOKEN, &json!({"events": ["push"], "config": {"url": receiver.url, "content_type": "json"}}))
+        .create_hook(
+            "/orgs/acme/hooks",
+            ADMIN_TOKEN,
+            &json!({"events": ["push"], "config": {"url": receiver.url, "content_type": "json"}}),
+        )
         .await;
     let path = hook_path(REPO_HOOKS, &hook);
     app.deliver_due().await;
     receiver.next_of("ping").await;
     let org_ping = receiver.next_of("ping").await;
     let org_ping: Value = serde_json::from_slice(&org_ping.body).unwrap();
-    assert_eq!(org_ping["sender"]["login"], "hubot", "the organization's latest sender");
+    assert_eq!(
+        org_ping["sender"]["login"], "hubot",
+        "the organization's latest sender"
+    );
     assert_eq!(org_ping["organization"]["id"], 4);
     assert_eq!(org_ping["hook"]["type"], "Organization");
 
-    let reply = app.post(&format!("{path}/pings"), ADMIN_TOKEN, &json!({})).await;
+    let reply = app
+        .post(&format!("{path}/pings"), ADMIN_TOKEN, &json!({}))
+        .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     app.deliver_due().await;
     receiver.next_of("ping").await;
 
     // No push yet: the test endpoint answers 204 and sends nothing.
-    assert_eq!(app.post(&format!("{path}/tests"), ADMIN_TOKEN, &json!({})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.post(&format!("{path}/tests"), ADMIN_TOKEN, &json!({}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.deliver_due().await, 0);
 
-    let guid = app.publish("push", "acme/widgets", json!({"ref": "refs/heads/main"})).await;
+    let guid = app
+        .publish("push", "acme/widgets", json!({"ref": "refs/heads/main"}))
+        .await;
     app.deliver_due().await;
     receiver.next_of("push").await;
     receiver.next_of("push").await;
     for endpoint in ["tests", "test"] {
-        let reply = app.post(&format!("{path}/{endpoint}"), ADMIN_TOKEN, &json!({})).await;
+        let reply = app
+            .post(&format!("{path}/{endpoint}"), ADMIN_TOKEN, &json!({}))
+            .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT);
         assert_eq!(app.deliver_due().await, 1, "only to this hook");
         let again = receiver.next_of("push").await;
@@ -202,7 +319,9 @@ async fn pings_and_tests_deliver_on_demand() {
     assert_eq!(log[0]["guid"], guid);
     let org_path = hook_path("/orgs/acme/hooks", &org_hook);
     assert_eq!(
-        app.post(&format!("{org_path}/tests"), ADMIN_TOKEN, &json!({})).await.status,
+        app.post(&format!("{org_path}/tests"), ADMIN_TOKEN, &json!({}))
+            .await
+            .status,
         StatusCode::NOT_FOUND,
         "organization hooks have no test endpoint"
     );
