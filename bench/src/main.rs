@@ -1,0 +1,224 @@
+//! Hookpost's benchmark harness: starts the real `hookpost serve` (release build) on its
+//! own temporary data directory and a minimal receiver on loopback, drives a load, and
+//! prints figures. It measures; it asserts nothing.
+//!
+//! Scenarios:
+//! - `throughput`: N events of ~1 KB published with concurrency C to H hooks; reports
+//!   acknowledged publishes/s, end-to-end deliveries/s, publish→receipt latency, server CPU
+//!   per delivery and peak RSS.
+//! - `backlog`: N events queued while nothing delivers (the server runs `--deliver false`),
+//!   then a delivering server starts on the same data: RSS while queued, drain rate.
+//! - `latency`: events offered at a fixed rate; publish→receipt percentiles.
+
+mod measure;
+mod publisher;
+mod receiver;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+
+use measure::{Percentiles, ProcessUsage};
+use publisher::Publisher;
+use receiver::Receiver;
+use server::Server;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Scenario {
+    Throughput,
+    Backlog,
+    Latency,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Measures a real hookpost serve against a local receiver")]
+struct Args {
+    #[arg(long, value_enum, default_value = "throughput")]
+    scenario: Scenario,
+    /// Events to publish (throughput, backlog).
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// Publishes in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Hooks subscribed to each event (fan-out).
+    #[arg(long, default_value_t = 1)]
+    hooks: usize,
+    /// Events offered per second (latency).
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// How long to offer events (latency).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Size of each event's payload.
+    #[arg(long, default_value_t = 1024)]
+    payload_bytes: usize,
+    /// The hookpost binary to run.
+    #[arg(long, default_value = "target/release/hookpost")]
+    binary: PathBuf,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if !args.binary.exists() {
+        eprintln!(
+            "{} does not exist: run `cargo build --release` first",
+            args.binary.display()
+        );
+        std::process::exit(2);
+    }
+    println!(
+        "machine: {} cores, {}",
+        measure::cores(),
+        measure::cpu_model()
+    );
+    println!(
+        "command: {}",
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    match args.scenario {
+        Scenario::Throughput => throughput(&args).await,
+        Scenario::Backlog => backlog(&args).await,
+        Scenario::Latency => latency(&args).await,
+    }
+}
+
+/// Creates `hooks` hooks on the receiver and waits for their pings.
+async fn subscribe(server: &Server, receiver: &Receiver, hooks: usize) {
+    for _ in 0..hooks {
+        server.create_hook(&receiver.url()).await;
+    }
+}
+
+async fn throughput(args: &Args) {
+    let receiver = Receiver::start(None).await;
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(&args.binary, data.path(), true).await;
+    subscribe(&server, &receiver, args.hooks).await;
+    let expected = (args.events * args.hooks) as u64;
+    let usage_before = ProcessUsage::read(server.pid());
+
+    let publisher = Arc::new(Publisher::new(&server.api(), args.payload_bytes));
+    let started = Instant::now();
+    let acks = publisher.publish_all(args.events, args.concurrency).await;
+    let acknowledged_in = started.elapsed();
+    receiver.wait_for(expected, Duration::from_secs(600)).await;
+    let delivered_in = receiver.last_receipt().duration_since(started);
+    let usage_after = ProcessUsage::read(server.pid());
+
+    let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
+    println!(
+        "scenario: throughput, {} events x {} hooks, concurrency {}",
+        args.events, args.hooks, args.concurrency
+    );
+    println!(
+        "acknowledged publishes/s: {:.0}",
+        args.events as f64 / acknowledged_in.as_secs_f64()
+    );
+    println!(
+        "end-to-end deliveries/s: {:.0}",
+        expected as f64 / delivered_in.as_secs_f64()
+    );
+    println!("publish ack latency: {}", Percentiles::of(acks));
+    println!(
+        "publish->receipt latency: {}",
+        Percentiles::of(receiver.latencies())
+    );
+    println!(
+        "server CPU: {cpu:.2} s ({:.3} ms per delivery)",
+        cpu * 1000.0 / expected as f64
+    );
+    println!(
+        "server peak RSS: {:.1} MB",
+        usage_after.peak_rss_kb as f64 / 1024.0
+    );
+    server.stop().await;
+}
+
+async fn backlog(args: &Args) {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let receiver = Receiver::start(None).await;
+    let queueing = Server::start(&args.binary, data.path(), false).await;
+    subscribe(&queueing, &receiver, args.hooks).await;
+    let publisher = Arc::new(Publisher::new(&queueing.api(), args.payload_bytes));
+    let started = Instant::now();
+    publisher.publish_all(args.events, args.concurrency).await;
+    let queued_in = started.elapsed();
+    let queued_usage = ProcessUsage::read(queueing.pid());
+    queueing.stop().await;
+    let expected = (args.events * args.hooks) as u64;
+    println!(
+        "scenario: backlog, {} events x {} hooks queued while nothing delivers",
+        args.events, args.hooks
+    );
+    println!(
+        "acknowledged publishes/s while queueing: {:.0}",
+        args.events as f64 / queued_in.as_secs_f64()
+    );
+    println!(
+        "RSS with {expected} deliveries queued: {:.1} MB (peak {:.1} MB)",
+        queued_usage.rss_kb as f64 / 1024.0,
+        queued_usage.peak_rss_kb as f64 / 1024.0
+    );
+
+    let pings = args.hooks as u64;
+    receiver.reset();
+    let draining = Server::start(&args.binary, data.path(), true).await;
+    let drain_started = Instant::now();
+    receiver.wait_for(expected, Duration::from_secs(900)).await;
+    let drained_in = receiver.last_receipt().duration_since(drain_started);
+    let usage = ProcessUsage::read(draining.pid());
+    println!(
+        "drain: {expected} deliveries in {:.2} s = {:.0} deliveries/s (pings already sent: {pings})",
+        drained_in.as_secs_f64(),
+        expected as f64 / drained_in.as_secs_f64()
+    );
+    println!(
+        "server CPU while draining: {:.2} s ({:.3} ms per delivery)",
+        usage.cpu_seconds,
+        usage.cpu_seconds * 1000.0 / expected as f64
+    );
+    println!(
+        "server peak RSS while draining: {:.1} MB",
+        usage.peak_rss_kb as f64 / 1024.0
+    );
+    draining.stop().await;
+}
+
+async fn latency(args: &Args) {
+    let receiver = Receiver::start(None).await;
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(&args.binary, data.path(), true).await;
+    subscribe(&server, &receiver, args.hooks).await;
+    let usage_before = ProcessUsage::read(server.pid());
+    let publisher = Arc::new(Publisher::new(&server.api(), args.payload_bytes));
+    let total = args.rate * args.seconds;
+    let acks = publisher.publish_at_rate(args.rate, total).await;
+    receiver
+        .wait_for(total * args.hooks as u64, Duration::from_secs(120))
+        .await;
+    let usage_after = ProcessUsage::read(server.pid());
+    let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
+    println!(
+        "scenario: latency, {} events/s offered for {} s to {} hooks",
+        args.rate, args.seconds, args.hooks
+    );
+    println!("publish ack latency: {}", Percentiles::of(acks));
+    println!(
+        "publish->receipt latency: {}",
+        Percentiles::of(receiver.latencies())
+    );
+    println!(
+        "server CPU: {cpu:.2} s ({:.3} ms per delivery)",
+        cpu * 1000.0 / (total * args.hooks as u64) as f64
+    );
+    println!(
+        "server peak RSS: {:.1} MB",
+        usage_after.peak_rss_kb as f64 / 1024.0
+    );
+    server.stop().await;
+}

@@ -1,0 +1,133 @@
+//! A minimal, fast webhook receiver: answers 200 at once, counts deliveries, and measures
+//! publish→receipt latency from the timestamp the publisher put in each payload.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+#[derive(Default)]
+struct Stats {
+    received: AtomicU64,
+    latencies: Mutex<Vec<Duration>>,
+    last: Mutex<Option<Instant>>,
+    arrived: Notify,
+}
+
+pub struct Receiver {
+    address: SocketAddr,
+    stats: Arc<Stats>,
+}
+
+/// The `"t":<nanos>` the publisher wrote at the start of the payload.
+fn sent_at(body: &[u8]) -> Option<u128> {
+    let start = body.windows(4).position(|w| w == b"\"t\":")? + 4;
+    let digits = body[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&body[start..start + digits])
+        .ok()?
+        .parse()
+        .ok()
+}
+
+impl Receiver {
+    pub async fn start(port: Option<u16>) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+            .await
+            .expect("the receiver binds");
+        let address = listener.local_addr().expect("a local address");
+        let stats = Arc::new(Stats::default());
+        let shared = stats.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let stats = shared.clone();
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                            let stats = stats.clone();
+                            async move {
+                                let is_ping = request
+                                    .headers()
+                                    .get("x-github-event")
+                                    .is_some_and(|e| e == "ping");
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                if !is_ping {
+                                    stats.record(&body);
+                                }
+                                Ok::<_, Infallible>(hyper::Response::new(Empty::<Bytes>::new()))
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Receiver { address, stats }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.address)
+    }
+
+    /// Forgets what was counted so far.
+    pub fn reset(&self) {
+        self.stats.received.store(0, Ordering::SeqCst);
+        self.stats.latencies.lock().unwrap().clear();
+    }
+
+    pub async fn wait_for(&self, count: u64, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let arrived = self.stats.arrived.notified();
+            if self.stats.received.load(Ordering::SeqCst) >= count {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!(
+                    "only {} of {count} deliveries arrived within {limit:?}",
+                    self.stats.received.load(Ordering::SeqCst)
+                );
+            }
+        }
+    }
+
+    pub fn last_receipt(&self) -> Instant {
+        self.stats.last.lock().unwrap().unwrap_or_else(Instant::now)
+    }
+
+    pub fn latencies(&self) -> Vec<Duration> {
+        self.stats.latencies.lock().unwrap().clone()
+    }
+}
+
+impl Stats {
+    fn record(&self, body: &[u8]) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        if let Some(sent) = sent_at(body) {
+            let latency = Duration::from_nanos(now.saturating_sub(sent) as u64);
+            self.latencies.lock().unwrap().push(latency);
+        }
+        *self.last.lock().unwrap() = Some(Instant::now());
+        self.received.fetch_add(1, Ordering::SeqCst);
+        self.arrived.notify_waiters();
+    }
+}

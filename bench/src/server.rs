@@ -1,0 +1,86 @@
+//! The hookpost process under test.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::publisher::post_json;
+
+pub const ADMIN_TOKEN: &str = "hp_bench_admin_token";
+
+pub struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    /// Starts `binary serve` on a free port; `deliver` false runs the API only.
+    pub async fn start(binary: &Path, data_dir: &Path, deliver: bool) -> Self {
+        let mut child = Command::new(binary)
+            .arg("serve")
+            .env("HOOKPOST_LISTEN", "127.0.0.1:0")
+            .env("HOOKPOST_DATA_DIR", data_dir)
+            .env("HOOKPOST_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8")
+            .env("HOOKPOST_DELIVER", deliver.to_string())
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("hookpost starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
+        let address = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("address=").nth(1) {
+                    return rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                }
+            }
+            panic!("hookpost exited before listening");
+        })
+        .await
+        .expect("hookpost listens within 30 s");
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("WARN") || line.contains("ERROR") {
+                    eprintln!("hookpost: {line}");
+                }
+            }
+        });
+        Server { child, address }
+    }
+
+    pub fn api(&self) -> String {
+        format!("http://{}/api/v3", self.address)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server runs")
+    }
+
+    pub async fn create_hook(&self, url: &str) {
+        let body = serde_json::json!({
+            "events": ["push"],
+            "config": {"url": url, "content_type": "json", "secret": "bench-secret"}
+        });
+        let (status, answer) = post_json(
+            &format!("{}/repos/bench/repo/hooks", self.api()),
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(status, 201, "creating a hook: {answer}");
+    }
+
+    /// SIGTERM, then wait for a graceful exit.
+    pub async fn stop(mut self) {
+        let pid = self.pid().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status().await;
+        let _ = tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await;
+    }
+}
