@@ -69,8 +69,10 @@ CREATE TABLE hooks (
     last_message          TEXT,
     CHECK ((repository_id IS NOT NULL) + (organization_id IS NOT NULL) + (app_id IS NOT NULL) = 1)
 );
-CREATE INDEX hooks_by_repository ON hooks (repository_id, id) WHERE repository_id IS NOT NULL;
-CREATE INDEX hooks_by_organization ON hooks (organization_id, id) WHERE organization_id IS NOT NULL;
+-- Indexes here are deliberately not partial: a partial index makes SQLite re-prepare a
+-- statement whenever a bound parameter could change whether the index applies.
+CREATE INDEX hooks_by_repository ON hooks (repository_id, id);
+CREATE INDEX hooks_by_organization ON hooks (organization_id, id);
 
 -- An event's payload is stored once, however many hooks it goes to.
 CREATE TABLE events (
@@ -108,7 +110,7 @@ CREATE TABLE deliveries (
     leased_by       TEXT,
     lease_until     INTEGER
 );
-CREATE INDEX deliveries_due ON deliveries (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX deliveries_due ON deliveries (due_at);
 CREATE INDEX deliveries_by_event ON deliveries (event_id, hook_id);
 
 -- One row per try, with what was sent and what came back. The request body is not kept:

@@ -104,8 +104,11 @@ fn fan_out(
     scope: &EventScope,
     now: Timestamp,
 ) -> Result<u64, StoreError> {
-    const SUBSCRIBED: &str =
-        "h.active AND EXISTS (SELECT 1 FROM json_each(h.events) WHERE value IN (?3, '*'))";
+    // `events` is a JSON array of names made of [a-z_] or `*`, so a quoted name occurs in
+    // its text exactly when the hook subscribes to it. (A `json_each` test with a bound
+    // parameter made SQLite re-prepare the statement on every run.)
+    const SUBSCRIBED: &str = "h.active AND (instr(h.events, char(34) || ?3 || char(34)) > 0
+                                  OR instr(h.events, char(34, 42, 34)) > 0)";
     let mut queued = 0;
     if let Some(repository_id) = scope.repository_id {
         queued += conn
@@ -298,3 +301,4 @@ pub(super) fn prune(conn: &Connection, before: Timestamp, batch: u32) -> Result<
         .execute(params![before.0, batch])?;
     Ok(deleted as u64)
 }
+

@@ -41,8 +41,13 @@ pub struct SqliteStore {
     readers: Readers,
 }
 
+/// Distinct statements a connection keeps prepared; more than the store has, so none is
+/// ever parsed twice.
+const STATEMENT_CACHE: usize = 128;
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)

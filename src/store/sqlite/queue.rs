@@ -229,8 +229,11 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
         let code = (attempt.status_code != 0).then_some(attempt.status_code);
         ("failed", code, attempt.status.as_str())
     };
+    // Most attempts repeat the previous outcome: then the hook's row is left unwritten.
     conn.prepare_cached(
-        "UPDATE hooks SET last_status = ?2, last_code = ?3, last_message = ?4 WHERE id = ?1",
+        "UPDATE hooks SET last_status = ?2, last_code = ?3, last_message = ?4
+         WHERE id = ?1
+           AND (last_status IS NOT ?2 OR last_code IS NOT ?3 OR last_message IS NOT ?4)",
     )?
     .execute(params![attempt.hook_id, status, code, message])?;
     Ok(())
