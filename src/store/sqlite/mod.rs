@@ -80,6 +80,8 @@ impl SqliteStore {
         }
         // FULL syncs the WAL on every commit: acknowledged means on disk.
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Savepoint journals of the group commit stay in memory.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         migrations::migrate(&mut conn)?;
         let readers = (0..READERS)
             .map(|_| {
