@@ -166,7 +166,7 @@ fn events_json(settings: &HookSettings) -> String {
 pub(super) fn create(
     conn: &Connection,
     scope: &HookScope,
-    settings: HookSettings,
+    settings: &HookSettings,
 ) -> Result<Hook, StoreError> {
     let scope_row = ensure_scope(conn, scope)?;
     let now = Timestamp::now();
@@ -183,7 +183,7 @@ pub(super) fn create(
                 scope_row.id,
                 settings.name,
                 settings.active,
-                events_json(&settings),
+                events_json(settings),
                 config.url,
                 config.content_type.as_str(),
                 config.secret,
@@ -196,7 +196,7 @@ pub(super) fn create(
     Ok(Hook {
         id,
         scope: scope_row.canonical,
-        settings,
+        settings: settings.clone(),
         created_at: now,
         updated_at: now,
         last_response: LastResponse::Unused,

@@ -122,7 +122,7 @@ impl Store for SqliteStore {
         owners: Vec<Login>,
     ) -> Result<TokenRecord, StoreError> {
         self.writer
-            .write(move |conn| tokens::create_token(conn, &hash, owners))
+            .write(move |conn| tokens::create_token(conn, &hash, &owners))
             .await
     }
 
@@ -138,7 +138,7 @@ impl Store for SqliteStore {
         settings: HookSettings,
     ) -> Result<Hook, StoreError> {
         self.writer
-            .write(move |conn| hooks::create(conn, &scope, settings))
+            .write(move |conn| hooks::create(conn, &scope, &settings))
             .await
     }
 

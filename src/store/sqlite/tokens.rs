@@ -29,7 +29,7 @@ pub(super) fn init_admin_token(
 pub(super) fn create_token(
     conn: &Connection,
     hash: &TokenHash,
-    owners: Vec<Login>,
+    owners: &[Login],
 ) -> Result<TokenRecord, StoreError> {
     let id: i64 = conn.query_row(
         "INSERT INTO tokens (hash, created_at) VALUES (?1, ?2) RETURNING id",
@@ -40,10 +40,13 @@ pub(super) fn create_token(
         "INSERT INTO token_owners (token_id, owner_key, owner) VALUES (?1, ?2, ?3)
          ON CONFLICT DO NOTHING",
     )?;
-    for owner in &owners {
+    for owner in owners {
         insert.execute(params![id, owner.key(), owner.as_str()])?;
     }
-    Ok(TokenRecord { id, owners })
+    Ok(TokenRecord {
+        id,
+        owners: owners.to_vec(),
+    })
 }
 
 pub(super) fn find_token(

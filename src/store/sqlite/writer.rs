@@ -2,9 +2,12 @@
 //! write that is waiting into one transaction, so N concurrent requests cost one fsync,
 //! not N.
 //!
-//! Each write runs in its own savepoint inside the shared transaction: a write that fails
-//! is rolled back alone and the others still commit. A caller hears back only after the
-//! transaction that carried its write has committed (or failed to).
+//! Writes in a batch share the transaction without savepoints (which cost a journal copy
+//! of every page they touch). A write that fails is rare, so then the whole batch is rolled
+//! back and every write in it is run again in a transaction of its own: the failing one
+//! fails alone and the others still commit. Writes are therefore `Fn`, safe to run twice.
+//! A caller hears back only after the transaction that carried its write has committed
+//! (or failed to).
 
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
@@ -26,19 +29,18 @@ trait Pending: Send {
 }
 
 struct Job<F, T> {
-    work: Option<F>,
+    work: F,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
 impl<F, T> Pending for Job<F, T>
 where
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: Fn(&Connection) -> Result<T, StoreError> + Send,
     T: Send,
 {
     fn execute(&mut self, conn: &Connection) -> bool {
-        let work = self.work.take().expect("a write runs once");
-        let result = work(conn);
+        let result = (self.work)(conn);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -84,12 +86,12 @@ impl Writer {
     /// Runs `work` in the next transaction and returns its result after the commit.
     pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            work: Some(work),
+            work,
             result: None,
             reply,
         };
@@ -145,8 +147,29 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Pending>>) {
         }
         return;
     }
+    let mut all_ok = true;
     for job in batch.iter_mut() {
-        run_in_savepoint(conn, job.as_mut());
+        all_ok &= job.execute(conn);
+        if !all_ok {
+            break;
+        }
+    }
+    if !all_ok {
+        // A failed write may have left part of its changes: undo the batch, then give
+        // every write a transaction of its own.
+        let _ = run(conn, "ROLLBACK");
+        for mut job in batch.drain(..) {
+            let commit = run(conn, "BEGIN IMMEDIATE").map_err(Arc::new).and_then(|()| {
+                if job.execute(conn) {
+                    run(conn, "COMMIT").map_err(Arc::new)
+                } else {
+                    let _ = run(conn, "ROLLBACK");
+                    Ok(())
+                }
+            });
+            job.finish(commit);
+        }
+        return;
     }
     let commit = run(conn, "COMMIT").map_err(|error| {
         tracing::error!(%error, "SQLite commit failed; rolling the batch back");
@@ -155,22 +178,6 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Pending>>) {
     });
     for job in batch.drain(..) {
         job.finish(commit.clone());
-    }
-}
-
-fn run_in_savepoint(conn: &Connection, job: &mut dyn Pending) {
-    if run(conn, "SAVEPOINT job").is_err() {
-        // Without a savepoint the write cannot be undone alone; it is reported as failed
-        // through the commit of an empty change.
-        return;
-    }
-    let closed = if job.execute(conn) {
-        run(conn, "RELEASE job")
-    } else {
-        run(conn, "ROLLBACK TO job").and_then(|()| run(conn, "RELEASE job"))
-    };
-    if let Err(error) = closed {
-        tracing::error!(%error, "SQLite savepoint could not be closed");
     }
 }
 
