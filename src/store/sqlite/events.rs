@@ -18,14 +18,21 @@ fn ensure_repository(
     name: &RepoName,
 ) -> Result<(i64, i64), StoreError> {
     let account_id = ensure_account(conn, owner)?;
-    conn.prepare_cached(
-        "INSERT INTO repositories (account_id, name, name_key) VALUES (?1, ?2, ?3)
-         ON CONFLICT (account_id, name_key) DO NOTHING",
-    )?
-    .execute(params![account_id, name.as_str(), name.key()])?;
-    let id = conn
+    let found = conn
         .prepare_cached("SELECT id FROM repositories WHERE account_id = ?1 AND name_key = ?2")?
-        .query_row(params![account_id, name.key()], |row| row.get(0))?;
+        .query_row(params![account_id, name.key()], |row| row.get(0))
+        .optional()?;
+    let id = match found {
+        Some(id) => id,
+        None => conn
+            .prepare_cached(
+                "INSERT INTO repositories (account_id, name, name_key) VALUES (?1, ?2, ?3)
+                 RETURNING id",
+            )?
+            .query_row(params![account_id, name.as_str(), name.key()], |row| {
+                row.get(0)
+            })?,
+    };
     Ok((id, account_id))
 }
 
@@ -57,19 +64,26 @@ fn insert_event(
     now: Timestamp,
 ) -> Result<i64, StoreError> {
     let latest = &event.latest;
-    if let Some(repository_id) = scope.repository_id {
+    // Rows are rewritten only when the publisher sent something new.
+    if let Some(repository_id) = scope.repository_id
+        && (latest.repository.is_some() || latest.sender.is_some())
+    {
         conn.prepare_cached(
             "UPDATE repositories SET latest_repository = coalesce(?2, latest_repository),
                                      latest_sender = coalesce(?3, latest_sender)
-             WHERE id = ?1",
+             WHERE id = ?1 AND (latest_repository IS NOT coalesce(?2, latest_repository)
+                                OR latest_sender IS NOT coalesce(?3, latest_sender))",
         )?
         .execute(params![repository_id, latest.repository, latest.sender])?;
     }
-    if let Some(account_id) = scope.account_id {
+    if let Some(account_id) = scope.account_id
+        && (latest.organization.is_some() || latest.sender.is_some())
+    {
         conn.prepare_cached(
             "UPDATE accounts SET latest_organization = coalesce(?2, latest_organization),
                                  latest_sender = coalesce(?3, latest_sender)
-             WHERE id = ?1",
+             WHERE id = ?1 AND (latest_organization IS NOT coalesce(?2, latest_organization)
+                                OR latest_sender IS NOT coalesce(?3, latest_sender))",
         )?
         .execute(params![account_id, latest.organization, latest.sender])?;
     }
@@ -127,15 +141,22 @@ fn fan_out(
                  WHERE h.organization_id = ?4 AND {SUBSCRIBED}"
             ))?
             .execute(params![event_id, now.0, name, account_id])?;
-        queued += conn
-            .prepare_cached(&format!(
-                "INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery,
-                                         state, due_at)
-                 SELECT ?1, h.id, i.id, 1, 0, 'pending', ?2
-                 FROM installations i JOIN hooks h ON h.app_id = i.app_id
-                 WHERE i.account_id = ?4 AND {SUBSCRIBED}"
-            ))?
-            .execute(params![event_id, now.0, name, account_id])?;
+        // Installations first, then each app's hook: the same in one joined statement made
+        // SQLite re-prepare it on every run.
+        let installations: Vec<(i64, i64)> = conn
+            .prepare_cached("SELECT id, app_id FROM installations WHERE account_id = ?1")?
+            .query_map([account_id], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (installation_id, app_id) in installations {
+            queued += conn
+                .prepare_cached(&format!(
+                    "INSERT INTO deliveries (event_id, hook_id, installation_id, retry,
+                                             redelivery, state, due_at)
+                     SELECT ?1, h.id, ?5, 1, 0, 'pending', ?2 FROM hooks h
+                     WHERE h.app_id = ?4 AND {SUBSCRIBED}"
+                ))?
+                .execute(params![event_id, now.0, name, app_id, installation_id])?;
+        }
     }
     Ok(queued as u64)
 }
@@ -301,4 +322,3 @@ pub(super) fn prune(conn: &Connection, before: Timestamp, batch: u32) -> Result<
         .execute(params![before.0, batch])?;
     Ok(deleted as u64)
 }
-

@@ -82,15 +82,20 @@ pub(super) fn find_scope(
     Ok(found)
 }
 
-/// The account's row id, creating the account on first mention.
+/// The account's row id, creating the account on first mention. Looks before it inserts:
+/// nearly every call finds the account, and a read costs less than a conflicting insert.
 pub(super) fn ensure_account(conn: &Connection, login: &Login) -> Result<i64, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO accounts (login, login_key) VALUES (?1, ?2) ON CONFLICT (login_key) DO NOTHING",
-    )?
-    .execute(params![login.as_str(), login.key()])?;
-    Ok(conn
+    let key = login.key();
+    let found = conn
         .prepare_cached("SELECT id FROM accounts WHERE login_key = ?1")?
-        .query_row([login.key()], |row| row.get(0))?)
+        .query_row([&key], |row| row.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    Ok(conn
+        .prepare_cached("INSERT INTO accounts (login, login_key) VALUES (?1, ?2) RETURNING id")?
+        .query_row(params![login.as_str(), key], |row| row.get(0))?)
 }
 
 /// Finds the scope, creating a repository or organization on first mention.

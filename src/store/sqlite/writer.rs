@@ -159,14 +159,16 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Box<dyn Pending>>) {
         // every write a transaction of its own.
         let _ = run(conn, "ROLLBACK");
         for mut job in batch.drain(..) {
-            let commit = run(conn, "BEGIN IMMEDIATE").map_err(Arc::new).and_then(|()| {
-                if job.execute(conn) {
-                    run(conn, "COMMIT").map_err(Arc::new)
-                } else {
-                    let _ = run(conn, "ROLLBACK");
-                    Ok(())
-                }
-            });
+            let commit = run(conn, "BEGIN IMMEDIATE")
+                .map_err(Arc::new)
+                .and_then(|()| {
+                    if job.execute(conn) {
+                        run(conn, "COMMIT").map_err(Arc::new)
+                    } else {
+                        let _ = run(conn, "ROLLBACK");
+                        Ok(())
+                    }
+                });
             job.finish(commit);
         }
         return;
