@@ -224,26 +224,28 @@ impl Store for SqliteStore {
     ) -> Result<Claim, StoreError> {
         let worker = worker.to_owned();
         self.writer
-            .write(move |conn| queue::claim_due(conn, &worker, now, lease_until, limit))
+            .write_relaxed(move |conn| queue::claim_due(conn, &worker, now, lease_until, limit))
             .await
     }
 
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
         self.writer
-            .write(move |conn| queue::record_attempt(conn, &attempt))
+            .write_relaxed(move |conn| queue::record_attempt(conn, &attempt))
             .await
     }
 
     async fn recover_leases(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.writer
-            .write(move |conn| queue::recover_leases(conn, now))
+            .write_relaxed(move |conn| queue::recover_leases(conn, now))
             .await
     }
 
     async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError> {
         let worker = worker.to_owned();
         self.writer
-            .write(move |conn| queue::release(conn, &worker, &delivery_ids, Timestamp::now()))
+            .write_relaxed(move |conn| {
+                queue::release(conn, &worker, &delivery_ids, Timestamp::now())
+            })
             .await
     }
 
@@ -286,7 +288,7 @@ impl Store for SqliteStore {
 
     async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
         self.writer
-            .write(move |conn| events::prune(conn, before, batch))
+            .write_relaxed(move |conn| events::prune(conn, before, batch))
             .await
     }
 }

@@ -8,6 +8,13 @@
 //! fails alone and the others still commit. Writes are therefore `Fn`, safe to run twice.
 //! A caller hears back only after the transaction that carried its write has committed
 //! (or failed to).
+//!
+//! Durability is per write: a *durable* write (anything acknowledged to a client) is in a
+//! transaction committed with `synchronous=FULL`, which syncs the WAL. A *relaxed* write
+//! (the queue's own bookkeeping: leases, attempt records) survives a crash of the process
+//! but not necessarily a power cut, which is safe because losing one only makes a delivery
+//! happen again; a batch of relaxed writes alone skips the sync, and the next durable
+//! commit syncs them too.
 
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
@@ -26,10 +33,13 @@ trait Pending: Send {
     fn execute(&mut self, conn: &Connection) -> bool;
     /// Reports the outcome once the batch's commit is known.
     fn finish(self: Box<Self>, commit: Result<(), Arc<rusqlite::Error>>);
+    /// Whether the commit must reach the disk before the caller hears back.
+    fn durable(&self) -> bool;
 }
 
 struct Job<F, T> {
     work: F,
+    durable: bool,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
@@ -44,6 +54,10 @@ where
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    fn durable(&self) -> bool {
+        self.durable
     }
 
     fn finish(self: Box<Self>, commit: Result<(), Arc<rusqlite::Error>>) {
@@ -83,8 +97,26 @@ impl Writer {
         }
     }
 
-    /// Runs `work` in the next transaction and returns its result after the commit.
+    /// Runs `work` in the next transaction and returns its result after the commit has
+    /// been synced to disk.
     pub(super) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit(work, true).await
+    }
+
+    /// Runs `work` in the next transaction; its commit is synced by the next durable one.
+    pub(super) async fn write_relaxed<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit(work, false).await
+    }
+
+    async fn submit<T, F>(&self, work: F, durable: bool) -> Result<T, StoreError>
     where
         F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
@@ -92,6 +124,7 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             work,
+            durable,
             result: None,
             reply,
         };
@@ -113,6 +146,7 @@ impl Writer {
 
 fn write_loop(conn: &Connection, inbox: &mpsc::Receiver<Message>) {
     let mut batch: Vec<Box<dyn Pending>> = Vec::with_capacity(MAX_BATCH);
+    let mut syncing = Syncing::Full;
     let mut closing = false;
     while !closing {
         match inbox.recv() {
@@ -129,7 +163,38 @@ fn write_loop(conn: &Connection, inbox: &mpsc::Receiver<Message>) {
                 Err(_) => break,
             }
         }
+        syncing.set(conn, batch.iter().any(|job| job.durable()));
         commit_batch(conn, &mut batch);
+    }
+}
+
+/// The connection's `synchronous` setting, changed only when a batch needs the other one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Syncing {
+    /// Every commit syncs the WAL.
+    Full,
+    /// Commits are not synced; a later FULL commit syncs them along.
+    Normal,
+}
+
+impl Syncing {
+    fn set(&mut self, conn: &Connection, durable: bool) {
+        let wanted = if durable {
+            Syncing::Full
+        } else {
+            Syncing::Normal
+        };
+        if *self == wanted {
+            return;
+        }
+        let sql = match wanted {
+            Syncing::Full => "PRAGMA synchronous = FULL",
+            Syncing::Normal => "PRAGMA synchronous = NORMAL",
+        };
+        match run(conn, sql) {
+            Ok(()) => *self = wanted,
+            Err(error) => tracing::error!(%error, "could not change SQLite's synchronous setting"),
+        }
     }
 }
 
