@@ -85,3 +85,84 @@ async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
+    use crate::receiver::{Behaviour, TestReceiver};
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let env = [
+        ("HOOKPOST_DATA_DIR", data_dir),
+        ("HOOKPOST_ADMIN_TOKEN", "hp_shutdown"),
+        ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
+        ("HOOKPOST_PER_HOST_CONCURRENCY", "1"),
+        ("HOOKPOST_DELIVERY_TIMEOUT", "1s"),
+    ];
+    let (mut child, address) = spawn_binary(&env).await;
+    let client = crate::helpers::http_client();
+    let api = format!("http://{address}/api/v3");
+    let receiver = TestReceiver::start().await;
+    let created = client
+        .post(format!("{api}/repos/acme/widgets/hooks"))
+        .bearer_auth("hp_shutdown")
+        .json(&serde_json::json!({"config": {"url": receiver.url}}))
+        .send()
+        .await
+        .unwrap();
+    let hook: serde_json::Value = created.json().await.unwrap();
+    receiver.next_of("ping").await;
+    receiver.set(Behaviour::Hang);
+    for n in 0..3 {
+        let published = client
+            .post(format!("{api}/events"))
+            .bearer_auth("hp_shutdown")
+            .json(&serde_json::json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.status(), StatusCode::ACCEPTED);
+    }
+    receiver.next_of("push").await;
+
+    let pid = child.id().unwrap().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("stops within the grace period")
+        .unwrap();
+    assert!(status.success());
+
+    receiver.set(Behaviour::Status(200));
+    let (_child, address) = spawn_binary(&env).await;
+    receiver.next_of("push").await;
+    receiver.next_of("push").await;
+    let log: Vec<serde_json::Value> = client
+        .get(format!(
+            "http://{address}/api/v3/repos/acme/widgets/hooks/{}/deliveries",
+            hook["id"]
+        ))
+        .bearer_auth("hp_shutdown")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = log
+        .iter()
+        .map(|item| item["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"timed out"),
+        "the attempt under way was recorded: {statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|status| **status == "OK").count(),
+        3,
+        "{statuses:?}"
+    );
+}

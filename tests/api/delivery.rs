@@ -505,3 +505,42 @@ async fn the_background_worker_delivers_as_soon_as_an_event_is_published() {
     assert_eq!(got.header("x-github-delivery"), Some(guid.as_str()));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn one_slow_receiver_cannot_take_every_slot() {
+    let app = spawn_delivering_app(|config| {
+        config.delivery.per_host_concurrency = 1;
+        config.delivery.delivery_timeout = std::time::Duration::from_secs(5);
+    })
+    .await;
+    let slow = TestReceiver::start().await;
+    let fast = TestReceiver::start().await;
+    app.create_hook(
+        "/repos/acme/slow/hooks",
+        ADMIN_TOKEN,
+        &json!({"config": {"url": slow.url}}),
+    )
+    .await;
+    slow.next_of("ping").await;
+    slow.set(Behaviour::Hang);
+    for _ in 0..3 {
+        app.publish("push", "acme/slow", json!({})).await;
+    }
+    slow.next_of("push").await;
+    // The slow host holds its one slot; another host is served meanwhile.
+    let by_name = fast.url.replace("127.0.0.1", "localhost");
+    app.create_hook(
+        "/repos/acme/fast/hooks",
+        ADMIN_TOKEN,
+        &json!({"config": {"url": by_name}}),
+    )
+    .await;
+    fast.next_of("ping").await;
+    app.publish("push", "acme/fast", json!({})).await;
+    fast.next_of("push").await;
+    assert_eq!(
+        slow.pending().await,
+        0,
+        "the slow host gets one request at a time"
+    );
+}
