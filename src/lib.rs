@@ -5,6 +5,7 @@
 //! injected listener with [`server::run`].
 
 pub mod api;
+pub mod apps;
 pub mod auth;
 pub mod config;
 pub mod delivery;

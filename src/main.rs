@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hookpost::auth;
 use hookpost::config::ServeConfig;
+use hookpost::domain::hook::{HookRules, HookSettings};
 use hookpost::domain::names::Login;
 use hookpost::store::{self, StoreConfig};
+use hookpost::{apps, auth};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -32,6 +33,41 @@ enum Command {
     /// Manage owner tokens (works while `serve` runs on the same database).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Register and install GitHub Apps (works while `serve` runs on the same database).
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Register an app and its webhook; prints its id, slug, client id and private key
+    /// (shown this once) as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// An event the app's webhook receives; repeat for several (default: push).
+        #[arg(long = "event")]
+        events: Vec<String>,
+        /// Where the app's webhook delivers.
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        secret: Option<String>,
+        /// `json` or `form`.
+        #[arg(long, default_value = "json")]
+        content_type: String,
+        #[command(flatten)]
+        store: StoreConfig,
+    },
+    /// Install an app on an account (user or organization); prints the installation as JSON.
+    Install {
+        #[arg(long = "app")]
+        app_id: i64,
+        #[arg(long, value_parser = parse_login)]
+        account: Login,
+        #[command(flatten)]
+        store: StoreConfig,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,6 +129,65 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             store.close().await;
             let owners: Vec<&str> = record.owners.iter().map(Login::as_str).collect();
             let printed = serde_json::json!({"id": record.id, "token": token, "owners": owners});
+            println!("{printed}");
+            Ok(())
+        }
+        Command::App(command) => app_command(command).await,
+    }
+}
+
+async fn app_command(command: AppCommand) -> anyhow::Result<()> {
+    match command {
+        AppCommand::Create {
+            name,
+            events,
+            url,
+            secret,
+            content_type,
+            store,
+        } => {
+            let events = if events.is_empty() {
+                vec!["push".to_owned()]
+            } else {
+                events
+            };
+            let body = serde_json::json!({
+                "events": events,
+                "config": {"url": url, "secret": secret.unwrap_or_default(), "content_type": content_type}
+            });
+            let hook = HookSettings::from_create(
+                body.as_object().expect("an object"),
+                &HookRules::default(),
+            )
+            .map_err(|errors| {
+                let problems: Vec<String> = errors
+                    .0
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                anyhow::anyhow!("invalid app: {}", problems.join("; "))
+            })?;
+            let store = store::open(&store).await?;
+            let registered = apps::register(store.as_ref(), &name, hook.events.clone(), hook).await;
+            store.close().await;
+            let registered = registered?
+                .ok_or_else(|| anyhow::anyhow!("an app named {name:?} exists already"))?;
+            let app = &registered.app;
+            let printed = serde_json::json!({"id": app.id, "slug": app.slug, "client_id": app.client_id, "pem": registered.private_key_pem});
+            println!("{printed}");
+            Ok(())
+        }
+        AppCommand::Install {
+            app_id,
+            account,
+            store,
+        } => {
+            let store = store::open(&store).await?;
+            let installation = store.install_app(app_id, account).await;
+            store.close().await;
+            let installation =
+                installation?.ok_or_else(|| anyhow::anyhow!("there is no app {app_id}"))?;
+            let printed = serde_json::json!({"id": installation.id, "app_id": installation.app_id, "account": {"login": installation.account.as_str()}});
             println!("{printed}");
             Ok(())
         }

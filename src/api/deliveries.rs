@@ -19,10 +19,11 @@ use super::hooks::collection_path;
 use super::pagination::read_per_page;
 use super::scoped::Scoped;
 use crate::delivery::request::payload_for;
+use crate::domain::hook::HookScope;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::Problems;
 use crate::error::ApiError;
-use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, StatusClass};
+use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass};
 
 pub fn router() -> Router<AppState> {
     scoped_routes("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries")
@@ -170,14 +171,15 @@ pub fn next_link(deliveries_url: &str, query: &AttemptQuery, last_id: i64) -> Op
     HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).ok()
 }
 
-async fn list(
-    State(state): State<AppState>,
-    scoped: Scoped,
-    ApiBase(base): ApiBase,
-    QueryMap(query): QueryMap,
+/// A hook's delivery log, newest first; `deliveries_url` is where its pages live.
+pub async fn list_log(
+    state: &AppState,
+    scope: &HookScope,
+    hook_id: HookId,
+    deliveries_url: &str,
+    query: &HashMap<String, String>,
 ) -> Result<(HeaderMap, Json<Value>), ApiError> {
-    let hook_id = scoped.hook_id()?;
-    let query = read_query(&query)?;
+    let query = read_query(query)?;
     // One more than asked tells whether a next page exists.
     let probe = AttemptQuery {
         limit: query.limit + 1,
@@ -185,18 +187,14 @@ async fn list(
     };
     let mut attempts = state
         .store
-        .list_attempts(&scoped.scope, hook_id, probe)
+        .list_attempts(scope, hook_id, probe)
         .await?
         .ok_or(ApiError::NotFound)?;
     let mut headers = HeaderMap::new();
     if attempts.len() > query.limit as usize {
         attempts.truncate(query.limit as usize);
-        let deliveries_url = format!(
-            "{base}{}/{hook_id}/deliveries",
-            collection_path(&scoped.scope)
-        );
         let last = attempts.last().expect("a full page").id;
-        if let Some(link) = next_link(&deliveries_url, &query, last) {
+        if let Some(link) = next_link(deliveries_url, &query, last) {
             headers.insert(LINK, link);
         }
     }
@@ -206,34 +204,74 @@ async fn list(
     ))
 }
 
-async fn show(State(state): State<AppState>, scoped: Scoped) -> Result<Json<Value>, ApiError> {
+/// One attempt of a hook in full.
+pub async fn show_log(
+    state: &AppState,
+    scope: &HookScope,
+    hook_id: HookId,
+    attempt_id: i64,
+) -> Result<Json<Value>, ApiError> {
     let detail = state
         .store
-        .get_attempt(&scoped.scope, scoped.hook_id()?, scoped.delivery_id()?)
+        .get_attempt(scope, hook_id, attempt_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(detail_json(&detail)))
 }
 
-/// `POST …/deliveries/{id}/attempts` → `202 {}`: a new attempt, queued at once.
-async fn redeliver(
-    State(state): State<AppState>,
-    scoped: Scoped,
+/// Queues a new attempt of the delivery `attempt_id` belongs to → `202 {}`.
+pub async fn redeliver_log(
+    state: &AppState,
+    scope: &HookScope,
+    hook_id: HookId,
+    attempt_id: i64,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let queued = state
         .store
-        .redeliver(
-            &scoped.scope,
-            scoped.hook_id()?,
-            scoped.delivery_id()?,
-            Timestamp::now(),
-        )
+        .redeliver(scope, hook_id, attempt_id, Timestamp::now())
         .await?;
     if !queued {
         return Err(ApiError::NotFound);
     }
     state.wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    scoped: Scoped,
+    ApiBase(base): ApiBase,
+    QueryMap(query): QueryMap,
+) -> Result<(HeaderMap, Json<Value>), ApiError> {
+    let hook_id = scoped.hook_id()?;
+    let deliveries_url = format!(
+        "{base}{}/{hook_id}/deliveries",
+        collection_path(&scoped.scope)
+    );
+    list_log(&state, &scoped.scope, hook_id, &deliveries_url, &query).await
+}
+
+async fn show(State(state): State<AppState>, scoped: Scoped) -> Result<Json<Value>, ApiError> {
+    show_log(
+        &state,
+        &scoped.scope,
+        scoped.hook_id()?,
+        scoped.delivery_id()?,
+    )
+    .await
+}
+
+async fn redeliver(
+    State(state): State<AppState>,
+    scoped: Scoped,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    redeliver_log(
+        &state,
+        &scoped.scope,
+        scoped.hook_id()?,
+        scoped.delivery_id()?,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::extract::{JsonObject, RawBody, parse_object};
+use super::extract::{JsonObject, PathParams, RawBody, parse_object};
 use super::scoped::scope_from_path_params;
 use crate::auth::Principal;
 use crate::domain::event::Publication;
@@ -166,7 +166,7 @@ pub fn add_latest(payload: &mut Map<String, Value>, latest: &LatestObjects) {
 async fn dispatch(
     State(state): State<AppState>,
     principal: Principal,
-    path: axum::extract::Path<std::collections::HashMap<String, String>>,
+    PathParams(path): PathParams,
     JsonObject(body): JsonObject,
 ) -> Result<StatusCode, ApiError> {
     let Some(HookScope::Repository { owner, repo }) = scope_from_path_params(&path) else {

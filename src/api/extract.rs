@@ -75,6 +75,20 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     }
 }
 
+/// The path's parameters by name; a path that cannot be read names nothing (404).
+pub struct PathParams(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(params)| PathParams(params))
+            .map_err(|_| ApiError::NotFound)
+    }
+}
+
 /// `<origin>/api/v3`: the prefix of every absolute URL in a response, from `--public-url`
 /// or else the request's `Host`.
 pub struct ApiBase(pub String);

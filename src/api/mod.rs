@@ -4,6 +4,7 @@
 //! call the store, shape GitHub's JSON. Invariant: the API never performs a delivery.
 
 mod admin;
+mod apps;
 mod deliveries;
 mod events;
 mod extract;
@@ -42,6 +43,7 @@ pub struct AppState {
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .merge(admin::router())
+        .merge(apps::router())
         .merge(hooks::router())
         .merge(deliveries::router())
         .merge(events::router())

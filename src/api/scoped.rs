@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::AppState;
+use super::extract::PathParams;
 use crate::auth::Principal;
 use crate::domain::hook::HookScope;
 use crate::domain::names::{Login, RepoName};
@@ -46,9 +47,7 @@ impl FromRequestParts<AppState> for Scoped {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound)?;
+        let PathParams(params) = PathParams::from_request_parts(parts, state).await?;
         let scope = scope_from_path_params(&params).ok_or(ApiError::NotFound)?;
         let hook_id = number(&params, "hook_id")?;
         let delivery_id = number(&params, "delivery_id")?;

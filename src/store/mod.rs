@@ -244,6 +244,47 @@ pub struct AttemptDetail {
     pub response_body: Vec<u8>,
 }
 
+/// A GitHub App as stored: only the public half of its key is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRecord {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub client_id: String,
+    pub public_key_pem: String,
+    pub events: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub installations_count: u64,
+    /// The app's one webhook.
+    pub hook_id: HookId,
+}
+
+/// An app to register, with its webhook.
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub name: String,
+    pub slug: String,
+    pub client_id: String,
+    pub public_key_pem: String,
+    pub events: Vec<String>,
+    pub hook: HookSettings,
+}
+
+/// How a JWT names its app: GitHub takes the app id or the client id as `iss`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppKey {
+    Id(i64),
+    ClientId(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub id: i64,
+    pub app_id: i64,
+    pub account: Login,
+}
+
 /// Everything Hookpost keeps. Implementations batch concurrent writes into shared
 /// transactions, so callers need not (and must not) batch themselves.
 #[async_trait::async_trait]
@@ -289,6 +330,19 @@ pub trait Store: Send + Sync {
 
     /// `false` when no such hook. Its deliveries and attempts go with it.
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError>;
+    /// Registers an app and creates its webhook; `None` when the slug is taken.
+    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError>;
+
+    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError>;
+
+    /// Installs the app on `account` (once: installing again returns the installation);
+    /// `None` when there is no such app.
+    async fn install_app(
+        &self,
+        app_id: i64,
+        account: Login,
+    ) -> Result<Option<Installation>, StoreError>;
+
     /// Stores the event once and one delivery for every active hook subscribed to it
     /// (repository hooks, organization hooks, hooks of apps installed on the account), all
     /// in one transaction, together with the idempotency key if any.

@@ -4,6 +4,7 @@
 //! acknowledged only once it is on disk, so neither `kill -9` nor a power cut loses it.
 //! Writes go through the group-commit [`writer`]; reads through a pool of [`readers`].
 
+mod apps;
 mod events;
 mod hooks;
 mod log;
@@ -19,9 +20,9 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::{
-    AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook, HookId, HookPage,
-    IdempotencyKey, LatestObjects, NewEvent, Page, PublishOutcome, Store, StoreError, TokenHash,
-    TokenRecord,
+    AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook,
+    HookId, HookPage, IdempotencyKey, Installation, LatestObjects, NewApp, NewEvent, Page,
+    PublishOutcome, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::Login;
@@ -174,6 +175,28 @@ impl Store for SqliteStore {
             .write(move |conn| hooks::delete(conn, &scope, id))
             .await
     }
+    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {
+        self.writer
+            .write(move |conn| apps::create_app(conn, &app))
+            .await
+    }
+
+    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError> {
+        self.readers
+            .read(move |conn| apps::find_app(conn, &key))
+            .await
+    }
+
+    async fn install_app(
+        &self,
+        app_id: i64,
+        account: Login,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.writer
+            .write(move |conn| apps::install_app(conn, app_id, &account))
+            .await
+    }
+
     async fn publish(
         &self,
         event: NewEvent,

@@ -1,0 +1,297 @@
+//! GitHub Apps: registration and installation (admin, under `/admin/apps`), and the
+//! endpoints an app calls with its JWT: `GET /app`, `/app/hook/config` and the app hook's
+//! delivery log.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use super::deliveries::{list_log, redeliver_log, show_log};
+use super::extract::{ApiBase, JsonObject, PathParams, QueryMap};
+use super::hooks::send_ping;
+use crate::apps;
+use crate::auth::Principal;
+use crate::domain::hook::{ConfigPatch, HookPatch, HookScope, HookSettings};
+use crate::domain::names::Login;
+use crate::domain::timestamp::Timestamp;
+use crate::domain::validate::{ErrorCode, FieldError, Problems, ValidationErrors};
+use crate::error::ApiError;
+use crate::store::AppRecord;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/apps", post(register))
+        .route("/admin/apps/{app_id}/installations", post(install))
+        .route("/app", get(show_app))
+        .route("/app/hook/config", get(show_config).patch(update_config))
+        .route("/app/hook/deliveries", get(list_deliveries))
+        .route("/app/hook/deliveries/{delivery_id}", get(show_delivery))
+        .route(
+            "/app/hook/deliveries/{delivery_id}/attempts",
+            post(redeliver),
+        )
+}
+
+/// The app a request's `Authorization: Bearer <JWT>` authenticates.
+pub struct AuthenticatedApp(pub AppRecord);
+
+impl FromRequestParts<AppState> for AuthenticatedApp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::RequiresAuthentication)?
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized(apps::UNDECODABLE.to_owned()))?;
+        let token = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| ApiError::Unauthorized(apps::UNDECODABLE.to_owned()))?;
+        apps::authenticate(state.store.as_ref(), token, Timestamp::now())
+            .await
+            .map(AuthenticatedApp)
+    }
+}
+
+/// Reads `POST /admin/apps`: `{"name", "events", "hook": {config}}`. The hook is read as a
+/// repository hook's create body would be, its `config.*` fields reported as `hook.*`.
+fn read_registration(
+    body: &Map<String, Value>,
+    state: &AppState,
+) -> Result<(String, Vec<String>, HookSettings), ValidationErrors> {
+    let mut problems = Problems::new("Integration");
+    let name = problems
+        .string(body, "name", "name")
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    if apps::slug(&name).is_empty() {
+        problems.push(
+            "name",
+            ErrorCode::MissingField,
+            "name must contain a letter or digit",
+        );
+    }
+    let events = body
+        .get("events")
+        .cloned()
+        .unwrap_or_else(|| json!(["push"]));
+    let hook_body =
+        json!({"events": events, "config": body.get("hook").cloned().unwrap_or(Value::Null)});
+    let own = problems.finish(|| ());
+    let hook =
+        HookSettings::from_create(hook_body.as_object().expect("an object"), &state.hook_rules);
+    match (own, hook) {
+        (Ok(()), Ok(hook)) => Ok((name, hook.events.clone(), hook)),
+        (own, hook) => {
+            let mut errors = own.err().map(|own| own.0).unwrap_or_default();
+            let hook_errors = hook.err().map(|hook| hook.0).unwrap_or_default();
+            errors.extend(hook_errors.into_iter().map(|error| FieldError {
+                resource: "Integration",
+                field: error.field.replacen("config", "hook", 1),
+                ..error
+            }));
+            Err(ValidationErrors(errors))
+        }
+    }
+}
+
+/// `POST /admin/apps` → `201 {"id", "slug", "client_id", "pem"}`; the key is shown once.
+async fn register(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiBase(base): ApiBase,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require_admin()?;
+    let (name, events, hook) = read_registration(&body, &state)?;
+    let registered = apps::register(state.store.as_ref(), &name, events, hook)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Validation(vec![FieldError {
+                resource: "Integration",
+                field: "name".to_owned(),
+                code: ErrorCode::AlreadyExists,
+                message: format!("an app named {name:?} exists already"),
+            }])
+        })?;
+    if registered.hook.settings.active {
+        send_ping(&state, &registered.hook, &base).await?;
+    }
+    let app = &registered.app;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": app.id,
+            "slug": app.slug,
+            "client_id": app.client_id,
+            "name": app.name,
+            "events": app.events,
+            "pem": registered.private_key_pem,
+        })),
+    ))
+}
+
+/// `POST /admin/apps/{app_id}/installations {"account"}` → `201 {"id", "app_id", "account"}`.
+async fn install(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParams(params): PathParams,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require_admin()?;
+    let app_id: i64 = params
+        .get("app_id")
+        .and_then(|id| id.parse().ok())
+        .ok_or(ApiError::NotFound)?;
+    let mut problems = Problems::new("Installation");
+    let account = match problems.string(&body, "account", "account") {
+        Some(login) => Login::parse(login).or_else(|| {
+            problems.invalid("account", format!("{login:?} is not an account name"));
+            None
+        }),
+        None => {
+            if body.get("account").is_none_or(Value::is_null) {
+                problems.missing("account");
+            }
+            None
+        }
+    };
+    let account = problems.finish(|| account.expect("checked"))?;
+    let installation = state
+        .store
+        .install_app(app_id, account)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": installation.id,
+            "app_id": installation.app_id,
+            "account": {"login": installation.account.as_str()},
+        })),
+    ))
+}
+
+/// The owner every app shows: this Hookpost installation, as a GitHub organization.
+fn owner_json(origin: &str, api: &str) -> Value {
+    json!({
+        "login": "hookpost",
+        "id": 1,
+        "node_id": "O_hookpost",
+        "avatar_url": format!("{origin}/avatars/hookpost"),
+        "gravatar_id": "",
+        "url": format!("{api}/users/hookpost"),
+        "html_url": format!("{origin}/hookpost"),
+        "followers_url": format!("{api}/users/hookpost/followers"),
+        "following_url": format!("{api}/users/hookpost/following{{/other_user}}"),
+        "gists_url": format!("{api}/users/hookpost/gists{{/gist_id}}"),
+        "starred_url": format!("{api}/users/hookpost/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{api}/users/hookpost/subscriptions"),
+        "organizations_url": format!("{api}/users/hookpost/orgs"),
+        "repos_url": format!("{api}/users/hookpost/repos"),
+        "events_url": format!("{api}/users/hookpost/events{{/privacy}}"),
+        "received_events_url": format!("{api}/users/hookpost/received_events"),
+        "type": "Organization",
+        "site_admin": false,
+    })
+}
+
+/// GitHub's `integration` object.
+fn app_json(app: &AppRecord, api: &str) -> Value {
+    let origin = api.strip_suffix("/api/v3").unwrap_or(api);
+    let html_url = format!("{origin}/apps/{}", app.slug);
+    json!({
+        "id": app.id,
+        "slug": app.slug,
+        "node_id": format!("A_{}", app.id),
+        "client_id": app.client_id,
+        "owner": owner_json(origin, api),
+        "name": app.name,
+        "description": "",
+        "external_url": html_url,
+        "html_url": html_url,
+        "created_at": app.created_at.to_github(),
+        "updated_at": app.updated_at.to_github(),
+        "permissions": {},
+        "events": app.events,
+        "installations_count": app.installations_count,
+    })
+}
+
+async fn show_app(AuthenticatedApp(app): AuthenticatedApp, ApiBase(base): ApiBase) -> Json<Value> {
+    Json(app_json(&app, &base))
+}
+
+fn scope_of(app: &AppRecord) -> HookScope {
+    HookScope::App { app_id: app.id }
+}
+
+async fn show_config(
+    State(state): State<AppState>,
+    AuthenticatedApp(app): AuthenticatedApp,
+) -> Result<Json<Value>, ApiError> {
+    let hook = state
+        .store
+        .get_hook(&scope_of(&app), app.hook_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(hook.settings.config.to_github_json()))
+}
+
+async fn update_config(
+    State(state): State<AppState>,
+    AuthenticatedApp(app): AuthenticatedApp,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let patch = HookPatch::config_only(ConfigPatch::from_body(&body, &state.hook_rules)?);
+    let hook = state
+        .store
+        .update_hook(&scope_of(&app), app.hook_id, patch)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(hook.settings.config.to_github_json()))
+}
+
+async fn list_deliveries(
+    State(state): State<AppState>,
+    AuthenticatedApp(app): AuthenticatedApp,
+    ApiBase(base): ApiBase,
+    QueryMap(query): QueryMap,
+) -> Result<(HeaderMap, Json<Value>), ApiError> {
+    let url = format!("{base}/app/hook/deliveries");
+    list_log(&state, &scope_of(&app), app.hook_id, &url, &query).await
+}
+
+fn delivery_id(params: &HashMap<String, String>) -> Result<i64, ApiError> {
+    params
+        .get("delivery_id")
+        .and_then(|id| id.parse().ok())
+        .ok_or(ApiError::NotFound)
+}
+
+async fn show_delivery(
+    State(state): State<AppState>,
+    AuthenticatedApp(app): AuthenticatedApp,
+    PathParams(params): PathParams,
+) -> Result<Json<Value>, ApiError> {
+    show_log(&state, &scope_of(&app), app.hook_id, delivery_id(&params)?).await
+}
+
+async fn redeliver(
+    State(state): State<AppState>,
+    AuthenticatedApp(app): AuthenticatedApp,
+    PathParams(params): PathParams,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    redeliver_log(&state, &scope_of(&app), app.hook_id, delivery_id(&params)?).await
+}

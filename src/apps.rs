@@ -1,0 +1,174 @@
+//! GitHub Apps: registration (an RSA key pair whose private half is handed out once), and
+//! authentication of the app by a JWT it signs with that key, checked as GitHub checks it.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
+use serde_json::Value;
+
+use crate::domain::hook::HookSettings;
+use crate::domain::timestamp::Timestamp;
+use crate::error::ApiError;
+use crate::store::{AppKey, AppRecord, Hook, NewApp, Store, StoreError};
+
+/// Size of generated keys, as GitHub's.
+const KEY_BITS: usize = 2048;
+/// Longest life GitHub allows a JWT (`exp − iat`), in seconds.
+const MAX_LIFETIME: i64 = 600;
+/// How far ahead of our clock `iat` may be (the issuer's clock may run fast).
+const CLOCK_SKEW: i64 = 60;
+
+/// GitHub's messages for rejected JWTs, verbatim: clients match on them.
+pub const UNDECODABLE: &str = "A JSON web token could not be decoded";
+pub const EXPIRED: &str = "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires";
+pub const TOO_LONG: &str = "'Expiration time' claim ('exp') is too far in the future";
+pub const ISSUED_IN_FUTURE: &str = "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued";
+pub const UNKNOWN_APP: &str = "Integration not found";
+
+/// A new key pair as (private PKCS#1 PEM, public PKCS#1 PEM).
+///
+/// # Errors
+/// When the OS random source fails.
+pub fn generate_key() -> anyhow::Result<(String, String)> {
+    let mut rng = rsa::rand_core::OsRng;
+    let private = rsa::RsaPrivateKey::new(&mut rng, KEY_BITS)?;
+    let public = rsa::RsaPublicKey::from(&private);
+    let private_pem = private.to_pkcs1_pem(LineEnding::LF)?.to_string();
+    let public_pem = public.to_pkcs1_pem(LineEnding::LF)?;
+    Ok((private_pem, public_pem))
+}
+
+/// The URL-friendly name GitHub derives from an app's name: `My App!` → `my-app`.
+pub fn slug(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_owned()
+}
+
+/// A registered app, its webhook, and the private key (which is not kept anywhere).
+pub struct Registered {
+    pub app: AppRecord,
+    pub hook: Hook,
+    pub private_key_pem: String,
+}
+
+/// Registers an app whose webhook has `hook`; `Ok(None)` when its slug is taken.
+///
+/// # Errors
+/// When the key cannot be generated or the store fails.
+pub async fn register(
+    store: &dyn Store,
+    name: &str,
+    events: Vec<String>,
+    hook: HookSettings,
+) -> anyhow::Result<Option<Registered>> {
+    let (private_key_pem, public_key_pem) = tokio::task::spawn_blocking(generate_key).await??;
+    let mut client_id = [0u8; 8];
+    getrandom::fill(&mut client_id).expect("the OS random source works");
+    let created = store
+        .create_app(NewApp {
+            name: name.to_owned(),
+            slug: slug(name),
+            client_id: format!("Iv1.{}", hex::encode(client_id)),
+            public_key_pem,
+            events,
+            hook,
+        })
+        .await?;
+    Ok(created.map(|(app, hook)| Registered {
+        app,
+        hook,
+        private_key_pem,
+    }))
+}
+
+fn claim_integer(claims: &Value, name: &str) -> Option<i64> {
+    let value = claims.get(name)?;
+    value.as_i64().or_else(|| value.as_f64().map(|f| f as i64))
+}
+
+/// The app a `Bearer` JWT authenticates, checked as GitHub checks it: RS256 only, signed by
+/// the app's key, `iss` the app id (number or string) or client id, `exp` in the future and
+/// at most 600 s after `iat`, `iat` at most 60 s ahead.
+///
+/// # Errors
+/// 401 with GitHub's message for each way a JWT is refused.
+pub async fn authenticate(
+    store: &dyn Store,
+    token: &str,
+    now: Timestamp,
+) -> Result<AppRecord, ApiError> {
+    let refuse = |message: &str| ApiError::Unauthorized(message.to_owned());
+    let header = jsonwebtoken::decode_header(token).map_err(|_| refuse(UNDECODABLE))?;
+    if header.alg != Algorithm::RS256 {
+        return Err(refuse(UNDECODABLE));
+    }
+    let claims: Value = token
+        .split('.')
+        .nth(1)
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| refuse(UNDECODABLE))?;
+    let key = match claims.get("iss") {
+        Some(Value::Number(id)) => id.as_i64().map(AppKey::Id),
+        Some(Value::String(text)) => Some(match text.parse::<i64>() {
+            Ok(id) => AppKey::Id(id),
+            Err(_) => AppKey::ClientId(text.clone()),
+        }),
+        _ => None,
+    }
+    .ok_or_else(|| refuse(UNKNOWN_APP))?;
+    let app = store
+        .find_app(key)
+        .await
+        .map_err(|error: StoreError| ApiError::Internal(error.into()))?
+        .ok_or_else(|| refuse(UNKNOWN_APP))?;
+
+    let decoding = DecodingKey::from_rsa_pem(app.public_key_pem.as_bytes())
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    // The time claims are checked below, with GitHub's rules and messages.
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(token, &decoding, &validation)
+        .map_err(|_| refuse(UNDECODABLE))?;
+
+    let now = now.0.div_euclid(1000);
+    let issued = claim_integer(&claims, "iat").ok_or_else(|| refuse(ISSUED_IN_FUTURE))?;
+    let expires = claim_integer(&claims, "exp").ok_or_else(|| refuse(EXPIRED))?;
+    if issued > now + CLOCK_SKEW {
+        return Err(refuse(ISSUED_IN_FUTURE));
+    }
+    if expires <= now {
+        return Err(refuse(EXPIRED));
+    }
+    if expires - issued > MAX_LIFETIME {
+        return Err(refuse(TOO_LONG));
+    }
+    Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lowercase_words_joined_by_dashes() {
+        assert_eq!(slug("My Great App!"), "my-great-app");
+        assert_eq!(slug("  CI -- bot "), "ci-bot");
+    }
+
+    #[test]
+    fn generated_keys_are_pkcs1_pem() {
+        let (private, public) = generate_key().unwrap();
+        assert!(private.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        assert!(public.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+    }
+}

@@ -1,0 +1,109 @@
+//! GitHub Apps, their webhook and their installations.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::hooks::{self, ensure_account};
+use crate::domain::hook::HookScope;
+use crate::domain::names::Login;
+use crate::domain::timestamp::Timestamp;
+use crate::store::{AppKey, AppRecord, Hook, Installation, NewApp, StoreError};
+
+const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.client_id, a.public_key_pem, a.events, \
+     a.created_at, a.updated_at, \
+     (SELECT count(*) FROM installations i WHERE i.app_id = a.id), \
+     (SELECT h.id FROM hooks h WHERE h.app_id = a.id)";
+
+fn read_app(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
+    let events: String = row.get(5)?;
+    Ok(AppRecord {
+        id: row.get(0)?,
+        slug: row.get(1)?,
+        name: row.get(2)?,
+        client_id: row.get(3)?,
+        public_key_pem: row.get(4)?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        created_at: Timestamp(row.get(6)?),
+        updated_at: Timestamp(row.get(7)?),
+        installations_count: row.get::<_, i64>(8)?.unsigned_abs(),
+        hook_id: row.get(9)?,
+    })
+}
+
+pub(super) fn create_app(
+    conn: &Connection,
+    app: &NewApp,
+) -> Result<Option<(AppRecord, Hook)>, StoreError> {
+    let taken: Option<i64> = conn
+        .prepare_cached("SELECT id FROM apps WHERE slug = ?1")?
+        .query_row([&app.slug], |row| row.get(0))
+        .optional()?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let now = Timestamp::now();
+    let id: i64 = conn
+        .prepare_cached(
+            "INSERT INTO apps (slug, name, client_id, public_key_pem, events, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+        )?
+        .query_row(
+            params![
+                app.slug,
+                app.name,
+                app.client_id,
+                app.public_key_pem,
+                serde_json::Value::from(app.events.clone()).to_string(),
+                now.0
+            ],
+            |row| row.get(0),
+        )?;
+    let hook = hooks::create(conn, &HookScope::App { app_id: id }, &app.hook)?;
+    let record = find_app(conn, &AppKey::Id(id))?.ok_or(StoreError::Closed)?;
+    Ok(Some((record, hook)))
+}
+
+pub(super) fn find_app(conn: &Connection, key: &AppKey) -> Result<Option<AppRecord>, StoreError> {
+    let found = match key {
+        AppKey::Id(id) => conn
+            .prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.id = ?1"))?
+            .query_row([id], read_app)
+            .optional()?,
+        AppKey::ClientId(client_id) => conn
+            .prepare_cached(&format!(
+                "SELECT {APP_COLUMNS} FROM apps a WHERE a.client_id = ?1"
+            ))?
+            .query_row([client_id], read_app)
+            .optional()?,
+    };
+    Ok(found)
+}
+
+pub(super) fn install_app(
+    conn: &Connection,
+    app_id: i64,
+    account: &Login,
+) -> Result<Option<Installation>, StoreError> {
+    if find_app(conn, &AppKey::Id(app_id))?.is_none() {
+        return Ok(None);
+    }
+    let account_id = ensure_account(conn, account)?;
+    conn.prepare_cached(
+        "INSERT INTO installations (app_id, account_id, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (app_id, account_id) DO NOTHING",
+    )?
+    .execute(params![app_id, account_id, Timestamp::now().0])?;
+    let (id, login): (i64, String) = conn
+        .prepare_cached(
+            "SELECT i.id, a.login FROM installations i JOIN accounts a ON a.id = i.account_id
+             WHERE i.app_id = ?1 AND i.account_id = ?2",
+        )?
+        .query_row(params![app_id, account_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+    Ok(Some(Installation {
+        id,
+        app_id,
+        account: Login::parse(&login)
+            .ok_or_else(|| StoreError::Corrupt("account login".to_owned()))?,
+    }))
+}
