@@ -8,7 +8,7 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_stepped_app};
+use crate::helpers::{ADMIN_TOKEN, TestApp, run_cli, spawn_stepped_app};
 use crate::receiver::TestReceiver;
 use crate::schema::assert_matches;
 
@@ -350,46 +350,27 @@ async fn apps_are_for_the_admin_and_their_private_key_is_never_kept() {
 #[tokio::test]
 async fn the_cli_registers_and_installs_apps() {
     let app = spawn_stepped_app(|_| {}).await;
-    let run = |args: Vec<String>| {
-        let dir = app.data_dir.clone();
-        async move {
-            let output = tokio::process::Command::new(crate::helpers::BINARY)
-                .args(args)
-                .env("HOOKPOST_DATA_DIR", dir)
-                .output()
-                .await
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            serde_json::from_slice::<Value>(&output.stdout).unwrap()
-        }
-    };
-    let created = run([
-        "app",
-        "create",
-        "--name",
-        "Cli App",
-        "--event",
-        "push",
-        "--url",
-        "http://a.example/",
-    ]
-    .map(String::from)
-    .to_vec())
+    let created = run_cli(
+        &app.data_dir,
+        &[
+            "app",
+            "create",
+            "--name",
+            "Cli App",
+            "--event",
+            "push",
+            "--url",
+            "http://a.example/",
+        ],
+    )
     .await;
     assert_eq!(created["slug"], "cli-app");
     let id = created["id"].as_i64().unwrap();
-    let installed = run(vec![
-        "app".into(),
-        "install".into(),
-        "--app".into(),
-        id.to_string(),
-        "--account".into(),
-        "acme".into(),
-    ])
+    let id_text = id.to_string();
+    let installed = run_cli(
+        &app.data_dir,
+        &["app", "install", "--app", &id_text, "--account", "acme"],
+    )
     .await;
     assert_eq!(installed["account"]["login"], "acme");
     let token = octokit_jwt(created["pem"].as_str().unwrap(), json!(id));

@@ -6,24 +6,17 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::process::Command;
 
-use crate::helpers::{BINARY, hook_body, spawn_binary, start};
+use crate::helpers::{BINARY, hook_body, run_cli, spawn_binary, start};
 
 #[tokio::test]
 async fn token_create_works_while_serve_runs_on_the_same_database() {
     let dir = tempfile::tempdir().unwrap();
     let app = start(dir.path(), |_| {}).await;
-    let output = Command::new(BINARY)
-        .args(["token", "create", "--owner", "acme", "--owner", "globex"])
-        .env("HOOKPOST_DATA_DIR", dir.path())
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let printed = run_cli(
+        dir.path(),
+        &["token", "create", "--owner", "acme", "--owner", "globex"],
+    )
+    .await;
     assert_eq!(printed["owners"], serde_json::json!(["acme", "globex"]));
     let token = printed["token"].as_str().unwrap();
     app.create_hook("/orgs/globex/hooks", token, &hook_body("http://a.example/"))

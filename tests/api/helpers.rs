@@ -295,3 +295,41 @@ pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// Runs an admin command of the real binary on `data_dir`; returns what it printed as JSON.
+pub async fn run_cli(data_dir: &Path, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(BINARY)
+        .args(args)
+        .env("HOOKPOST_DATA_DIR", data_dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// GETs an absolute `url` with the admin token; returns the `rel="next"` URL and the items.
+pub async fn get_page(app: &TestApp, url: &str) -> (Option<String>, Vec<Value>) {
+    let response = app
+        .client
+        .get(url)
+        .header("Authorization", format!("token {ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let next = response
+        .headers()
+        .get("link")
+        .and_then(|link| link.to_str().ok())
+        .and_then(|link| {
+            link.split(", ")
+                .find(|part| part.ends_with("rel=\"next\""))
+                .map(|part| part[1..part.find('>').unwrap()].to_owned())
+        });
+    (next, response.json().await.unwrap())
+}

@@ -4,37 +4,13 @@
 use std::collections::HashSet;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, hook_path, spawn_stepped_app};
+use crate::helpers::{ADMIN_TOKEN, get_page, hook_path, spawn_stepped_app};
 use crate::receiver::{Behaviour, TestReceiver};
 use crate::schema::assert_matches;
 
 const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
-
-/// The `rel="next"` URL of a `Link` header.
-fn next_url(link: Option<&str>) -> Option<String> {
-    link?
-        .split(", ")
-        .find(|part| part.ends_with("rel=\"next\""))
-        .map(|part| part[1..part.find('>').unwrap()].to_owned())
-}
-
-async fn get_url(app: &TestApp, url: &str) -> (Option<String>, Vec<Value>) {
-    let response = app
-        .client
-        .get(url)
-        .header("Authorization", format!("token {ADMIN_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let link = response
-        .headers()
-        .get("link")
-        .map(|l| l.to_str().unwrap().to_owned());
-    (next_url(link.as_deref()), response.json().await.unwrap())
-}
 
 #[tokio::test]
 async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arrive() {
@@ -58,7 +34,7 @@ async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arriv
     let mut pages = 0;
     while let Some(url) = next {
         assert!(url.starts_with("http://"), "absolute: {url}");
-        let (following, page) = get_url(&app, &url).await;
+        let (following, page) = get_page(&app, &url).await;
         assert!(page.len() <= 7);
         seen.extend(page.iter().map(|item| item["id"].as_i64().unwrap()));
         next = following;
@@ -79,7 +55,7 @@ async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arriv
         "newest first"
     );
     assert_eq!(pages, 36);
-    let (_, newest) = get_url(&app, &format!("{}{path}/deliveries?per_page=100", app.api)).await;
+    let (_, newest) = get_page(&app, &format!("{}{path}/deliveries?per_page=100", app.api)).await;
     assert_eq!(newest.len(), 100, "per_page up to 100");
     assert!(newest[0]["id"].as_i64() > seen.first().copied());
 }
