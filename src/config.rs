@@ -32,6 +32,10 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_HEADER_ALIAS", value_delimiter = ',', value_parser = parse_alias)]
     pub header_alias: Vec<String>,
 
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this>`.
+    #[arg(long, env = "HOOKPOST_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// The admin token; when unset, one is generated at the first start and written to
     /// `<data-dir>/admin-token`.
     #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
@@ -52,6 +56,7 @@ impl ServeConfig {
             max_payload_bytes: 26_214_400,
             header_alias: Vec::new(),
             admin_token: None,
+            metrics_token: None,
         }
     }
 }

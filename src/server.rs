@@ -52,11 +52,13 @@ impl Server {
             );
         }
         let wake = Arc::new(tokio::sync::Notify::new());
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let worker = Worker::new(
             store.clone(),
             &config.delivery,
             config.header_alias.clone(),
             wake.clone(),
+            metrics.clone(),
         )?;
         let state = AppState {
             store: store.clone(),
@@ -64,6 +66,8 @@ impl Server {
             wake,
             public_url: config.public_url.as_deref().map(Arc::from),
             hook_rules: Arc::new(HookRules::new(&config.header_alias)),
+            metrics,
+            metrics_token: config.metrics_token.as_deref().map(Arc::from),
         };
         Ok(Server {
             config,

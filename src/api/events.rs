@@ -121,6 +121,7 @@ async fn publish(
         .await?;
     match outcome {
         PublishOutcome::Published { guid, deliveries } => {
+            state.metrics.events_published.inc();
             if deliveries > 0 {
                 state.wake.notify_one();
             }
@@ -210,6 +211,7 @@ async fn dispatch(
     let mut event = new_event(&publication, None);
     event.latest = LatestObjects::default();
     let outcome = state.store.publish(event, None, Timestamp::now()).await?;
+    state.metrics.events_published.inc();
     if matches!(outcome, PublishOutcome::Published { deliveries, .. } if deliveries > 0) {
         state.wake.notify_one();
     }

@@ -10,6 +10,7 @@ mod events;
 mod extract;
 mod health;
 mod hooks;
+mod metrics;
 mod pagination;
 mod scoped;
 
@@ -37,6 +38,9 @@ pub struct AppState {
     pub public_url: Option<Arc<str>>,
     /// Server-wide rules for hook fields (reserved header names).
     pub hook_rules: Arc<HookRules>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// `--metrics-token`: when set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 /// The whole HTTP surface, ready to serve.
@@ -51,7 +55,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(not_found);
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
         .nest("/api/v3", api)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())

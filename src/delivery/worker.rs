@@ -22,6 +22,7 @@ use super::guard::Guard;
 use super::request::{self, WireSettings};
 use super::retry::{RetrySchedule, random_jitter};
 use crate::domain::timestamp::Timestamp;
+use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, ClaimedDelivery, Store, StoreError};
 
 /// How long a claim holds a delivery before another worker may take it. Long enough for a
@@ -50,6 +51,7 @@ pub struct Worker {
     in_flight: Mutex<HashSet<i64>>,
     /// How long in-flight attempts may take to finish at shutdown.
     grace: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -60,6 +62,7 @@ impl Worker {
         config: &DeliveryConfig,
         aliases: Vec<String>,
         wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let guard = Arc::new(Guard::new(
             config.allow_private_targets,
@@ -82,6 +85,7 @@ impl Worker {
             hosts: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             grace: config.delivery_timeout + Duration::from_secs(1),
+            metrics,
         })
     }
 
@@ -244,7 +248,9 @@ impl Worker {
                 .transport
                 .send(&outgoing, delivery.target.config.insecure_ssl)
                 .await;
-            let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            let elapsed = started.elapsed();
+            let duration_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
+            self.metrics.record_attempt(result.succeeded, elapsed.as_secs_f64());
             let now = claimed_at.max(Timestamp::now());
             let next_attempt = if result.succeeded || !delivery.retry {
                 None

@@ -285,6 +285,17 @@ pub struct Installation {
     pub account: Login,
 }
 
+/// The queue at one moment, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueueStats {
+    /// Pending deliveries due now (leased ones are not due until their lease ends).
+    pub due: u64,
+    /// Pending deliveries due later, leased ones included.
+    pub scheduled: u64,
+    /// How long the oldest due delivery has waited, in seconds (0 when none is due).
+    pub oldest_due_age_seconds: f64,
+}
+
 /// Everything Hookpost keeps. Implementations batch concurrent writes into shared
 /// transactions, so callers need not (and must not) batch themselves.
 #[async_trait::async_trait]
@@ -419,6 +430,8 @@ pub trait Store: Send + Sync {
         hook_id: HookId,
         attempt_id: i64,
     ) -> Result<Option<AttemptDetail>, StoreError>;
+
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError>;
 
     /// Deletes up to `batch` events older than `before` with their deliveries and
     /// attempts; returns how many events went.

@@ -9,6 +9,7 @@ mod errors;
 mod helpers;
 mod hooks;
 mod log;
+mod metrics;
 mod persistence;
 mod publish;
 mod receiver;

@@ -22,7 +22,7 @@ use rusqlite::Connection;
 use super::{
     AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook,
     HookId, HookPage, IdempotencyKey, Installation, LatestObjects, NewApp, NewEvent, Page,
-    PublishOutcome, Store, StoreError, TokenHash, TokenRecord,
+    PublishOutcome, QueueStats, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::Login;
@@ -307,6 +307,10 @@ impl Store for SqliteStore {
         self.readers
             .read(move |conn| log::get_attempt(conn, &scope, hook_id, attempt_id))
             .await
+    }
+
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
+        self.readers.read(move |conn| queue::stats(conn, now)).await
     }
 
     async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {

@@ -15,7 +15,8 @@ use super::hooks::{find_scope, get_in};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
 use crate::domain::timestamp::Timestamp;
 use crate::store::{
-    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, StoreError,
+    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, QueueStats,
+    StoreError,
 };
 
 struct Leased {
@@ -237,6 +238,21 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
     )?
     .execute(params![attempt.hook_id, status, code, message])?;
     Ok(())
+}
+
+pub(super) fn stats(conn: &Connection, now: Timestamp) -> Result<QueueStats, StoreError> {
+    let (due, scheduled, oldest): (i64, i64, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT count(*) FILTER (WHERE due_at <= ?1), count(*) FILTER (WHERE due_at > ?1),
+                    min(due_at) FILTER (WHERE due_at <= ?1)
+             FROM deliveries WHERE due_at IS NOT NULL",
+        )?
+        .query_row([now.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    Ok(QueueStats {
+        due: due.unsigned_abs(),
+        scheduled: scheduled.unsigned_abs(),
+        oldest_due_age_seconds: oldest.map_or(0.0, |at| (now.0 - at).max(0) as f64 / 1000.0),
+    })
 }
 
 pub(super) fn recover_leases(conn: &Connection, now: Timestamp) -> Result<u64, StoreError> {

@@ -1,0 +1,119 @@
+//! Prometheus metrics, one registry per server (no global recorder), rendered as text at
+//! `GET /metrics`. Labels are bounded: outcomes, methods, route templates and status codes,
+//! never URLs or ids.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::store::QueueStats;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `success` or `failure`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    /// The route template (`/api/v3/repos/{owner}/{repo}/hooks`), or `unmatched`.
+    pub route: String,
+    pub status: u16,
+}
+
+/// Everything Hookpost counts.
+pub struct Metrics {
+    /// Guarded only for rendering; the metrics themselves are atomics.
+    registry: Mutex<Registry>,
+    pub events_published: Counter,
+    pub attempts: Family<OutcomeLabels, Counter>,
+    pub attempt_duration: Histogram,
+    pub http_requests: Family<RequestLabels, Counter>,
+    deliveries_due: Gauge,
+    deliveries_scheduled: Gauge,
+    oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("hookpost");
+        let metrics = Metrics {
+            events_published: Counter::default(),
+            attempts: Family::default(),
+            // 1 ms to ~16 s.
+            attempt_duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            http_requests: Family::default(),
+            deliveries_due: Gauge::default(),
+            deliveries_scheduled: Gauge::default(),
+            oldest_due_age: Gauge::default(),
+            registry: Mutex::new(Registry::default()),
+        };
+        registry.register(
+            "events_published",
+            "Events accepted for delivery",
+            metrics.events_published.clone(),
+        );
+        registry.register(
+            "delivery_attempts",
+            "Delivery attempts made, by outcome",
+            metrics.attempts.clone(),
+        );
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "How long delivery attempts took",
+            metrics.attempt_duration.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests served, by route and status",
+            metrics.http_requests.clone(),
+        );
+        registry.register(
+            "deliveries_due",
+            "Deliveries due now and not leased",
+            metrics.deliveries_due.clone(),
+        );
+        registry.register(
+            "deliveries_scheduled",
+            "Deliveries waiting for a later attempt",
+            metrics.deliveries_scheduled.clone(),
+        );
+        registry.register(
+            "oldest_due_delivery_age_seconds",
+            "How long the oldest due delivery has been waiting",
+            metrics.oldest_due_age.clone(),
+        );
+        *metrics.registry.lock().expect("not poisoned") = registry;
+        metrics
+    }
+}
+
+impl Metrics {
+    pub fn record_attempt(&self, succeeded: bool, seconds: f64) {
+        let outcome = if succeeded { "success" } else { "failure" };
+        self.attempts
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        self.attempt_duration.observe(seconds);
+    }
+
+    /// The Prometheus text exposition, with the queue gauges taken from `queue`.
+    pub fn render(&self, queue: &QueueStats) -> String {
+        self.deliveries_due
+            .set(i64::try_from(queue.due).unwrap_or(i64::MAX));
+        self.deliveries_scheduled
+            .set(i64::try_from(queue.scheduled).unwrap_or(i64::MAX));
+        self.oldest_due_age.set(queue.oldest_due_age_seconds);
+        let mut text = String::new();
+        let registry = self.registry.lock().expect("not poisoned");
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

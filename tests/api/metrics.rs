@@ -1,0 +1,133 @@
+//! `GET /metrics`: valid Prometheus text whose counters follow what happens.
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_stepped_app};
+use crate::receiver::{Behaviour, TestReceiver};
+
+/// Parses the text exposition format strictly enough to reject anything malformed:
+/// `# HELP`/`# TYPE`/`# EOF` comments, and `name{label="value",…} number` samples.
+fn parse(text: &str) -> HashMap<String, f64> {
+    let mut samples = HashMap::new();
+    for line in text.lines().filter(|line| !line.is_empty()) {
+        if let Some(comment) = line.strip_prefix("# ") {
+            assert!(
+                comment.starts_with("HELP ") || comment.starts_with("TYPE ") || comment == "EOF",
+                "unexpected comment: {line}"
+            );
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line}"));
+        let name_end = series.find('{').unwrap_or(series.len());
+        let name = &series[..name_end];
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "bad metric name: {line}"
+        );
+        if name_end < series.len() {
+            assert!(series.ends_with('}'), "unclosed labels: {line}");
+        }
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value: {line}"));
+        samples.insert(series.to_owned(), value);
+    }
+    samples
+}
+
+async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+    let response = app
+        .client
+        .get(format!("http://{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    parse(&response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn counters_move_as_events_are_published_and_delivered() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    app.create_hook(
+        "/repos/acme/widgets/hooks",
+        ADMIN_TOKEN,
+        &json!({"config": {"url": receiver.url}}),
+    )
+    .await;
+    app.deliver_due().await;
+    for _ in 0..3 {
+        app.publish("push", "acme/widgets", json!({})).await;
+    }
+    let before = scrape(&app).await;
+    assert_eq!(before["hookpost_deliveries_due"], 3.0);
+    assert_eq!(app.deliver_due().await, 3);
+    receiver.set(Behaviour::Status(500));
+    app.publish("push", "acme/widgets", json!({})).await;
+    app.deliver_due().await;
+
+    let after = scrape(&app).await;
+    assert_eq!(after["hookpost_events_published_total"], 4.0);
+    assert_eq!(
+        after["hookpost_delivery_attempts_total{outcome=\"success\"}"], 4.0,
+        "three events and the ping"
+    );
+    assert_eq!(
+        after["hookpost_delivery_attempts_total{outcome=\"failure\"}"],
+        1.0
+    );
+    assert_eq!(
+        after["hookpost_delivery_attempt_duration_seconds_count"],
+        5.0
+    );
+    assert_eq!(after["hookpost_deliveries_due"], 0.0);
+    assert_eq!(
+        after["hookpost_deliveries_scheduled"], 1.0,
+        "the failure waits for its retry"
+    );
+    assert_eq!(
+        after["hookpost_http_requests_total{method=\"POST\",route=\"/api/v3/events\",status=\"202\"}"],
+        4.0
+    );
+    assert!(
+        after.contains_key("hookpost_http_requests_total{method=\"POST\",route=\"/api/v3/repos/{owner}/{repo}/hooks\",status=\"201\"}"),
+        "routes are labelled by template, not by path"
+    );
+    assert!(
+        after.keys().all(|series| !series.contains("acme")),
+        "no names or ids as labels"
+    );
+}
+
+#[tokio::test]
+async fn a_metrics_token_closes_the_endpoint() {
+    let app =
+        crate::helpers::spawn_app_with(|config| config.metrics_token = Some("m3trics".to_owned()))
+            .await;
+    let url = format!("http://{}/metrics", app.address);
+    for (header, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("Bearer wrong"), StatusCode::UNAUTHORIZED),
+        (Some("Bearer m3trics"), StatusCode::OK),
+    ] {
+        let mut request = app.client.get(&url);
+        if let Some(header) = header {
+            request = request.header("Authorization", header);
+        }
+        assert_eq!(request.send().await.unwrap().status(), status, "{header:?}");
+    }
+}
