@@ -14,5 +14,6 @@ pub mod error;
 pub mod metrics;
 pub mod server;
 pub mod store;
+pub mod tools;
 
 pub use server::run;

@@ -10,7 +10,8 @@ use hookpost::config::ServeConfig;
 use hookpost::domain::hook::{HookRules, HookSettings};
 use hookpost::domain::names::Login;
 use hookpost::store::{self, StoreConfig};
-use hookpost::{apps, auth};
+use hookpost::tools::listen::ListenConfig;
+use hookpost::{apps, auth, tools};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -36,6 +37,35 @@ enum Command {
     /// Register and install GitHub Apps (works while `serve` runs on the same database).
     #[command(subcommand)]
     App(AppCommand),
+    /// Publish events to a running server: one from FILE (or `-`), or many with `--ndjson`.
+    Publish(PublishArgs),
+    /// Receive webhooks locally: print each delivery with its signatures checked.
+    Listen(ListenConfig),
+}
+
+#[derive(clap::Args)]
+struct PublishArgs {
+    /// The server's origin, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "HOOKPOST_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// A token that may publish to the repository or organization.
+    #[arg(long, env = "HOOKPOST_TOKEN", hide_env_values = true)]
+    token: String,
+    /// owner/name of the repository the event happened in.
+    #[arg(long = "repo", conflicts_with = "ndjson")]
+    repository: Option<String>,
+    /// The organization whose hooks receive the event.
+    #[arg(long = "org", conflicts_with = "ndjson")]
+    organization: Option<String>,
+    /// The event's name, e.g. `issues`.
+    #[arg(long, required_unless_present = "ndjson")]
+    event: Option<String>,
+    /// A file with one `{"event", "repository", "payload"}` object per line.
+    #[arg(long)]
+    ndjson: Option<std::path::PathBuf>,
+    /// The payload: a JSON file, or `-` for standard input.
+    #[arg(required_unless_present = "ndjson", conflicts_with = "ndjson")]
+    file: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -133,7 +163,42 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::App(command) => app_command(command).await,
+        Command::Publish(args) => publish(args).await,
+        Command::Listen(config) => tools::listen::run(config).await,
     }
+}
+
+async fn publish(args: PublishArgs) -> anyhow::Result<()> {
+    let target = tools::publish::Target {
+        server: args.server,
+        token: args.token,
+    };
+    if let Some(path) = args.ndjson {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("Failed to read {}", path.display()))?;
+        let summary = tools::publish::publish_ndjson(&target, &text).await;
+        if !summary.refused.is_empty() {
+            anyhow::bail!("{} lines were not published", summary.refused.len());
+        }
+        return Ok(());
+    }
+    let payload = match args.file.as_deref() {
+        Some("-") | None => {
+            std::io::read_to_string(std::io::stdin()).context("Failed to read standard input")?
+        }
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("Failed to read {path}"))?
+        }
+    };
+    let event = args.event.unwrap_or_default();
+    tools::publish::publish_one(
+        &target,
+        &event,
+        args.repository.as_deref(),
+        args.organization.as_deref(),
+        &payload,
+    )
+    .await
 }
 
 async fn app_command(command: AppCommand) -> anyhow::Result<()> {

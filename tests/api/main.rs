@@ -16,3 +16,4 @@ mod receiver;
 mod retries;
 mod schema;
 mod tenancy;
+mod tools;
