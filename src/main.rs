@@ -21,8 +21,22 @@ use tokio_util::sync::CancellationToken;
     about = "A GitHub-compatible webhook delivery server"
 )]
 struct Cli {
+    /// How log lines look: `pretty` for people, `json` for log collectors.
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKPOST_LOG_FORMAT",
+        default_value = "pretty"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -118,13 +132,15 @@ fn parse_login(text: &str) -> Result<Login, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Pretty => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     let runtime = tokio::runtime::Runtime::new().expect("the OS can start threads");
     match runtime.block_on(execute(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -159,3 +159,60 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn json_logs_carry_request_ids_and_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let (mut child, address, log) = crate::helpers::spawn_binary_logged(&[
+        ("HOOKPOST_DATA_DIR", data_dir),
+        ("HOOKPOST_ADMIN_TOKEN", "hp_admin_never_logged"),
+        ("HOOKPOST_LOG_FORMAT", "json"),
+        ("RUST_LOG", "debug"),
+    ])
+    .await;
+    let client = crate::helpers::http_client();
+    let api = format!("http://{address}/api/v3");
+    let created = client
+        .post(format!("{api}/repos/acme/widgets/hooks"))
+        .bearer_auth("hp_admin_never_logged")
+        .header("X-Request-Id", "req-from-client-1")
+        .body(r#"{"config": {"url": "http://a.example/", "secret": "hook-secret-never-logged"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["x-request-id"], "req-from-client-1");
+    let listed = client
+        .get(format!("{api}/repos/acme/widgets/hooks"))
+        .bearer_auth("hp_admin_never_logged")
+        .send()
+        .await
+        .unwrap();
+    let generated = listed.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(generated.len(), 36, "a UUID when the client sends none");
+
+    let pid = child.id().unwrap().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    child.wait().await.unwrap();
+    let lines = log.await.unwrap();
+    assert!(lines.len() > 3);
+    for line in &lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("every log line is JSON: {line}"));
+        assert!(parsed["level"].is_string());
+        assert!(
+            !line.contains("never-logged") && !line.contains("never_logged"),
+            "{line}"
+        );
+    }
+    assert!(lines.iter().any(|line| line.contains("req-from-client-1")));
+    assert!(lines.iter().any(|line| line.contains(&generated)));
+}

@@ -261,6 +261,18 @@ pub const BINARY: &str = env!("CARGO_BIN_EXE_hookpost");
 /// Starts `hookpost serve` on a free loopback port with `HOOKPOST_*` variables `env`, and
 /// waits until it listens; returns the process and its address.
 pub async fn spawn_binary(env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    let (child, address, _log) = spawn_binary_logged(env).await;
+    (child, address)
+}
+
+/// The same, also returning every log line the process writes until it exits.
+pub async fn spawn_binary_logged(
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::task::JoinHandle<Vec<String>>,
+) {
     use tokio::io::AsyncBufReadExt;
     let mut command = tokio::process::Command::new(BINARY);
     command
@@ -274,10 +286,21 @@ pub async fn spawn_binary(env: &[(&str, &str)]) -> (tokio::process::Child, Strin
     }
     let mut child = command.spawn().expect("the binary starts");
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
     let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("address=").nth(1) {
-                return rest.split_whitespace().next().unwrap().to_owned();
+            seen.push(line.clone());
+            // Pretty logs say `address=…`, JSON logs `"address":"…"`.
+            let found = line
+                .split("address=")
+                .nth(1)
+                .or_else(|| line.split("\"address\":\"").nth(1));
+            if let Some(rest) = found {
+                return rest
+                    .split(|c: char| c.is_whitespace() || c == '"')
+                    .next()
+                    .unwrap()
+                    .to_owned();
             }
         }
         panic!("serve exited before listening");
@@ -285,8 +308,13 @@ pub async fn spawn_binary(env: &[(&str, &str)]) -> (tokio::process::Child, Strin
     .await
     .expect("serve starts listening");
     // Keep draining the log so the process never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, address)
+    let log = tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+        }
+        seen
+    });
+    (child, address, log)
 }
 
 /// An HTTP client for tests; installs the process's TLS crypto provider first, which
