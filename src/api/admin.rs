@@ -1,19 +1,25 @@
 //! Admin-only endpoints under `/api/v3/admin`: owner tokens. Everyone but the admin gets
 //! 404, so that the endpoints do not show they exist.
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::extract::JsonObject;
+use super::routes::Routes;
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/admin/tokens", post(create_token))
+pub fn routes() -> Routes {
+    Routes::default().add(
+        Method::POST,
+        "/admin/tokens",
+        "hookpost/create-token",
+        "Create an owner token (admin)",
+        create_token,
+    )
 }
 
 /// `POST /admin/tokens {"owners": [...]}` → `201 {"id", "token", "owners"}`.

@@ -4,18 +4,18 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::deliveries::{list_log, redeliver_log, show_log};
 use super::extract::{ApiBase, JsonObject, PathParams, QueryMap};
 use super::hooks::send_ping;
+use super::routes::Routes;
 use crate::apps;
 use crate::auth::Principal;
 use crate::domain::hook::{ConfigPatch, HookPatch, HookScope, HookSettings};
@@ -25,17 +25,63 @@ use crate::domain::validate::{ErrorCode, FieldError, Problems, ValidationErrors}
 use crate::error::ApiError;
 use crate::store::AppRecord;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/apps", post(register))
-        .route("/admin/apps/{app_id}/installations", post(install))
-        .route("/app", get(show_app))
-        .route("/app/hook/config", get(show_config).patch(update_config))
-        .route("/app/hook/deliveries", get(list_deliveries))
-        .route("/app/hook/deliveries/{delivery_id}", get(show_delivery))
-        .route(
+pub fn routes() -> Routes {
+    Routes::default()
+        .add(
+            Method::POST,
+            "/admin/apps",
+            "hookpost/create-app",
+            "Register a GitHub App (admin)",
+            register,
+        )
+        .add(
+            Method::POST,
+            "/admin/apps/{app_id}/installations",
+            "hookpost/create-installation",
+            "Install an app on an account (admin)",
+            install,
+        )
+        .add(
+            Method::GET,
+            "/app",
+            "apps/get-authenticated",
+            "Get the authenticated app",
+            show_app,
+        )
+        .add(
+            Method::GET,
+            "/app/hook/config",
+            "apps/get-webhook-config-for-app",
+            "Get a webhook configuration for an app",
+            show_config,
+        )
+        .add(
+            Method::PATCH,
+            "/app/hook/config",
+            "apps/update-webhook-config-for-app",
+            "Update a webhook configuration for an app",
+            update_config,
+        )
+        .add(
+            Method::GET,
+            "/app/hook/deliveries",
+            "apps/list-webhook-deliveries",
+            "List deliveries for an app webhook",
+            list_deliveries,
+        )
+        .add(
+            Method::GET,
+            "/app/hook/deliveries/{delivery_id}",
+            "apps/get-webhook-delivery",
+            "Get a delivery for an app webhook",
+            show_delivery,
+        )
+        .add(
+            Method::POST,
             "/app/hook/deliveries/{delivery_id}/attempts",
-            post(redeliver),
+            "apps/redeliver-webhook-delivery",
+            "Redeliver a delivery for an app webhook",
+            redeliver,
         )
 }
 

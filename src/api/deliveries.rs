@@ -6,17 +6,17 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::LINK;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::extract::{ApiBase, QueryMap};
 use super::hooks::collection_path;
 use super::pagination::read_per_page;
+use super::routes::Routes;
 use super::scoped::Scoped;
 use crate::delivery::request::payload_for;
 use crate::domain::hook::HookScope;
@@ -25,18 +25,35 @@ use crate::domain::validate::Problems;
 use crate::error::ApiError;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass};
 
-pub fn router() -> Router<AppState> {
-    scoped_routes("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries")
-        .merge(scoped_routes("/orgs/{org}/hooks/{hook_id}/deliveries"))
+pub fn routes() -> Routes {
+    scoped_routes("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries", "repos").merge(scoped_routes(
+        "/orgs/{org}/hooks/{hook_id}/deliveries",
+        "orgs",
+    ))
 }
 
-fn scoped_routes(prefix: &str) -> Router<AppState> {
-    Router::new()
-        .route(prefix, get(list))
-        .route(&format!("{prefix}/{{delivery_id}}"), get(show))
-        .route(
+fn scoped_routes(prefix: &str, tag: &str) -> Routes {
+    Routes::default()
+        .add(
+            Method::GET,
+            prefix,
+            &format!("{tag}/list-webhook-deliveries"),
+            "List deliveries for a webhook",
+            list,
+        )
+        .add(
+            Method::GET,
+            &format!("{prefix}/{{delivery_id}}"),
+            &format!("{tag}/get-webhook-delivery"),
+            "Get a delivery for a webhook",
+            show,
+        )
+        .add(
+            Method::POST,
             &format!("{prefix}/{{delivery_id}}/attempts"),
-            post(redeliver),
+            &format!("{tag}/redeliver-webhook-delivery"),
+            "Redeliver a delivery for a webhook",
+            redeliver,
         )
 }
 

@@ -3,15 +3,15 @@
 //!
 //! A 202 is sent only once the event and every delivery it fans out to are committed.
 
+use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::extract::{JsonObject, PathParams, RawBody, parse_object};
+use super::routes::Routes;
 use super::scoped::scope_from_path_params;
 use crate::auth::Principal;
 use crate::domain::event::Publication;
@@ -21,10 +21,22 @@ use crate::domain::validate::{ErrorCode, Problems};
 use crate::error::ApiError;
 use crate::store::{IdempotencyKey, LatestObjects, NewEvent, PublishOutcome};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/events", post(publish))
-        .route("/repos/{owner}/{repo}/dispatches", post(dispatch))
+pub fn routes() -> Routes {
+    Routes::default()
+        .add(
+            Method::POST,
+            "/events",
+            "hookpost/publish-event",
+            "Publish an event to every subscribed webhook",
+            publish,
+        )
+        .add(
+            Method::POST,
+            "/repos/{owner}/{repo}/dispatches",
+            "repos/create-dispatch-event",
+            "Create a repository dispatch event",
+            dispatch,
+        )
 }
 
 /// Longest `Idempotency-Key` accepted.

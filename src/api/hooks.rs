@@ -1,17 +1,17 @@
 //! Repository and organization webhooks: GitHub's `/repos/{owner}/{repo}/hooks…` and
 //! `/orgs/{org}/hooks…`, served by one set of handlers parameterised by [`HookScope`].
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::header::{LINK, LOCATION};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::events::{add_latest, new_event};
 use super::extract::{ApiBase, JsonObject, QueryMap};
 use super::pagination::{link_header, read_page};
+use super::routes::Routes;
 use super::scoped::Scoped;
 use crate::domain::event::Publication;
 use crate::domain::hook::{ConfigPatch, HookPatch, HookScope, HookSettings};
@@ -19,24 +19,86 @@ use crate::domain::timestamp::Timestamp;
 use crate::error::ApiError;
 use crate::store::{Hook, LatestObjects};
 
-pub fn router() -> Router<AppState> {
-    scoped_routes("/repos/{owner}/{repo}/hooks").merge(scoped_routes("/orgs/{org}/hooks"))
+pub fn routes() -> Routes {
+    scoped_routes("/repos/{owner}/{repo}/hooks", "repos", "repo")
+        .merge(scoped_routes("/orgs/{org}/hooks", "orgs", "org"))
+        .add(
+            Method::POST,
+            "/repos/{owner}/{repo}/hooks/{hook_id}/tests",
+            "repos/test-push-webhook",
+            "Deliver the repository's latest push to the hook again",
+            test_push,
+        )
+        .add(
+            Method::POST,
+            "/repos/{owner}/{repo}/hooks/{hook_id}/test",
+            "hookpost/test-push-webhook-by-test-url",
+            "The same at the path GitHub's test_url names",
+            test_push,
+        )
 }
 
-fn scoped_routes(prefix: &str) -> Router<AppState> {
-    Router::new()
-        .route(prefix, get(list).post(create))
-        .route(
-            &format!("{prefix}/{{hook_id}}"),
-            get(show).patch(update).delete(remove),
+/// The operations repository and organization hooks share; `tag` is GitHub's operationId
+/// prefix (`repos`, `orgs`), `kind` its config operations' suffix (`repo`, `org`).
+fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
+    let one = format!("{prefix}/{{hook_id}}");
+    Routes::default()
+        .add(
+            Method::GET,
+            prefix,
+            &format!("{tag}/list-webhooks"),
+            "List webhooks",
+            list,
         )
-        .route(
-            &format!("{prefix}/{{hook_id}}/config"),
-            get(show_config).patch(update_config),
+        .add(
+            Method::POST,
+            prefix,
+            &format!("{tag}/create-webhook"),
+            "Create a webhook",
+            create,
         )
-        .route(&format!("{prefix}/{{hook_id}}/pings"), post(ping))
-        .route(&format!("{prefix}/{{hook_id}}/tests"), post(test_push))
-        .route(&format!("{prefix}/{{hook_id}}/test"), post(test_push))
+        .add(
+            Method::GET,
+            &one,
+            &format!("{tag}/get-webhook"),
+            "Get a webhook",
+            show,
+        )
+        .add(
+            Method::PATCH,
+            &one,
+            &format!("{tag}/update-webhook"),
+            "Update a webhook",
+            update,
+        )
+        .add(
+            Method::DELETE,
+            &one,
+            &format!("{tag}/delete-webhook"),
+            "Delete a webhook",
+            remove,
+        )
+        .add(
+            Method::GET,
+            &format!("{one}/config"),
+            &format!("{tag}/get-webhook-config-for-{kind}"),
+            "Get a webhook's configuration",
+            show_config,
+        )
+        .add(
+            Method::PATCH,
+            &format!("{one}/config"),
+            &format!("{tag}/update-webhook-config-for-{kind}"),
+            "Update a webhook's configuration",
+            update_config,
+        )
+        .add(
+            Method::POST,
+            &format!("{one}/pings"),
+            &format!("{tag}/ping-webhook"),
+            "Send a ping event to a webhook",
+            ping,
+        )
 }
 
 /// GitHub's zen sayings, one of which every `ping` carries.

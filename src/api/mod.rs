@@ -12,6 +12,7 @@ mod health;
 mod hooks;
 mod metrics;
 mod pagination;
+mod routes;
 mod scoped;
 
 use std::sync::Arc;
@@ -46,12 +47,22 @@ pub struct AppState {
 
 /// The whole HTTP surface, ready to serve.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let api = Router::new()
-        .merge(admin::router())
-        .merge(apps::router())
-        .merge(hooks::router())
-        .merge(deliveries::router())
-        .merge(events::router())
+    let (api, operations) = admin::routes()
+        .merge(apps::routes())
+        .merge(hooks::routes())
+        .merge(deliveries::routes())
+        .merge(events::routes())
+        .add(
+            axum::http::Method::GET,
+            "/openapi.json",
+            "hookpost/get-openapi",
+            "This document",
+            openapi,
+        )
+        .into_parts();
+    let document = Arc::new(routes::openapi_document(&operations));
+    let api = api
+        .layer(axum::Extension(document))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found);
     Router::new()
@@ -86,6 +97,13 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         path = %request.uri().path(),
         request_id,
     )
+}
+
+/// `GET /api/v3/openapi.json`: the OpenAPI description of the routes above.
+async fn openapi(
+    axum::Extension(document): axum::Extension<Arc<serde_json::Value>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(document.as_ref().clone())
 }
 
 async fn not_found() -> ApiError {

@@ -10,6 +10,7 @@ mod helpers;
 mod hooks;
 mod log;
 mod metrics;
+mod openapi;
 mod persistence;
 mod publish;
 mod receiver;
