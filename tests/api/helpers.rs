@@ -240,6 +240,20 @@ impl TestApp {
         self.worker.run_once(now).await.expect("the store answers")
     }
 
+    /// `GET /metrics` as text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .client
+            .get(format!("http://{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        response.text().await.unwrap()
+    }
+
     /// The hook's delivery log (first page, newest first).
     pub async fn deliveries(&self, hook_path: &str) -> Vec<Value> {
         let reply = self

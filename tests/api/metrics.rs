@@ -44,19 +44,7 @@ fn parse(text: &str) -> HashMap<String, f64> {
 }
 
 async fn scrape(app: &TestApp) -> HashMap<String, f64> {
-    let response = app
-        .client
-        .get(format!("http://{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(content_type.starts_with("text/plain"), "{content_type}");
-    parse(&response.text().await.unwrap())
+    parse(&app.metrics_text().await)
 }
 
 #[tokio::test]

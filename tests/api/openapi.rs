@@ -83,15 +83,7 @@ async fn every_documented_operation_is_routed() {
         }
     }
     assert!(expected.len() >= 36, "{} operations", expected.len());
-    let metrics = app
-        .client
-        .get(format!("http://{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for labels in expected {
         assert!(
             metrics.contains(&labels),

@@ -242,15 +242,7 @@ async fn an_ndjson_import_reports_every_bad_line_and_publishes_the_rest() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("published 9996 events"), "{stdout}");
 
-    let metrics = app
-        .client
-        .get(format!("http://{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics
             .lines()
