@@ -25,9 +25,16 @@ use crate::domain::timestamp::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, ClaimedDelivery, Store, StoreError};
 
-/// How long a claim holds a delivery before another worker may take it. Long enough for a
-/// delivery to wait for its host's slot and make its attempt.
-const LEASE: Duration = Duration::from_secs(300);
+/// Added to every lease for scheduling slack and recording the attempt.
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
+
+/// How long a claim holds a delivery before another worker may take it: long enough for
+/// the worst wait a delivery can have, which is every other held delivery going to the same
+/// host before it, `per_host` at a time, each taking the whole timeout.
+fn lease_for(timeout: Duration, held: usize, per_host: usize) -> Duration {
+    let rounds = u32::try_from(held.div_ceil(per_host) + 1).unwrap_or(u32::MAX);
+    timeout.saturating_mul(rounds) + LEASE_MARGIN
+}
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
 
@@ -51,6 +58,8 @@ pub struct Worker {
     in_flight: Mutex<HashSet<i64>>,
     /// How long in-flight attempts may take to finish at shutdown.
     grace: Duration,
+    /// How long each claim holds its deliveries (see [`lease_for`]).
+    lease: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -69,6 +78,8 @@ impl Worker {
             config.allow_target.clone(),
         ));
         let concurrency = config.concurrency.max(1);
+        let held = concurrency * 4;
+        let per_host = config.per_host_concurrency.max(1);
         Ok(Worker {
             id: uuid::Uuid::new_v4().to_string(),
             store,
@@ -79,12 +90,13 @@ impl Worker {
             },
             schedule: config.retry_schedule.clone(),
             wake,
-            held: Arc::new(Semaphore::new(concurrency * 4)),
+            held: Arc::new(Semaphore::new(held)),
             sending: Arc::new(Semaphore::new(concurrency)),
-            per_host: config.per_host_concurrency.max(1),
+            per_host,
             hosts: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             grace: config.delivery_timeout + Duration::from_secs(1),
+            lease: lease_for(config.delivery_timeout, held, per_host),
             metrics,
         })
     }
@@ -95,7 +107,7 @@ impl Worker {
     /// # Errors
     /// When the store fails.
     pub async fn run_once(self: &Arc<Self>, now: Timestamp) -> Result<usize, StoreError> {
-        let lease_until = Timestamp(now.0 + LEASE.as_millis() as i64);
+        let lease_until = self.lease_end(now);
         let claim = self
             .store
             .claim_due(&self.id, now, lease_until, CLAIM_BATCH as u32)
@@ -126,7 +138,7 @@ impl Worker {
             let room = self.held.available_permits().min(CLAIM_BATCH);
             if room > 0 {
                 let now = Timestamp::now();
-                let lease_until = Timestamp(now.0 + LEASE.as_millis() as i64);
+                let lease_until = self.lease_end(now);
                 match self
                     .store
                     .claim_due(&self.id, now, lease_until, room as u32)
@@ -195,6 +207,13 @@ impl Worker {
         {
             tracing::warn!(%error, "could not release deliveries; their leases will expire");
         }
+    }
+
+    fn lease_end(&self, now: Timestamp) -> Timestamp {
+        Timestamp(
+            now.0
+                .saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)),
+        )
     }
 
     fn host_slots(&self, url: &str) -> Arc<Semaphore> {
@@ -286,5 +305,24 @@ impl Worker {
         }
         .instrument(span)
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_outlasts_the_longest_wait_for_a_slot() {
+        // The defaults: 1,024 held, 64 per host, 10 s each: 17 rounds, plus the margin.
+        assert_eq!(
+            lease_for(Duration::from_secs(10), 1024, 64),
+            Duration::from_secs(230)
+        );
+        // One slot per host: every held delivery may wait its turn.
+        assert_eq!(
+            lease_for(Duration::from_secs(1), 8, 1),
+            Duration::from_secs(69)
+        );
     }
 }
