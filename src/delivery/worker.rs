@@ -45,8 +45,10 @@ pub struct Worker {
     transport: Transport,
     wire: WireSettings,
     schedule: RetrySchedule,
-    /// Poked when work is queued or a slot frees up.
+    /// Poked by the API when work is queued.
     wake: Arc<Notify>,
+    /// Poked by a delivery task when it finishes and frees its slot.
+    freed: Notify,
     /// Deliveries claimed and not yet recorded (bounds memory while a host is slow).
     held: Arc<Semaphore>,
     /// Attempts in flight, over all hosts.
@@ -90,6 +92,7 @@ impl Worker {
             },
             schedule: config.retry_schedule.clone(),
             wake,
+            freed: Notify::new(),
             held: Arc::new(Semaphore::new(held)),
             sending: Arc::new(Semaphore::new(concurrency)),
             per_host,
@@ -131,41 +134,32 @@ impl Worker {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
         let mut next_due: Option<Timestamp> = None;
+        // Work was queued since the last claim, or the last claim left more due behind: a
+        // freed slot is then a reason to claim again; otherwise it is not, which spares a
+        // claim transaction per finished delivery.
+        let mut queued = true;
+        let mut backlog = false;
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
             let room = self.held.available_permits().min(CLAIM_BATCH);
-            if room > 0 {
+            let due = next_due.is_some_and(|due| due <= Timestamp::now());
+            if room > 0 && (queued || backlog || due) {
                 let now = Timestamp::now();
-                let lease_until = self.lease_end(now);
+                queued = false;
                 match self
                     .store
-                    .claim_due(&self.id, now, lease_until, room as u32)
+                    .claim_due(&self.id, now, self.lease_end(now), room as u32)
                     .await
                 {
                     Ok(claim) => {
-                        let full = claim.deliveries.len() == room;
+                        backlog = claim.deliveries.len() == room;
                         next_due = claim.next_due;
                         for delivery in claim.deliveries {
-                            let held = self
-                                .held
-                                .clone()
-                                .try_acquire_owned()
-                                .expect("room was counted");
-                            self.in_flight
-                                .lock()
-                                .expect("not poisoned")
-                                .insert(delivery.id);
-                            let worker = self.clone();
-                            let stop = shutdown.clone();
-                            tracker.spawn(async move {
-                                worker.deliver(delivery, now, stop).await;
-                                drop::<OwnedSemaphorePermit>(held);
-                                worker.wake.notify_one();
-                            });
+                            self.spawn_delivery(&tracker, delivery, now, &shutdown);
                         }
-                        if full {
+                        if backlog {
                             continue;
                         }
                     }
@@ -175,7 +169,7 @@ impl Worker {
                     }
                 }
             }
-            // With no room, only a finished task (which pokes `wake`) can let us go on.
+            // With no room, only a freed slot can let us go on.
             let sleep = match (room > 0, next_due) {
                 (true, Some(due)) => {
                     let wait = u64::try_from(due.0 - Timestamp::now().0).unwrap_or(0);
@@ -185,7 +179,8 @@ impl Worker {
             };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = self.wake.notified() => {}
+                () = self.wake.notified() => queued = true,
+                () = self.freed.notified() => {}
                 () = tokio::time::sleep_until(sleep) => {}
             }
         }
@@ -207,6 +202,32 @@ impl Worker {
         {
             tracing::warn!(%error, "could not release deliveries; their leases will expire");
         }
+    }
+
+    /// Runs one claimed delivery in its own task, holding a slot of `held` until recorded.
+    fn spawn_delivery(
+        self: &Arc<Self>,
+        tracker: &TaskTracker,
+        delivery: ClaimedDelivery,
+        claimed_at: Timestamp,
+        shutdown: &CancellationToken,
+    ) {
+        let held = self
+            .held
+            .clone()
+            .try_acquire_owned()
+            .expect("room was counted before claiming");
+        self.in_flight
+            .lock()
+            .expect("not poisoned")
+            .insert(delivery.id);
+        let worker = self.clone();
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            worker.deliver(delivery, claimed_at, stop).await;
+            drop::<OwnedSemaphorePermit>(held);
+            worker.freed.notify_one();
+        });
     }
 
     fn lease_end(&self, now: Timestamp) -> Timestamp {
@@ -296,9 +317,14 @@ impl Worker {
                 succeeded: result.succeeded,
                 next_attempt,
             };
+            let retries = record.next_attempt.is_some();
             match self.store.record_attempt(record).await {
                 Ok(()) => {
                     self.in_flight.lock().expect("not poisoned").remove(&delivery.id);
+                    // A retry is new scheduled work: the claim loop must learn its time.
+                    if retries {
+                        self.wake.notify_one();
+                    }
                 }
                 Err(error) => tracing::error!(%error, "could not record an attempt; the lease will expire and it will be made again"),
             }

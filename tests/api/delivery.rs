@@ -544,3 +544,27 @@ async fn one_slow_receiver_cannot_take_every_slot() {
         "the slow host gets one request at a time"
     );
 }
+
+#[tokio::test]
+async fn the_background_worker_wakes_for_a_scheduled_retry() {
+    let app = spawn_delivering_app(|config| {
+        config.delivery.retry_schedule = "200ms".parse().unwrap();
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    app.create_hook(
+        REPO_HOOKS,
+        ADMIN_TOKEN,
+        &json!({"events": ["push"], "config": {"url": receiver.url}}),
+    )
+    .await;
+    receiver.next_of("ping").await;
+    receiver.set(Behaviour::Status(503));
+    let guid = app.publish("push", "acme/widgets", json!({})).await;
+    receiver.next_of("push").await;
+    receiver.set(Behaviour::Status(200));
+    // Nothing else happens: only the retry's own time can wake the worker.
+    let retried = receiver.next_of("push").await;
+    assert_eq!(retried.header("x-github-delivery"), Some(guid.as_str()));
+    app.stop().await;
+}
