@@ -123,6 +123,18 @@ async fn throughput(args: &Args) {
         "end-to-end deliveries/s: {:.0}",
         expected as f64 / delivered_in.as_secs_f64()
     );
+    report_run(acks, &receiver, cpu, expected, &usage_after);
+    server.stop().await;
+}
+
+/// The figures every delivering run prints: latencies, CPU per delivery, peak memory.
+fn report_run(
+    acks: Vec<Duration>,
+    receiver: &Receiver,
+    cpu: f64,
+    deliveries: u64,
+    usage: &ProcessUsage,
+) {
     println!("publish ack latency: {}", Percentiles::of(acks));
     println!(
         "publish->receipt latency: {}",
@@ -130,13 +142,12 @@ async fn throughput(args: &Args) {
     );
     println!(
         "server CPU: {cpu:.2} s ({:.3} ms per delivery)",
-        cpu * 1000.0 / expected as f64
+        cpu * 1000.0 / deliveries as f64
     );
     println!(
         "server peak RSS: {:.1} MB",
-        usage_after.peak_rss_kb as f64 / 1024.0
+        usage.peak_rss_kb as f64 / 1024.0
     );
-    server.stop().await;
 }
 
 async fn backlog(args: &Args) {
@@ -207,18 +218,12 @@ async fn latency(args: &Args) {
         "scenario: latency, {} events/s offered for {} s to {} hooks",
         args.rate, args.seconds, args.hooks
     );
-    println!("publish ack latency: {}", Percentiles::of(acks));
-    println!(
-        "publish->receipt latency: {}",
-        Percentiles::of(receiver.latencies())
-    );
-    println!(
-        "server CPU: {cpu:.2} s ({:.3} ms per delivery)",
-        cpu * 1000.0 / (total * args.hooks as u64) as f64
-    );
-    println!(
-        "server peak RSS: {:.1} MB",
-        usage_after.peak_rss_kb as f64 / 1024.0
+    report_run(
+        acks,
+        &receiver,
+        cpu,
+        total * args.hooks as u64,
+        &usage_after,
     );
     server.stop().await;
 }
