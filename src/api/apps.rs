@@ -201,18 +201,14 @@ async fn install(
         .and_then(|id| id.parse().ok())
         .ok_or(ApiError::NotFound)?;
     let mut problems = Problems::new("Installation");
-    let account = match problems.string(&body, "account", "account") {
-        Some(login) => Login::parse(login).or_else(|| {
-            problems.invalid("account", format!("{login:?} is not an account name"));
-            None
-        }),
-        None => {
-            if body.get("account").is_none_or(Value::is_null) {
-                problems.missing("account");
-            }
-            None
-        }
-    };
+    let account = problems
+        .required_string(&body, "account", "account")
+        .and_then(|login| {
+            Login::parse(login).or_else(|| {
+                problems.invalid("account", format!("{login:?} is not an account name"));
+                None
+            })
+        });
     let account = problems.finish(|| account.expect("checked"))?;
     let installation = state
         .store

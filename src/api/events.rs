@@ -111,7 +111,7 @@ async fn publish(
     RawBody(bytes): RawBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = parse_object(&bytes)?;
-    let publication = Publication::from_body(&body)?;
+    let publication = Publication::from_body(body)?;
     let accounts = publication
         .repository
         .iter()
@@ -158,6 +158,15 @@ async fn publish(
     }
 }
 
+/// An event Hookpost writes itself (`ping`, `repository_dispatch`): its objects came from
+/// what is remembered, so they are not remembered again.
+pub fn own_event(publication: &Publication) -> NewEvent {
+    NewEvent {
+        latest: LatestObjects::default(),
+        ..new_event(publication, None)
+    }
+}
+
 /// Adds the remembered `repository`, `organization` and `sender` objects to a payload
 /// Hookpost writes itself.
 pub fn add_latest(payload: &mut Map<String, Value>, latest: &LatestObjects) {
@@ -189,13 +198,9 @@ async fn dispatch(
         return Err(ApiError::NotFound);
     }
     let mut problems = Problems::new("Dispatch");
-    let event_type = problems.string(&body, "event_type", "event_type");
-    match event_type {
-        None if body.get("event_type").is_none_or(Value::is_null) => problems.missing("event_type"),
-        Some(text) if text.is_empty() || text.chars().count() > 100 => {
-            problems.invalid("event_type", "event_type must be 1 to 100 characters")
-        }
-        _ => {}
+    let event_type = problems.required_string(&body, "event_type", "event_type");
+    if event_type.is_some_and(|text| text.is_empty() || text.chars().count() > 100) {
+        problems.invalid("event_type", "event_type must be 1 to 100 characters");
     }
     let client_payload = problems
         .object(&body, "client_payload", "client_payload")
@@ -220,9 +225,10 @@ async fn dispatch(
         organization: Some(owner),
         payload,
     };
-    let mut event = new_event(&publication, None);
-    event.latest = LatestObjects::default();
-    let outcome = state.store.publish(event, None, Timestamp::now()).await?;
+    let outcome = state
+        .store
+        .publish(own_event(&publication), None, Timestamp::now())
+        .await?;
     state.metrics.events_published.inc();
     if matches!(outcome, PublishOutcome::Published { deliveries, .. } if deliveries > 0) {
         state.wake.notify_one();

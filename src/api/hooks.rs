@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::events::{add_latest, new_event};
+use super::events::{add_latest, own_event};
 use super::extract::{ApiBase, JsonObject, QueryMap};
 use super::pagination::{link_header, read_page};
 use super::routes::Routes;
@@ -17,7 +17,7 @@ use crate::domain::event::Publication;
 use crate::domain::hook::{ConfigPatch, HookPatch, HookScope, HookSettings};
 use crate::domain::timestamp::Timestamp;
 use crate::error::ApiError;
-use crate::store::{Hook, LatestObjects};
+use crate::store::Hook;
 
 pub fn routes() -> Routes {
     scoped_routes("/repos/{owner}/{repo}/hooks", "repos", "repo")
@@ -144,11 +144,9 @@ pub async fn send_ping(state: &AppState, hook: &Hook, base: &str) -> Result<(), 
         organization,
         payload,
     };
-    let mut event = new_event(&publication, None);
-    event.latest = LatestObjects::default();
     state
         .store
-        .publish_to_hook(event, hook.id, Timestamp::now())
+        .publish_to_hook(own_event(&publication), hook.id, Timestamp::now())
         .await?;
     state.wake.notify_one();
     Ok(())

@@ -89,7 +89,7 @@ impl Transport {
         } else {
             &self.verified
         };
-        let mut builder = client.post(&request.url).body(request.body.clone());
+        let mut builder = client.post(request.url.clone()).body(request.body.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -133,11 +133,8 @@ impl Transport {
 
     /// Resolved names are checked by the resolver; addresses written in the URL are
     /// checked here, since no resolver sees them.
-    fn check_literal_address(&self, url: &str) -> Result<(), Blocked> {
-        let Ok(parsed) = url::Url::parse(url) else {
-            return Ok(());
-        };
-        match parsed.host() {
+    fn check_literal_address(&self, url: &url::Url) -> Result<(), Blocked> {
+        match url.host() {
             Some(url::Host::Ipv4(v4)) => self.guard.check(v4.into()),
             Some(url::Host::Ipv6(v6)) => self.guard.check(v6.into()),
             _ => Ok(()),

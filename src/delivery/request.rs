@@ -5,6 +5,9 @@
 //! redelivery sends the original payload under the hook's current URL, secret, content
 //! type and headers, and the delivery log can show what was sent.
 
+use std::sync::Arc;
+
+use axum::body::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha1::Sha1;
@@ -25,33 +28,32 @@ pub struct WireSettings {
 /// A request ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingRequest {
-    pub url: String,
+    /// Parsed once: the guard, the per-host limit and the client all read it.
+    pub url: url::Url,
     /// In sending order; names as GitHub spells them.
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    /// Shares the stored payload's memory when it is sent as it is (JSON, no installation).
+    pub body: Bytes,
 }
 
 impl OutgoingRequest {
-    /// The headers as the delivery log keeps them: credentials in custom headers masked.
-    pub fn logged_headers(&self) -> Vec<(String, String)> {
-        self.headers
-            .iter()
-            .map(|(name, value)| {
-                let shown = if name.eq_ignore_ascii_case("authorization") {
-                    SECRET_MASK.to_owned()
-                } else {
-                    value.clone()
-                };
-                (name.clone(), shown)
-            })
-            .collect()
+    /// The URL and headers as the delivery log keeps them: credentials in custom headers
+    /// masked.
+    pub fn into_logged(self) -> (String, Vec<(String, String)>) {
+        let mut headers = self.headers;
+        for (name, value) in &mut headers {
+            if name.eq_ignore_ascii_case("authorization") {
+                *value = SECRET_MASK.to_owned();
+            }
+        }
+        (self.url.into(), headers)
     }
 }
 
 /// The payload as this hook receives it: for an app's hook, with `installation` added.
-pub fn payload_for(payload: &[u8], installation_id: Option<i64>) -> Vec<u8> {
+pub fn payload_for(payload: &Arc<[u8]>, installation_id: Option<i64>) -> Bytes {
     let Some(installation_id) = installation_id else {
-        return payload.to_vec();
+        return Bytes::from_owner(payload.clone());
     };
     match serde_json::from_slice::<Value>(payload) {
         Ok(Value::Object(mut object)) => {
@@ -59,20 +61,20 @@ pub fn payload_for(payload: &[u8], installation_id: Option<i64>) -> Vec<u8> {
                 "installation".to_owned(),
                 serde_json::json!({"id": installation_id}),
             );
-            serde_json::to_vec(&object).expect("a JSON object serializes")
+            Bytes::from(serde_json::to_vec(&object).expect("a JSON object serializes"))
         }
-        _ => payload.to_vec(),
+        _ => Bytes::from_owner(payload.clone()),
     }
 }
 
 /// The request body for `content_type`: the JSON itself, or `payload=<url-encoded JSON>`.
-pub fn body_for(payload: &[u8], content_type: ContentType) -> Vec<u8> {
+pub fn body_for(payload: Bytes, content_type: ContentType) -> Bytes {
     match content_type {
-        ContentType::Json => payload.to_vec(),
+        ContentType::Json => payload,
         ContentType::Form => {
             let mut body = b"payload=".to_vec();
-            body.extend(url::form_urlencoded::byte_serialize(payload).flat_map(str::bytes));
-            body
+            body.extend(url::form_urlencoded::byte_serialize(&payload).flat_map(str::bytes));
+            Bytes::from(body)
         }
     }
 }
@@ -102,11 +104,19 @@ fn installation_target(
 }
 
 /// Builds the request for one claimed delivery.
-pub fn build(delivery: &ClaimedDelivery, settings: &WireSettings) -> OutgoingRequest {
+///
+/// # Errors
+/// When the stored URL does not parse (it was validated when stored, so only a damaged
+/// database can do that).
+pub fn build(
+    delivery: &ClaimedDelivery,
+    settings: &WireSettings,
+) -> Result<OutgoingRequest, url::ParseError> {
     let event = &delivery.event;
     let config = &delivery.target.config;
+    let url = url::Url::parse(&config.url)?;
     let payload = payload_for(&event.payload, delivery.installation_id);
-    let body = body_for(&payload, config.content_type);
+    let body = body_for(payload, config.content_type);
     let content_type = match config.content_type {
         ContentType::Json => "application/json",
         ContentType::Form => "application/x-www-form-urlencoded",
@@ -155,17 +165,11 @@ pub fn build(delivery: &ClaimedDelivery, settings: &WireSettings) -> OutgoingReq
             .iter()
             .map(|(name, value)| (name.to_owned(), value.to_owned())),
     );
-    OutgoingRequest {
-        url: config.url.clone(),
-        headers,
-        body,
-    }
+    Ok(OutgoingRequest { url, headers, body })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::domain::hook::{CustomHeaders, HookConfig};
 
@@ -181,7 +185,7 @@ mod tests {
                 target_repository_id: Some(1210),
                 target_organization_id: Some(7),
             }),
-            target: DeliveryTarget {
+            target: Arc::new(DeliveryTarget {
                 hook_id: 42,
                 app_id: None,
                 organization: false,
@@ -194,7 +198,7 @@ mod tests {
                         &serde_json::json!({"X-My-Request-Header": "XXX"}),
                     ),
                 },
-            },
+            }),
             installation_id: None,
             attempts: 0,
             retry: true,
@@ -228,8 +232,8 @@ mod tests {
 
     #[test]
     fn json_delivery_carries_githubs_and_the_mirror_headers() {
-        let request = build(&delivery(ContentType::Json, Some("s")), &settings());
-        assert_eq!(request.body, br#"{"action":"opened","n":"a b&c"}"#);
+        let request = build(&delivery(ContentType::Json, Some("s")), &settings()).unwrap();
+        assert_eq!(&request.body[..], br#"{"action":"opened","n":"a b&c"}"#);
         assert_eq!(header(&request, "content-type"), Some("application/json"));
         assert_eq!(header(&request, "x-github-event"), Some("issues"));
         assert_eq!(header(&request, "x-github-hook-id"), Some("42"));
@@ -259,9 +263,9 @@ mod tests {
 
     #[test]
     fn form_delivery_is_url_encoded_and_unsigned_without_secret() {
-        let request = build(&delivery(ContentType::Form, None), &settings());
+        let request = build(&delivery(ContentType::Form, None), &settings()).unwrap();
         assert_eq!(
-            String::from_utf8(request.body.clone()).unwrap(),
+            std::str::from_utf8(&request.body).unwrap(),
             "payload=%7B%22action%22%3A%22opened%22%2C%22n%22%3A%22a+b%26c%22%7D"
         );
         assert_eq!(header(&request, "x-hub-signature"), None);
@@ -275,9 +279,9 @@ mod tests {
     #[test]
     fn app_deliveries_name_the_installation() {
         let mut app_delivery = delivery(ContentType::Json, None);
-        app_delivery.target.app_id = Some(5);
+        Arc::make_mut(&mut app_delivery.target).app_id = Some(5);
         app_delivery.installation_id = Some(77);
-        let request = build(&app_delivery, &settings());
+        let request = build(&app_delivery, &settings()).unwrap();
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(body["installation"], serde_json::json!({"id": 77}));
         assert_eq!(

@@ -53,10 +53,6 @@ impl FromStr for RetrySchedule {
 }
 
 impl RetrySchedule {
-    pub fn steps(&self) -> &[Duration] {
-        &self.0
-    }
-
     /// When to try again after `failed_attempts` automatic attempts have failed (counting
     /// the one just made), or `None` when the schedule is exhausted.
     ///

@@ -237,17 +237,12 @@ impl Worker {
         )
     }
 
-    fn host_slots(&self, url: &str) -> Arc<Semaphore> {
-        let host = url::Url::parse(url)
-            .ok()
-            .map(|url| {
-                format!(
-                    "{}:{}",
-                    url.host_str().unwrap_or(""),
-                    url.port_or_known_default().unwrap_or(0)
-                )
-            })
-            .unwrap_or_default();
+    fn host_slots(&self, url: &url::Url) -> Arc<Semaphore> {
+        let host = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
         self.hosts
             .lock()
             .expect("not poisoned")
@@ -271,7 +266,14 @@ impl Worker {
             guid = %delivery.event.guid
         );
         async {
-            let host = self.host_slots(&delivery.target.config.url);
+            let outgoing = match request::build(&delivery, &self.wire) {
+                Ok(outgoing) => outgoing,
+                Err(error) => {
+                    tracing::error!(%error, "a stored hook URL does not parse; left to its lease");
+                    return;
+                }
+            };
+            let host = self.host_slots(&outgoing.url);
             let slots = async {
                 let host = host.acquire_owned().await;
                 let sending = self.sending.clone().acquire_owned().await;
@@ -281,7 +283,6 @@ impl Worker {
                 slots = slots => slots,
                 () = stop.cancelled() => return,
             };
-            let outgoing = request::build(&delivery, &self.wire);
             let delivered_at = Timestamp::now();
             let started = std::time::Instant::now();
             let result = self
@@ -299,6 +300,7 @@ impl Worker {
                     .next_attempt(delivery.attempts + 1, now, random_jitter(), result.retry_after)
             };
             tracing::debug!(status = %result.status, "attempt made");
+            let (url, request_headers) = outgoing.into_logged();
             let record = AttemptRecord {
                 delivery_id: delivery.id,
                 hook_id: delivery.target.hook_id,
@@ -309,8 +311,8 @@ impl Worker {
                 duration_ms,
                 status: result.status,
                 status_code: result.status_code,
-                url: outgoing.url.clone(),
-                request_headers: outgoing.logged_headers(),
+                url,
+                request_headers,
                 response_headers: result.headers,
                 response_body: result.body,
                 throttled_at: None,

@@ -19,24 +19,23 @@ pub struct Publication {
 impl Publication {
     /// # Errors
     /// Every invalid field, at once.
-    pub fn from_body(body: &Map<String, Value>) -> Result<Self, ValidationErrors> {
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, ValidationErrors> {
         let mut problems = Problems::new("Event");
-        let event = match problems.string(body, "event", "event") {
-            Some(name) if is_event_name(name) => Some(name.to_owned()),
-            Some(name) => {
+        // Taken out, not copied: a payload can be megabytes.
+        let payload = body.remove("payload");
+        let body = &body;
+        let event = problems
+            .required_string(body, "event", "event")
+            .and_then(|name| {
+                if is_event_name(name) {
+                    return Some(name.to_owned());
+                }
                 problems.invalid(
                     "event",
                     format!("{name:?} is not an event name ([a-z_]{{1,64}})"),
                 );
                 None
-            }
-            None => {
-                if body.get("event").is_none_or(Value::is_null) {
-                    problems.missing("event");
-                }
-                None
-            }
-        };
+            });
         let repository = problems
             .string(body, "repository", "repository")
             .and_then(|full_name| {
@@ -70,8 +69,8 @@ impl Publication {
                 "repository or organization is required",
             );
         }
-        let payload = match body.get("payload") {
-            Some(Value::Object(payload)) => Some(payload.clone()),
+        let payload = match payload {
+            Some(Value::Object(payload)) => Some(payload),
             None | Some(Value::Null) => {
                 problems.missing("payload");
                 None
@@ -121,7 +120,7 @@ mod tests {
     use serde_json::json;
 
     fn read(body: Value) -> Result<Publication, Vec<String>> {
-        Publication::from_body(body.as_object().unwrap())
+        Publication::from_body(body.as_object().unwrap().clone())
             .map_err(|errors| errors.0.into_iter().map(|error| error.field).collect())
     }
 

@@ -256,11 +256,6 @@ impl HookSettings {
             settings
         })
     }
-
-    /// Whether a delivery of `event` goes to this hook (ignoring `active`).
-    pub fn subscribes_to(&self, event: &str) -> bool {
-        self.events.iter().any(|name| name == "*" || name == event)
-    }
 }
 
 /// An event name as GitHub spells them: `[a-z_]{1,64}`.

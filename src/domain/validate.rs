@@ -107,6 +107,20 @@ impl Problems {
         }
     }
 
+    /// A string that must be given: absent or `null` is reported as missing.
+    pub fn required_string<'v>(
+        &mut self,
+        obj: &'v Map<String, Value>,
+        key: &str,
+        field: &str,
+    ) -> Option<&'v str> {
+        if Self::present(obj, key).is_none() {
+            self.missing(field);
+            return None;
+        }
+        self.string(obj, key, field)
+    }
+
     pub fn boolean(&mut self, obj: &Map<String, Value>, key: &str, field: &str) -> Option<bool> {
         match Self::present(obj, key)? {
             Value::Bool(flag) => Some(*flag),

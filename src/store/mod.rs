@@ -31,6 +31,9 @@ pub enum StoreError {
     Commit(Arc<rusqlite::Error>),
     #[error("the store has been closed")]
     Closed,
+    /// The database's directory could not be created.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
     #[error("stored data is not what this version expects: {0}")]
     Corrupt(String),
 }
@@ -156,7 +159,8 @@ pub struct ClaimedDelivery {
     pub id: i64,
     /// Shared by every delivery of the same event in one claim.
     pub event: Arc<EventRecord>,
-    pub target: DeliveryTarget,
+    /// Shared by every delivery to the same hook in one claim.
+    pub target: Arc<DeliveryTarget>,
     pub installation_id: Option<i64>,
     /// Attempts made before this one.
     pub attempts: u32,

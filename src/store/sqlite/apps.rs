@@ -58,7 +58,8 @@ pub(super) fn create_app(
             |row| row.get(0),
         )?;
     let hook = hooks::create(conn, &HookScope::App { app_id: id }, &app.hook)?;
-    let record = find_app(conn, &AppKey::Id(id))?.ok_or(StoreError::Closed)?;
+    let record = find_app(conn, &AppKey::Id(id))?
+        .ok_or_else(|| StoreError::Corrupt("an app just inserted is missing".to_owned()))?;
     Ok(Some((record, hook)))
 }
 

@@ -68,9 +68,7 @@ impl SqliteStore {
 
     fn open_blocking(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|error| {
-                StoreError::Corrupt(format!("cannot create {}: {error}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)?;
         }
         let mut conn = connect(path)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;

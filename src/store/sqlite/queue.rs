@@ -120,13 +120,13 @@ pub(super) fn claim_due(
         .collect::<Result<_, _>>()?;
 
     let mut events: HashMap<i64, Arc<EventRecord>> = HashMap::new();
-    let mut targets: HashMap<HookId, Option<DeliveryTarget>> = HashMap::new();
+    let mut targets: HashMap<HookId, Option<Arc<DeliveryTarget>>> = HashMap::new();
     let mut deliveries = Vec::with_capacity(leased.len());
     for row in leased {
         let target = match targets.get(&row.hook_id) {
             Some(target) => target.clone(),
             None => {
-                let target = load_target(conn, row.hook_id)?;
+                let target = load_target(conn, row.hook_id)?.map(Arc::new);
                 targets.insert(row.hook_id, target.clone());
                 target
             }
@@ -168,14 +168,9 @@ pub(super) fn claim_due(
     })
 }
 
+/// Headers as a JSON array of `[name, value]` pairs: order and repeated names are kept.
 fn headers_json(headers: &[(String, String)]) -> String {
-    serde_json::Value::from(
-        headers
-            .iter()
-            .map(|(name, value)| serde_json::json!([name, value]))
-            .collect::<Vec<_>>(),
-    )
-    .to_string()
+    serde_json::to_string(headers).expect("strings serialize")
 }
 
 pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Result<(), StoreError> {
