@@ -40,7 +40,6 @@ impl Server {
             &config.store.data_dir,
         )
         .await?;
-        // One process serves an embedded database: any lease in it is a dead process's.
         let recovered = store
             .recover_leases(crate::domain::timestamp::Timestamp::now())
             .await

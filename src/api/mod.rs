@@ -27,8 +27,6 @@ use crate::domain::hook::HookRules;
 use crate::error::ApiError;
 use crate::store::Store;
 
-pub use extract::ApiBase;
-
 /// What every handler may use; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {

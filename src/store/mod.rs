@@ -402,8 +402,10 @@ pub trait Store: Send + Sync {
     /// the lease and updates the hook's `last_response`.
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError>;
 
-    /// Makes every leased delivery due again at `now`. Called at start-up by the only
-    /// process serving an embedded database, whose leases can only be a dead process's.
+    /// Called once at start-up, before any claim: leases that can only belong to a dead
+    /// process are made due again at `now`; returns how many. An embedded database is
+    /// served by this process alone, so all of its leases qualify; a database shared by
+    /// several processes must leave them to expire.
     async fn recover_leases(&self, now: Timestamp) -> Result<u64, StoreError>;
 
     /// Gives leased deliveries back unattempted (shutdown), so others need not wait for the

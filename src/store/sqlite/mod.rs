@@ -255,6 +255,7 @@ impl Store for SqliteStore {
             .await
     }
 
+    /// This process alone serves the file, so every lease in it is a dead process's.
     async fn recover_leases(&self, now: Timestamp) -> Result<u64, StoreError> {
         self.writer
             .write_relaxed(move |conn| queue::recover_leases(conn, now))
