@@ -134,6 +134,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // The PostgreSQL driver logs every statement's parameters (hook secrets among them) at
+    // debug level: those lines are never wanted, whatever RUST_LOG asks for.
+    let filter = filter.add_directive(
+        "tokio_postgres::query=info"
+            .parse()
+            .expect("a valid directive"),
+    );
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -95,6 +95,7 @@ impl Server {
         let store = self.state.store.clone();
         let background = tokio_util::task::TaskTracker::new();
         if self.config.delivery.deliver {
+            store.watch_for_work(self.state.wake.clone());
             background.spawn(self.worker.clone().run(shutdown.clone()));
             background.spawn(retention::run(
                 store.clone(),

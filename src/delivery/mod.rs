@@ -62,6 +62,11 @@ pub struct DeliveryConfig {
     #[arg(long, env = "HOOKPOST_DELIVER", default_value_t = true, action = clap::ArgAction::Set)]
     pub deliver: bool,
 
+    /// How long a claimed delivery is held before another process may take it over; renewed
+    /// while the delivery waits or is sent, so it runs out only when its process died.
+    #[arg(long, env = "HOOKPOST_LEASE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub lease: Duration,
+
     /// Attempts in flight at once to one destination host, so that one slow receiver
     /// cannot take every slot.
     #[arg(long, env = "HOOKPOST_PER_HOST_CONCURRENCY", default_value_t = 64)]
@@ -80,6 +85,7 @@ impl Default for DeliveryConfig {
             concurrency: 256,
             deliver: true,
             per_host_concurrency: 64,
+            lease: Duration::from_secs(60),
         }
     }
 }

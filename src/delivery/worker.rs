@@ -25,16 +25,6 @@ use crate::domain::timestamp::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, ClaimedDelivery, Store, StoreError};
 
-/// Added to every lease for scheduling slack and recording the attempt.
-const LEASE_MARGIN: Duration = Duration::from_secs(60);
-
-/// How long a claim holds a delivery before another worker may take it: long enough for
-/// the worst wait a delivery can have, which is every other held delivery going to the same
-/// host before it, `per_host` at a time, each taking the whole timeout.
-fn lease_for(timeout: Duration, held: usize, per_host: usize) -> Duration {
-    let rounds = u32::try_from(held.div_ceil(per_host) + 1).unwrap_or(u32::MAX);
-    timeout.saturating_mul(rounds) + LEASE_MARGIN
-}
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
 
@@ -60,7 +50,8 @@ pub struct Worker {
     in_flight: Mutex<HashSet<i64>>,
     /// How long in-flight attempts may take to finish at shutdown.
     grace: Duration,
-    /// How long each claim holds its deliveries (see [`lease_for`]).
+    /// How long a claim holds its deliveries; renewed every third of it while they wait or
+    /// are sent, so that only a dead process's leases ever run out.
     lease: Duration,
     metrics: Arc<Metrics>,
 }
@@ -99,7 +90,7 @@ impl Worker {
             hosts: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             grace: config.delivery_timeout + Duration::from_secs(1),
-            lease: lease_for(config.delivery_timeout, held, per_host),
+            lease: config.lease.max(Duration::from_secs(1)),
             metrics,
         })
     }
@@ -139,6 +130,8 @@ impl Worker {
         // claim transaction per finished delivery.
         let mut queued = true;
         let mut backlog = false;
+        let mut renewals = tokio::time::interval(self.lease / 3);
+        renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -169,19 +162,24 @@ impl Worker {
                     }
                 }
             }
-            // With no room, only a freed slot can let us go on.
+            // With no room, only a freed slot can let us go on. Otherwise look again at
+            // least once a lease: another process sharing the database may have died
+            // holding leases this one has not seen.
             let sleep = match (room > 0, next_due) {
                 (true, Some(due)) => {
                     let wait = u64::try_from(due.0 - Timestamp::now().0).unwrap_or(0);
-                    tokio::time::Instant::now() + Duration::from_millis(wait)
+                    Duration::from_millis(wait).min(self.lease)
                 }
-                _ => tokio::time::Instant::now() + Duration::from_secs(3600),
+                (true, None) => self.lease,
+                (false, _) => Duration::from_secs(3600),
             };
+            let sleep = tokio::time::Instant::now() + sleep;
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.wake.notified() => queued = true,
                 () = self.freed.notified() => {}
-                () = tokio::time::sleep_until(sleep) => {}
+                _ = renewals.tick() => self.renew_leases().await,
+                () = tokio::time::sleep_until(sleep) => queued = true,
             }
         }
         tracker.close();
@@ -223,11 +221,34 @@ impl Worker {
             .insert(delivery.id);
         let worker = self.clone();
         let stop = shutdown.clone();
+        let id = delivery.id;
         tracker.spawn(async move {
-            worker.deliver(delivery, claimed_at, stop).await;
+            worker.deliver(delivery, claimed_at, stop.clone()).await;
+            // Recorded, or left to its lease; what shutdown interrupted is released.
+            if !stop.is_cancelled() {
+                worker.in_flight.lock().expect("not poisoned").remove(&id);
+            }
             drop::<OwnedSemaphorePermit>(held);
             worker.freed.notify_one();
         });
+    }
+
+    /// Extends the lease of every delivery held in memory.
+    async fn renew_leases(&self) {
+        let held: Vec<i64> = self
+            .in_flight
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .copied()
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let until = self.lease_end(Timestamp::now());
+        if let Err(error) = self.store.renew_leases(&self.id, held, until).await {
+            tracing::warn!(%error, "could not renew leases; other processes may take over those deliveries");
+        }
     }
 
     fn lease_end(&self, now: Timestamp) -> Timestamp {
@@ -322,7 +343,6 @@ impl Worker {
             let retries = record.next_attempt.is_some();
             match self.store.record_attempt(record).await {
                 Ok(()) => {
-                    self.in_flight.lock().expect("not poisoned").remove(&delivery.id);
                     // A retry is new scheduled work: the claim loop must learn its time.
                     if retries {
                         self.wake.notify_one();
@@ -333,24 +353,5 @@ impl Worker {
         }
         .instrument(span)
         .await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_lease_outlasts_the_longest_wait_for_a_slot() {
-        // The defaults: 1,024 held, 64 per host, 10 s each: 17 rounds, plus the margin.
-        assert_eq!(
-            lease_for(Duration::from_secs(10), 1024, 64),
-            Duration::from_secs(230)
-        );
-        // One slot per host: every held delivery may wait its turn.
-        assert_eq!(
-            lease_for(Duration::from_secs(1), 8, 1),
-            Duration::from_secs(69)
-        );
     }
 }

@@ -1,10 +1,12 @@
 //! Durable state behind one interface, [`Store`], whatever the database.
 //!
-//! The API and (later) the delivery workers only ever see `Arc<dyn Store>`; the SQLite
-//! implementation lives in [`sqlite`]. Every method is one transaction: a caller never sees a
-//! half-applied change, and a method that returns `Ok` has had its change committed and
-//! synced to disk.
+//! The API and the delivery workers only ever see `Arc<dyn Store>`: the embedded SQLite
+//! implementation lives in [`sqlite`], the shared PostgreSQL one in [`postgres`]. Every
+//! method is one transaction: a caller never sees a half-applied change, and a method that
+//! returns `Ok` has had its change committed and synced to disk.
 
+mod columns;
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -29,6 +31,11 @@ pub enum StoreError {
     /// The transaction that carried this write (with others) failed to commit.
     #[error("commit failed: {0}")]
     Commit(Arc<rusqlite::Error>),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection could be had from the pool (the server is down or unreachable).
+    #[error("PostgreSQL connection: {0}")]
+    Connection(String),
     #[error("the store has been closed")]
     Closed,
     /// The database's directory could not be created.
@@ -408,6 +415,22 @@ pub trait Store: Send + Sync {
     /// several processes must leave them to expire.
     async fn recover_leases(&self, now: Timestamp) -> Result<u64, StoreError>;
 
+    /// Extends the leases `worker` still holds on `delivery_ids` to `lease_until`, so that
+    /// a lease can be short (a dead process's work comes back soon) and yet never run out
+    /// under a delivery that is merely waiting for a slot.
+    async fn renew_leases(
+        &self,
+        worker: &str,
+        delivery_ids: Vec<i64>,
+        lease_until: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Pokes `wake` whenever another process sharing the database queues work, until the
+    /// store is closed. An embedded database has no other process, so by default nothing.
+    fn watch_for_work(&self, wake: Arc<tokio::sync::Notify>) {
+        let _ = wake;
+    }
+
     /// Gives leased deliveries back unattempted (shutdown), so others need not wait for the
     /// lease to expire.
     async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError>;
@@ -470,7 +493,10 @@ pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
             Ok(Arc::new(store))
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            anyhow::bail!("PostgreSQL is not supported by this build yet; omit --database")
+            let store = postgres::PostgresStore::open(url)
+                .await
+                .context("Failed to open the PostgreSQL database")?;
+            Ok(Arc::new(store))
         }
         Some(other) => anyhow::bail!("--database must be a postgres:// URL, not {other:?}"),
     }

@@ -6,14 +6,19 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::process::Command;
 
-use crate::helpers::{BINARY, hook_body, run_cli, spawn_binary, start};
+use std::sync::Arc;
+
+use crate::helpers::{BINARY, Storage, hook_body, run_cli, spawn_binary, start};
 
 #[tokio::test]
 async fn token_create_works_while_serve_runs_on_the_same_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = start(dir.path(), |_| {}).await;
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let storage = Arc::new(Storage::new().await);
+    let app = start(&storage, |_| {}).await;
     let printed = run_cli(
-        dir.path(),
+        &storage,
         &["token", "create", "--owner", "acme", "--owner", "globex"],
     )
     .await;
@@ -30,21 +35,20 @@ async fn token_create_works_while_serve_runs_on_the_same_database() {
 
 #[tokio::test]
 async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let storage = Storage::new().await;
     let migrate = Command::new(BINARY)
-        .args(["migrate", "--data-dir"])
-        .arg(dir.path())
+        .arg("migrate")
+        .envs(storage.env())
         .output()
         .await
         .unwrap();
     assert!(migrate.status.success());
 
-    let data_dir = dir.path().to_str().unwrap();
-    let (mut child, address) = spawn_binary(&[
-        ("HOOKPOST_DATA_DIR", data_dir),
-        ("HOOKPOST_ADMIN_TOKEN", "hp_from_env"),
-    ])
-    .await;
+    let (mut child, address) =
+        spawn_binary(&storage, &[("HOOKPOST_ADMIN_TOKEN", "hp_from_env")]).await;
 
     let client = crate::helpers::http_client();
     let health = client
@@ -61,7 +65,7 @@ async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(hooks.status(), StatusCode::OK);
     assert!(
-        !dir.path().join("admin-token").exists(),
+        !storage.dir().join("admin-token").exists(),
         "no token generated when one is set"
     );
 
@@ -81,17 +85,18 @@ async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
     use crate::receiver::{Behaviour, TestReceiver};
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap();
+    let storage = Storage::new().await;
     let env = [
-        ("HOOKPOST_DATA_DIR", data_dir),
         ("HOOKPOST_ADMIN_TOKEN", "hp_shutdown"),
         ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
         ("HOOKPOST_PER_HOST_CONCURRENCY", "1"),
         ("HOOKPOST_DELIVERY_TIMEOUT", "1s"),
     ];
-    let (mut child, address) = spawn_binary(&env).await;
+    let (mut child, address) = spawn_binary(&storage, &env).await;
     let client = crate::helpers::http_client();
     let api = format!("http://{address}/api/v3");
     let receiver = TestReceiver::start().await;
@@ -130,7 +135,7 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
     assert!(status.success());
 
     receiver.set(Behaviour::Status(200));
-    let (_child, address) = spawn_binary(&env).await;
+    let (_child, address) = spawn_binary(&storage, &env).await;
     receiver.next_of("push").await;
     receiver.next_of("push").await;
     let log: Vec<serde_json::Value> = client
@@ -162,14 +167,18 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
 
 #[tokio::test]
 async fn json_logs_carry_request_ids_and_never_a_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap();
-    let (mut child, address, log) = crate::helpers::spawn_binary_logged(&[
-        ("HOOKPOST_DATA_DIR", data_dir),
-        ("HOOKPOST_ADMIN_TOKEN", "hp_admin_never_logged"),
-        ("HOOKPOST_LOG_FORMAT", "json"),
-        ("RUST_LOG", "debug"),
-    ])
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let storage = Storage::new().await;
+    let (mut child, address, log) = crate::helpers::spawn_binary_logged(
+        &storage,
+        &[
+            ("HOOKPOST_ADMIN_TOKEN", "hp_admin_never_logged"),
+            ("HOOKPOST_LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug"),
+        ],
+    )
     .await;
     let client = crate::helpers::http_client();
     let api = format!("http://{address}/api/v3");

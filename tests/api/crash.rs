@@ -1,5 +1,5 @@
 //! `kill -9` at any moment loses nothing acknowledged: the real binary is killed while
-//! deliveries are under way and restarted on the same data directory.
+//! deliveries are under way and restarted on the same storage.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::helpers::spawn_binary;
+use crate::helpers::{Storage, spawn_binary};
 use crate::receiver::TestReceiver;
 
 const EVENTS: usize = 2000;
@@ -17,14 +17,17 @@ const TOKEN: &str = "hp_crash_test_admin";
 
 #[tokio::test]
 async fn every_acknowledged_event_arrives_after_a_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap().to_owned();
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let storage = Storage::new().await;
+    // A shared database leaves a dead process's leases to expire: keep that short.
     let env = [
-        ("HOOKPOST_DATA_DIR", data_dir.as_str()),
         ("HOOKPOST_ADMIN_TOKEN", TOKEN),
         ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
+        ("HOOKPOST_LEASE", "3s"),
     ];
-    let (mut child, address) = spawn_binary(&env).await;
+    let (mut child, address) = spawn_binary(&storage, &env).await;
     let api = Arc::new(RwLock::new(format!("http://{address}/api/v3")));
     let client = crate::helpers::http_client();
     let receiver = TestReceiver::start().await;
@@ -90,7 +93,7 @@ async fn every_acknowledged_event_arrives_after_a_kill_9() {
     assert!(killed.success());
     child.wait().await.unwrap();
 
-    let (_restarted, address) = spawn_binary(&env).await;
+    let (_restarted, address) = spawn_binary(&storage, &env).await;
     *api.write().unwrap() = format!("http://{address}/api/v3");
     while let Some(done) = publishers.join_next().await {
         done.unwrap();

@@ -1,15 +1,15 @@
 //! `spawn_app()` and friends: each test gets its own server, port and data directory.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use hookpost::config::ServeConfig;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::Value;
-use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+pub use crate::storage::{Storage, skip_without_backend};
 
 pub const ADMIN_TOKEN: &str = "hp_test_admin_token";
 
@@ -31,13 +31,12 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT/api/v3`
     pub api: String,
     pub client: reqwest::Client,
-    pub data_dir: std::path::PathBuf,
+    /// Where the server keeps its data (shared with a restarted server).
+    pub storage: Arc<Storage>,
     /// The delivery worker, for tests that drive it with their own clock.
     pub worker: std::sync::Arc<hookpost::delivery::worker::Worker>,
     shutdown: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
-    /// Kept so the directory lives as long as the app (and goes with it).
-    _temp: Option<TempDir>,
 }
 
 /// A response with its body parsed as JSON (`Null` when empty).
@@ -58,18 +57,16 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// A server on a fresh temporary directory, after `adjust` has changed its settings.
+/// A server on fresh storage, after `adjust` has changed its settings.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
-    let temp = tempfile::tempdir().expect("a temporary directory");
-    let mut app = start(temp.path(), adjust).await;
-    app._temp = Some(temp);
-    app
+    start(&Arc::new(Storage::new().await), adjust).await
 }
 
-/// A server on `data_dir`, which outlives it (for restart tests).
-pub async fn start(data_dir: &Path, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
+/// A server on `storage`, which may outlive it (for restart tests).
+pub async fn start(storage: &Arc<Storage>, adjust: impl FnOnce(&mut ServeConfig)) -> TestApp {
     init_tracing();
-    let mut config = ServeConfig::for_data_dir(data_dir);
+    let mut config = ServeConfig::for_data_dir(storage.dir());
+    config.store = storage.config();
     config.admin_token = Some(ADMIN_TOKEN.to_owned());
     // Management tests stay deterministic; delivery tests turn this on (or drive the worker).
     config.delivery.deliver = false;
@@ -86,23 +83,21 @@ pub async fn start(data_dir: &Path, adjust: impl FnOnce(&mut ServeConfig)) -> Te
         address,
         api: format!("http://{address}/api/v3"),
         client: crate::helpers::http_client(),
-        data_dir: data_dir.to_owned(),
+        storage: storage.clone(),
         worker,
         shutdown,
         server,
-        _temp: None,
     }
 }
 
 impl TestApp {
     /// Shuts the server down gracefully and waits until the store is closed.
-    pub async fn stop(self) -> Option<TempDir> {
+    pub async fn stop(self) {
         self.shutdown.cancel();
         self.server
             .await
             .unwrap()
             .expect("the server stops cleanly");
-        self._temp
     }
 
     /// Sends a request to `path` (relative to `/api/v3`) with an optional token and body.
@@ -272,15 +267,19 @@ pub fn hook_path(collection: &str, hook: &Value) -> String {
 /// The real `hookpost` binary.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_hookpost");
 
-/// Starts `hookpost serve` on a free loopback port with `HOOKPOST_*` variables `env`, and
-/// waits until it listens; returns the process and its address.
-pub async fn spawn_binary(env: &[(&str, &str)]) -> (tokio::process::Child, String) {
-    let (child, address, _log) = spawn_binary_logged(env).await;
+/// Starts `hookpost serve` on `storage` and a free loopback port with `HOOKPOST_*`
+/// variables `env`, and waits until it listens; returns the process and its address.
+pub async fn spawn_binary(
+    storage: &Storage,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    let (child, address, _log) = spawn_binary_logged(storage, env).await;
     (child, address)
 }
 
 /// The same, also returning every log line the process writes until it exits.
 pub async fn spawn_binary_logged(
+    storage: &Storage,
     env: &[(&str, &str)],
 ) -> (
     tokio::process::Child,
@@ -293,6 +292,7 @@ pub async fn spawn_binary_logged(
         .arg("serve")
         .env("HOOKPOST_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "info")
+        .envs(storage.env())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
     for (name, value) in env {
@@ -338,11 +338,11 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// Runs an admin command of the real binary on `data_dir`; returns what it printed as JSON.
-pub async fn run_cli(data_dir: &Path, args: &[&str]) -> Value {
+/// Runs an admin command of the real binary on `storage`; returns what it printed as JSON.
+pub async fn run_cli(storage: &Storage, args: &[&str]) -> Value {
     let output = tokio::process::Command::new(BINARY)
         .args(args)
-        .env("HOOKPOST_DATA_DIR", data_dir)
+        .envs(storage.env())
         .output()
         .await
         .unwrap();

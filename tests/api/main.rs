@@ -1,5 +1,9 @@
 //! Integration tests: the real router on 127.0.0.1:0, real SQLite files, real HTTP.
-//! One binary, so the helpers are compiled once and shared.
+//! One binary, so the helpers are compiled once and shared. `tests/postgres` compiles the
+//! same modules again against PostgreSQL.
+
+/// This binary's database.
+const BACKEND: storage::Backend = storage::Backend::Sqlite;
 
 mod apps;
 mod cli;
@@ -16,5 +20,6 @@ mod publish;
 mod receiver;
 mod retries;
 mod schema;
+mod storage;
 mod tenancy;
 mod tools;

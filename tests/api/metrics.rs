@@ -49,6 +49,9 @@ async fn scrape(app: &TestApp) -> HashMap<String, f64> {
 
 #[tokio::test]
 async fn counters_move_as_events_are_published_and_delivered() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     app.create_hook(
@@ -103,6 +106,9 @@ async fn counters_move_as_events_are_published_and_delivered() {
 
 #[tokio::test]
 async fn a_metrics_token_closes_the_endpoint() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
     let app =
         crate::helpers::spawn_app_with(|config| config.metrics_token = Some("m3trics".to_owned()))
             .await;

@@ -6,10 +6,8 @@ use super::hooks::{ensure_account, find_scope};
 use crate::domain::hook::HookScope;
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::{IDEMPOTENCY_WINDOW_MS, idempotent_reply, parse_idempotent_reply};
 use crate::store::{HookId, IdempotencyKey, LatestObjects, NewEvent, PublishOutcome, StoreError};
-
-/// How long an `Idempotency-Key` is remembered.
-const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The repository's row id and its owner's account id, creating both on first mention.
 fn ensure_repository(
@@ -182,10 +180,7 @@ pub(super) fn publish(
             if hash != key.body_hash {
                 return Ok(PublishOutcome::KeyReused);
             }
-            let (guid, deliveries) = response
-                .split_once(' ')
-                .and_then(|(guid, count)| Some((guid.to_owned(), count.parse().ok()?)))
-                .ok_or_else(|| StoreError::Corrupt("an idempotency record".to_owned()))?;
+            let (guid, deliveries) = parse_idempotent_reply(&response)?;
             return Ok(PublishOutcome::Replayed { guid, deliveries });
         }
     }
@@ -207,7 +202,7 @@ pub(super) fn publish(
             key.token_id,
             key.key,
             key.body_hash.as_slice(),
-            format!("{} {deliveries}", event.guid),
+            idempotent_reply(&event.guid, deliveries),
             now.0
         ])?;
     }

@@ -8,6 +8,7 @@ use crate::domain::hook::{
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::last_response;
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -132,17 +133,7 @@ fn read_hook(row: &Row<'_>, scope: &HookScope) -> rusqlite::Result<Hook> {
     let last_status: Option<String> = row.get(11)?;
     let last_code: Option<u16> = row.get(12)?;
     let last_message: Option<String> = row.get(13)?;
-    let last_response = match last_status.as_deref() {
-        Some("active") => LastResponse::Active {
-            code: last_code.unwrap_or(200),
-            message: last_message.unwrap_or_default(),
-        },
-        Some(_) => LastResponse::Failed {
-            code: last_code,
-            message: last_message.unwrap_or_default(),
-        },
-        None => LastResponse::Unused,
-    };
+    let last_response = last_response(last_status.as_deref(), last_code, last_message);
     Ok(Hook {
         id: row.get(0)?,
         scope: scope.clone(),

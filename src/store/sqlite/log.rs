@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::hooks::{find_scope, get_in};
 use crate::domain::hook::HookScope;
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::headers_from_json;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass, StoreError};
 
 const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redelivery, a.duration_ms, \
@@ -73,10 +74,6 @@ pub(super) fn list_attempts(
         )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(attempts))
-}
-
-fn headers_from_json(text: &str) -> Vec<(String, String)> {
-    serde_json::from_str::<Vec<(String, String)>>(text).unwrap_or_default()
 }
 
 pub(super) fn get_attempt(

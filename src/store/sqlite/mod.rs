@@ -262,6 +262,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn renew_leases(
+        &self,
+        worker: &str,
+        delivery_ids: Vec<i64>,
+        lease_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        let worker = worker.to_owned();
+        self.writer
+            .write_relaxed(move |conn| queue::renew(conn, &worker, &delivery_ids, lease_until))
+            .await
+    }
+
     async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError> {
         let worker = worker.to_owned();
         self.writer

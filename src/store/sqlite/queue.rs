@@ -14,6 +14,7 @@ use super::events::queue_once;
 use super::hooks::{find_scope, get_in};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::{headers_json, last_response_columns, state_after};
 use crate::store::{
     AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, QueueStats,
     StoreError,
@@ -168,11 +169,6 @@ pub(super) fn claim_due(
     })
 }
 
-/// Headers as a JSON array of `[name, value]` pairs: order and repeated names are kept.
-fn headers_json(headers: &[(String, String)]) -> String {
-    serde_json::to_string(headers).expect("strings serialize")
-}
-
 pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
@@ -196,11 +192,7 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
         attempt.response_body,
         attempt.throttled_at.map(|at| at.0),
     ])?;
-    let state = match (attempt.succeeded, attempt.next_attempt) {
-        (true, _) => "succeeded",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
-    };
+    let state = state_after(attempt);
     conn.prepare_cached(
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, due_at = ?3,
                                leased_by = NULL, lease_until = NULL
@@ -219,12 +211,7 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
         )?
         .execute(params![attempt.event_id, attempt.hook_id])?;
     }
-    let (status, code, message) = if attempt.succeeded {
-        ("active", Some(attempt.status_code), "OK")
-    } else {
-        let code = (attempt.status_code != 0).then_some(attempt.status_code);
-        ("failed", code, attempt.status.as_str())
-    };
+    let (status, code, message) = last_response_columns(attempt);
     // Most attempts repeat the previous outcome: then the hook's row is left unwritten.
     conn.prepare_cached(
         "UPDATE hooks SET last_status = ?2, last_code = ?3, last_message = ?4
@@ -258,6 +245,22 @@ pub(super) fn recover_leases(conn: &Connection, now: Timestamp) -> Result<u64, S
         )?
         .execute([now.0])?;
     Ok(recovered as u64)
+}
+
+pub(super) fn renew(
+    conn: &Connection,
+    worker: &str,
+    delivery_ids: &[i64],
+    lease_until: Timestamp,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(
+        "UPDATE deliveries SET due_at = ?3, lease_until = ?3
+         WHERE id = ?1 AND leased_by = ?2 AND state = 'pending'",
+    )?;
+    for id in delivery_ids {
+        statement.execute(params![id, worker, lease_until.0])?;
+    }
+    Ok(())
 }
 
 pub(super) fn release(

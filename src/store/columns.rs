@@ -1,0 +1,69 @@
+//! How values are laid out in columns, shared by every backend so that both store the
+//! same text: header lists, a hook's `last_response`, an attempt's outcome, idempotency
+//! replies.
+
+use crate::domain::hook::LastResponse;
+use crate::store::{AttemptRecord, StoreError};
+
+/// Headers as a JSON array of `[name, value]` pairs: order and repeated names are kept.
+pub(crate) fn headers_json(headers: &[(String, String)]) -> String {
+    serde_json::to_string(headers).expect("strings serialize")
+}
+
+pub(crate) fn headers_from_json(text: &str) -> Vec<(String, String)> {
+    serde_json::from_str::<Vec<(String, String)>>(text).unwrap_or_default()
+}
+
+/// A hook's `last_response` from its three columns; no status means "unused".
+pub(crate) fn last_response(
+    status: Option<&str>,
+    code: Option<u16>,
+    message: Option<String>,
+) -> LastResponse {
+    match status {
+        Some("active") => LastResponse::Active {
+            code: code.unwrap_or(200),
+            message: message.unwrap_or_default(),
+        },
+        Some(_) => LastResponse::Failed {
+            code,
+            message: message.unwrap_or_default(),
+        },
+        None => LastResponse::Unused,
+    }
+}
+
+/// The `last_response` columns an attempt leaves on its hook.
+pub(crate) fn last_response_columns(attempt: &AttemptRecord) -> (&'static str, Option<u16>, &str) {
+    if attempt.succeeded {
+        ("active", Some(attempt.status_code), "OK")
+    } else {
+        let code = (attempt.status_code != 0).then_some(attempt.status_code);
+        ("failed", code, attempt.status.as_str())
+    }
+}
+
+/// The delivery's state after an attempt: done, waiting for a retry, or given up.
+pub(crate) fn state_after(attempt: &AttemptRecord) -> &'static str {
+    match (attempt.succeeded, attempt.next_attempt) {
+        (true, _) => "succeeded",
+        (false, Some(_)) => "pending",
+        (false, None) => "failed",
+    }
+}
+
+/// How long an `Idempotency-Key` is remembered.
+pub(crate) const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The first response to a publish with an `Idempotency-Key`, as kept for replays.
+pub(crate) fn idempotent_reply(guid: &str, deliveries: u64) -> String {
+    format!("{guid} {deliveries}")
+}
+
+/// Reads back what [`idempotent_reply`] wrote.
+pub(crate) fn parse_idempotent_reply(reply: &str) -> Result<(String, u64), StoreError> {
+    reply
+        .split_once(' ')
+        .and_then(|(guid, count)| Some((guid.to_owned(), count.parse().ok()?)))
+        .ok_or_else(|| StoreError::Corrupt("an idempotency record".to_owned()))
+}

@@ -1,0 +1,355 @@
+//! Hook rows and the repositories, organizations and apps they hang from.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::{all, exec, one, opt};
+use crate::domain::hook::{
+    ContentType, CustomHeaders, HookConfig, HookPatch, HookScope, HookSettings, LastResponse,
+};
+use crate::domain::names::{Login, RepoName};
+use crate::domain::timestamp::Timestamp;
+use crate::store::columns::last_response;
+use crate::store::{Hook, HookId, HookPage, Page, StoreError};
+
+/// A scope as found in the database: the column its hooks are filed under, its row id,
+/// and its names as first spelled.
+pub(super) struct ScopeRow {
+    pub(super) column: &'static str,
+    pub(super) id: i64,
+    pub(super) canonical: HookScope,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn login(text: &str) -> Result<Login, StoreError> {
+    Login::parse(text).ok_or_else(|| corrupt("account login"))
+}
+
+/// Looks the scope up without creating it.
+pub(super) async fn find_scope(
+    db: &impl GenericClient,
+    scope: &HookScope,
+) -> Result<Option<ScopeRow>, StoreError> {
+    let found = match scope {
+        HookScope::Repository { owner, repo } => {
+            let row = opt(
+                db,
+                "SELECT r.id, a.login, r.name FROM repositories r
+                 JOIN accounts a ON a.id = r.account_id
+                 WHERE a.login_key = $1 AND r.name_key = $2",
+                &[&owner.key(), &repo.key()],
+            )
+            .await?;
+            match row {
+                Some(row) => Some(ScopeRow {
+                    column: "repository_id",
+                    id: row.get(0),
+                    canonical: HookScope::Repository {
+                        owner: login(row.get(1))?,
+                        repo: RepoName::parse(row.get(2))
+                            .ok_or_else(|| corrupt("repository name"))?,
+                    },
+                }),
+                None => None,
+            }
+        }
+        HookScope::Organization { org } => {
+            let row = opt(
+                db,
+                "SELECT id, login FROM accounts WHERE login_key = $1",
+                &[&org.key()],
+            )
+            .await?;
+            match row {
+                Some(row) => Some(ScopeRow {
+                    column: "organization_id",
+                    id: row.get(0),
+                    canonical: HookScope::Organization {
+                        org: login(row.get(1))?,
+                    },
+                }),
+                None => None,
+            }
+        }
+        HookScope::App { app_id } => opt(db, "SELECT id FROM apps WHERE id = $1", &[app_id])
+            .await?
+            .map(|row| ScopeRow {
+                column: "app_id",
+                id: row.get(0),
+                canonical: scope.clone(),
+            }),
+    };
+    Ok(found)
+}
+
+/// The account's row id, creating the account on first mention. Looks before it inserts:
+/// nearly every call finds the account. A concurrent first mention waits for the other
+/// insert and then finds its row.
+pub(super) async fn ensure_account(
+    db: &impl GenericClient,
+    login: &Login,
+) -> Result<i64, StoreError> {
+    let key = login.key();
+    if let Some(row) = opt(db, "SELECT id FROM accounts WHERE login_key = $1", &[&key]).await? {
+        return Ok(row.get(0));
+    }
+    exec(
+        db,
+        "INSERT INTO accounts (login, login_key) VALUES ($1, $2) ON CONFLICT (login_key) DO NOTHING",
+        &[&login.as_str(), &key],
+    )
+    .await?;
+    Ok(
+        one(db, "SELECT id FROM accounts WHERE login_key = $1", &[&key])
+            .await?
+            .get(0),
+    )
+}
+
+/// The repository's row id, creating it (and its owner) on first mention.
+pub(super) async fn ensure_repository(
+    db: &impl GenericClient,
+    owner: &Login,
+    name: &RepoName,
+) -> Result<i64, StoreError> {
+    let account_id = ensure_account(db, owner).await?;
+    const FIND: &str = "SELECT id FROM repositories WHERE account_id = $1 AND name_key = $2";
+    if let Some(row) = opt(db, FIND, &[&account_id, &name.key()]).await? {
+        return Ok(row.get(0));
+    }
+    exec(
+        db,
+        "INSERT INTO repositories (account_id, name, name_key) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id, name_key) DO NOTHING",
+        &[&account_id, &name.as_str(), &name.key()],
+    )
+    .await?;
+    Ok(one(db, FIND, &[&account_id, &name.key()]).await?.get(0))
+}
+
+/// Finds the scope, creating a repository or organization on first mention.
+async fn ensure_scope(db: &impl GenericClient, scope: &HookScope) -> Result<ScopeRow, StoreError> {
+    match scope {
+        HookScope::Repository { owner, repo } => {
+            ensure_repository(db, owner, repo).await?;
+        }
+        HookScope::Organization { org } => {
+            ensure_account(db, org).await?;
+        }
+        HookScope::App { .. } => {}
+    }
+    find_scope(db, scope)
+        .await?
+        .ok_or_else(|| corrupt("a hook's app does not exist"))
+}
+
+const HOOK_COLUMNS: &str = "id, name, active, events::text, url, content_type, secret, \
+     insecure_ssl, headers, created_at, updated_at, last_status, last_code, last_message";
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> Result<T, StoreError> {
+    serde_json::from_str(row.get(index))
+        .map_err(|error| StoreError::Corrupt(format!("a hook's JSON column: {error}")))
+}
+
+fn read_hook(row: &Row, scope: &HookScope) -> Result<Hook, StoreError> {
+    let last_code: Option<i64> = row.get(12);
+    Ok(Hook {
+        id: row.get(0),
+        scope: scope.clone(),
+        settings: HookSettings {
+            name: row.get(1),
+            active: row.get(2),
+            events: json_column(row, 3)?,
+            config: HookConfig {
+                url: row.get(4),
+                content_type: ContentType::parse(row.get(5)).unwrap_or(ContentType::Form),
+                secret: row.get(6),
+                insecure_ssl: row.get(7),
+                headers: CustomHeaders::from_json(&json_column(row, 8)?),
+            },
+        },
+        created_at: Timestamp(row.get(9)),
+        updated_at: Timestamp(row.get(10)),
+        last_response: last_response(
+            row.get(11),
+            last_code.and_then(|code| u16::try_from(code).ok()),
+            row.get(13),
+        ),
+    })
+}
+
+fn events_json(settings: &HookSettings) -> String {
+    serde_json::Value::from(settings.events.clone()).to_string()
+}
+
+pub(super) async fn create(
+    db: &impl GenericClient,
+    scope: &HookScope,
+    settings: &HookSettings,
+) -> Result<Hook, StoreError> {
+    let scope_row = ensure_scope(db, scope).await?;
+    let now = Timestamp::now();
+    let config = &settings.config;
+    let sql = format!(
+        "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
+                            headers, created_at, updated_at)
+         VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+        scope_row.column
+    );
+    let id: HookId = one(
+        db,
+        &sql,
+        &[
+            &scope_row.id,
+            &settings.name,
+            &settings.active,
+            &events_json(settings),
+            &config.url,
+            &config.content_type.as_str(),
+            &config.secret,
+            &config.insecure_ssl,
+            &config.headers.to_json().to_string(),
+            &now.0,
+        ],
+    )
+    .await?
+    .get(0);
+    Ok(Hook {
+        id,
+        scope: scope_row.canonical,
+        settings: settings.clone(),
+        created_at: now,
+        updated_at: now,
+        last_response: LastResponse::Unused,
+    })
+}
+
+pub(super) async fn list(
+    db: &impl GenericClient,
+    scope: &HookScope,
+    page: Page,
+) -> Result<HookPage, StoreError> {
+    let Some(scope_row) = find_scope(db, scope).await? else {
+        return Ok(HookPage {
+            hooks: Vec::new(),
+            total: 0,
+        });
+    };
+    let count = format!("SELECT count(*) FROM hooks WHERE {} = $1", scope_row.column);
+    let total: i64 = one(db, &count, &[&scope_row.id]).await?.get(0);
+    let select = format!(
+        "SELECT {HOOK_COLUMNS} FROM hooks WHERE {} = $1 ORDER BY id LIMIT $2 OFFSET $3",
+        scope_row.column
+    );
+    let hooks = all(
+        db,
+        &select,
+        &[&scope_row.id, &i64::from(page.per_page), &page.offset()],
+    )
+    .await?
+    .iter()
+    .map(|row| read_hook(row, &scope_row.canonical))
+    .collect::<Result<Vec<_>, _>>()?;
+    Ok(HookPage {
+        hooks,
+        total: total.unsigned_abs(),
+    })
+}
+
+pub(super) async fn get_in(
+    db: &impl GenericClient,
+    scope_row: &ScopeRow,
+    id: HookId,
+) -> Result<Option<Hook>, StoreError> {
+    let sql = format!(
+        "SELECT {HOOK_COLUMNS} FROM hooks WHERE id = $1 AND {} = $2",
+        scope_row.column
+    );
+    opt(db, &sql, &[&id, &scope_row.id])
+        .await?
+        .map(|row| read_hook(&row, &scope_row.canonical))
+        .transpose()
+}
+
+pub(super) async fn get(
+    db: &impl GenericClient,
+    scope: &HookScope,
+    id: HookId,
+) -> Result<Option<Hook>, StoreError> {
+    match find_scope(db, scope).await? {
+        Some(scope_row) => get_in(db, &scope_row, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether hook `id` exists in `scope`.
+pub(super) async fn exists(
+    db: &impl GenericClient,
+    scope: &HookScope,
+    id: HookId,
+) -> Result<bool, StoreError> {
+    Ok(get(db, scope, id).await?.is_some())
+}
+
+pub(super) async fn update(
+    db: &impl GenericClient,
+    scope: &HookScope,
+    id: HookId,
+    patch: &HookPatch,
+) -> Result<Option<Hook>, StoreError> {
+    let Some(scope_row) = find_scope(db, scope).await? else {
+        return Ok(None);
+    };
+    // Locks the row: concurrent patches apply one after the other.
+    let lock = format!(
+        "SELECT id FROM hooks WHERE id = $1 AND {} = $2 FOR UPDATE",
+        scope_row.column
+    );
+    if opt(db, &lock, &[&id, &scope_row.id]).await?.is_none() {
+        return Ok(None);
+    }
+    let Some(mut hook) = get_in(db, &scope_row, id).await? else {
+        return Ok(None);
+    };
+    patch.apply(&mut hook.settings);
+    hook.updated_at = Timestamp::now();
+    let settings = &hook.settings;
+    let config = &settings.config;
+    exec(
+        db,
+        "UPDATE hooks SET active = $2, events = $3::text::jsonb, url = $4, content_type = $5,
+                          secret = $6, insecure_ssl = $7, headers = $8, updated_at = $9
+         WHERE id = $1",
+        &[
+            &id,
+            &settings.active,
+            &events_json(settings),
+            &config.url,
+            &config.content_type.as_str(),
+            &config.secret,
+            &config.insecure_ssl,
+            &config.headers.to_json().to_string(),
+            &hook.updated_at.0,
+        ],
+    )
+    .await?;
+    Ok(Some(hook))
+}
+
+pub(super) async fn delete(
+    db: &impl GenericClient,
+    scope: &HookScope,
+    id: HookId,
+) -> Result<bool, StoreError> {
+    let Some(scope_row) = find_scope(db, scope).await? else {
+        return Ok(false);
+    };
+    let sql = format!(
+        "DELETE FROM hooks WHERE id = $1 AND {} = $2",
+        scope_row.column
+    );
+    Ok(exec(db, &sql, &[&id, &scope_row.id]).await? == 1)
+}

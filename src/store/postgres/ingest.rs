@@ -1,0 +1,178 @@
+//! Group commit for PostgreSQL: publishes and attempt records waiting at the same moment
+//! share one transaction, so N concurrent requests cost one commit (and one WAL flush),
+//! not N.
+//!
+//! A few committers take turns: while one commits its batch, the next gathers whatever
+//! arrived meanwhile. As on SQLite, writes in a batch share the transaction without
+//! savepoints; if the batch fails, each write is run again in a transaction of its own, so
+//! the failing one fails alone. A caller hears back only after its transaction committed.
+//! A batch with a publish commits on a durable connection and notifies every node of the
+//! work it queued; a batch of attempt records alone commits on a relaxed one.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use super::{events, notify_work, queue};
+use crate::domain::timestamp::Timestamp;
+use crate::store::{AttemptRecord, IdempotencyKey, NewEvent, PublishOutcome, StoreError};
+
+/// Most writes in one transaction.
+const BATCH: usize = 256;
+
+/// Batches committing at once (each on its own connection).
+const COMMITTERS: usize = 3;
+
+enum Work {
+    Publish {
+        event: NewEvent,
+        key: Option<IdempotencyKey>,
+        now: Timestamp,
+    },
+    Attempt(AttemptRecord),
+}
+
+enum Done {
+    Published(PublishOutcome),
+    Recorded,
+}
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+pub(super) struct Ingest {
+    sender: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    committers: Mutex<JoinSet<()>>,
+}
+
+impl Ingest {
+    pub(super) fn start(durable: Pool, relaxed: Pool) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut committers = JoinSet::new();
+        for _ in 0..COMMITTERS {
+            committers.spawn(commit_loop(
+                receiver.clone(),
+                durable.clone(),
+                relaxed.clone(),
+            ));
+        }
+        Ingest {
+            sender: std::sync::Mutex::new(Some(sender)),
+            committers: Mutex::new(committers),
+        }
+    }
+
+    async fn submit(&self, work: Work) -> Result<Done, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(Job { work, reply })
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    pub(super) async fn publish(
+        &self,
+        event: NewEvent,
+        key: Option<IdempotencyKey>,
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError> {
+        match self.submit(Work::Publish { event, key, now }).await? {
+            Done::Published(outcome) => Ok(outcome),
+            Done::Recorded => unreachable!("a publish is answered with its outcome"),
+        }
+    }
+
+    pub(super) async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.submit(Work::Attempt(attempt)).await.map(|_| ())
+    }
+
+    /// Commits what was submitted and stops the committers.
+    pub(super) async fn close(&self) {
+        self.sender.lock().expect("not poisoned").take();
+        let mut committers = self.committers.lock().await;
+        while committers.join_next().await.is_some() {}
+    }
+}
+
+async fn commit_loop(
+    receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    durable: Pool,
+    relaxed: Pool,
+) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut receiver = receiver.lock().await;
+            if receiver.recv_many(&mut batch, BATCH).await == 0 {
+                return;
+            }
+        }
+        commit(&durable, &relaxed, batch).await;
+    }
+}
+
+/// Commits `batch` in one transaction, or each job alone if that fails, and answers.
+async fn commit(durable: &Pool, relaxed: &Pool, batch: Vec<Job>) {
+    let (works, replies): (Vec<Work>, Vec<_>) =
+        batch.into_iter().map(|job| (job.work, job.reply)).unzip();
+    match run(durable, relaxed, &works).await {
+        Ok(done) => {
+            for (reply, done) in replies.into_iter().zip(done) {
+                let _ = reply.send(Ok(done));
+            }
+        }
+        Err(error) if works.len() == 1 => {
+            let _ = replies
+                .into_iter()
+                .next()
+                .map(|reply| reply.send(Err(error)));
+        }
+        Err(_) => {
+            for (work, reply) in works.iter().zip(replies) {
+                let outcome = run(durable, relaxed, std::slice::from_ref(work)).await;
+                let _ = reply.send(outcome.map(|mut done| done.remove(0)));
+            }
+        }
+    }
+}
+
+async fn run(durable: &Pool, relaxed: &Pool, works: &[Work]) -> Result<Vec<Done>, StoreError> {
+    let publishes = works
+        .iter()
+        .any(|work| matches!(work, Work::Publish { .. }));
+    let pool = if publishes { durable } else { relaxed };
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|error| StoreError::Connection(error.to_string()))?;
+    let db = client.transaction().await?;
+    let mut done = Vec::with_capacity(works.len());
+    let mut queued = false;
+    for work in works {
+        done.push(match work {
+            Work::Publish { event, key, now } => {
+                let outcome = events::publish(&db, event, key.as_ref(), *now).await?;
+                queued |= matches!(outcome, PublishOutcome::Published { deliveries, .. } if deliveries > 0);
+                Done::Published(outcome)
+            }
+            Work::Attempt(attempt) => {
+                queue::record_attempt(&db, attempt).await?;
+                Done::Recorded
+            }
+        });
+    }
+    if queued {
+        notify_work(&db).await?;
+    }
+    db.commit().await?;
+    Ok(done)
+}

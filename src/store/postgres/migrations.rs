@@ -1,0 +1,44 @@
+//! Schema migrations, tracked in a one-row table.
+//!
+//! Invariant: migrations are append-only; a released file is never edited. Nodes starting
+//! together take a transaction-scoped advisory lock first, so exactly one of them migrates
+//! and the others then find the schema current.
+
+use deadpool_postgres::GenericClient;
+
+use super::{exec, one};
+use crate::store::StoreError;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+
+/// Any fixed number: the key of the advisory lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374;
+
+pub(super) async fn migrate(client: &mut deadpool_postgres::Client) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    exec(&tx, "SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS hookpost_schema (version BIGINT NOT NULL);
+         INSERT INTO hookpost_schema (version)
+         SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM hookpost_schema);",
+    )
+    .await?;
+    let version: i64 = one(&tx, "SELECT version FROM hookpost_schema", &[])
+        .await?
+        .get(0);
+    let version = usize::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("schema version {version}")))?;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "schema version {version} is newer than this Hookpost knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for sql in &MIGRATIONS[version..] {
+        tx.batch_execute(sql).await?;
+    }
+    let latest = MIGRATIONS.len() as i64;
+    exec(&tx, "UPDATE hookpost_schema SET version = $1", &[&latest]).await?;
+    tx.commit().await?;
+    Ok(())
+}

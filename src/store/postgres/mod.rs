@@ -1,0 +1,390 @@
+//! The PostgreSQL implementation of [`Store`], for several Hookpost processes sharing one
+//! database.
+//!
+//! Every process serves the API and delivers. Work is shared through the `deliveries`
+//! table: a claim takes due rows with `FOR UPDATE SKIP LOCKED`, so two nodes never lease
+//! the same row, and leases them by moving `due_at` to the lease's end, so a dead node's
+//! rows come due again by themselves. Publishes and attempt records are group-committed by
+//! [`ingest`]; a commit that queued work sends `NOTIFY hookpost_work`, which [`listen`]
+//! turns into a wake-up of every node's worker.
+//!
+//! Two pools: *durable* connections commit with `synchronous_commit=on` (what is
+//! acknowledged is on disk); *relaxed* ones with it off, for the queue's own bookkeeping,
+//! whose loss in a crash only makes a delivery happen again.
+
+mod apps;
+mod events;
+mod hooks;
+mod ingest;
+mod listen;
+mod log;
+mod migrations;
+mod queue;
+mod tokens;
+
+use std::sync::Arc;
+
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::Notify;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook,
+    HookId, HookPage, IdempotencyKey, Installation, LatestObjects, NewApp, NewEvent, Page,
+    PublishOutcome, QueueStats, Store, StoreError, TokenHash, TokenRecord,
+};
+use crate::domain::hook::{HookPatch, HookScope, HookSettings};
+use crate::domain::names::Login;
+use crate::domain::timestamp::Timestamp;
+use ingest::Ingest;
+
+/// Connections per pool: enough for both cores' requests plus those waiting on the server.
+const POOL_SIZE: usize = 16;
+
+/// Sent in a transaction that queued work: PostgreSQL delivers it on commit.
+const NOTIFY_WORK: &str = "SELECT pg_notify('hookpost_work', '')";
+/// Run by each node's listening connection.
+const LISTEN_WORK: &str = "LISTEN hookpost_work";
+
+pub struct PostgresStore {
+    durable: Pool,
+    relaxed: Pool,
+    ingest: Ingest,
+    config: tokio_postgres::Config,
+    /// Stops the LISTEN task.
+    closed: CancellationToken,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Runs `sql` (prepared once per connection) and returns its one row.
+async fn one(db: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<Row, StoreError> {
+    let statement = db.prepare_cached(sql).await?;
+    Ok(db.query_one(&statement, params).await?)
+}
+
+/// Runs `sql` and returns its row, if any.
+async fn opt(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<Row>, StoreError> {
+    let statement = db.prepare_cached(sql).await?;
+    Ok(db.query_opt(&statement, params).await?)
+}
+
+/// Runs `sql` and returns every row.
+async fn all(
+    db: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, StoreError> {
+    let statement = db.prepare_cached(sql).await?;
+    Ok(db.query(&statement, params).await?)
+}
+
+/// Runs `sql` and returns how many rows it changed.
+async fn exec(db: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+    let statement = db.prepare_cached(sql).await?;
+    Ok(db.execute(&statement, params).await?)
+}
+
+/// Tells every node's worker (this one's too) that work was queued; sent on commit.
+async fn notify_work(db: &impl GenericClient) -> Result<(), StoreError> {
+    exec(db, NOTIFY_WORK, &[]).await?;
+    Ok(())
+}
+
+fn pool(config: &tokio_postgres::Config, synchronous_commit: &str) -> Result<Pool, StoreError> {
+    let mut config = config.clone();
+    config.options(format!(
+        "-c synchronous_commit={synchronous_commit} -c client_min_messages=warning"
+    ));
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|error| StoreError::Connection(error.to_string()))
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` and migrates it (safely, should several nodes
+    /// start at once).
+    ///
+    /// # Errors
+    /// When the URL is malformed, the server cannot be reached, or the schema is newer
+    /// than this build.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = url.parse()?;
+        let durable = pool(&config, "on")?;
+        let relaxed = pool(&config, "off")?;
+        let store = PostgresStore {
+            ingest: Ingest::start(durable.clone(), relaxed.clone()),
+            durable,
+            relaxed,
+            config,
+            closed: CancellationToken::new(),
+        };
+        let mut client = store.client(&store.durable).await?;
+        migrations::migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    async fn client(&self, pool: &Pool) -> Result<deadpool_postgres::Client, StoreError> {
+        if self.closed.is_cancelled() {
+            return Err(StoreError::Closed);
+        }
+        pool.get()
+            .await
+            .map_err(|error| StoreError::Connection(error.to_string()))
+    }
+}
+
+/// Runs `$body` with `$db` bound to a transaction on a connection of `$pool`, and commits
+/// it when the body succeeds.
+macro_rules! in_transaction {
+    ($store:expr, $pool:ident, |$db:ident| $body:expr) => {{
+        let mut client = $store.client(&$store.$pool).await?;
+        let $db = client.transaction().await?;
+        let value = $body;
+        $db.commit().await?;
+        Ok(value)
+    }};
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client(&self.durable).await?;
+        one(&client, "SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.ingest.close().await;
+        self.closed.cancel();
+        self.durable.close();
+        self.relaxed.close();
+    }
+
+    fn watch_for_work(&self, wake: Arc<Notify>) {
+        tokio::spawn(listen::run(self.config.clone(), wake, self.closed.clone()));
+    }
+
+    async fn init_admin_token(&self, candidate: TokenHash) -> Result<TokenHash, StoreError> {
+        in_transaction!(self, durable, |db| tokens::init_admin_token(
+            &db, &candidate
+        )
+        .await?)
+    }
+
+    async fn create_token(
+        &self,
+        hash: TokenHash,
+        owners: Vec<Login>,
+    ) -> Result<TokenRecord, StoreError> {
+        in_transaction!(self, durable, |db| tokens::create_token(
+            &db, &hash, &owners
+        )
+        .await?)
+    }
+
+    async fn find_token(&self, hash: TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        tokens::find_token(&client, &hash).await
+    }
+
+    async fn create_hook(
+        &self,
+        scope: HookScope,
+        settings: HookSettings,
+    ) -> Result<Hook, StoreError> {
+        in_transaction!(self, durable, |db| hooks::create(&db, &scope, &settings)
+            .await?)
+    }
+
+    async fn list_hooks(&self, scope: &HookScope, page: Page) -> Result<HookPage, StoreError> {
+        let mut client = self.client(&self.durable).await?;
+        // Count and page from one snapshot.
+        let db = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let page = hooks::list(&db, scope, page).await?;
+        db.commit().await?;
+        Ok(page)
+    }
+
+    async fn get_hook(&self, scope: &HookScope, id: HookId) -> Result<Option<Hook>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        hooks::get(&client, scope, id).await
+    }
+
+    async fn update_hook(
+        &self,
+        scope: &HookScope,
+        id: HookId,
+        patch: HookPatch,
+    ) -> Result<Option<Hook>, StoreError> {
+        in_transaction!(self, durable, |db| hooks::update(&db, scope, id, &patch)
+            .await?)
+    }
+
+    async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
+        in_transaction!(self, durable, |db| hooks::delete(&db, scope, id).await?)
+    }
+
+    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {
+        in_transaction!(self, durable, |db| apps::create_app(&db, &app).await?)
+    }
+
+    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        apps::find_app(&client, &key).await
+    }
+
+    async fn install_app(
+        &self,
+        app_id: i64,
+        account: Login,
+    ) -> Result<Option<Installation>, StoreError> {
+        in_transaction!(self, durable, |db| apps::install_app(&db, app_id, &account)
+            .await?)
+    }
+
+    async fn publish(
+        &self,
+        event: NewEvent,
+        key: Option<IdempotencyKey>,
+        now: Timestamp,
+    ) -> Result<PublishOutcome, StoreError> {
+        self.ingest.publish(event, key, now).await
+    }
+
+    async fn publish_to_hook(
+        &self,
+        event: NewEvent,
+        hook_id: HookId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_transaction!(self, durable, |db| {
+            events::publish_to_hook(&db, &event, hook_id, now).await?;
+            notify_work(&db).await?;
+        })
+    }
+
+    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
+        let client = self.client(&self.durable).await?;
+        events::latest_objects(&client, scope).await
+    }
+
+    async fn queue_test_push(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        in_transaction!(self, durable, |db| {
+            let queued = events::queue_test_push(&db, scope, hook_id, now).await?;
+            if queued {
+                notify_work(&db).await?;
+            }
+            queued
+        })
+    }
+
+    async fn claim_due(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Claim, StoreError> {
+        let client = self.client(&self.relaxed).await?;
+        queue::claim_due(&client, worker, now, lease_until, limit).await
+    }
+
+    async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.ingest.record_attempt(attempt).await
+    }
+
+    /// Other processes may hold leases in a shared database: none is taken back here; a
+    /// dead process's leases run out by themselves.
+    async fn recover_leases(&self, _now: Timestamp) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    async fn renew_leases(
+        &self,
+        worker: &str,
+        delivery_ids: Vec<i64>,
+        lease_until: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = self.client(&self.relaxed).await?;
+        queue::renew(&client, worker, &delivery_ids, lease_until).await
+    }
+
+    async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError> {
+        in_transaction!(self, relaxed, |db| {
+            queue::release(&db, worker, &delivery_ids, Timestamp::now()).await?;
+            notify_work(&db).await?;
+        })
+    }
+
+    async fn redeliver(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        in_transaction!(self, durable, |db| {
+            let queued = queue::redeliver(&db, scope, hook_id, attempt_id, now).await?;
+            if queued {
+                notify_work(&db).await?;
+            }
+            queued
+        })
+    }
+
+    async fn list_attempts(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+    ) -> Result<Option<Vec<AttemptSummary>>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        log::list_attempts(&client, scope, hook_id, query).await
+    }
+
+    async fn get_attempt(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+    ) -> Result<Option<AttemptDetail>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        log::get_attempt(&client, scope, hook_id, attempt_id).await
+    }
+
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
+        let client = self.client(&self.relaxed).await?;
+        queue::stats(&client, now).await
+    }
+
+    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        let client = self.client(&self.relaxed).await?;
+        events::prune(&client, before, batch).await
+    }
+}

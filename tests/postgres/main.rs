@@ -1,0 +1,45 @@
+//! The integration suite of `tests/api`, compiled again with PostgreSQL as the backend:
+//! every test gets a database of its own on the server named by
+//! `HOOKPOST_TEST_POSTGRES_URL`, dropped after it. Without that variable each test says it
+//! was skipped. `cluster` runs only here: it needs a database several processes share.
+
+/// This binary's database.
+const BACKEND: storage::Backend = storage::Backend::Postgres;
+
+#[path = "../api/apps.rs"]
+mod apps;
+#[path = "../api/cli.rs"]
+mod cli;
+mod cluster;
+#[path = "../api/crash.rs"]
+mod crash;
+#[path = "../api/delivery.rs"]
+mod delivery;
+#[path = "../api/errors.rs"]
+mod errors;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/hooks.rs"]
+mod hooks;
+#[path = "../api/log.rs"]
+mod log;
+#[path = "../api/metrics.rs"]
+mod metrics;
+#[path = "../api/openapi.rs"]
+mod openapi;
+#[path = "../api/persistence.rs"]
+mod persistence;
+#[path = "../api/publish.rs"]
+mod publish;
+#[path = "../api/receiver.rs"]
+mod receiver;
+#[path = "../api/retries.rs"]
+mod retries;
+#[path = "../api/schema.rs"]
+mod schema;
+#[path = "../api/storage.rs"]
+mod storage;
+#[path = "../api/tenancy.rs"]
+mod tenancy;
+#[path = "../api/tools.rs"]
+mod tools;
