@@ -356,10 +356,18 @@ pub async fn run_cli(storage: &Storage, args: &[&str]) -> Value {
 
 /// GETs an absolute `url` with the admin token; returns the `rel="next"` URL and the items.
 pub async fn get_page(app: &TestApp, url: &str) -> (Option<String>, Vec<Value>) {
-    let response = app
-        .client
+    get_page_as(&app.client, ADMIN_TOKEN, url).await
+}
+
+/// The same with `token`, from any server.
+pub async fn get_page_as(
+    client: &reqwest::Client,
+    token: &str,
+    url: &str,
+) -> (Option<String>, Vec<Value>) {
+    let response = client
         .get(url)
-        .header("Authorization", format!("token {ADMIN_TOKEN}"))
+        .header("Authorization", format!("token {token}"))
         .send()
         .await
         .unwrap();

@@ -1,1 +1,201 @@
-//! placeholder
+//! Three `hookpost serve` processes on one PostgreSQL database: events are published
+//! round-robin through all of them, one is killed with SIGKILL mid-run, and every
+//! acknowledged event still arrives; every node's API shows the same hooks and log.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::helpers::{Storage, get_page_as, http_client, skip_without_backend, spawn_binary};
+use crate::receiver::{Received, TestReceiver};
+
+const EVENTS: usize = 5000;
+const NODES: usize = 3;
+const TOKEN: &str = "hp_cluster_admin";
+/// Pushes received before the third node is killed.
+const KILL_AFTER: usize = 1500;
+
+/// Starts a node of the cluster; returns the process and its API base URL.
+async fn node(storage: &Storage) -> (tokio::process::Child, String) {
+    let (child, address) = spawn_binary(
+        storage,
+        &[
+            ("HOOKPOST_ADMIN_TOKEN", TOKEN),
+            ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
+            // A dead node's leases come back after this long.
+            ("HOOKPOST_LEASE", "3s"),
+        ],
+    )
+    .await;
+    (child, format!("http://{address}"))
+}
+
+/// Attempts this node has made, from its `/metrics`.
+async fn attempts_made(client: &reqwest::Client, origin: &str) -> f64 {
+    let text = client
+        .get(format!("{origin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| line.starts_with("hookpost_delivery_attempts_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Every guid in the hook's delivery log, read through one node's API.
+async fn logged_guids(client: &reqwest::Client, origin: &str, hook_id: &Value) -> HashSet<String> {
+    let mut url = Some(format!(
+        "{origin}/api/v3/repos/acme/widgets/hooks/{hook_id}/deliveries?per_page=100"
+    ));
+    let mut guids = HashSet::new();
+    while let Some(next) = url {
+        let (following, items) = get_page_as(client, TOKEN, &next).await;
+        guids.extend(
+            items
+                .iter()
+                .filter(|item| item["event"] == "push")
+                .map(|item| item["guid"].as_str().unwrap().to_owned()),
+        );
+        url = following;
+    }
+    guids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_the_work_and_a_kill_9_loses_nothing() {
+    if skip_without_backend() {
+        return;
+    }
+    let storage = Storage::new().await;
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        nodes.push(node(&storage).await);
+    }
+    let origins: Vec<String> = nodes.iter().map(|(_, origin)| origin.clone()).collect();
+    let client = http_client();
+    let receiver = TestReceiver::start().await;
+    let created = client
+        .post(format!("{}/api/v3/repos/acme/widgets/hooks", origins[0]))
+        .bearer_auth(TOKEN)
+        .json(&json!({"events": ["push"], "config": {"url": receiver.url, "content_type": "json"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let hook: Value = created.json().await.unwrap();
+    receiver.next_of("ping").await;
+
+    // Event n goes to node n % 3; when that node is gone, to the next one.
+    let acknowledged = Arc::new(Mutex::new(HashSet::new()));
+    let slots = Arc::new(Semaphore::new(12));
+    let mut publishers = JoinSet::new();
+    for n in 0..EVENTS {
+        let (origins, client, acknowledged, slots) = (
+            origins.clone(),
+            client.clone(),
+            acknowledged.clone(),
+            slots.clone(),
+        );
+        publishers.spawn(async move {
+            let _slot = slots.acquire().await.unwrap();
+            for attempt in 0..300 {
+                let origin = &origins[(n + attempt) % NODES];
+                let sent = client
+                    .post(format!("{origin}/api/v3/events"))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}}))
+                    .send()
+                    .await;
+                if let Ok(response) = sent
+                    && response.status() == StatusCode::ACCEPTED
+                {
+                    let body: Value = response.json().await.unwrap();
+                    let guid = body["id"].as_str().unwrap().to_owned();
+                    acknowledged.lock().unwrap().insert(guid);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("event {n} was never acknowledged");
+        });
+    }
+
+    let mut arrivals: HashMap<String, usize> = HashMap::new();
+    fn record(arrivals: &mut HashMap<String, usize>, received: Received) {
+        let guid = received.header("x-github-delivery").unwrap().to_owned();
+        *arrivals.entry(guid).or_default() += 1;
+    }
+    for _ in 0..KILL_AFTER {
+        record(&mut arrivals, receiver.next_of("push").await);
+    }
+    let (mut victim, _) = nodes.pop().unwrap();
+    let pid = victim.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    victim.wait().await.unwrap();
+
+    while let Some(done) = publishers.join_next().await {
+        done.unwrap();
+    }
+    let expected = acknowledged.lock().unwrap().clone();
+    assert_eq!(expected.len(), EVENTS);
+    while !expected.iter().all(|guid| arrivals.contains_key(guid)) {
+        record(&mut arrivals, receiver.next_of("push").await);
+    }
+    let duplicates: usize = arrivals.values().map(|count| count - 1).sum();
+    let twice = arrivals.values().filter(|count| **count > 1).count();
+    let unacknowledged = arrivals
+        .keys()
+        .filter(|guid| !expected.contains(*guid))
+        .count();
+
+    // The survivors both delivered; a node started again joins in on the same database.
+    let mut made = Vec::new();
+    for (_, origin) in &nodes {
+        made.push(attempts_made(&client, origin).await);
+    }
+    assert!(
+        made.iter().all(|count| *count > 0.0),
+        "every surviving node delivered: {made:?}"
+    );
+    nodes.push(node(&storage).await);
+    for (_, origin) in &nodes {
+        let hooks: Value = client
+            .get(format!("{origin}/api/v3/repos/acme/widgets/hooks"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(hooks.as_array().unwrap().len(), 1, "{origin}");
+        assert_eq!(hooks[0]["id"], hook["id"]);
+        let logged = logged_guids(&client, origin, &hook["id"]).await;
+        assert!(
+            expected.is_subset(&logged),
+            "{origin} lists every delivery: {} of {}",
+            expected.intersection(&logged).count(),
+            expected.len()
+        );
+    }
+    println!(
+        "cluster test: {NODES} nodes, {} events acknowledged, all delivered; one node killed \
+         after {KILL_AFTER} arrivals; {duplicates} duplicate arrivals ({twice} events more than \
+         once); {unacknowledged} unacknowledged arrived too; attempts by the survivors: {made:?}",
+        expected.len()
+    );
+}
