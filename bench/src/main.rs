@@ -1,6 +1,7 @@
 //! Hookpost's benchmark harness: starts the real `hookpost serve` (release build) on its
-//! own temporary data directory and a minimal receiver on loopback, drives a load, and
-//! prints figures. It measures; it asserts nothing.
+//! own temporary data directory (or, with `--database`, a fresh PostgreSQL database shared
+//! by `--nodes` processes) and a minimal receiver on loopback, drives a load, and prints
+//! figures. It measures; it asserts nothing.
 //!
 //! Scenarios:
 //! - `throughput`: N events of ~1 KB published with concurrency C to H hooks; reports
@@ -14,6 +15,7 @@ mod measure;
 mod publisher;
 mod receiver;
 mod server;
+mod storage;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,7 +26,8 @@ use clap::{Parser, ValueEnum};
 use measure::{Percentiles, ProcessUsage};
 use publisher::Publisher;
 use receiver::Receiver;
-use server::Server;
+use server::Nodes;
+use storage::Storage;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Scenario {
@@ -59,6 +62,13 @@ struct Args {
     /// The hookpost binary to run.
     #[arg(long, default_value = "target/release/hookpost")]
     binary: PathBuf,
+    /// A `postgres://` URL of a PostgreSQL server: the run creates a database of its own
+    /// there (and drops it after). Without it, the embedded SQLite database.
+    #[arg(long)]
+    database: Option<String>,
+    /// `hookpost serve` processes sharing the database (PostgreSQL only).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 #[tokio::main]
@@ -80,35 +90,41 @@ async fn main() {
         "command: {}",
         std::env::args().collect::<Vec<_>>().join(" ")
     );
+    if args.nodes > 1 && args.database.is_none() {
+        eprintln!("--nodes needs --database: processes share work through PostgreSQL");
+        std::process::exit(2);
+    }
+    let storage = Storage::create(args.database.as_deref()).await;
+    println!("database: {}, {} node(s)", storage.describe(), args.nodes);
     match args.scenario {
-        Scenario::Throughput => throughput(&args).await,
-        Scenario::Backlog => backlog(&args).await,
-        Scenario::Latency => latency(&args).await,
+        Scenario::Throughput => throughput(&args, &storage).await,
+        Scenario::Backlog => backlog(&args, &storage).await,
+        Scenario::Latency => latency(&args, &storage).await,
     }
+    storage.remove().await;
 }
 
-/// Creates `hooks` hooks on the receiver and waits for their pings.
-async fn subscribe(server: &Server, receiver: &Receiver, hooks: usize) {
+/// Creates `hooks` hooks on the receiver.
+async fn subscribe(nodes: &Nodes, receiver: &Receiver, hooks: usize) {
     for _ in 0..hooks {
-        server.create_hook(&receiver.url()).await;
+        nodes.first().create_hook(&receiver.url()).await;
     }
 }
 
-async fn throughput(args: &Args) {
+async fn throughput(args: &Args, storage: &Storage) {
     let receiver = Receiver::start(None).await;
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let server = Server::start(&args.binary, data.path(), true).await;
+    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
     subscribe(&server, &receiver, args.hooks).await;
     let expected = (args.events * args.hooks) as u64;
-    let usage_before = ProcessUsage::read(server.pid());
+    let usage_before = server.usage();
 
-    let publisher = Arc::new(Publisher::new(&server.api(), args.payload_bytes));
+    let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
     let started = Instant::now();
     let acks = publisher.publish_all(args.events, args.concurrency).await;
     let acknowledged_in = started.elapsed();
     receiver.wait_for(expected, Duration::from_secs(600)).await;
     let delivered_in = receiver.last_receipt().duration_since(started);
-    let usage_after = ProcessUsage::read(server.pid());
+    let usage_after = server.usage();
 
     let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
     println!(
@@ -150,16 +166,15 @@ fn report_run(
     );
 }
 
-async fn backlog(args: &Args) {
-    let data = tempfile::tempdir().expect("a temporary directory");
+async fn backlog(args: &Args, storage: &Storage) {
     let receiver = Receiver::start(None).await;
-    let queueing = Server::start(&args.binary, data.path(), false).await;
+    let queueing = Nodes::start(&args.binary, storage, args.nodes, false).await;
     subscribe(&queueing, &receiver, args.hooks).await;
-    let publisher = Arc::new(Publisher::new(&queueing.api(), args.payload_bytes));
+    let publisher = Arc::new(Publisher::new(&queueing.apis(), args.payload_bytes));
     let started = Instant::now();
     publisher.publish_all(args.events, args.concurrency).await;
     let queued_in = started.elapsed();
-    let queued_usage = ProcessUsage::read(queueing.pid());
+    let queued_usage = queueing.usage();
     queueing.stop().await;
     let expected = (args.events * args.hooks) as u64;
     println!(
@@ -178,11 +193,11 @@ async fn backlog(args: &Args) {
 
     let pings = args.hooks as u64;
     receiver.reset();
-    let draining = Server::start(&args.binary, data.path(), true).await;
+    let draining = Nodes::start(&args.binary, storage, args.nodes, true).await;
     let drain_started = Instant::now();
     receiver.wait_for(expected, Duration::from_secs(900)).await;
     let drained_in = receiver.last_receipt().duration_since(drain_started);
-    let usage = ProcessUsage::read(draining.pid());
+    let usage = draining.usage();
     println!(
         "drain: {expected} deliveries in {:.2} s = {:.0} deliveries/s (pings already sent: {pings})",
         drained_in.as_secs_f64(),
@@ -200,19 +215,18 @@ async fn backlog(args: &Args) {
     draining.stop().await;
 }
 
-async fn latency(args: &Args) {
+async fn latency(args: &Args, storage: &Storage) {
     let receiver = Receiver::start(None).await;
-    let data = tempfile::tempdir().expect("a temporary directory");
-    let server = Server::start(&args.binary, data.path(), true).await;
+    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
     subscribe(&server, &receiver, args.hooks).await;
-    let usage_before = ProcessUsage::read(server.pid());
-    let publisher = Arc::new(Publisher::new(&server.api(), args.payload_bytes));
+    let usage_before = server.usage();
+    let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
     let total = args.rate * args.seconds;
     let acks = publisher.publish_at_rate(args.rate, total).await;
     receiver
         .wait_for(total * args.hooks as u64, Duration::from_secs(120))
         .await;
-    let usage_after = ProcessUsage::read(server.pid());
+    let usage_after = server.usage();
     let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
     println!(
         "scenario: latency, {} events/s offered for {} s to {} hooks",

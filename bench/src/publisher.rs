@@ -40,7 +40,8 @@ pub async fn post_json(url: &str, body: &str) -> (u16, String) {
 }
 
 pub struct Publisher {
-    url: String,
+    /// `…/events` of every node: event n goes to node n mod nodes.
+    urls: Vec<String>,
     padding: String,
 }
 
@@ -53,9 +54,9 @@ fn now_nanos() -> u128 {
 }
 
 impl Publisher {
-    pub fn new(api: &str, payload_bytes: usize) -> Self {
+    pub fn new(apis: &[String], payload_bytes: usize) -> Self {
         Publisher {
-            url: format!("{api}/events"),
+            urls: apis.iter().map(|api| format!("{api}/events")).collect(),
             padding: "x".repeat(payload_bytes.saturating_sub(60)),
         }
     }
@@ -69,7 +70,7 @@ impl Publisher {
             now_nanos(),
             self.padding
         );
-        let (status, answer) = post_json(&self.url, &body).await;
+        let (status, answer) = post_json(&self.urls[n % self.urls.len()], &body).await;
         assert_eq!(status, 202, "publishing: {answer}");
         started.elapsed()
     }

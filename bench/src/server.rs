@@ -1,4 +1,4 @@
-//! The hookpost process under test.
+//! The hookpost processes under test: one, or several sharing a PostgreSQL database.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::measure::ProcessUsage;
 use crate::publisher::post_json;
+use crate::storage::Storage;
 
 pub const ADMIN_TOKEN: &str = "hp_bench_admin_token";
 
@@ -18,11 +20,11 @@ pub struct Server {
 
 impl Server {
     /// Starts `binary serve` on a free port; `deliver` false runs the API only.
-    pub async fn start(binary: &Path, data_dir: &Path, deliver: bool) -> Self {
+    pub async fn start(binary: &Path, storage: &Storage, deliver: bool) -> Self {
         let mut child = Command::new(binary)
             .arg("serve")
             .env("HOOKPOST_LISTEN", "127.0.0.1:0")
-            .env("HOOKPOST_DATA_DIR", data_dir)
+            .envs(storage.env())
             .env("HOOKPOST_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8")
             .env("HOOKPOST_DELIVER", deliver.to_string())
@@ -82,5 +84,52 @@ impl Server {
         let pid = self.pid().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status().await;
         let _ = tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await;
+    }
+}
+
+/// Every node of a run; hooks are made through the first, events spread over all.
+pub struct Nodes {
+    servers: Vec<Server>,
+}
+
+impl Nodes {
+    pub async fn start(binary: &Path, storage: &Storage, count: usize, deliver: bool) -> Self {
+        let mut servers = Vec::with_capacity(count);
+        for _ in 0..count.max(1) {
+            servers.push(Server::start(binary, storage, deliver).await);
+        }
+        Nodes { servers }
+    }
+
+    pub fn first(&self) -> &Server {
+        &self.servers[0]
+    }
+
+    pub fn apis(&self) -> Vec<String> {
+        self.servers.iter().map(Server::api).collect()
+    }
+
+    /// CPU time and memory summed over the nodes (peak RSS: the largest node's).
+    pub fn usage(&self) -> ProcessUsage {
+        let usages: Vec<ProcessUsage> = self
+            .servers
+            .iter()
+            .map(|server| ProcessUsage::read(server.pid()))
+            .collect();
+        ProcessUsage {
+            cpu_seconds: usages.iter().map(|usage| usage.cpu_seconds).sum(),
+            rss_kb: usages.iter().map(|usage| usage.rss_kb).sum(),
+            peak_rss_kb: usages
+                .iter()
+                .map(|usage| usage.peak_rss_kb)
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
+    pub async fn stop(self) {
+        for server in self.servers {
+            server.stop().await;
+        }
     }
 }

@@ -19,7 +19,6 @@ CREATE TABLE repositories (
     name_key             TEXT NOT NULL,
     latest_repository    TEXT,
     latest_sender        TEXT,
-    latest_push_event_id BIGINT,
     UNIQUE (account_id, name_key)
 );
 
@@ -80,6 +79,9 @@ CREATE TABLE events (
     created_at             BIGINT NOT NULL
 );
 CREATE INDEX events_by_age ON events (created_at);
+-- The repository's latest push (what `POST …/hooks/{id}/tests` sends again), found by index
+-- rather than kept in the repository's row, which every push would then have to lock.
+CREATE INDEX events_latest_push ON events (repository_id, id) WHERE name = 'push';
 
 -- The queue, as on SQLite: a claim moves due_at to the lease's end, so a leased row is
 -- simply not due, and a dead node's rows become due when their leases run out.

@@ -1,21 +1,43 @@
 //! Publishing: an event stored once and fanned out to deliveries in the same transaction.
 
+use std::collections::HashMap;
+
 use deadpool_postgres::GenericClient;
 
 use super::hooks::{ensure_account, ensure_repository, find_scope};
-use super::{exec, one, opt};
+use super::{all, exec, opt};
 use crate::domain::hook::HookScope;
+use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{IDEMPOTENCY_WINDOW_MS, idempotent_reply, parse_idempotent_reply};
 use crate::store::{HookId, IdempotencyKey, LatestObjects, NewEvent, PublishOutcome, StoreError};
 
 /// Row ids of the event's repository and organization, created on first mention.
+#[derive(Debug, Clone, Copy)]
 struct EventScope {
     repository_id: Option<i64>,
     account_id: Option<i64>,
 }
 
 async fn resolve(db: &impl GenericClient, event: &NewEvent) -> Result<EventScope, StoreError> {
+    // Nearly always both exist already: one round trip finds them.
+    if let (Some((owner, name)), Some(org)) = (&event.repository, &event.organization) {
+        let found = opt(
+            db,
+            "SELECT r.id, o.id FROM accounts a
+             JOIN repositories r ON r.account_id = a.id AND r.name_key = $2
+             JOIN accounts o ON o.login_key = $3
+             WHERE a.login_key = $1",
+            &[&owner.key(), &name.key(), &org.key()],
+        )
+        .await?;
+        if let Some(row) = found {
+            return Ok(EventScope {
+                repository_id: row.get(0),
+                account_id: row.get(1),
+            });
+        }
+    }
     let repository_id = match &event.repository {
         Some((owner, name)) => Some(ensure_repository(db, owner, name).await?),
         None => None,
@@ -30,14 +52,14 @@ async fn resolve(db: &impl GenericClient, event: &NewEvent) -> Result<EventScope
     })
 }
 
-async fn insert_event(
+/// Remembers the repository, organization and sender objects the publisher sent, for the
+/// payloads Hookpost writes itself. Rows are rewritten only when something is new.
+async fn remember_latest(
     db: &impl GenericClient,
     event: &NewEvent,
     scope: &EventScope,
-    now: Timestamp,
-) -> Result<i64, StoreError> {
+) -> Result<(), StoreError> {
     let latest = &event.latest;
-    // Rows are rewritten only when the publisher sent something new.
     if let Some(repository_id) = scope.repository_id
         && (latest.repository.is_some() || latest.sender.is_some())
     {
@@ -66,113 +88,209 @@ async fn insert_event(
         )
         .await?;
     }
-    let row = one(
+    Ok(())
+}
+
+/// Inserts `events` (all published at `now`) with one statement; returns their row ids in
+/// the same order.
+async fn insert_events(
+    db: &impl GenericClient,
+    events: &[(&NewEvent, EventScope)],
+    now: Timestamp,
+) -> Result<Vec<i64>, StoreError> {
+    let guids: Vec<&str> = events
+        .iter()
+        .map(|(event, _)| event.guid.as_str())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|(event, _)| event.name.as_str())
+        .collect();
+    let actions: Vec<Option<&str>> = events
+        .iter()
+        .map(|(event, _)| event.action.as_deref())
+        .collect();
+    let repository_ids: Vec<Option<i64>> = events
+        .iter()
+        .map(|(_, scope)| scope.repository_id)
+        .collect();
+    let account_ids: Vec<Option<i64>> = events.iter().map(|(_, scope)| scope.account_id).collect();
+    let target_repository_ids: Vec<Option<i64>> = events
+        .iter()
+        .map(|(event, scope)| event.target_repository_id.or(scope.repository_id))
+        .collect();
+    let target_organization_ids: Vec<Option<i64>> = events
+        .iter()
+        .map(|(event, scope)| event.target_organization_id.or(scope.account_id))
+        .collect();
+    let payloads: Vec<&[u8]> = events
+        .iter()
+        .map(|(event, _)| event.payload.as_slice())
+        .collect();
+    let rows = all(
         db,
         "INSERT INTO events (guid, name, action, repository_id, account_id,
                              target_repository_id, target_organization_id, payload, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+         SELECT guid, name, action, repository_id, account_id, target_repository_id,
+                target_organization_id, payload, $9
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                     $6::bigint[], $7::bigint[], $8::bytea[])
+              AS e(guid, name, action, repository_id, account_id, target_repository_id,
+                   target_organization_id, payload)
+         RETURNING guid, id",
         &[
-            &event.guid,
-            &event.name,
-            &event.action,
-            &scope.repository_id,
-            &scope.account_id,
-            &event.target_repository_id.or(scope.repository_id),
-            &event.target_organization_id.or(scope.account_id),
-            &event.payload,
+            &guids,
+            &names,
+            &actions,
+            &repository_ids,
+            &account_ids,
+            &target_repository_ids,
+            &target_organization_ids,
+            &payloads,
             &now.0,
         ],
     )
     .await?;
-    Ok(row.get(0))
+    let ids: HashMap<&str, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    guids
+        .iter()
+        .map(|guid| {
+            ids.get(guid)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt("an event just inserted is missing".to_owned()))
+        })
+        .collect()
 }
 
-/// Queues the automatic delivery of the event to every active, subscribed hook of the
-/// repository, the organization, and the apps installed on the organization.
+/// Queues the automatic delivery of each event to every active, subscribed hook of its
+/// repository, its organization, and the apps installed on the organization, with one
+/// statement; returns how many deliveries each event got.
 async fn fan_out(
     db: &impl GenericClient,
-    event_id: i64,
-    name: &str,
-    scope: &EventScope,
+    events: &[(&NewEvent, EventScope)],
+    event_ids: &[i64],
     now: Timestamp,
-) -> Result<u64, StoreError> {
-    let queued = exec(
+) -> Result<Vec<u64>, StoreError> {
+    let names: Vec<&str> = events
+        .iter()
+        .map(|(event, _)| event.name.as_str())
+        .collect();
+    let repository_ids: Vec<Option<i64>> = events
+        .iter()
+        .map(|(_, scope)| scope.repository_id)
+        .collect();
+    let account_ids: Vec<Option<i64>> = events.iter().map(|(_, scope)| scope.account_id).collect();
+    let queued = all(
         db,
-        "INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state,
+        "WITH e AS (
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
+                 AS e(event_id, name, repository_id, account_id))
+         INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state,
                                  due_at)
-         SELECT $1::bigint, h.id, NULL::bigint, TRUE, FALSE, 'pending', $2::bigint FROM hooks h
-         WHERE (h.repository_id = $4::bigint OR h.organization_id = $5::bigint)
-           AND h.active AND h.events ?| ARRAY[$3::text, '*']
+         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', $5::bigint
+         FROM e JOIN hooks h ON h.repository_id = e.repository_id
+         WHERE h.active AND h.events ?| ARRAY[e.name, '*']
          UNION ALL
-         SELECT $1, h.id, i.id, TRUE, FALSE, 'pending', $2
-         FROM installations i JOIN hooks h ON h.app_id = i.app_id
-         WHERE i.account_id = $5 AND h.active AND h.events ?| ARRAY[$3, '*']",
-        &[
-            &event_id,
-            &now.0,
-            &name,
-            &scope.repository_id,
-            &scope.account_id,
-        ],
+         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', $5::bigint
+         FROM e JOIN hooks h ON h.organization_id = e.account_id
+         WHERE h.active AND h.events ?| ARRAY[e.name, '*']
+         UNION ALL
+         SELECT e.event_id, h.id, i.id, TRUE, FALSE, 'pending', $5::bigint
+         FROM e JOIN installations i ON i.account_id = e.account_id
+                JOIN hooks h ON h.app_id = i.app_id
+         WHERE h.active AND h.events ?| ARRAY[e.name, '*']
+         RETURNING event_id",
+        &[&event_ids, &names, &repository_ids, &account_ids, &now.0],
     )
     .await?;
-    Ok(queued)
+    let mut counts: HashMap<i64, u64> = HashMap::new();
+    for row in &queued {
+        *counts.entry(row.get(0)).or_default() += 1;
+    }
+    Ok(event_ids
+        .iter()
+        .map(|id| counts.get(id).copied().unwrap_or(0))
+        .collect())
+}
+
+/// The names an event is published under, compared as GitHub compares them: the
+/// repository's owner and name, and the organization.
+type ScopeKey = (Option<(String, String)>, Option<String>);
+
+/// Stores `events` and their fan-out with a handful of statements however many there are;
+/// returns how many deliveries each got, in order.
+pub(super) async fn publish_all(
+    db: &impl GenericClient,
+    events: &[&NewEvent],
+    now: Timestamp,
+) -> Result<Vec<u64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Events of one batch nearly always share a repository: each is looked up once.
+    let mut scopes: HashMap<ScopeKey, EventScope> = HashMap::new();
+    let mut resolved = Vec::with_capacity(events.len());
+    for event in events {
+        let key = (
+            event
+                .repository
+                .as_ref()
+                .map(|(owner, name)| (owner.key(), name.key())),
+            event.organization.as_ref().map(Login::key),
+        );
+        let scope = match scopes.get(&key) {
+            Some(scope) => *scope,
+            None => {
+                let scope = resolve(db, event).await?;
+                scopes.insert(key, scope);
+                scope
+            }
+        };
+        remember_latest(db, event, &scope).await?;
+        resolved.push((*event, scope));
+    }
+    let event_ids = insert_events(db, &resolved, now).await?;
+    fan_out(db, &resolved, &event_ids, now).await
 }
 
 pub(super) async fn publish(
     db: &impl GenericClient,
     event: &NewEvent,
-    key: Option<&IdempotencyKey>,
+    key: &IdempotencyKey,
     now: Timestamp,
 ) -> Result<PublishOutcome, StoreError> {
-    if let Some(key) = key {
-        let seen = opt(
-            db,
-            "SELECT body_hash, response FROM idempotency_keys
-             WHERE token_id = $1 AND key = $2 AND created_at > $3",
-            &[&key.token_id, &key.key, &(now.0 - IDEMPOTENCY_WINDOW_MS)],
-        )
-        .await?;
-        if let Some(row) = seen {
-            let hash: &[u8] = row.get(0);
-            if hash != key.body_hash {
-                return Ok(PublishOutcome::KeyReused);
-            }
-            let (guid, deliveries) = parse_idempotent_reply(row.get(1))?;
-            return Ok(PublishOutcome::Replayed { guid, deliveries });
+    let seen = opt(
+        db,
+        "SELECT body_hash, response FROM idempotency_keys
+         WHERE token_id = $1 AND key = $2 AND created_at > $3",
+        &[&key.token_id, &key.key, &(now.0 - IDEMPOTENCY_WINDOW_MS)],
+    )
+    .await?;
+    if let Some(row) = seen {
+        let hash: &[u8] = row.get(0);
+        if hash != key.body_hash {
+            return Ok(PublishOutcome::KeyReused);
         }
+        let (guid, deliveries) = parse_idempotent_reply(row.get(1))?;
+        return Ok(PublishOutcome::Replayed { guid, deliveries });
     }
-    let scope = resolve(db, event).await?;
-    let event_id = insert_event(db, event, &scope, now).await?;
-    if event.name == "push"
-        && let Some(repository_id) = scope.repository_id
-    {
-        exec(
-            db,
-            "UPDATE repositories SET latest_push_event_id = $2 WHERE id = $1",
-            &[&repository_id, &event_id],
-        )
-        .await?;
-    }
-    let deliveries = fan_out(db, event_id, &event.name, &scope, now).await?;
-    if let Some(key) = key {
-        exec(
-            db,
-            "INSERT INTO idempotency_keys (token_id, key, body_hash, status, response, created_at)
-             VALUES ($1, $2, $3, 202, $4, $5)
-             ON CONFLICT (token_id, key) DO UPDATE
-               SET body_hash = excluded.body_hash, status = excluded.status,
-                   response = excluded.response, created_at = excluded.created_at",
-            &[
-                &key.token_id,
-                &key.key,
-                &key.body_hash.as_slice(),
-                &idempotent_reply(&event.guid, deliveries),
-                &now.0,
-            ],
-        )
-        .await?;
-    }
+    let deliveries = publish_all(db, &[event], now).await?[0];
+    exec(
+        db,
+        "INSERT INTO idempotency_keys (token_id, key, body_hash, status, response, created_at)
+         VALUES ($1, $2, $3, 202, $4, $5)
+         ON CONFLICT (token_id, key) DO UPDATE
+           SET body_hash = excluded.body_hash, status = excluded.status,
+               response = excluded.response, created_at = excluded.created_at",
+        &[
+            &key.token_id,
+            &key.key,
+            &key.body_hash.as_slice(),
+            &idempotent_reply(&event.guid, deliveries),
+            &now.0,
+        ],
+    )
+    .await?;
     Ok(PublishOutcome::Published {
         guid: event.guid.clone(),
         deliveries,
@@ -206,7 +324,8 @@ pub(super) async fn publish_to_hook(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let scope = resolve(db, event).await?;
-    let event_id = insert_event(db, event, &scope, now).await?;
+    remember_latest(db, event, &scope).await?;
+    let event_id = insert_events(db, &[(event, scope)], now).await?[0];
     queue_once(db, event_id, hook_id, None, false, now).await
 }
 
@@ -259,10 +378,10 @@ pub(super) async fn queue_test_push(
     }
     let found = opt(
         db,
-        "SELECT e.id FROM repositories r
-         JOIN events e ON e.id = r.latest_push_event_id
-         JOIN hooks h ON h.repository_id = r.id
-         WHERE r.id = $1 AND h.id = $2 AND h.events ?| ARRAY['push', '*']",
+        "SELECT e.id FROM events e JOIN hooks h ON h.repository_id = e.repository_id
+         WHERE e.repository_id = $1 AND e.name = 'push'
+           AND h.id = $2 AND h.events ?| ARRAY['push', '*']
+         ORDER BY e.id DESC LIMIT 1",
         &[&scope_row.id, &hook_id],
     )
     .await?;

@@ -155,24 +155,59 @@ async fn run(durable: &Pool, relaxed: &Pool, works: &[Work]) -> Result<Vec<Done>
         .await
         .map_err(|error| StoreError::Connection(error.to_string()))?;
     let db = client.transaction().await?;
-    let mut done = Vec::with_capacity(works.len());
-    let mut queued = false;
-    for work in works {
-        done.push(match work {
-            Work::Publish { event, key, now } => {
-                let outcome = events::publish(&db, event, key.as_ref(), *now).await?;
-                queued |= matches!(outcome, PublishOutcome::Published { deliveries, .. } if deliveries > 0);
-                Done::Published(outcome)
-            }
-            Work::Attempt(attempt) => {
-                queue::record_attempt(&db, attempt).await?;
-                Done::Recorded
-            }
-        });
+    let mut done: Vec<Option<Done>> = works.iter().map(|_| None).collect();
+    // A publish with an Idempotency-Key is looked up and stored on its own, in order, so
+    // that the same key twice in one batch is answered as a replay.
+    for (index, work) in works.iter().enumerate() {
+        if let Work::Publish {
+            event,
+            key: Some(key),
+            now,
+        } = work
+        {
+            let outcome = events::publish(&db, event, key, *now).await?;
+            done[index] = Some(Done::Published(outcome));
+        }
     }
+    // The others in a few statements for the whole batch.
+    let mut plain: Vec<(usize, &NewEvent, Timestamp)> = Vec::new();
+    let mut attempts: Vec<&AttemptRecord> = Vec::new();
+    for (index, work) in works.iter().enumerate() {
+        match work {
+            Work::Publish {
+                event,
+                key: None,
+                now,
+            } => plain.push((index, event, *now)),
+            Work::Publish { .. } => {}
+            Work::Attempt(attempt) => {
+                attempts.push(attempt);
+                done[index] = Some(Done::Recorded);
+            }
+        }
+    }
+    // Publishes share one `created_at`/`due_at`: the latest of theirs, a few ms apart.
+    let now = plain.iter().map(|(_, _, now)| *now).max();
+    if let Some(now) = now {
+        let batch: Vec<&NewEvent> = plain.iter().map(|(_, event, _)| *event).collect();
+        let counts = events::publish_all(&db, &batch, now).await?;
+        for ((index, event, _), deliveries) in plain.iter().zip(counts) {
+            done[*index] = Some(Done::Published(PublishOutcome::Published {
+                guid: event.guid.clone(),
+                deliveries,
+            }));
+        }
+    }
+    queue::record_attempts(&db, &attempts).await?;
+    let queued = done.iter().any(|done| {
+        matches!(done, Some(Done::Published(PublishOutcome::Published { deliveries, .. })) if *deliveries > 0)
+    });
     if queued {
         notify_work(&db).await?;
     }
     db.commit().await?;
-    Ok(done)
+    Ok(done
+        .into_iter()
+        .map(|done| done.expect("every job is answered"))
+        .collect())
 }

@@ -159,66 +159,128 @@ pub(super) async fn claim_due(
     })
 }
 
-pub(super) async fn record_attempt(
+/// Records `attempts` (of distinct deliveries) with a handful of statements however many
+/// there are: the attempts, their deliveries' next state, retries made moot by a success,
+/// and each hook's `last_response` (from its latest attempt in the batch).
+pub(super) async fn record_attempts(
     db: &impl GenericClient,
-    attempt: &AttemptRecord,
+    attempts: &[&AttemptRecord],
 ) -> Result<(), StoreError> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let column =
+        |f: fn(&AttemptRecord) -> i64| -> Vec<i64> { attempts.iter().map(|a| f(a)).collect() };
+    let delivery_ids = column(|a| a.delivery_id);
+    let hook_ids = column(|a| a.hook_id);
+    let event_ids = column(|a| a.event_id);
+    let installation_ids: Vec<Option<i64>> = attempts.iter().map(|a| a.installation_id).collect();
+    let redeliveries: Vec<bool> = attempts.iter().map(|a| a.redelivery).collect();
+    let delivered_at = column(|a| a.delivered_at.0);
+    let durations = column(|a| a.duration_ms);
+    let statuses: Vec<&str> = attempts.iter().map(|a| a.status.as_str()).collect();
+    let status_codes = column(|a| i64::from(a.status_code));
+    let urls: Vec<&str> = attempts.iter().map(|a| a.url.as_str()).collect();
+    let request_headers: Vec<String> = attempts
+        .iter()
+        .map(|a| headers_json(&a.request_headers))
+        .collect();
+    let response_headers: Vec<String> = attempts
+        .iter()
+        .map(|a| headers_json(&a.response_headers))
+        .collect();
+    let bodies: Vec<&[u8]> = attempts
+        .iter()
+        .map(|a| a.response_body.as_slice())
+        .collect();
+    let throttled: Vec<Option<i64>> = attempts
+        .iter()
+        .map(|a| a.throttled_at.map(|at| at.0))
+        .collect();
     exec(
         db,
         "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
                                delivered_at, duration_ms, status, status_code, url,
                                request_headers, response_headers, response_body, throttled_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+                              $5::boolean[], $6::bigint[], $7::bigint[], $8::text[],
+                              $9::bigint[], $10::text[], $11::text[], $12::text[],
+                              $13::bytea[], $14::bigint[])",
         &[
-            &attempt.delivery_id,
-            &attempt.hook_id,
-            &attempt.event_id,
-            &attempt.installation_id,
-            &attempt.redelivery,
-            &attempt.delivered_at.0,
-            &attempt.duration_ms,
-            &attempt.status,
-            &i64::from(attempt.status_code),
-            &attempt.url,
-            &headers_json(&attempt.request_headers),
-            &headers_json(&attempt.response_headers),
-            &attempt.response_body,
-            &attempt.throttled_at.map(|at| at.0),
+            &delivery_ids,
+            &hook_ids,
+            &event_ids,
+            &installation_ids,
+            &redeliveries,
+            &delivered_at,
+            &durations,
+            &statuses,
+            &status_codes,
+            &urls,
+            &request_headers,
+            &response_headers,
+            &bodies,
+            &throttled,
         ],
     )
     .await?;
+    let states: Vec<&str> = attempts.iter().map(|a| state_after(a)).collect();
+    let next_attempts: Vec<Option<i64>> = attempts
+        .iter()
+        .map(|a| a.next_attempt.map(|at| at.0))
+        .collect();
     exec(
         db,
-        "UPDATE deliveries SET state = $2, attempts = attempts + 1, due_at = $3,
-                               leased_by = NULL, lease_until = NULL
-         WHERE id = $1",
-        &[
-            &attempt.delivery_id,
-            &state_after(attempt),
-            &attempt.next_attempt.map(|at| at.0),
-        ],
+        "UPDATE deliveries d SET state = u.state, attempts = d.attempts + 1, due_at = u.due_at,
+                                 leased_by = NULL, lease_until = NULL
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, state, due_at)
+         WHERE d.id = u.id",
+        &[&delivery_ids, &states, &next_attempts],
     )
     .await?;
-    if attempt.succeeded {
-        // The event reached the hook: automatic retries still waiting are moot.
+    // An event that reached its hook needs no automatic retry still waiting.
+    let (reached_events, reached_hooks): (Vec<i64>, Vec<i64>) = attempts
+        .iter()
+        .filter(|a| a.succeeded)
+        .map(|a| (a.event_id, a.hook_id))
+        .unzip();
+    if !reached_events.is_empty() {
         exec(
             db,
-            "UPDATE deliveries SET state = 'succeeded', due_at = NULL
-             WHERE event_id = $1 AND hook_id = $2 AND state = 'pending' AND leased_by IS NULL",
-            &[&attempt.event_id, &attempt.hook_id],
+            "UPDATE deliveries d SET state = 'succeeded', due_at = NULL
+             FROM unnest($1::bigint[], $2::bigint[]) AS s(event_id, hook_id)
+             WHERE d.event_id = s.event_id AND d.hook_id = s.hook_id
+               AND d.state = 'pending' AND d.leased_by IS NULL",
+            &[&reached_events, &reached_hooks],
         )
         .await?;
     }
-    let (status, code, message) = last_response_columns(attempt);
-    // Most attempts repeat the previous outcome: then the hook's row is left unwritten
-    // (and unlocked, so that concurrent batches do not queue behind it).
+    // Each hook's latest attempt in the batch sets its last_response; most repeat the
+    // previous outcome, and then the hook's row is neither written nor locked.
+    let mut latest: HashMap<HookId, &AttemptRecord> = HashMap::new();
+    for attempt in attempts {
+        latest.insert(attempt.hook_id, attempt);
+    }
+    let mut hooks = Vec::with_capacity(latest.len());
+    let mut last_statuses = Vec::with_capacity(latest.len());
+    let mut last_codes: Vec<Option<i64>> = Vec::with_capacity(latest.len());
+    let mut last_messages = Vec::with_capacity(latest.len());
+    for (hook_id, attempt) in &latest {
+        let (status, code, message) = last_response_columns(attempt);
+        hooks.push(*hook_id);
+        last_statuses.push(status);
+        last_codes.push(code.map(i64::from));
+        last_messages.push(message);
+    }
     exec(
         db,
-        "UPDATE hooks SET last_status = $2, last_code = $3, last_message = $4
-         WHERE id = $1
-           AND (last_status IS DISTINCT FROM $2 OR last_code IS DISTINCT FROM $3
-                OR last_message IS DISTINCT FROM $4)",
-        &[&attempt.hook_id, &status, &code.map(i64::from), &message],
+        "UPDATE hooks h SET last_status = l.status, last_code = l.code, last_message = l.message
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[])
+              AS l(id, status, code, message)
+         WHERE h.id = l.id
+           AND (h.last_status IS DISTINCT FROM l.status OR h.last_code IS DISTINCT FROM l.code
+                OR h.last_message IS DISTINCT FROM l.message)",
+        &[&hooks, &last_statuses, &last_codes, &last_messages],
     )
     .await?;
     Ok(())

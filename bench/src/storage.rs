@@ -1,0 +1,75 @@
+//! Where the servers under test keep their data: a temporary directory, and with
+//! `--database` a fresh PostgreSQL database created on that server for this run and
+//! dropped at its end, so every run starts empty.
+
+use tempfile::TempDir;
+use tokio_postgres::NoTls;
+
+pub struct Storage {
+    dir: TempDir,
+    /// The server's URL (to drop the database from) and the run's database name.
+    database: Option<(String, String)>,
+}
+
+/// Runs one statement on the PostgreSQL server at `url`.
+async fn execute(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|error| panic!("connecting to {url}: {error}"));
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    drop(client);
+    let _ = driver.await;
+}
+
+impl Storage {
+    /// `server`: a `postgres://` URL of any database on the server to use, or `None` for
+    /// the embedded SQLite database.
+    pub async fn create(server: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let database = match server {
+            Some(url) => {
+                let name = format!("hookpost_bench_{}", std::process::id());
+                execute(url, &format!("DROP DATABASE IF EXISTS {name}")).await;
+                execute(url, &format!("CREATE DATABASE {name}")).await;
+                Some((url.to_owned(), name))
+            }
+            None => None,
+        };
+        Storage { dir, database }
+    }
+
+    /// The `HOOKPOST_*` variables that point a server at this storage.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("HOOKPOST_DATA_DIR", self.dir.path().display().to_string())];
+        if let Some((server, name)) = &self.database {
+            // The database named in the server's URL, replaced by the run's.
+            let base = server.split('?').next().unwrap_or(server);
+            let origin = base.rsplit_once('/').map_or(base, |(origin, _)| origin);
+            env.push(("HOOKPOST_DATABASE", format!("{origin}/{name}")));
+        }
+        env
+    }
+
+    pub fn describe(&self) -> &'static str {
+        if self.database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+
+    /// Drops the run's database (the directory goes when `self` does).
+    pub async fn remove(self) {
+        if let Some((server, name)) = &self.database {
+            execute(
+                server,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
+    }
+}
