@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod tools;
+pub mod ui;
 
 pub use server::run;

@@ -7,9 +7,9 @@ mod admin;
 mod apps;
 mod deliveries;
 mod events;
-mod extract;
+pub(crate) mod extract;
 mod health;
-mod hooks;
+pub(crate) mod hooks;
 mod metrics;
 mod pagination;
 mod routes;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `--metrics-token`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<Arc<str>>,
+    /// The web UI's signed-in browsers.
+    pub sessions: Arc<crate::ui::Sessions>,
 }
 
 /// The whole HTTP surface, ready to serve.
@@ -66,6 +68,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
+        .merge(crate::ui::router())
         .nest("/api/v3", api)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

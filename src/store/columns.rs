@@ -2,8 +2,9 @@
 //! same text: header lists, a hook's `last_response`, an attempt's outcome, idempotency
 //! replies.
 
-use crate::domain::hook::LastResponse;
-use crate::store::{AttemptRecord, StoreError};
+use crate::domain::hook::{HookScope, LastResponse};
+use crate::domain::names::{Login, RepoName};
+use crate::store::{AttemptRecord, StoreError, TokenRecord};
 
 /// Headers as a JSON array of `[name, value]` pairs: order and repeated names are kept.
 pub(crate) fn headers_json(headers: &[(String, String)]) -> String {
@@ -66,4 +67,44 @@ pub(crate) fn parse_idempotent_reply(reply: &str) -> Result<(String, u64), Store
         .split_once(' ')
         .and_then(|(guid, count)| Some((guid.to_owned(), count.parse().ok()?)))
         .ok_or_else(|| StoreError::Corrupt("an idempotency record".to_owned()))
+}
+
+/// A repository or organization hook's scope from the names stored for it: the owner's
+/// login and repository name, or the organization's login.
+pub(crate) fn scope_from_names(
+    owner: Option<&str>,
+    repo: Option<&str>,
+    org: Option<&str>,
+) -> Result<HookScope, StoreError> {
+    let corrupt = || StoreError::Corrupt("a hook's repository or organization".to_owned());
+    match (owner, repo, org) {
+        (Some(owner), Some(repo), _) => Ok(HookScope::Repository {
+            owner: Login::parse(owner).ok_or_else(corrupt)?,
+            repo: RepoName::parse(repo).ok_or_else(corrupt)?,
+        }),
+        (_, _, Some(org)) => Ok(HookScope::Organization {
+            org: Login::parse(org).ok_or_else(corrupt)?,
+        }),
+        _ => Err(corrupt()),
+    }
+}
+
+/// Token records from `(token id, owner)` rows ordered by token id; a token without owners
+/// comes as one row with no owner.
+pub(crate) fn group_owners(rows: Vec<(i64, Option<String>)>) -> Vec<TokenRecord> {
+    let mut tokens: Vec<TokenRecord> = Vec::new();
+    for (id, owner) in rows {
+        if tokens.last().is_none_or(|token| token.id != id) {
+            tokens.push(TokenRecord {
+                id,
+                owners: Vec::new(),
+            });
+        }
+        if let (Some(token), Some(owner)) =
+            (tokens.last_mut(), owner.as_deref().and_then(Login::parse))
+        {
+            token.owners.push(owner);
+        }
+    }
+    tokens
 }

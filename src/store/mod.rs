@@ -350,12 +350,22 @@ pub trait Store: Send + Sync {
         patch: HookPatch,
     ) -> Result<Option<Hook>, StoreError>;
 
+    /// Every repository and organization hook, ordered by account, repository and id: the
+    /// web UI's overview (which keeps those of the caller's owners).
+    async fn list_all_hooks(&self) -> Result<Vec<Hook>, StoreError>;
+
     /// `false` when no such hook. Its deliveries and attempts go with it.
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError>;
     /// Registers an app and creates its webhook; `None` when the slug is taken.
     async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError>;
 
     async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError>;
+
+    /// Every registered app, oldest first.
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError>;
+
+    /// Every owner token's record (never a token), oldest first.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
 
     /// Installs the app on `account` (once: installing again returns the installation);
     /// `None` when there is no such app.

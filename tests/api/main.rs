@@ -23,3 +23,4 @@ mod schema;
 mod storage;
 mod tenancy;
 mod tools;
+mod ui;

@@ -43,3 +43,5 @@ mod storage;
 mod tenancy;
 #[path = "../api/tools.rs"]
 mod tools;
+#[path = "../api/ui.rs"]
+mod ui;

@@ -4,7 +4,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::hooks::{self, ensure_account};
-use super::{exec, one, opt};
+use super::{all, exec, one, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
@@ -77,6 +77,11 @@ pub(super) async fn find_app(
         }
     };
     Ok(row.as_ref().map(read_app))
+}
+
+pub(super) async fn list_apps(db: &impl GenericClient) -> Result<Vec<AppRecord>, StoreError> {
+    let sql = format!("SELECT {APP_COLUMNS} FROM apps a ORDER BY a.id");
+    Ok(all(db, &sql, &[]).await?.iter().map(read_app).collect())
 }
 
 pub(super) async fn install_app(

@@ -9,7 +9,7 @@ use crate::domain::hook::{
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::last_response;
+use crate::store::columns::{last_response, scope_from_names};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -146,8 +146,9 @@ async fn ensure_scope(db: &impl GenericClient, scope: &HookScope) -> Result<Scop
         .ok_or_else(|| corrupt("a hook's app does not exist"))
 }
 
-const HOOK_COLUMNS: &str = "id, name, active, events::text, url, content_type, secret, \
-     insecure_ssl, headers, created_at, updated_at, last_status, last_code, last_message";
+const HOOK_COLUMNS: &str = "h.id, h.name, h.active, h.events::text, h.url, h.content_type, \
+     h.secret, h.insecure_ssl, h.headers, h.created_at, h.updated_at, h.last_status, \
+     h.last_code, h.last_message";
 
 fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> Result<T, StoreError> {
     serde_json::from_str(row.get(index))
@@ -241,7 +242,7 @@ pub(super) async fn list(
     let count = format!("SELECT count(*) FROM hooks WHERE {} = $1", scope_row.column);
     let total: i64 = one(db, &count, &[&scope_row.id]).await?.get(0);
     let select = format!(
-        "SELECT {HOOK_COLUMNS} FROM hooks WHERE {} = $1 ORDER BY id LIMIT $2 OFFSET $3",
+        "SELECT {HOOK_COLUMNS} FROM hooks h WHERE h.{} = $1 ORDER BY h.id LIMIT $2 OFFSET $3",
         scope_row.column
     );
     let hooks = all(
@@ -259,13 +260,32 @@ pub(super) async fn list(
     })
 }
 
+pub(super) async fn list_all(db: &impl GenericClient) -> Result<Vec<Hook>, StoreError> {
+    let sql = format!(
+        "SELECT {HOOK_COLUMNS}, a.login, r.name, o.login FROM hooks h
+         LEFT JOIN repositories r ON r.id = h.repository_id
+         LEFT JOIN accounts a ON a.id = r.account_id
+         LEFT JOIN accounts o ON o.id = h.organization_id
+         WHERE h.app_id IS NULL
+         ORDER BY coalesce(a.login_key, o.login_key), r.name_key NULLS FIRST, h.id"
+    );
+    all(db, &sql, &[])
+        .await?
+        .iter()
+        .map(|row| {
+            let scope = scope_from_names(row.get(14), row.get(15), row.get(16))?;
+            read_hook(row, &scope)
+        })
+        .collect()
+}
+
 pub(super) async fn get_in(
     db: &impl GenericClient,
     scope_row: &ScopeRow,
     id: HookId,
 ) -> Result<Option<Hook>, StoreError> {
     let sql = format!(
-        "SELECT {HOOK_COLUMNS} FROM hooks WHERE id = $1 AND {} = $2",
+        "SELECT {HOOK_COLUMNS} FROM hooks h WHERE h.id = $1 AND h.{} = $2",
         scope_row.column
     );
     opt(db, &sql, &[&id, &scope_row.id])

@@ -241,6 +241,21 @@ impl Store for PostgresStore {
             .await?)
     }
 
+    async fn list_all_hooks(&self) -> Result<Vec<Hook>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        hooks::list_all(&client).await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        apps::list_apps(&client).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        tokens::list_tokens(&client).await
+    }
+
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
         in_transaction!(self, durable, |db| hooks::delete(&db, scope, id).await?)
     }

@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 use super::{all, exec, one, opt};
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::group_owners;
 use crate::store::{StoreError, TokenHash, TokenRecord};
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
@@ -85,4 +86,17 @@ pub(super) async fn find_token(
     })
     .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(TokenRecord { id, owners }))
+}
+
+pub(super) async fn list_tokens(db: &impl GenericClient) -> Result<Vec<TokenRecord>, StoreError> {
+    let rows = all(
+        db,
+        "SELECT t.id, o.owner FROM tokens t LEFT JOIN token_owners o ON o.token_id = t.id
+         ORDER BY t.id, o.owner_key",
+        &[],
+    )
+    .await?;
+    Ok(group_owners(
+        rows.iter().map(|row| (row.get(0), row.get(1))).collect(),
+    ))
 }

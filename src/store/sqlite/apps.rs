@@ -79,6 +79,13 @@ pub(super) fn find_app(conn: &Connection, key: &AppKey) -> Result<Option<AppReco
     Ok(found)
 }
 
+pub(super) fn list_apps(conn: &Connection) -> Result<Vec<AppRecord>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps a ORDER BY a.id"))?
+        .query_map([], read_app)?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 pub(super) fn install_app(
     conn: &Connection,
     app_id: i64,

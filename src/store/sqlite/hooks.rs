@@ -8,7 +8,7 @@ use crate::domain::hook::{
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::last_response;
+use crate::store::columns::{last_response, scope_from_names};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -118,8 +118,9 @@ pub(super) fn ensure_scope(conn: &Connection, scope: &HookScope) -> Result<Scope
     find_scope(conn, scope)?.ok_or_else(|| corrupt("a hook's app does not exist"))
 }
 
-const HOOK_COLUMNS: &str = "id, name, active, events, url, content_type, secret, insecure_ssl, \
-     headers, created_at, updated_at, last_status, last_code, last_message";
+const HOOK_COLUMNS: &str = "h.id, h.name, h.active, h.events, h.url, h.content_type, h.secret, \
+     h.insecure_ssl, h.headers, h.created_at, h.updated_at, h.last_status, h.last_code, \
+     h.last_message";
 
 fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
     let text: String = row.get(index)?;
@@ -219,7 +220,7 @@ pub(super) fn list(
     let total = total.unsigned_abs();
     let hooks = conn
         .prepare_cached(&format!(
-            "SELECT {HOOK_COLUMNS} FROM hooks WHERE {} = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+            "SELECT {HOOK_COLUMNS} FROM hooks h WHERE h.{} = ?1 ORDER BY h.id LIMIT ?2 OFFSET ?3",
             scope_row.column
         ))?
         .query_map(params![scope_row.id, page.per_page, page.offset()], |row| {
@@ -229,6 +230,27 @@ pub(super) fn list(
     Ok(HookPage { hooks, total })
 }
 
+pub(super) fn list_all(conn: &Connection) -> Result<Vec<Hook>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {HOOK_COLUMNS}, a.login, r.name, o.login FROM hooks h
+         LEFT JOIN repositories r ON r.id = h.repository_id
+         LEFT JOIN accounts a ON a.id = r.account_id
+         LEFT JOIN accounts o ON o.id = h.organization_id
+         WHERE h.app_id IS NULL
+         ORDER BY coalesce(a.login_key, o.login_key), r.name_key IS NOT NULL, r.name_key, h.id"
+    ))?;
+    let mut rows = statement.query([])?;
+    let mut hooks = Vec::new();
+    while let Some(row) = rows.next()? {
+        let owner: Option<String> = row.get(14)?;
+        let repo: Option<String> = row.get(15)?;
+        let org: Option<String> = row.get(16)?;
+        let scope = scope_from_names(owner.as_deref(), repo.as_deref(), org.as_deref())?;
+        hooks.push(read_hook(row, &scope)?);
+    }
+    Ok(hooks)
+}
+
 pub(super) fn get_in(
     conn: &Connection,
     scope_row: &ScopeRow,
@@ -236,7 +258,7 @@ pub(super) fn get_in(
 ) -> Result<Option<Hook>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {HOOK_COLUMNS} FROM hooks WHERE id = ?1 AND {} = ?2",
+            "SELECT {HOOK_COLUMNS} FROM hooks h WHERE h.id = ?1 AND h.{} = ?2",
             scope_row.column
         ))?
         .query_row(params![id, scope_row.id], |row| {

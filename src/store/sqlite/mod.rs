@@ -167,6 +167,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_all_hooks(&self) -> Result<Vec<Hook>, StoreError> {
+        self.readers.read(hooks::list_all).await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        self.readers.read(apps::list_apps).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.readers.read(tokens::list_tokens).await
+    }
+
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
         let scope = scope.clone();
         self.writer

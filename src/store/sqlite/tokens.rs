@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::group_owners;
 use crate::store::{StoreError, TokenHash, TokenRecord};
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
@@ -68,4 +69,17 @@ pub(super) fn find_token(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(TokenRecord { id, owners }))
+}
+
+pub(super) fn list_tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT t.id, o.owner FROM tokens t LEFT JOIN token_owners o ON o.token_id = t.id
+         ORDER BY t.id, o.owner_key",
+    )?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(group_owners(rows))
 }

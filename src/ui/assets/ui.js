@@ -1,0 +1,60 @@
+// Hookpost's only script: opens delivery details on demand, switches their tabs, and
+// prepends new deliveries as the server sends them. The pages work without it, except
+// for live updates and details.
+"use strict";
+
+function loadDetail(details) {
+  if (details.dataset.loaded) return;
+  details.dataset.loaded = "1";
+  fetch(details.dataset.src, { credentials: "same-origin" })
+    .then((response) => response.ok ? response.text() : Promise.reject(response.status))
+    .then((html) => { details.querySelector(".detail").innerHTML = html; })
+    .catch(() => { details.querySelector(".detail").textContent = "Could not load this delivery."; });
+}
+
+function selectTab(tab) {
+  const list = tab.closest("[role=tablist]");
+  for (const other of list.querySelectorAll("[role=tab]")) {
+    const selected = other === tab;
+    other.setAttribute("aria-selected", String(selected));
+    other.tabIndex = selected ? 0 : -1;
+    document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+  }
+  tab.focus();
+}
+
+document.addEventListener("toggle", (event) => {
+  const details = event.target;
+  if (details.matches && details.matches("details[data-src]") && details.open) loadDetail(details);
+}, true);
+
+document.addEventListener("click", (event) => {
+  const tab = event.target.closest("[role=tab]");
+  if (tab) selectTab(tab);
+});
+
+document.addEventListener("keydown", (event) => {
+  const tab = event.target.closest && event.target.closest("[role=tab]");
+  if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+  const tabs = [...tab.closest("[role=tablist]").querySelectorAll("[role=tab]")];
+  const step = event.key === "ArrowRight" ? 1 : -1;
+  selectTab(tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length]);
+  event.preventDefault();
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  const list = document.getElementById("delivery-list");
+  if (!list || !list.dataset.live || !window.EventSource) return;
+  const source = new EventSource(list.dataset.live);
+  source.addEventListener("attempts", (event) => {
+    const template = document.createElement("template");
+    template.innerHTML = event.data;
+    for (const row of [...template.content.children]) {
+      if (list.querySelector(`li[data-id="${row.dataset.id}"]`)) continue;
+      row.classList.add("fresh");
+      list.prepend(row);
+    }
+    const empty = document.getElementById("no-deliveries");
+    if (empty) empty.remove();
+  });
+});

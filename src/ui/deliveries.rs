@@ -1,0 +1,302 @@
+//! "Recent Deliveries": a hook's attempts, newest first, filterable and paged; each row
+//! opens into Request and Response tabs; new attempts arrive by server-sent events; a chart
+//! of the last 24 hours.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::Redirect;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use maud::{Markup, html};
+
+use super::session::SignedForm;
+use super::{HookPath, UiError, csrf_input};
+use crate::api::AppState;
+use crate::domain::timestamp::Timestamp;
+use crate::store::{AttemptQuery, AttemptSummary, StatusClass};
+
+/// Rows per page.
+const PAGE: u32 = 30;
+
+/// How often a live page looks for new attempts (the store is shared by every process, so
+/// it is asked rather than told).
+const LIVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Attempts read at most for the 24-hour chart.
+const CHART_LIMIT: u32 = 5000;
+
+/// The log's filter and page, from the query string.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct LogView {
+    /// `failed` or `redeliveries`; anything else is all.
+    #[serde(default)]
+    filter: Option<String>,
+    /// Attempts older than this id (the next page).
+    #[serde(default)]
+    before: Option<i64>,
+    /// For the live stream: attempts newer than this id.
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+impl LogView {
+    fn filter(&self) -> &str {
+        match self.filter.as_deref() {
+            Some("failed") => "failed",
+            Some("redeliveries") => "redeliveries",
+            _ => "all",
+        }
+    }
+
+    fn query(&self, before: Option<i64>, limit: u32) -> AttemptQuery {
+        AttemptQuery {
+            before,
+            limit,
+            status: (self.filter() == "failed").then_some(StatusClass::Failure),
+            redelivery: (self.filter() == "redeliveries").then_some(true),
+        }
+    }
+}
+
+fn succeeded(attempt: &AttemptSummary) -> bool {
+    (200..400).contains(&attempt.status_code)
+}
+
+/// "3 minutes ago", for a row; the exact time is in its `<time>` element.
+fn ago(at: Timestamp, now: Timestamp) -> String {
+    let seconds = (now.0 - at.0).max(0) / 1000;
+    match seconds {
+        0..=59 => "just now".to_owned(),
+        60..=3599 => format!("{} min ago", seconds / 60),
+        3600..=86_399 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+/// One delivery row; it opens into the attempt's details, fetched when first opened.
+pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup {
+    let event = match &attempt.action {
+        Some(action) => format!("{}.{action}", attempt.event),
+        None => attempt.event.clone(),
+    };
+    let ok = succeeded(attempt);
+    html! {
+        li.delivery data-id=(attempt.id) {
+            details data-src={(path.base()) "/deliveries/" (attempt.id)} {
+                summary {
+                    span class=(if ok { "dot ok" } else { "dot failed" }) role="img"
+                        aria-label=(if ok { "Succeeded" } else { "Failed" }) {}
+                    span.guid { (attempt.guid) }
+                    span.event { (event) }
+                    @if attempt.redelivery { span.badge { "redelivery" } }
+                    time datetime=(attempt.delivered_at.to_github()) { (ago(attempt.delivered_at, now)) }
+                    span.duration { (format!("{:.2} s", attempt.duration_ms as f64 / 1000.0)) }
+                    span.status { @if attempt.status_code > 0 { (attempt.status_code) " " } (attempt.status) }
+                }
+                div.detail { p.muted { "Loading…" } }
+            }
+        }
+    }
+}
+
+/// Successes and failures per hour over the last 24 hours, as a bar chart.
+fn chart(attempts: &[AttemptSummary], now: Timestamp) -> Markup {
+    const HOUR: i64 = 3_600_000;
+    let mut hours = [(0u32, 0u32); 24];
+    for attempt in attempts {
+        let age = now.0 - attempt.delivered_at.0;
+        if !(0..24 * HOUR).contains(&age) {
+            continue;
+        }
+        let slot = 23 - usize::try_from(age / HOUR).unwrap_or(0);
+        if succeeded(attempt) {
+            hours[slot].0 += 1;
+        } else {
+            hours[slot].1 += 1;
+        }
+    }
+    let highest = hours
+        .iter()
+        .map(|(ok, failed)| ok + failed)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (ok_total, failed_total): (u32, u32) = hours
+        .iter()
+        .fold((0, 0), |(a, b), (ok, failed)| (a + ok, b + failed));
+    let summary = format!("Last 24 hours: {ok_total} succeeded, {failed_total} failed");
+    let height = |count: u32| f64::from(count) * 40.0 / f64::from(highest);
+    html! {
+        figure.chart {
+            svg viewBox="0 0 240 44" role="img" aria-label=(summary) preserveAspectRatio="none" {
+                @for (slot, (ok, failed)) in hours.iter().enumerate() {
+                    @let x = slot as f64 * 10.0 + 1.0;
+                    @let ok_height = height(*ok);
+                    @let failed_height = height(*failed);
+                    rect.ok x=(x) y=(42.0 - ok_height) width="8" height=(ok_height) {}
+                    rect.failed x=(x) y=(42.0 - ok_height - failed_height) width="8" height=(failed_height) {}
+                }
+            }
+            figcaption { (summary) " (per hour)" }
+        }
+    }
+}
+
+/// The "Recent Deliveries" section of a hook's page.
+pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Result<Markup, UiError> {
+    let now = Timestamp::now();
+    let attempts = state
+        .store
+        .list_attempts(&path.scope, path.hook_id, view.query(view.before, PAGE))
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let recent = state
+        .store
+        .list_attempts(
+            &path.scope,
+            path.hook_id,
+            LogView::default().query(None, CHART_LIMIT),
+        )
+        .await?
+        .unwrap_or_default();
+    let base = path.base();
+    let newest = attempts.first().map_or(0, |attempt| attempt.id);
+    let live = view.before.is_none();
+    let filters = [
+        ("all", "All"),
+        ("failed", "Failed"),
+        ("redeliveries", "Redeliveries"),
+    ];
+    Ok(html! {
+        section #deliveries aria-labelledby="deliveries-title" {
+            h2 #deliveries-title { "Recent Deliveries" }
+            (chart(&recent, now))
+            nav.filters aria-label="Filter deliveries" {
+                @for (value, label) in filters {
+                    a href={(base) "?filter=" (value) "#deliveries"}
+                        aria-current=[(view.filter() == value).then_some("page")] { (label) }
+                }
+            }
+            ol.deliveries #delivery-list
+                data-live=[live.then(|| format!("{base}/live?filter={}&after={newest}", view.filter()))] {
+                @for attempt in &attempts { (row(path, attempt, now)) }
+            }
+            @if attempts.is_empty() { p.empty #no-deliveries { "No deliveries yet." } }
+            @if let (true, Some(last)) = (attempts.len() == PAGE as usize, attempts.last()) {
+                a.button href={(base) "?filter=" (view.filter()) "&before=" (last.id) "#deliveries"} { "Older deliveries" }
+            }
+        }
+    })
+}
+
+/// Pretty-printed JSON, or the text as it is.
+fn pretty(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+fn header_list(headers: &[(String, String)]) -> Markup {
+    html! {
+        pre.headers { @for (name, value) in headers { (name) ": " (value) "\n" } }
+    }
+}
+
+/// One attempt's Request and Response tabs (an HTML fragment for an opened row).
+pub async fn detail(State(state): State<AppState>, path: HookPath) -> Result<Markup, UiError> {
+    let attempt_id = path.delivery_id.ok_or(UiError::NotFound)?;
+    let detail = state
+        .store
+        .get_attempt(&path.scope, path.hook_id, attempt_id)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    let id = detail.summary.id;
+    Ok(html! {
+        div.tabset {
+            div role="tablist" aria-label="Attempt" {
+                button role="tab" id={"req-tab-" (id)} aria-controls={"req-" (id)} aria-selected="true" { "Request" }
+                button role="tab" id={"res-tab-" (id)} aria-controls={"res-" (id)} aria-selected="false" tabindex="-1" { "Response " (detail.summary.status_code) }
+            }
+            div role="tabpanel" id={"req-" (id)} aria-labelledby={"req-tab-" (id)} {
+                p { strong { "POST" } " " code { (detail.url) } }
+                h3 { "Headers" }
+                (header_list(&detail.request_headers))
+                h3 { "Payload" }
+                pre.payload { (pretty(&detail.event_payload)) }
+            }
+            div role="tabpanel" id={"res-" (id)} aria-labelledby={"res-tab-" (id)} hidden {
+                p { "Status: " strong { (detail.summary.status) } }
+                h3 { "Headers" }
+                (header_list(&detail.response_headers))
+                h3 { "Body" }
+                pre.payload { (pretty(&detail.response_body)) }
+            }
+            form method="post" action={(path.base()) "/deliveries/" (id) "/attempts"} {
+                (csrf_input(&path.session))
+                button type="submit" { "Redeliver" }
+            }
+        }
+    })
+}
+
+pub async fn redeliver(
+    State(state): State<AppState>,
+    path: HookPath,
+    _form: SignedForm,
+) -> Result<Redirect, UiError> {
+    let attempt_id = path.delivery_id.ok_or(UiError::NotFound)?;
+    if !state
+        .store
+        .redeliver(&path.scope, path.hook_id, attempt_id, Timestamp::now())
+        .await?
+    {
+        return Err(UiError::NotFound);
+    }
+    state.wake.notify_one();
+    Ok(Redirect::to(&format!("{}#deliveries", path.base())))
+}
+
+/// Server-sent events: each new attempt (matching the filter) as a rendered row, oldest
+/// first, for as long as the page is open.
+pub async fn live(
+    State(state): State<AppState>,
+    path: HookPath,
+    Query(view): Query<LogView>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let after = view.after.unwrap_or(0);
+    let stream = futures_util::stream::unfold(
+        (state, path, view, after),
+        |(state, path, view, mut after)| async move {
+            loop {
+                tokio::time::sleep(LIVE_INTERVAL).await;
+                let Ok(Some(attempts)) = state
+                    .store
+                    .list_attempts(&path.scope, path.hook_id, view.query(None, PAGE))
+                    .await
+                else {
+                    continue;
+                };
+                let now = Timestamp::now();
+                let mut fresh: Vec<&AttemptSummary> = attempts
+                    .iter()
+                    .filter(|attempt| attempt.id > after)
+                    .collect();
+                if fresh.is_empty() {
+                    continue;
+                }
+                fresh.reverse();
+                let rows: String = fresh
+                    .iter()
+                    .map(|attempt| row(&path, attempt, now).into_string())
+                    .collect();
+                after = fresh.last().map_or(after, |attempt| attempt.id);
+                let event = Event::default().event("attempts").data(rows);
+                return Some((Ok(event), (state, path, view, after)));
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

@@ -1,0 +1,363 @@
+//! A hook's pages: create, show (settings and recent deliveries), edit, delete, ping.
+//!
+//! Forms are turned into the API's JSON bodies and read by the same domain rules
+//! (`HookSettings::from_create`, `HookPatch::from_body`), so the UI accepts exactly what the
+//! API accepts and says why it refuses the rest.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde_json::{Map, Value, json};
+
+use super::deliveries::{self, LogView};
+use super::pages::scope_title;
+use super::session::{Session, SignedForm};
+use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout, may_manage};
+use crate::api::AppState;
+use crate::api::extract::ApiBase;
+use crate::api::hooks::send_ping;
+use crate::domain::hook::{HookPatch, HookScope, HookSettings, SECRET_MASK};
+use crate::domain::names::{Login, RepoName};
+use crate::domain::validate::ValidationErrors;
+use crate::store::Hook;
+
+/// The events offered as checkboxes; others can be typed in.
+const COMMON_EVENTS: &[&str] = &[
+    "push",
+    "pull_request",
+    "issues",
+    "issue_comment",
+    "create",
+    "delete",
+    "release",
+    "workflow_run",
+];
+
+/// What the form shows: a new hook's defaults, or a stored hook's settings.
+struct FormValues<'a> {
+    url: &'a str,
+    json: bool,
+    has_secret: bool,
+    verify_ssl: bool,
+    events: &'a [String],
+    active: bool,
+    headers: String,
+}
+
+fn settings_fields(values: &FormValues<'_>) -> Markup {
+    let others: Vec<&str> = values
+        .events
+        .iter()
+        .map(String::as_str)
+        .filter(|event| *event != "*" && !COMMON_EVENTS.contains(event))
+        .collect();
+    html! {
+        label for="url" { "Payload URL" }
+        input #url type="url" name="url" value=(values.url) required placeholder="https://example.com/hook";
+        label for="content_type" { "Content type" }
+        select #content_type name="content_type" {
+            option value="json" selected[values.json] { "application/json" }
+            option value="form" selected[!values.json] { "application/x-www-form-urlencoded" }
+        }
+        label for="secret" { "Secret" }
+        input #secret type="password" name="secret" autocomplete="new-password"
+            placeholder=(if values.has_secret { "unchanged (a secret is set)" } else { "none" });
+        div.check {
+            input #verify_ssl type="checkbox" name="verify_ssl" value="1" checked[values.verify_ssl];
+            label for="verify_ssl" { "Enable SSL verification" }
+        }
+        fieldset {
+            legend { "Which events should trigger this webhook?" }
+            div.check {
+                input #event_all type="checkbox" name="events" value="*" checked[values.events.iter().any(|e| e == "*")];
+                label for="event_all" { "Send me everything" }
+            }
+            @for event in COMMON_EVENTS {
+                div.check {
+                    input id={"event_" (event)} type="checkbox" name="events" value=(event)
+                        checked[values.events.iter().any(|e| e == event)];
+                    label for={"event_" (event)} { (event) }
+                }
+            }
+            label for="other_events" { "Other events (comma separated)" }
+            input #other_events type="text" name="other_events" value=(others.join(", "));
+        }
+        label for="headers" { "Custom headers (one " code { "Name: value" } " per line)" }
+        textarea #headers name="headers" rows="3" { (values.headers) }
+        div.check {
+            input #active type="checkbox" name="active" value="1" checked[values.active];
+            label for="active" { "Active" }
+        }
+    }
+}
+
+/// The API body a settings form stands for.
+fn body_from(form: &SignedForm, creating: bool) -> Map<String, Value> {
+    let mut events: Vec<String> = form.all("events");
+    events.extend(
+        form.get("other_events")
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|event| !event.is_empty())
+            .map(str::to_owned),
+    );
+    let mut headers = Map::new();
+    for line in form.get("headers").unwrap_or("").lines() {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_owned(), json!(value.trim()));
+        }
+    }
+    let mut config = Map::new();
+    config.insert(
+        "url".to_owned(),
+        json!(form.get("url").unwrap_or("").trim()),
+    );
+    config.insert(
+        "content_type".to_owned(),
+        json!(form.get("content_type").unwrap_or("json")),
+    );
+    let verify = form.get("verify_ssl").is_some();
+    config.insert(
+        "insecure_ssl".to_owned(),
+        json!(if verify { "0" } else { "1" }),
+    );
+    config.insert("headers".to_owned(), Value::Object(headers));
+    // An empty secret field keeps the stored secret (it is never shown back).
+    match form.get("secret") {
+        Some(secret) if !secret.is_empty() && secret != SECRET_MASK => {
+            config.insert("secret".to_owned(), json!(secret));
+        }
+        _ => {}
+    }
+    let mut body = Map::new();
+    body.insert("active".to_owned(), json!(form.get("active").is_some()));
+    if creating || !events.is_empty() {
+        body.insert("events".to_owned(), json!(events));
+    }
+    body.insert("config".to_owned(), Value::Object(config));
+    body
+}
+
+fn problems(errors: &ValidationErrors) -> Markup {
+    html! {
+        div.error role="alert" {
+            p { "The webhook was not saved:" }
+            ul { @for error in &errors.0 { li { (error.field) ": " (error.message) } } }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewQuery {
+    target: Option<String>,
+}
+
+fn new_page(session: &Session, target: &str, errors: Option<&ValidationErrors>) -> Markup {
+    let defaults = FormValues {
+        url: "",
+        json: true,
+        has_secret: false,
+        verify_ssl: true,
+        events: &["push".to_owned()],
+        active: true,
+        headers: String::new(),
+    };
+    layout(
+        "Add webhook",
+        Some(session),
+        html! {
+            h1 { "Add webhook" }
+            @if let Some(errors) = errors { (problems(errors)) }
+            form.settings method="post" action="/ui/hooks/new" {
+                (csrf_input(session))
+                label for="target" { "Repository (" code { "owner/name" } ") or organization" }
+                input #target type="text" name="target" value=(target) required placeholder="acme/widgets";
+                (settings_fields(&defaults))
+                button.primary type="submit" { "Add webhook" }
+            }
+        },
+    )
+}
+
+pub async fn new_form(session: Session, Query(query): Query<NewQuery>) -> Markup {
+    new_page(&session, query.target.as_deref().unwrap_or(""), None)
+}
+
+/// `owner/name` is a repository, a bare name an organization.
+fn parse_target(target: &str) -> Option<HookScope> {
+    match target.trim().split_once('/') {
+        Some((owner, repo)) => Some(HookScope::Repository {
+            owner: Login::parse(owner)?,
+            repo: RepoName::parse(repo)?,
+        }),
+        None => Some(HookScope::Organization {
+            org: Login::parse(target.trim())?,
+        }),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiBase(base): ApiBase,
+    form: SignedForm,
+) -> Result<Response, UiError> {
+    let target = form.get("target").unwrap_or("").to_owned();
+    let Some(scope) = parse_target(&target).filter(|scope| may_manage(&form.session, scope)) else {
+        let message = format!("You cannot add webhooks to {target:?}.");
+        return Err(UiError::BadRequest(message));
+    };
+    let body = body_from(&form, true);
+    let settings = match HookSettings::from_create(&body, &state.hook_rules) {
+        Ok(settings) => settings,
+        Err(errors) => {
+            let page = new_page(&form.session, &target, Some(&errors));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let hook = state.store.create_hook(scope, settings).await?;
+    if hook.settings.active {
+        send_ping(&state, &hook, &base).await?;
+    }
+    Ok(Redirect::to(&hook_url(&hook.scope, hook.id)).into_response())
+}
+
+async fn find(state: &AppState, path: &HookPath) -> Result<Hook, UiError> {
+    state
+        .store
+        .get_hook(&path.scope, path.hook_id)
+        .await?
+        .ok_or(UiError::NotFound)
+}
+
+fn hook_page(
+    path: &HookPath,
+    hook: &Hook,
+    log: Markup,
+    errors: Option<&ValidationErrors>,
+) -> Markup {
+    let config = &hook.settings.config;
+    let headers: Vec<String> = config
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
+    let values = FormValues {
+        url: &config.url,
+        json: config.content_type.as_str() == "json",
+        has_secret: config.secret.is_some(),
+        verify_ssl: !config.insecure_ssl,
+        events: &hook.settings.events,
+        active: hook.settings.active,
+        headers: headers.join("\n"),
+    };
+    let base = path.base();
+    layout(
+        &format!("Webhook {}", hook.id),
+        Some(&path.session),
+        html! {
+            p.crumbs { a href=(super::pages::HOME) { "Webhooks" } " / " (scope_title(&hook.scope)) }
+            div.heading {
+                h1 { (health_dot(&hook.last_response)) " " (config.url) }
+                form method="post" action={(base) "/ping"} {
+                    (csrf_input(&path.session))
+                    button type="submit" { "Ping" }
+                }
+            }
+            nav.tabs aria-label="Webhook" {
+                a href="#deliveries" { "Recent Deliveries" }
+                a href="#settings" { "Settings" }
+            }
+            (log)
+            section #settings aria-labelledby="settings-title" {
+                h2 #settings-title { "Settings" }
+                @if let Some(errors) = errors { (problems(errors)) }
+                form.settings method="post" action=(base) {
+                    (csrf_input(&path.session))
+                    (settings_fields(&values))
+                    button.primary type="submit" { "Update webhook" }
+                }
+                p { a.danger href={(base) "/delete"} { "Delete webhook…" } }
+            }
+        },
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    path: HookPath,
+    Query(view): Query<LogView>,
+) -> Result<Markup, UiError> {
+    let hook = find(&state, &path).await?;
+    let log = deliveries::section(&state, &path, &view).await?;
+    Ok(hook_page(&path, &hook, log, None))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    path: HookPath,
+    form: SignedForm,
+) -> Result<Response, UiError> {
+    let body = body_from(&form, false);
+    let patch = match HookPatch::from_body(&body, &state.hook_rules) {
+        Ok(patch) => patch,
+        Err(errors) => {
+            let hook = find(&state, &path).await?;
+            let log = deliveries::section(&state, &path, &LogView::default()).await?;
+            let page = hook_page(&path, &hook, log, Some(&errors));
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    state
+        .store
+        .update_hook(&path.scope, path.hook_id, patch)
+        .await?
+        .ok_or(UiError::NotFound)?;
+    Ok(Redirect::to(&path.base()).into_response())
+}
+
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    path: HookPath,
+) -> Result<Markup, UiError> {
+    let hook = find(&state, &path).await?;
+    Ok(layout(
+        "Delete webhook",
+        Some(&path.session),
+        html! {
+            section.narrow {
+                h1 { "Delete this webhook?" }
+                p { "Deliveries to " strong { (hook.settings.config.url) } " stop, and its delivery log is deleted. This cannot be undone." }
+                form method="post" action={(path.base()) "/delete"} {
+                    (csrf_input(&path.session))
+                    button.danger type="submit" { "Yes, delete webhook" }
+                    " "
+                    a href=(path.base()) { "Cancel" }
+                }
+            }
+        },
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    path: HookPath,
+    _form: SignedForm,
+) -> Result<Redirect, UiError> {
+    if !state.store.delete_hook(&path.scope, path.hook_id).await? {
+        return Err(UiError::NotFound);
+    }
+    Ok(Redirect::to(super::pages::HOME))
+}
+
+pub async fn ping(
+    State(state): State<AppState>,
+    path: HookPath,
+    ApiBase(base): ApiBase,
+    _form: SignedForm,
+) -> Result<Redirect, UiError> {
+    let hook = find(&state, &path).await?;
+    send_ping(&state, &hook, &base).await?;
+    Ok(Redirect::to(&path.base()))
+}

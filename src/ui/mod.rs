@@ -1,0 +1,291 @@
+//! The web UI: server-rendered pages (maud) for signing in with a token, managing hooks,
+//! and watching and redelivering their deliveries, in the layout of GitHub's webhook
+//! settings. Every asset is embedded in the binary; nothing is fetched from elsewhere.
+//!
+//! The UI goes through the same store and the same tenancy rules as the API: a page about a
+//! hook the session's token may not manage is a 404, exactly as in the API.
+//! Invariant: every request that changes something is a POST whose form carries the
+//! session's CSRF token ([`session::SignedForm`]).
+
+mod admin;
+mod deliveries;
+mod hooks;
+mod pages;
+pub mod session;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::api::AppState;
+use crate::api::extract::PathParams;
+use crate::domain::hook::HookScope;
+use crate::domain::names::{Login, RepoName};
+use crate::error::ApiError;
+use crate::store::HookId;
+use session::{CSRF_FIELD, Session};
+
+pub use session::Sessions;
+
+const CSS: &str = include_str!("assets/ui.css");
+const JS: &str = include_str!("assets/ui.js");
+
+/// The UI's routes; merged beside the API by [`crate::api::router`].
+pub fn router() -> Router<AppState> {
+    let hook_routes = |base: &str| {
+        Router::new()
+            .route(
+                &format!("{base}/hooks/{{hook_id}}"),
+                get(hooks::show).post(hooks::update),
+            )
+            .route(
+                &format!("{base}/hooks/{{hook_id}}/delete"),
+                get(hooks::confirm_delete).post(hooks::delete),
+            )
+            .route(&format!("{base}/hooks/{{hook_id}}/ping"), post(hooks::ping))
+            .route(
+                &format!("{base}/hooks/{{hook_id}}/live"),
+                get(deliveries::live),
+            )
+            .route(
+                &format!("{base}/hooks/{{hook_id}}/deliveries/{{delivery_id}}"),
+                get(deliveries::detail),
+            )
+            .route(
+                &format!("{base}/hooks/{{hook_id}}/deliveries/{{delivery_id}}/attempts"),
+                post(deliveries::redeliver),
+            )
+    };
+    Router::new()
+        .route("/", get(|| async { Redirect::to(pages::HOME) }))
+        .route(pages::LOGIN, get(pages::login_form).post(pages::login))
+        .route(pages::LOGOUT, post(pages::logout))
+        .route(pages::HOME, get(pages::overview))
+        .route("/ui/hooks/new", get(hooks::new_form).post(hooks::create))
+        .route("/ui/admin/apps", get(admin::apps))
+        .route(
+            "/ui/admin/tokens",
+            get(admin::tokens).post(admin::create_token),
+        )
+        .route(
+            "/ui/assets/ui.css",
+            get(|| async { asset("text/css", CSS) }),
+        )
+        .route(
+            "/ui/assets/ui.js",
+            get(|| async { asset("text/javascript", JS) }),
+        )
+        .merge(hook_routes("/ui/repos/{owner}/{repo}"))
+        .merge(hook_routes("/ui/orgs/{org}"))
+        .merge(hook_routes("/ui/apps/{app_id}"))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// What a UI page can fail with, shown as a page rather than GitHub's JSON.
+#[derive(Debug)]
+pub enum UiError {
+    NotFound,
+    Forbidden,
+    BadRequest(String),
+    Internal(anyhow::Error),
+}
+
+impl From<ApiError> for UiError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::NotFound => UiError::NotFound,
+            ApiError::Internal(error) => UiError::Internal(error),
+            other => UiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for UiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        UiError::Internal(anyhow::Error::new(error))
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            UiError::NotFound => (StatusCode::NOT_FOUND, "Not Found".to_owned()),
+            UiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "This form is out of date or was not sent by this page (CSRF check failed). \
+                 Reload the page and try again."
+                    .to_owned(),
+            ),
+            UiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            UiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error in the UI");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side.".to_owned(),
+                )
+            }
+        };
+        let page = layout(
+            status.canonical_reason().unwrap_or("Error"),
+            None,
+            html! { h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) } p { (message) } p { a href=(pages::HOME) { "Back to your hooks" } } },
+        );
+        (status, page).into_response()
+    }
+}
+
+/// The page shell: navigation (when signed in), the content, the embedded assets.
+pub fn layout(title: &str, session: Option<&Session>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Hookpost" }
+                link rel="stylesheet" href="/ui/assets/ui.css";
+                script src="/ui/assets/ui.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href=(pages::HOME) { "Hookpost" }
+                    @if let Some(session) = session {
+                        nav aria-label="Main" {
+                            a href=(pages::HOME) { "Hooks" }
+                            @if session.principal == crate::auth::Principal::Admin {
+                                a href="/ui/admin/apps" { "Apps" }
+                                a href="/ui/admin/tokens" { "Tokens" }
+                            }
+                            form method="post" action=(pages::LOGOUT) {
+                                (csrf_input(session))
+                                button.link type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main id="main" { (content) }
+            }
+        }
+    }
+}
+
+/// The hidden field every form of a session carries.
+pub fn csrf_input(session: &Session) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(session.csrf.as_ref()); }
+}
+
+/// A coloured dot and words for a hook's last response, as on GitHub's hook list.
+pub fn health_dot(last: &crate::domain::hook::LastResponse) -> Markup {
+    use crate::domain::hook::LastResponse;
+    let (class, text) = match last {
+        LastResponse::Unused => ("dot unused", "Not delivered yet".to_owned()),
+        LastResponse::Active { code, .. } => {
+            ("dot ok", format!("Last delivery succeeded ({code})"))
+        }
+        LastResponse::Failed { code, message } => (
+            "dot failed",
+            match code {
+                Some(code) => format!("Last delivery failed ({code})"),
+                None => format!("Last delivery failed: {message}"),
+            },
+        ),
+    };
+    html! { span class=(class) title=(text) role="img" aria-label=(text) {} }
+}
+
+/// The hook a UI path names (`/ui/repos/{owner}/{repo}/hooks/{id}`, `/ui/orgs/{org}/…`,
+/// `/ui/apps/{app_id}/…`), once the session may manage it: else 404, as in the API.
+#[derive(Clone)]
+pub struct HookPath {
+    pub session: Session,
+    pub scope: HookScope,
+    pub hook_id: HookId,
+    pub delivery_id: Option<i64>,
+}
+
+impl HookPath {
+    /// `/ui/…/hooks/{id}` of this hook.
+    pub fn base(&self) -> String {
+        hook_url(&self.scope, self.hook_id)
+    }
+}
+
+/// The UI page of hook `id` in `scope`.
+pub fn hook_url(scope: &HookScope, id: HookId) -> String {
+    match scope {
+        HookScope::Repository { owner, repo } => format!("/ui/repos/{owner}/{repo}/hooks/{id}"),
+        HookScope::Organization { org } => format!("/ui/orgs/{org}/hooks/{id}"),
+        HookScope::App { app_id } => format!("/ui/apps/{app_id}/hooks/{id}"),
+    }
+}
+
+fn scope_from(params: &HashMap<String, String>) -> Option<HookScope> {
+    if let Some(app_id) = params.get("app_id") {
+        return Some(HookScope::App {
+            app_id: app_id.parse().ok()?,
+        });
+    }
+    if let Some(org) = params.get("org") {
+        return Some(HookScope::Organization {
+            org: Login::parse(org)?,
+        });
+    }
+    Some(HookScope::Repository {
+        owner: Login::parse(params.get("owner")?)?,
+        repo: RepoName::parse(params.get("repo")?)?,
+    })
+}
+
+/// Whether the session's token may manage hooks in `scope` (app hooks: the admin only).
+pub fn may_manage(session: &Session, scope: &HookScope) -> bool {
+    match scope.account() {
+        Some(account) => session.principal.may_manage(account),
+        None => session.principal == crate::auth::Principal::Admin,
+    }
+}
+
+impl FromRequestParts<AppState> for HookPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = Session::from_request_parts(parts, state).await?;
+        let PathParams(params) = PathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| UiError::NotFound.into_response())?;
+        let number = |name: &str| params.get(name).and_then(|text| text.parse::<i64>().ok());
+        let (Some(scope), Some(hook_id)) = (scope_from(&params), number("hook_id")) else {
+            return Err(UiError::NotFound.into_response());
+        };
+        if !may_manage(&session, &scope) {
+            return Err(UiError::NotFound.into_response());
+        }
+        Ok(HookPath {
+            delivery_id: number("delivery_id"),
+            session,
+            scope,
+            hook_id,
+        })
+    }
+}
+
+/// Text that is already safe HTML (from maud), for places that take a `Markup`.
+pub fn raw(html: String) -> Markup {
+    PreEscaped(html)
+}

@@ -1,0 +1,195 @@
+//! Signed-in browsers: a server-side session per sign-in, named by an unguessable id in an
+//! `HttpOnly`, `SameSite=Strict` cookie, and a CSRF token per session that every form
+//! carries back.
+//!
+//! Sessions live in this process's memory: a restart signs everyone out, and behind a
+//! load balancer a cluster needs sticky sessions. Nothing else depends on them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use subtle::ConstantTimeEq;
+
+use super::{UiError, pages};
+use crate::api::AppState;
+use crate::auth::{Principal, generate_token};
+
+pub const COOKIE_NAME: &str = "hookpost_session";
+
+/// How long a session lasts without use.
+const IDLE_LIMIT: Duration = Duration::from_secs(12 * 3600);
+
+/// The form field that carries the CSRF token.
+pub const CSRF_FIELD: &str = "_csrf";
+
+#[derive(Clone)]
+pub struct Session {
+    pub principal: Principal,
+    /// Echoed by every form of this session.
+    pub csrf: Arc<str>,
+}
+
+struct Entry {
+    session: Session,
+    last_used: Instant,
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl Sessions {
+    /// Starts a session for `principal`; returns its id (the cookie's value).
+    pub fn start(&self, principal: Principal) -> String {
+        let id = generate_token();
+        let session = Session {
+            principal,
+            csrf: Arc::from(generate_token()),
+        };
+        let mut entries = self.entries.lock().expect("not poisoned");
+        entries.retain(|_, entry| entry.last_used.elapsed() < IDLE_LIMIT);
+        entries.insert(
+            id.clone(),
+            Entry {
+                session,
+                last_used: Instant::now(),
+            },
+        );
+        id
+    }
+
+    fn find(&self, id: &str) -> Option<Session> {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        let entry = entries.get_mut(id)?;
+        if entry.last_used.elapsed() >= IDLE_LIMIT {
+            entries.remove(id);
+            return None;
+        }
+        entry.last_used = Instant::now();
+        Some(entry.session.clone())
+    }
+
+    pub fn end(&self, id: &str) {
+        self.entries.lock().expect("not poisoned").remove(id);
+    }
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Whether the browser reached us over TLS (directly or through a proxy that says so).
+fn over_tls(headers: &HeaderMap, state: &AppState) -> bool {
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|proto| proto.eq_ignore_ascii_case("https"));
+    forwarded
+        || state
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"))
+}
+
+/// The `Set-Cookie` value that stores (or, with `None`, clears) the session id.
+pub fn cookie(id: Option<&str>, headers: &HeaderMap, state: &AppState) -> HeaderValue {
+    let secure = if over_tls(headers, state) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let value = match id {
+        Some(id) => format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Strict{secure}"),
+        None => {
+            format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+        }
+    };
+    HeaderValue::from_str(&value).expect("ids are URL-safe")
+}
+
+/// Adds `Set-Cookie` to a response.
+pub fn with_cookie(cookie: HeaderValue, response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    response
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        session_id(&parts.headers)
+            .and_then(|id| state.sessions.find(&id))
+            .ok_or_else(|| Redirect::to(pages::LOGIN).into_response())
+    }
+}
+
+/// A form posted by a signed-in browser, with its CSRF token checked: every handler that
+/// changes something takes this, so none can forget the check.
+pub struct SignedForm {
+    pub session: Session,
+    pub fields: Vec<(String, String)>,
+}
+
+impl SignedForm {
+    /// The first value of field `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        field(&self.fields, name)
+    }
+
+    /// Every value of field `name` (checkboxes).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+}
+
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Reads a URL-encoded form body.
+pub async fn read_form(request: Request) -> Result<Vec<(String, String)>, UiError> {
+    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map_err(|_| UiError::BadRequest("The form could not be read.".to_owned()))?;
+    Ok(url::form_urlencoded::parse(&bytes).into_owned().collect())
+}
+
+impl FromRequest<AppState> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state).await?;
+        let fields = read_form(Request::from_parts(parts, body))
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let sent = field(&fields, CSRF_FIELD).unwrap_or("");
+        if !bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes())) {
+            return Err(UiError::Forbidden.into_response());
+        }
+        Ok(SignedForm { session, fields })
+    }
+}

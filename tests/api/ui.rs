@@ -1,0 +1,410 @@
+//! The web UI: tenancy and CSRF over plain HTTP, and the whole flow in a real headless
+//! Chromium (Debian's `chromium` and `chromium-driver`, driven over WebDriver), which also
+//! saves screenshots at desktop and phone widths under `target/ui-screenshots/`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+
+use crate::helpers::{ADMIN_TOKEN, TestApp, hook_body, spawn_app, spawn_delivering_app};
+use crate::receiver::TestReceiver;
+
+/// A browser-like HTTP client: no redirects followed, the session cookie sent by hand.
+struct Browser {
+    client: reqwest::Client,
+    origin: String,
+    cookie: String,
+}
+
+impl Browser {
+    async fn sign_in(app: &TestApp, token: &str) -> Browser {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let origin = format!("http://{}", app.address);
+        let response = client
+            .post(format!("{origin}/ui/login"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(set_cookie.contains(attribute), "{set_cookie}");
+        }
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        Browser {
+            client,
+            origin,
+            cookie,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.origin))
+            .header(COOKIE, &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.origin))
+            .header(COOKIE, &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The session's CSRF token, as every page's forms carry it.
+    async fn csrf(&self) -> String {
+        let (_, page) = self.get("/ui").await;
+        let start = page
+            .find(r#"name="_csrf" value=""#)
+            .expect("a form with a CSRF field")
+            + r#"name="_csrf" value=""#.len();
+        page[start..start + page[start..].find('"').unwrap()].to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let browser = Browser::sign_in(&app, &token).await;
+    let form = [
+        ("target", "acme/widgets"),
+        ("url", "http://a.example/hook"),
+        ("events", "push"),
+        ("active", "1"),
+    ];
+    let refused = browser.post("/ui/hooks/new", &form).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let forged = [form.as_slice(), &[("_csrf", "not-the-token")]].concat();
+    let refused = browser.post("/ui/hooks/new", &forged).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let hooks = app.get("/repos/acme/widgets/hooks", ADMIN_TOKEN).await;
+    assert_eq!(hooks.body, json!([]), "nothing was created");
+
+    // The same form with the session's token goes through.
+    let csrf = browser.csrf().await;
+    let signed = [form.as_slice(), &[("_csrf", csrf.as_str())]].concat();
+    let created = browser.post("/ui/hooks/new", &signed).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let hooks = app.get("/repos/acme/widgets/hooks", ADMIN_TOKEN).await;
+    assert_eq!(hooks.body[0]["config"]["url"], "http://a.example/hook");
+
+    // Signing out ends the session: the cookie no longer opens anything.
+    let out = browser
+        .post("/ui/logout", &[("_csrf", csrf.as_str())])
+        .await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let response = browser
+        .client
+        .get(format!("{}/ui", browser.origin))
+        .header(COOKIE, &browser.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/ui/login");
+}
+
+#[tokio::test]
+async fn an_owner_sees_nothing_of_another_owners_hooks_in_the_ui() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let app = spawn_app().await;
+    let acme = app.owner_token(&["acme"]).await;
+    let globex = app.owner_token(&["globex"]).await;
+    app.create_hook(
+        "/repos/acme/widgets/hooks",
+        &acme,
+        &hook_body("http://acme.example/hook"),
+    )
+    .await;
+    let theirs = app
+        .create_hook(
+            "/orgs/globex/hooks",
+            &globex,
+            &hook_body("http://globex.example/secret-hook"),
+        )
+        .await;
+    let browser = Browser::sign_in(&app, &acme).await;
+    let (status, overview) = browser.get("/ui").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(overview.contains("http://acme.example/hook"));
+    assert!(!overview.contains("globex"), "{overview}");
+
+    let their_page = format!("/ui/orgs/globex/hooks/{}", theirs["id"]);
+    for path in [
+        their_page.clone(),
+        format!("{their_page}/deliveries/1"),
+        format!("{their_page}/live"),
+        format!("{their_page}/delete"),
+        "/ui/admin/tokens".to_owned(),
+        "/ui/admin/apps".to_owned(),
+    ] {
+        let (status, page) = browser.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.contains("secret-hook"), "{path}");
+    }
+    let csrf = browser.csrf().await;
+    for action in ["/ping", "/delete", ""] {
+        let response = browser
+            .post(
+                &format!("{their_page}{action}"),
+                &[("_csrf", &csrf), ("url", "http://x.example/")],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    let still = app.get("/orgs/globex/hooks", &globex).await;
+    assert_eq!(
+        still.body[0]["config"]["url"],
+        "http://globex.example/secret-hook"
+    );
+    // A bad token gets no session at all.
+    let response = browser
+        .client
+        .post(format!("{}/ui/login", browser.origin))
+        .form(&[("token", "hp_not_a_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().get(SET_COOKIE).is_none());
+}
+
+/// `chromedriver` on a free port with a headless Chromium session, or `None` (the test then
+/// says it was skipped) where Debian's packages are not installed.
+struct Chromium {
+    driver: tokio::process::Child,
+    client: Client,
+}
+
+impl Chromium {
+    async fn start() -> Option<Chromium> {
+        if !std::path::Path::new("/usr/bin/chromedriver").exists() {
+            eprintln!(
+                "SKIPPED: /usr/bin/chromedriver is missing (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = tokio::process::Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        for _ in 0..100 {
+            let connected = ClientBuilder::new(connector.clone())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            if let Ok(client) = connected {
+                return Some(Chromium { driver, client });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not come up");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let directory =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+        std::fs::create_dir_all(&directory).unwrap();
+        let backend = format!("{:?}", crate::BACKEND).to_lowercase();
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        std::fs::write(directory.join(format!("{backend}-{name}.png")), png).unwrap();
+    }
+
+    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|error| panic!("{css} never appeared: {error}"))
+    }
+
+    /// Waits until the page says `text` somewhere inside `css`.
+    async fn wait_for_text(&self, css: &str, text: &str) {
+        for _ in 0..200 {
+            let elements = self.client.find_all(Locator::Css(css)).await.unwrap();
+            for element in elements {
+                if element.text().await.unwrap_or_default().contains(text) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{text:?} never appeared in {css}");
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_redelivers_it() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let Some(browser) = Chromium::start().await else {
+        return;
+    };
+    let app = spawn_delivering_app(|_| {}).await;
+    let token = app.owner_token(&["acme"]).await;
+    let receiver = TestReceiver::start().await;
+    let web = &browser.client;
+
+    // Signing in from the root page.
+    web.goto(&format!("http://{}/", app.address)).await.unwrap();
+    browser
+        .wait_for("input#token")
+        .await
+        .send_keys(&token)
+        .await
+        .unwrap();
+    web.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("a.button.primary")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // A hook on the test receiver, through the form.
+    browser
+        .wait_for("input#target")
+        .await
+        .send_keys("acme/widgets")
+        .await
+        .unwrap();
+    web.find(Locator::Css("input#url"))
+        .await
+        .unwrap()
+        .send_keys(&receiver.url)
+        .await
+        .unwrap();
+    web.find(Locator::Css("form.settings button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for("#delivery-list").await;
+    receiver.next_of("ping").await;
+    browser.wait_for_text("#delivery-list .event", "ping").await;
+
+    // An event published now shows up without the page being loaded again.
+    web.execute("window.stillTheSamePage = true;", vec![])
+        .await
+        .unwrap();
+    app.publish(
+        "push",
+        "acme/widgets",
+        json!({"ref": "refs/heads/main", "marker": "e2e-marker-4711"}),
+    )
+    .await;
+    receiver.next_of("push").await;
+    browser.wait_for_text("#delivery-list .event", "push").await;
+    let same = web
+        .execute("return window.stillTheSamePage === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        same,
+        json!(true),
+        "the delivery arrived live, not by a reload"
+    );
+
+    // Opening it shows the exact payload sent.
+    let rows = web
+        .find_all(Locator::Css("#delivery-list li.delivery summary"))
+        .await
+        .unwrap();
+    let mut opened = false;
+    for row in rows {
+        if row.text().await.unwrap().contains("push") {
+            row.click().await.unwrap();
+            opened = true;
+            break;
+        }
+    }
+    assert!(opened);
+    browser
+        .wait_for_text("details[open] pre.payload", "e2e-marker-4711")
+        .await;
+    browser.screenshot("desktop").await;
+    web.set_window_size(390, 844).await.unwrap();
+    browser.screenshot("phone").await;
+    web.set_window_size(1280, 900).await.unwrap();
+
+    // The Response tab, by keyboard.
+    let tab = browser
+        .wait_for("details[open] [role=tab][aria-selected=true]")
+        .await;
+    tab.send_keys("\u{E014}").await.unwrap(); // ArrowRight
+    browser
+        .wait_for_text("details[open] [role=tab][aria-selected=true]", "Response")
+        .await;
+
+    // Redeliver: a second attempt of the same delivery appears, marked as a redelivery.
+    web.find(Locator::Css("details[open] form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let again = receiver.next_of("push").await;
+    assert!(
+        String::from_utf8_lossy(&again.body).contains("e2e-marker-4711"),
+        "the same payload again"
+    );
+    browser
+        .wait_for_text("#delivery-list li.delivery .badge", "redelivery")
+        .await;
+    browser.screenshot("redelivered").await;
+    browser.close().await;
+}
