@@ -408,3 +408,122 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
     browser.screenshot("redelivered").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &hook_body("http://a.example/hook"),
+        )
+        .await;
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    let browser = Browser::sign_in(&app, &token).await;
+    let csrf = browser.csrf().await;
+
+    // Edit: the form's fields become the API's patch, validated by the same rules.
+    let edit = [
+        ("_csrf", csrf.as_str()),
+        ("url", "http://b.example/hook"),
+        ("content_type", "json"),
+        ("events", "push"),
+        ("other_events", "issues, release"),
+        ("headers", "X-Team: platform"),
+        ("active", "1"),
+    ];
+    assert_eq!(
+        browser.post(&page, &edit).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let stored = app
+        .get(&format!("/repos/acme/widgets/hooks/{}", hook["id"]), &token)
+        .await;
+    assert_eq!(stored.body["config"]["url"], "http://b.example/hook");
+    assert_eq!(stored.body["events"], json!(["push", "issues", "release"]));
+    assert_eq!(
+        stored.body["config"]["headers"],
+        json!({"X-Team": "platform"})
+    );
+    let invalid = [
+        ("_csrf", csrf.as_str()),
+        ("url", "not a url"),
+        ("events", "push"),
+    ];
+    let refused = browser.post(&page, &invalid).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("url"));
+
+    // Delete asks first, then deletes.
+    let (status, confirm) = browser.get(&format!("{page}/delete")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirm.contains("cannot be undone"));
+    let deleted = browser
+        .post(&format!("{page}/delete"), &[("_csrf", csrf.as_str())])
+        .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.get(&page).await.0, StatusCode::NOT_FOUND);
+
+    // The admin creates a token (shown once) and sees apps with their hook's page.
+    let registered = app
+        .post(
+            "/admin/apps",
+            ADMIN_TOKEN,
+            &json!({"name": "UI App", "events": ["push"], "hook": {"url": "http://app.example/"}}),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::CREATED);
+    let admin = Browser::sign_in(&app, ADMIN_TOKEN).await;
+    let admin_csrf = admin.csrf().await;
+    let created = admin
+        .post(
+            "/ui/admin/tokens",
+            &[
+                ("_csrf", admin_csrf.as_str()),
+                ("owners", "globex, initech"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let shown = created.text().await.unwrap();
+    let start = shown.find(r#"id="new-token">"#).expect("the new token is shown")
+        + r#"id="new-token">"#.len();
+    let new_token = &shown[start..start + shown[start..].find('<').unwrap()];
+    assert_eq!(
+        app.get("/orgs/initech/hooks", new_token).await.status,
+        StatusCode::OK,
+        "the token shown works"
+    );
+    let (_, tokens) = admin.get("/ui/admin/tokens").await;
+    assert!(tokens.contains("globex, initech"));
+    assert!(!tokens.contains(new_token), "shown once only");
+    let (_, apps) = admin.get("/ui/admin/apps").await;
+    assert!(apps.contains("UI App"));
+    let link_start = apps.find("/ui/apps/").unwrap();
+    let link = &apps[link_start..link_start + apps[link_start..].find('"').unwrap()];
+    let (status, hook_page) = admin.get(link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(hook_page.contains("http://app.example/"));
+    assert_eq!(
+        browser.get(link).await.0,
+        StatusCode::NOT_FOUND,
+        "admin only"
+    );
+
+    // Over TLS (as a proxy reports it) the session cookie is Secure.
+    let response = admin
+        .client
+        .post(format!("{}/ui/login", admin.origin))
+        .header("X-Forwarded-Proto", "https")
+        .form(&[("token", ADMIN_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
