@@ -13,7 +13,7 @@ pub(crate) mod hooks;
 mod metrics;
 mod pagination;
 mod routes;
-mod scoped;
+pub(crate) mod scoped;
 
 use std::sync::Arc;
 

@@ -108,3 +108,21 @@ pub(crate) fn group_owners(rows: Vec<(i64, Option<String>)>) -> Vec<TokenRecord>
     }
     tokens
 }
+
+/// The migrations of `migrations` a database at schema `version` still needs.
+///
+/// # Errors
+/// When the version is negative, or newer than this build knows (a newer Hookpost wrote it).
+pub(crate) fn pending_migrations<'m>(
+    migrations: &'m [&'m str],
+    version: i64,
+) -> Result<&'m [&'m str], StoreError> {
+    let applied = usize::try_from(version)
+        .map_err(|_| StoreError::Corrupt(format!("schema version {version}")))?;
+    migrations.get(applied..).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "schema version {version} is newer than this Hookpost knows ({})",
+            migrations.len()
+        ))
+    })
+}

@@ -25,8 +25,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::api::AppState;
 use crate::api::extract::PathParams;
+use crate::api::scoped::scope_from_path_params;
 use crate::domain::hook::HookScope;
-use crate::domain::names::{Login, RepoName};
 use crate::error::ApiError;
 use crate::store::HookId;
 use session::{CSRF_FIELD, Session};
@@ -236,21 +236,14 @@ pub fn hook_url(scope: &HookScope, id: HookId) -> String {
     }
 }
 
+/// The API's reading of repository and organization paths, plus the app's hook.
 fn scope_from(params: &HashMap<String, String>) -> Option<HookScope> {
-    if let Some(app_id) = params.get("app_id") {
-        return Some(HookScope::App {
+    match params.get("app_id") {
+        Some(app_id) => Some(HookScope::App {
             app_id: app_id.parse().ok()?,
-        });
+        }),
+        None => scope_from_path_params(params),
     }
-    if let Some(org) = params.get("org") {
-        return Some(HookScope::Organization {
-            org: Login::parse(org)?,
-        });
-    }
-    Some(HookScope::Repository {
-        owner: Login::parse(params.get("owner")?)?,
-        repo: RepoName::parse(params.get("repo")?)?,
-    })
 }
 
 /// Whether the session's token may manage hooks in `scope` (app hooks: the admin only).

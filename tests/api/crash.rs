@@ -1,15 +1,13 @@
 //! `kill -9` at any moment loses nothing acknowledged: the real binary is killed while
 //! deliveries are under way and restarted on the same storage.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use serde_json::json;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use crate::helpers::{Storage, spawn_binary};
+use crate::publishers::Publishers;
 use crate::receiver::TestReceiver;
 
 const EVENTS: usize = 2000;
@@ -42,39 +40,10 @@ async fn every_acknowledged_event_arrives_after_a_kill_9() {
     receiver.next_of("ping").await;
 
     // Publishers retry until the server acknowledges; only acknowledged guids must arrive.
-    let acknowledged = Arc::new(Mutex::new(HashSet::new()));
-    let slots = Arc::new(Semaphore::new(8));
-    let mut publishers = JoinSet::new();
-    for n in 0..EVENTS {
-        let (api, client, acknowledged, slots) = (
-            api.clone(),
-            client.clone(),
-            acknowledged.clone(),
-            slots.clone(),
-        );
-        publishers.spawn(async move {
-            let _slot = slots.acquire().await.unwrap();
-            for _ in 0..600 {
-                let url = format!("{}/events", api.read().unwrap());
-                let sent = client
-                    .post(url)
-                    .bearer_auth(TOKEN)
-                    .json(&json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}}))
-                    .send()
-                    .await;
-                if let Ok(response) = sent
-                    && response.status() == reqwest::StatusCode::ACCEPTED
-                {
-                    let body: serde_json::Value = response.json().await.unwrap();
-                    acknowledged.lock().unwrap().insert(body["id"].as_str().unwrap().to_owned());
-                    return;
-                }
-                // The server is down (killed, restarting): back off and try again.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("event {n} was never acknowledged");
-        });
-    }
+    let target = api.clone();
+    let publishers = Publishers::start(&client, TOKEN, EVENTS, 8, move |_, _| {
+        format!("{}/events", target.read().unwrap())
+    });
 
     let mut arrivals: HashMap<String, usize> = HashMap::new();
     fn record(arrivals: &mut HashMap<String, usize>, received: crate::receiver::Received) {
@@ -95,10 +64,7 @@ async fn every_acknowledged_event_arrives_after_a_kill_9() {
 
     let (_restarted, address) = spawn_binary(&storage, &env).await;
     *api.write().unwrap() = format!("http://{address}/api/v3");
-    while let Some(done) = publishers.join_next().await {
-        done.unwrap();
-    }
-    let expected = acknowledged.lock().unwrap().clone();
+    let expected = publishers.finish().await;
     assert_eq!(expected.len(), EVENTS);
     while !expected.iter().all(|guid| arrivals.contains_key(guid)) {
         record(&mut arrivals, receiver.next_of("push").await);

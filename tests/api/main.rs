@@ -17,6 +17,7 @@ mod metrics;
 mod openapi;
 mod persistence;
 mod publish;
+mod publishers;
 mod receiver;
 mod retries;
 mod schema;

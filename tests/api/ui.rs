@@ -491,7 +491,9 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
         .await;
     assert_eq!(created.status(), StatusCode::OK);
     let shown = created.text().await.unwrap();
-    let start = shown.find(r#"id="new-token">"#).expect("the new token is shown")
+    let start = shown
+        .find(r#"id="new-token">"#)
+        .expect("the new token is shown")
         + r#"id="new-token">"#.len();
     let new_token = &shown[start..start + shown[start..].find('<').unwrap()];
     assert_eq!(

@@ -3,15 +3,12 @@
 //! acknowledged event still arrives; every node's API shows the same hooks and log.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use crate::helpers::{Storage, get_page_as, http_client, skip_without_backend, spawn_binary};
+use crate::publishers::Publishers;
 use crate::receiver::{Received, TestReceiver};
 
 const EVENTS: usize = 5000;
@@ -95,39 +92,10 @@ async fn three_nodes_share_the_work_and_a_kill_9_loses_nothing() {
     receiver.next_of("ping").await;
 
     // Event n goes to node n % 3; when that node is gone, to the next one.
-    let acknowledged = Arc::new(Mutex::new(HashSet::new()));
-    let slots = Arc::new(Semaphore::new(12));
-    let mut publishers = JoinSet::new();
-    for n in 0..EVENTS {
-        let (origins, client, acknowledged, slots) = (
-            origins.clone(),
-            client.clone(),
-            acknowledged.clone(),
-            slots.clone(),
-        );
-        publishers.spawn(async move {
-            let _slot = slots.acquire().await.unwrap();
-            for attempt in 0..300 {
-                let origin = &origins[(n + attempt) % NODES];
-                let sent = client
-                    .post(format!("{origin}/api/v3/events"))
-                    .bearer_auth(TOKEN)
-                    .json(&json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}}))
-                    .send()
-                    .await;
-                if let Ok(response) = sent
-                    && response.status() == StatusCode::ACCEPTED
-                {
-                    let body: Value = response.json().await.unwrap();
-                    let guid = body["id"].as_str().unwrap().to_owned();
-                    acknowledged.lock().unwrap().insert(guid);
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            panic!("event {n} was never acknowledged");
-        });
-    }
+    let targets = origins.clone();
+    let publishers = Publishers::start(&client, TOKEN, EVENTS, 12, move |n, attempt| {
+        format!("{}/api/v3/events", targets[(n + attempt) % NODES])
+    });
 
     let mut arrivals: HashMap<String, usize> = HashMap::new();
     fn record(arrivals: &mut HashMap<String, usize>, received: Received) {
@@ -147,10 +115,7 @@ async fn three_nodes_share_the_work_and_a_kill_9_loses_nothing() {
     assert!(killed.success());
     victim.wait().await.unwrap();
 
-    while let Some(done) = publishers.join_next().await {
-        done.unwrap();
-    }
-    let expected = acknowledged.lock().unwrap().clone();
+    let expected = publishers.finish().await;
     assert_eq!(expected.len(), EVENTS);
     while !expected.iter().all(|guid| arrivals.contains_key(guid)) {
         record(&mut arrivals, receiver.next_of("push").await);

@@ -31,6 +31,8 @@ mod openapi;
 mod persistence;
 #[path = "../api/publish.rs"]
 mod publish;
+#[path = "../api/publishers.rs"]
+mod publishers;
 #[path = "../api/receiver.rs"]
 mod receiver;
 #[path = "../api/retries.rs"]

@@ -8,6 +8,7 @@ use deadpool_postgres::GenericClient;
 
 use super::{exec, one};
 use crate::store::StoreError;
+use crate::store::columns::pending_migrations;
 
 const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
 
@@ -26,15 +27,7 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Client) -> Result<()
     let version: i64 = one(&tx, "SELECT version FROM hookpost_schema", &[])
         .await?
         .get(0);
-    let version = usize::try_from(version)
-        .map_err(|_| StoreError::Corrupt(format!("schema version {version}")))?;
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Corrupt(format!(
-            "schema version {version} is newer than this Hookpost knows ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for sql in &MIGRATIONS[version..] {
+    for sql in pending_migrations(MIGRATIONS, version)? {
         tx.batch_execute(sql).await?;
     }
     let latest = MIGRATIONS.len() as i64;

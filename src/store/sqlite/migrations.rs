@@ -6,6 +6,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::store::StoreError;
+use crate::store::columns::pending_migrations;
 
 const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
 
@@ -14,15 +15,7 @@ const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let version = usize::try_from(version)
-        .map_err(|_| StoreError::Corrupt(format!("schema version {version}")))?;
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Corrupt(format!(
-            "schema version {version} is newer than this Hookpost knows ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for sql in &MIGRATIONS[version..] {
+    for sql in pending_migrations(MIGRATIONS, version)? {
         tx.execute_batch(sql)?;
     }
     tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
