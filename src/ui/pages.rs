@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use super::session::{self, Session, SignedForm, read_form};
 use super::{UiError, health_dot, hook_url, layout, may_manage};
 use crate::api::AppState;
-use crate::auth::Principal;
+use crate::auth::{Principal, generate_token};
 use crate::domain::hook::HookScope;
 use crate::error::ApiError;
 
@@ -18,7 +18,8 @@ pub const LOGIN: &str = "/ui/login";
 pub const LOGOUT: &str = "/ui/logout";
 pub const HOME: &str = "/ui";
 
-fn login_page(error: Option<&str>) -> Markup {
+/// The sign-in form, carrying `login_csrf` (which its cookie also holds).
+fn login_page(login_csrf: &str, error: Option<&str>) -> Markup {
     layout(
         "Sign in",
         None,
@@ -30,6 +31,7 @@ fn login_page(error: Option<&str>) -> Markup {
                     p.error role="alert" { (error) }
                 }
                 form method="post" action=(LOGIN) {
+                    input type="hidden" name=(session::CSRF_FIELD) value=(login_csrf);
                     label for="token" { "Token" }
                     input #token type="password" name="token" autocomplete="current-password" required autofocus;
                     button.primary type="submit" { "Sign in" }
@@ -39,19 +41,34 @@ fn login_page(error: Option<&str>) -> Markup {
     )
 }
 
-pub async fn login_form() -> Markup {
-    login_page(None)
+/// A sign-in form with a fresh CSRF token, which a cookie of its own also carries.
+fn fresh_login_page(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
+    let login_csrf = generate_token();
+    session::with_cookie(
+        session::login_cookie(&login_csrf, headers, state),
+        login_page(&login_csrf, error),
+    )
 }
 
-/// Checks the token as the API would and starts a session. The sign-in form itself carries
-/// no CSRF token (there is no session yet); `SameSite=Strict` keeps other sites' forms from
-/// riding on a session afterwards.
+pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    fresh_login_page(&state, &headers, None)
+}
+
+/// Checks the token as the API would and starts a session. There is no session to hold a
+/// CSRF token yet, so the form's token is checked against the sign-in cookie instead: a
+/// `SameSite=Strict` cookie another site's form cannot send, so no other site can sign a
+/// browser in to an account of its choosing.
 pub async fn login(State(state): State<AppState>, request: Request) -> Response {
     let headers = request.headers().clone();
     let fields = match read_form(request).await {
         Ok(fields) => fields,
         Err(error) => return error.into_response(),
     };
+    let expected = session::login_csrf(&headers).unwrap_or_default();
+    let sent = session::field(&fields, session::CSRF_FIELD).unwrap_or("");
+    if expected.is_empty() || !session::same_secret(sent, &expected) {
+        return UiError::Forbidden.into_response();
+    }
     let token = session::field(&fields, "token").unwrap_or("").trim();
     match state
         .auth
@@ -66,11 +83,11 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
             )
         }
         Err(ApiError::Internal(error)) => UiError::Internal(error).into_response(),
-        Err(_) => (
-            axum::http::StatusCode::UNAUTHORIZED,
-            login_page(Some("That token is not valid.")),
-        )
-            .into_response(),
+        Err(_) => {
+            let mut page = fresh_login_page(&state, &headers, Some("That token is not valid."));
+            *page.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            page
+        }
     }
 }
 

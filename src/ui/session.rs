@@ -22,6 +22,9 @@ use crate::auth::{Principal, generate_token};
 
 pub const COOKIE_NAME: &str = "hookpost_session";
 
+/// Holds the sign-in form's CSRF token until a session exists.
+const LOGIN_COOKIE_NAME: &str = "hookpost_login";
+
 /// How long a session lasts without use.
 const IDLE_LIMIT: Duration = Duration::from_secs(12 * 3600);
 
@@ -81,16 +84,31 @@ impl Sessions {
     }
 }
 
-/// The session cookie's value, if the request carries one.
-pub fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `name`, if the request carries it.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_owned())
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE_NAME)
+}
+
+/// The sign-in form's CSRF token, as its cookie holds it.
+pub fn login_csrf(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, LOGIN_COOKIE_NAME)
+}
+
+/// Compares two secrets in constant time.
+pub fn same_secret(sent: &str, expected: &str) -> bool {
+    bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// Whether the browser reached us over TLS (directly or through a proxy that says so).
@@ -106,20 +124,34 @@ fn over_tls(headers: &HeaderMap, state: &AppState) -> bool {
             .is_some_and(|url| url.starts_with("https://"))
 }
 
-/// The `Set-Cookie` value that stores (or, with `None`, clears) the session id.
-pub fn cookie(id: Option<&str>, headers: &HeaderMap, state: &AppState) -> HeaderValue {
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, and `Secure` over TLS.
+fn set_cookie(
+    name: &str,
+    value: &str,
+    extra: &str,
+    headers: &HeaderMap,
+    state: &AppState,
+) -> HeaderValue {
     let secure = if over_tls(headers, state) {
         "; Secure"
     } else {
         ""
     };
-    let value = match id {
-        Some(id) => format!("{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Strict{secure}"),
-        None => {
-            format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
-        }
-    };
-    HeaderValue::from_str(&value).expect("ids are URL-safe")
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{extra}{secure}");
+    HeaderValue::from_str(&cookie).expect("tokens are URL-safe")
+}
+
+/// The `Set-Cookie` value that stores (or, with `None`, clears) the session id.
+pub fn cookie(id: Option<&str>, headers: &HeaderMap, state: &AppState) -> HeaderValue {
+    match id {
+        Some(id) => set_cookie(COOKIE_NAME, id, "", headers, state),
+        None => set_cookie(COOKIE_NAME, "", "; Max-Age=0", headers, state),
+    }
+}
+
+/// The `Set-Cookie` value of the sign-in form's CSRF token.
+pub fn login_cookie(token: &str, headers: &HeaderMap, state: &AppState) -> HeaderValue {
+    set_cookie(LOGIN_COOKIE_NAME, token, "; Max-Age=3600", headers, state)
 }
 
 /// Adds `Set-Cookie` to a response.
@@ -187,7 +219,7 @@ impl FromRequest<AppState> for SignedForm {
             .await
             .map_err(IntoResponse::into_response)?;
         let sent = field(&fields, CSRF_FIELD).unwrap_or("");
-        if !bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes())) {
+        if !same_secret(sent, &session.csrf) {
             return Err(UiError::Forbidden.into_response());
         }
         Ok(SignedForm { session, fields })

@@ -13,6 +13,20 @@ use serde_json::json;
 use crate::helpers::{ADMIN_TOKEN, TestApp, hook_body, spawn_app, spawn_delivering_app};
 use crate::receiver::TestReceiver;
 
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `value` of the first input named `name` in `page`.
+fn field_value(page: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = page.find(&marker).expect("the field is on the page") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
 /// A browser-like HTTP client: no redirects followed, the session cookie sent by hand.
 struct Browser {
     client: reqwest::Client,
@@ -22,28 +36,39 @@ struct Browser {
 
 impl Browser {
     async fn sign_in(app: &TestApp, token: &str) -> Browser {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let origin = format!("http://{}", app.address);
-        let response = client
-            .post(format!("{origin}/ui/login"))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .unwrap();
+        let response = Browser::post_login(app, token, &[]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
         for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
             assert!(set_cookie.contains(attribute), "{set_cookie}");
         }
-        let cookie = set_cookie.split(';').next().unwrap().to_owned();
         Browser {
-            client,
-            origin,
-            cookie,
+            client: no_redirects(),
+            origin: format!("http://{}", app.address),
+            cookie: set_cookie.split(';').next().unwrap().to_owned(),
         }
+    }
+
+    /// Loads the sign-in form and posts it with `token` (and `headers`), as a browser does.
+    async fn post_login(app: &TestApp, token: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let client = no_redirects();
+        let origin = format!("http://{}", app.address);
+        let form = client
+            .get(format!("{origin}/ui/login"))
+            .send()
+            .await
+            .unwrap();
+        let cookie = form.headers()[SET_COOKIE].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let csrf = field_value(&form.text().await.unwrap(), "_csrf");
+        let mut request = client
+            .post(format!("{origin}/ui/login"))
+            .header(COOKIE, cookie)
+            .form(&[("token", token), ("_csrf", &csrf)]);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String) {
@@ -94,6 +119,16 @@ async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
     ];
     let refused = browser.post("/ui/hooks/new", &form).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // Nor can another site's form sign a browser in: the sign-in form's token is checked
+    // against a SameSite=Strict cookie such a form cannot send.
+    let forged_login = no_redirects()
+        .post(format!("{}/ui/login", browser.origin))
+        .form(&[("token", token.as_str()), ("_csrf", "guessed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_login.status(), StatusCode::FORBIDDEN);
+    assert!(forged_login.headers().get(SET_COOKIE).is_none());
     let forged = [form.as_slice(), &[("_csrf", "not-the-token")]].concat();
     let refused = browser.post("/ui/hooks/new", &forged).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -180,15 +215,10 @@ async fn an_owner_sees_nothing_of_another_owners_hooks_in_the_ui() {
         "http://globex.example/secret-hook"
     );
     // A bad token gets no session at all.
-    let response = browser
-        .client
-        .post(format!("{}/ui/login", browser.origin))
-        .form(&[("token", "hp_not_a_token")])
-        .send()
-        .await
-        .unwrap();
+    let response = Browser::post_login(&app, "hp_not_a_token", &[]).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(response.headers().get(SET_COOKIE).is_none());
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(!cookie.contains("hookpost_session"), "{cookie}");
 }
 
 /// `chromedriver` on a free port with a headless Chromium session, or `None` (the test then
@@ -518,14 +548,7 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
     );
 
     // Over TLS (as a proxy reports it) the session cookie is Secure.
-    let response = admin
-        .client
-        .post(format!("{}/ui/login", admin.origin))
-        .header("X-Forwarded-Proto", "https")
-        .form(&[("token", ADMIN_TOKEN)])
-        .send()
-        .await
-        .unwrap();
+    let response = Browser::post_login(&app, ADMIN_TOKEN, &[("X-Forwarded-Proto", "https")]).await;
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
