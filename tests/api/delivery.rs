@@ -337,8 +337,9 @@ async fn failing_receivers_get_the_right_status_and_a_retry() {
             json!({"code": shown_code, "status": "failed", "message": status})
         );
 
-        // The retry comes 10 s (±20%) later on the default schedule.
-        let later = hookpost::domain::timestamp::Timestamp(start.0 + 13_000);
+        // The retry comes 10 s (±20%) after the attempt ended (a hang ends at the 1.5 s
+        // timeout) on the default schedule; the next one only a minute after that.
+        let later = hookpost::domain::timestamp::Timestamp(start.0 + 16_000);
         receiver.set(Behaviour::Status(200));
         assert_eq!(
             app.deliver_due_at(later).await,
