@@ -164,3 +164,39 @@ async fn three_nodes_share_the_work_and_a_kill_9_loses_nothing() {
         expected.len()
     );
 }
+
+/// Work queued through one process wakes another at once: a node that only serves the API
+/// takes the events, a second node delivers them, and its timer alone (a lease of ten
+/// minutes) would not have woken it for minutes.
+#[tokio::test]
+async fn work_queued_on_one_node_wakes_another_at_once() {
+    if skip_without_backend() {
+        return;
+    }
+    let storage = std::sync::Arc::new(Storage::new().await);
+    let api_only = crate::helpers::start(&storage, |_| {}).await;
+    let _delivering = crate::helpers::start(&storage, |config| {
+        config.delivery.deliver = true;
+        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
+        config.delivery.lease = std::time::Duration::from_secs(600);
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    // Let the delivering node's first, empty claim pass: from then on only a wake-up (or
+    // ten minutes) makes it look again.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    api_only
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            crate::helpers::ADMIN_TOKEN,
+            &crate::helpers::hook_body(&receiver.url),
+        )
+        .await;
+    // The receiver waits 20 s for each: only a wake-up from the other node's commit can
+    // bring them that soon.
+    receiver.next_of("ping").await;
+    api_only
+        .publish("push", "acme/widgets", json!({"n": 1}))
+        .await;
+    receiver.next_of("push").await;
+}
