@@ -552,3 +552,78 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
+
+#[tokio::test]
+async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let app = crate::helpers::spawn_stepped_app(|_| {}).await;
+    let token = app.owner_token(&["acme"]).await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &hook_body(&receiver.url),
+        )
+        .await;
+    app.deliver_due().await; // the ping
+    // 34 pushes: every third answered 500.
+    for n in 0..34 {
+        receiver.set(if n % 3 == 0 {
+            crate::receiver::Behaviour::Status(500)
+        } else {
+            crate::receiver::Behaviour::Status(200)
+        });
+        app.publish(
+            "push",
+            "acme/widgets",
+            json!({"n": n, "marker": format!("m-{n}")}),
+        )
+        .await;
+        assert_eq!(app.deliver_due().await, 1);
+    }
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    let browser = Browser::sign_in(&app, &token).await;
+    let rows = |html: &str| html.matches(r#"<li class="delivery""#).count();
+
+    let (status, first) = browser.get(&page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rows(&first), 30, "a page of 30, newest first");
+    assert!(
+        first.contains("Last 24 hours: 23 succeeded, 12 failed"),
+        "the chart counts the ping too"
+    );
+    let older = first.find("before=").expect("a link to older deliveries");
+    let before: String = first[older + "before=".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let (_, second) = browser
+        .get(&format!("{page}?filter=all&before={before}"))
+        .await;
+    assert_eq!(rows(&second), 5, "the rest: 4 pushes and the ping");
+    assert!(second.contains(">ping<"));
+
+    let (_, failed) = browser.get(&format!("{page}?filter=failed")).await;
+    assert_eq!(rows(&failed), 12);
+    assert!(!failed.contains("200 OK"));
+    let (_, redeliveries) = browser.get(&format!("{page}?filter=redeliveries")).await;
+    assert_eq!(rows(&redeliveries), 0);
+
+    // The newest attempt opened: the request sent and the response received.
+    let id_at = first.find(r#"data-id=""#).unwrap() + r#"data-id=""#.len();
+    let newest: String = first[id_at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let (status, detail) = browser.get(&format!("{page}/deliveries/{newest}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(detail.contains("X-GitHub-Event: push"), "{detail}");
+    assert!(
+        detail.contains("&quot;marker&quot;: &quot;m-33&quot;"),
+        "pretty-printed payload"
+    );
+    assert!(detail.contains(r#"role="tab""#) && detail.contains("Redeliver"));
+}
