@@ -200,3 +200,47 @@ async fn work_queued_on_one_node_wakes_another_at_once() {
         .await;
     receiver.next_of("push").await;
 }
+
+/// A delivery that takes longer than a lease is not taken over by the other node: its
+/// worker renews the lease while the receiver keeps it waiting.
+#[tokio::test]
+async fn a_live_node_keeps_its_lease_however_long_the_receiver_takes() {
+    if skip_without_backend() {
+        return;
+    }
+    let storage = std::sync::Arc::new(Storage::new().await);
+    let delivering = |config: &mut hookpost::config::ServeConfig| {
+        config.delivery.deliver = true;
+        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
+        config.delivery.lease = std::time::Duration::from_secs(1);
+        config.delivery.delivery_timeout = std::time::Duration::from_secs(4);
+        config.delivery.retry_schedule = "none".parse().unwrap();
+    };
+    let first = crate::helpers::start(&storage, delivering).await;
+    let _second = crate::helpers::start(&storage, delivering).await;
+    let receiver = TestReceiver::start().await;
+    let hook = first
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            crate::helpers::ADMIN_TOKEN,
+            &crate::helpers::hook_body(&receiver.url),
+        )
+        .await;
+    receiver.next_of("ping").await;
+    receiver.set(crate::receiver::Behaviour::Hang);
+    first.publish("push", "acme/widgets", json!({"n": 1})).await;
+    receiver.next_of("push").await;
+    // Four leases pass while the receiver hangs; a lapsed lease would let the other node
+    // send the push again.
+    let path = format!("/repos/acme/widgets/hooks/{}", hook["id"]);
+    let mut log = Vec::new();
+    for _ in 0..100 {
+        log = first.deliveries(&path).await;
+        if log.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(log[0]["status"], "timed out", "{log:?}");
+    assert_eq!(receiver.pending().await, 0, "the push was sent once");
+}
