@@ -100,7 +100,14 @@ impl Authenticator {
         if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("token") {
             return Err(ApiError::BadCredentials);
         }
-        let hash = hash_token(token.trim());
+        self.principal_for(hash_token(token.trim())).await
+    }
+
+    /// The caller whose token has digest `hash` (a web UI session keeps only the digest).
+    ///
+    /// # Errors
+    /// 401 `Bad credentials` when no token has that digest.
+    pub async fn principal_for(&self, hash: TokenHash) -> Result<Principal, ApiError> {
         if bool::from(hash.ct_eq(&self.admin)) {
             return Ok(Principal::Admin);
         }

@@ -67,7 +67,6 @@ impl Server {
             hook_rules: Arc::new(HookRules::new(&config.header_alias)),
             metrics,
             metrics_token: config.metrics_token.as_deref().map(Arc::from),
-            sessions: Arc::default(),
         };
         Ok(Server {
             config,

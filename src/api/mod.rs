@@ -41,8 +41,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `--metrics-token`: when set, `/metrics` wants it as a bearer token.
     pub metrics_token: Option<Arc<str>>,
-    /// The web UI's signed-in browsers.
-    pub sessions: Arc<crate::ui::Sessions>,
 }
 
 /// The whole HTTP surface, ready to serve.

@@ -296,6 +296,16 @@ pub struct Installation {
     pub account: Login,
 }
 
+/// A signed-in browser's session as stored: digests only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Digest of the token the session was opened with; checked again on every request.
+    pub token_hash: TokenHash,
+    /// Echoed by every form of the session.
+    pub csrf: String,
+    pub expires_at: Timestamp,
+}
+
 /// The queue at one moment, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct QueueStats {
@@ -366,6 +376,23 @@ pub trait Store: Send + Sync {
 
     /// Every owner token's record (never a token), oldest first.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Stores a web UI session under the digest of its id, and forgets expired ones.
+    async fn create_session(
+        &self,
+        id_hash: TokenHash,
+        session: SessionRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The session unless it is unknown or expired at `now`.
+    async fn find_session(
+        &self,
+        id_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError>;
 
     /// Installs the app on `account` (once: installing again returns the installation);
     /// `None` when there is no such app.

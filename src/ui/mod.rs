@@ -31,8 +31,6 @@ use crate::error::ApiError;
 use crate::store::HookId;
 use session::{CSRF_FIELD, Session};
 
-pub use session::Sessions;
-
 const CSS: &str = include_str!("assets/ui.css");
 const JS: &str = include_str!("assets/ui.js");
 

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use super::session::{self, Session, SignedForm, read_form};
 use super::{UiError, health_dot, hook_url, layout, may_manage};
 use crate::api::AppState;
-use crate::auth::{Principal, generate_token};
+use crate::auth::{Principal, generate_token, hash_token};
 use crate::domain::hook::HookScope;
 use crate::error::ApiError;
 
@@ -70,18 +70,15 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         return UiError::Forbidden.into_response();
     }
     let token = session::field(&fields, "token").unwrap_or("").trim();
-    match state
-        .auth
-        .authenticate(Some(&format!("token {token}")))
-        .await
-    {
-        Ok(principal) => {
-            let id = state.sessions.start(principal);
-            session::with_cookie(
+    let token_hash = hash_token(token);
+    match state.auth.principal_for(token_hash).await {
+        Ok(_) => match session::start(&state, token_hash).await {
+            Ok(id) => session::with_cookie(
                 session::cookie(Some(&id), &headers, &state),
                 Redirect::to(HOME),
-            )
-        }
+            ),
+            Err(error) => UiError::from(error).into_response(),
+        },
         Err(ApiError::Internal(error)) => UiError::Internal(error).into_response(),
         Err(_) => {
             let mut page = fresh_login_page(&state, &headers, Some("That token is not valid."));
@@ -95,11 +92,14 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     _form: SignedForm,
-) -> Response {
+) -> Result<Response, UiError> {
     if let Some(id) = session::session_id(&headers) {
-        state.sessions.end(&id);
+        session::end(&state, &id).await?;
     }
-    session::with_cookie(session::cookie(None, &headers, &state), Redirect::to(LOGIN))
+    Ok(session::with_cookie(
+        session::cookie(None, &headers, &state),
+        Redirect::to(LOGIN),
+    ))
 }
 
 /// A scope's title: `acme/widgets`, `acme` (organization) or `app 3`.

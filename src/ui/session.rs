@@ -1,13 +1,11 @@
-//! Signed-in browsers: a server-side session per sign-in, named by an unguessable id in an
-//! `HttpOnly`, `SameSite=Strict` cookie, and a CSRF token per session that every form
-//! carries back.
-//!
-//! Sessions live in this process's memory: a restart signs everyone out, and behind a
-//! load balancer a cluster needs sticky sessions. Nothing else depends on them.
+//! Signed-in browsers: a session per sign-in, kept in the database (so every process of a
+//! cluster, and a restarted one, knows it) under the digest of an unguessable id that an
+//! `HttpOnly`, `SameSite=Strict` cookie carries; and a CSRF token per session that every
+//! form carries back. The session keeps the digest of the token it was opened with, which
+//! is checked again on every request, as the API checks a token.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -18,15 +16,17 @@ use subtle::ConstantTimeEq;
 
 use super::{UiError, pages};
 use crate::api::AppState;
-use crate::auth::{Principal, generate_token};
+use crate::auth::{Principal, generate_token, hash_token};
+use crate::domain::timestamp::Timestamp;
+use crate::store::{SessionRecord, StoreError, TokenHash};
 
 pub const COOKIE_NAME: &str = "hookpost_session";
 
 /// Holds the sign-in form's CSRF token until a session exists.
 const LOGIN_COOKIE_NAME: &str = "hookpost_login";
 
-/// How long a session lasts without use.
-const IDLE_LIMIT: Duration = Duration::from_secs(12 * 3600);
+/// How long a session lasts.
+const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// The form field that carries the CSRF token.
 pub const CSRF_FIELD: &str = "_csrf";
@@ -38,50 +38,26 @@ pub struct Session {
     pub csrf: Arc<str>,
 }
 
-struct Entry {
-    session: Session,
-    last_used: Instant,
+/// Opens a session for the token with digest `token_hash`; returns its id (the cookie's
+/// value), which is stored only as a digest.
+pub async fn start(state: &AppState, token_hash: TokenHash) -> Result<String, StoreError> {
+    let id = generate_token();
+    let now = Timestamp::now();
+    let lifetime = i64::try_from(LIFETIME.as_millis()).unwrap_or(i64::MAX);
+    let record = SessionRecord {
+        token_hash,
+        csrf: generate_token(),
+        expires_at: Timestamp(now.0.saturating_add(lifetime)),
+    };
+    state
+        .store
+        .create_session(hash_token(&id), record, now)
+        .await?;
+    Ok(id)
 }
 
-#[derive(Default)]
-pub struct Sessions {
-    entries: Mutex<HashMap<String, Entry>>,
-}
-
-impl Sessions {
-    /// Starts a session for `principal`; returns its id (the cookie's value).
-    pub fn start(&self, principal: Principal) -> String {
-        let id = generate_token();
-        let session = Session {
-            principal,
-            csrf: Arc::from(generate_token()),
-        };
-        let mut entries = self.entries.lock().expect("not poisoned");
-        entries.retain(|_, entry| entry.last_used.elapsed() < IDLE_LIMIT);
-        entries.insert(
-            id.clone(),
-            Entry {
-                session,
-                last_used: Instant::now(),
-            },
-        );
-        id
-    }
-
-    fn find(&self, id: &str) -> Option<Session> {
-        let mut entries = self.entries.lock().expect("not poisoned");
-        let entry = entries.get_mut(id)?;
-        if entry.last_used.elapsed() >= IDLE_LIMIT {
-            entries.remove(id);
-            return None;
-        }
-        entry.last_used = Instant::now();
-        Some(entry.session.clone())
-    }
-
-    pub fn end(&self, id: &str) {
-        self.entries.lock().expect("not poisoned").remove(id);
-    }
+pub async fn end(state: &AppState, id: &str) -> Result<(), StoreError> {
+    state.store.delete_session(hash_token(id)).await
 }
 
 /// The value of cookie `name`, if the request carries it.
@@ -165,9 +141,24 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        session_id(&parts.headers)
-            .and_then(|id| state.sessions.find(&id))
-            .ok_or_else(|| Redirect::to(pages::LOGIN).into_response())
+        let to_login = || Redirect::to(pages::LOGIN).into_response();
+        let id = session_id(&parts.headers).ok_or_else(to_login)?;
+        let record = state
+            .store
+            .find_session(hash_token(&id), Timestamp::now())
+            .await
+            .map_err(|error| UiError::from(error).into_response())?
+            .ok_or_else(to_login)?;
+        // The token may have been revoked since: then so is the session.
+        let principal = state
+            .auth
+            .principal_for(record.token_hash)
+            .await
+            .map_err(|_| to_login())?;
+        Ok(Session {
+            principal,
+            csrf: Arc::from(record.csrf),
+        })
     }
 }
 

@@ -627,3 +627,54 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
     );
     assert!(detail.contains(r#"role="tab""#) && detail.contains("Redeliver"));
 }
+
+#[tokio::test]
+async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
+    if crate::helpers::skip_without_backend() {
+        return;
+    }
+    let storage = std::sync::Arc::new(crate::helpers::Storage::new().await);
+    let app = crate::helpers::start(&storage, |_| {}).await;
+    let token = app.owner_token(&["acme"]).await;
+    let browser = Browser::sign_in(&app, &token).await;
+    let csrf = browser.csrf().await;
+    app.stop().await;
+
+    // The same cookie and CSRF token work on the restarted server...
+    let app = crate::helpers::start(&storage, |_| {}).await;
+    let browser = Browser {
+        origin: format!("http://{}", app.address),
+        ..browser
+    };
+    assert_eq!(browser.get("/ui").await.0, StatusCode::OK);
+    assert_eq!(browser.csrf().await, csrf);
+    // ...and, on a shared database, on another node at the same time.
+    if crate::BACKEND == crate::storage::Backend::Postgres {
+        let other = crate::helpers::start(&storage, |_| {}).await;
+        let there = Browser {
+            client: no_redirects(),
+            origin: format!("http://{}", other.address),
+            cookie: browser.cookie.clone(),
+        };
+        assert_eq!(there.get("/ui").await.0, StatusCode::OK);
+        other.stop().await;
+    }
+    // Signing out ends it everywhere.
+    let out = browser
+        .post("/ui/logout", &[("_csrf", csrf.as_str())])
+        .await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.get("/ui").await.0, StatusCode::SEE_OTHER);
+    // The database keeps only digests: neither the cookie's id nor the token.
+    let id = browser.cookie.split_once('=').unwrap().1.to_owned();
+    let stored = storage.database_bytes().await;
+    for secret in [id.as_str(), token.as_str()] {
+        assert!(
+            !stored
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes()),
+            "a secret in the clear"
+        );
+    }
+    app.stop().await;
+}

@@ -10,7 +10,10 @@ use super::{exec, one};
 use crate::store::StoreError;
 use crate::store::columns::pending_migrations;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_sessions.sql"),
+];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_706f_7374;

@@ -20,6 +20,7 @@ mod listen;
 mod log;
 mod migrations;
 mod queue;
+mod sessions;
 mod tokens;
 
 use std::sync::Arc;
@@ -33,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook,
     HookId, HookPage, IdempotencyKey, Installation, LatestObjects, NewApp, NewEvent, Page,
-    PublishOutcome, QueueStats, Store, StoreError, TokenHash, TokenRecord,
+    PublishOutcome, QueueStats, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::Login;
@@ -254,6 +255,32 @@ impl Store for PostgresStore {
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let client = self.client(&self.durable).await?;
         tokens::list_tokens(&client).await
+    }
+
+    async fn create_session(
+        &self,
+        id_hash: TokenHash,
+        session: SessionRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_transaction!(self, durable, |db| sessions::create(
+            &db, &id_hash, &session, now
+        )
+        .await?)
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        sessions::find(&client, &id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError> {
+        let client = self.client(&self.durable).await?;
+        sessions::delete(&client, &id_hash).await
     }
 
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {

@@ -8,7 +8,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::StoreError;
 use crate::store::columns::pending_migrations;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0002_sessions.sql"),
+];
 
 /// Brings the database up to the newest schema; safe to run from several processes at
 /// once (the version is re-read under the write lock).

@@ -11,6 +11,7 @@ mod log;
 mod migrations;
 mod queue;
 mod readers;
+mod sessions;
 mod tokens;
 mod writer;
 
@@ -22,7 +23,7 @@ use rusqlite::Connection;
 use super::{
     AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook,
     HookId, HookPage, IdempotencyKey, Installation, LatestObjects, NewApp, NewEvent, Page,
-    PublishOutcome, QueueStats, Store, StoreError, TokenHash, TokenRecord,
+    PublishOutcome, QueueStats, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::Login;
@@ -177,6 +178,33 @@ impl Store for SqliteStore {
 
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.readers.read(tokens::list_tokens).await
+    }
+
+    async fn create_session(
+        &self,
+        id_hash: TokenHash,
+        session: SessionRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| sessions::create(conn, &id_hash, &session, now))
+            .await
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.readers
+            .read(move |conn| sessions::find(conn, &id_hash, now))
+            .await
+    }
+
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| sessions::delete(conn, &id_hash))
+            .await
     }
 
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
