@@ -111,6 +111,15 @@ pub fn scope_title(scope: &HookScope) -> String {
     }
 }
 
+/// What the "Add webhook" form calls the scope: `owner/name`, or the organization.
+fn new_hook_target(scope: &HookScope) -> Option<String> {
+    match scope {
+        HookScope::Repository { owner, repo } => Some(format!("{owner}/{repo}")),
+        HookScope::Organization { org } => Some(org.to_string()),
+        HookScope::App { .. } => None,
+    }
+}
+
 /// Every repository and organization hook the session's token manages, grouped by scope.
 pub async fn overview(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
     let hooks = state.store.list_all_hooks().await?;
@@ -147,7 +156,12 @@ pub async fn overview(State(state): State<AppState>, session: Session) -> Result
             }
             @for (title, hooks) in &groups {
                 section.scope aria-label=(title) {
-                    h2 { (title) }
+                    div.heading {
+                        h2 { (title) }
+                        @if let Some(target) = hooks.first().and_then(|hook| new_hook_target(&hook.scope)) {
+                            a.button href={"/ui/hooks/new?target=" (target)} aria-label={"Add a webhook to " (title)} { "Add webhook" }
+                        }
+                    }
                     ul.hooks {
                         @for hook in hooks {
                             li {

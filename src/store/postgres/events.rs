@@ -91,30 +91,50 @@ async fn remember_latest(
     Ok(())
 }
 
+/// The columns both the events' and their deliveries' statements are given.
+struct SharedColumns<'e> {
+    names: Vec<&'e str>,
+    repository_ids: Vec<Option<i64>>,
+    account_ids: Vec<Option<i64>>,
+}
+
+impl<'e> SharedColumns<'e> {
+    fn of(events: &[(&'e NewEvent, EventScope)]) -> Self {
+        SharedColumns {
+            names: events
+                .iter()
+                .map(|(event, _)| event.name.as_str())
+                .collect(),
+            repository_ids: events
+                .iter()
+                .map(|(_, scope)| scope.repository_id)
+                .collect(),
+            account_ids: events.iter().map(|(_, scope)| scope.account_id).collect(),
+        }
+    }
+}
+
 /// Inserts `events` (all published at `now`) with one statement; returns their row ids in
 /// the same order.
 async fn insert_events(
     db: &impl GenericClient,
     events: &[(&NewEvent, EventScope)],
+    shared: &SharedColumns<'_>,
     now: Timestamp,
 ) -> Result<Vec<i64>, StoreError> {
+    let SharedColumns {
+        names,
+        repository_ids,
+        account_ids,
+    } = shared;
     let guids: Vec<&str> = events
         .iter()
         .map(|(event, _)| event.guid.as_str())
-        .collect();
-    let names: Vec<&str> = events
-        .iter()
-        .map(|(event, _)| event.name.as_str())
         .collect();
     let actions: Vec<Option<&str>> = events
         .iter()
         .map(|(event, _)| event.action.as_deref())
         .collect();
-    let repository_ids: Vec<Option<i64>> = events
-        .iter()
-        .map(|(_, scope)| scope.repository_id)
-        .collect();
-    let account_ids: Vec<Option<i64>> = events.iter().map(|(_, scope)| scope.account_id).collect();
     let target_repository_ids: Vec<Option<i64>> = events
         .iter()
         .map(|(event, scope)| event.target_repository_id.or(scope.repository_id))
@@ -167,19 +187,15 @@ async fn insert_events(
 /// statement; returns how many deliveries each event got.
 async fn fan_out(
     db: &impl GenericClient,
-    events: &[(&NewEvent, EventScope)],
+    shared: &SharedColumns<'_>,
     event_ids: &[i64],
     now: Timestamp,
 ) -> Result<Vec<u64>, StoreError> {
-    let names: Vec<&str> = events
-        .iter()
-        .map(|(event, _)| event.name.as_str())
-        .collect();
-    let repository_ids: Vec<Option<i64>> = events
-        .iter()
-        .map(|(_, scope)| scope.repository_id)
-        .collect();
-    let account_ids: Vec<Option<i64>> = events.iter().map(|(_, scope)| scope.account_id).collect();
+    let SharedColumns {
+        names,
+        repository_ids,
+        account_ids,
+    } = shared;
     let queued = all(
         db,
         "WITH e AS (
@@ -249,8 +265,9 @@ pub(super) async fn publish_all(
         remember_latest(db, event, &scope).await?;
         resolved.push((*event, scope));
     }
-    let event_ids = insert_events(db, &resolved, now).await?;
-    fan_out(db, &resolved, &event_ids, now).await
+    let shared = SharedColumns::of(&resolved);
+    let event_ids = insert_events(db, &resolved, &shared, now).await?;
+    fan_out(db, &shared, &event_ids, now).await
 }
 
 pub(super) async fn publish(
@@ -325,7 +342,8 @@ pub(super) async fn publish_to_hook(
 ) -> Result<(), StoreError> {
     let scope = resolve(db, event).await?;
     remember_latest(db, event, &scope).await?;
-    let event_id = insert_events(db, &[(event, scope)], now).await?[0];
+    let one = [(event, scope)];
+    let event_id = insert_events(db, &one, &SharedColumns::of(&one), now).await?[0];
     queue_once(db, event_id, hook_id, None, false, now).await
 }
 
