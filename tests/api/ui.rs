@@ -438,7 +438,9 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
     browser.screenshot("redelivered").await;
 
     // The overview lists the hook with a green dot now that deliveries succeed.
-    web.goto(&format!("http://{}/ui", app.address)).await.unwrap();
+    web.goto(&format!("http://{}/ui", app.address))
+        .await
+        .unwrap();
     browser.wait_for("ul.hooks li .dot.ok").await;
     browser.screenshot("overview").await;
     browser.close().await;
