@@ -1,4 +1,4 @@
-//! GitHub Apps: registration (an RSA key pair whose private half is handed out once), and
+//! GitHub Apps: key pairs for registration (the private half is handed out once), and
 //! authentication of the app by a JWT it signs with that key, checked as GitHub checks it.
 
 use base64::Engine;
@@ -7,10 +7,21 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
 use serde_json::Value;
 
-use crate::domain::hook::HookSettings;
 use crate::domain::timestamp::Timestamp;
-use crate::error::ApiError;
-use crate::store::{AppKey, AppRecord, Hook, NewApp, Store, StoreError};
+use crate::store::{AppKey, AppRecord, Store, StoreError};
+
+/// Why an app's JWT was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AppAuthError {
+    /// Refused, with GitHub's message (clients match on it).
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored public key could not be read.
+    #[error("the app's stored key is unreadable: {0}")]
+    Key(#[from] jsonwebtoken::errors::Error),
+}
 
 /// Size of generated keys, as GitHub's.
 const KEY_BITS: usize = 2048;
@@ -52,43 +63,6 @@ pub fn slug(name: &str) -> String {
     slug.trim_matches('-').to_owned()
 }
 
-/// A registered app, its webhook, and the private key (which is not kept anywhere).
-pub struct Registered {
-    pub app: AppRecord,
-    pub hook: Hook,
-    pub private_key_pem: String,
-}
-
-/// Registers an app whose webhook has `hook`; `Ok(None)` when its slug is taken.
-///
-/// # Errors
-/// When the key cannot be generated or the store fails.
-pub async fn register(
-    store: &dyn Store,
-    name: &str,
-    events: Vec<String>,
-    hook: HookSettings,
-) -> anyhow::Result<Option<Registered>> {
-    let (private_key_pem, public_key_pem) = tokio::task::spawn_blocking(generate_key).await??;
-    let mut client_id = [0u8; 8];
-    getrandom::fill(&mut client_id).expect("the OS random source works");
-    let created = store
-        .create_app(NewApp {
-            name: name.to_owned(),
-            slug: slug(name),
-            client_id: format!("Iv1.{}", hex::encode(client_id)),
-            public_key_pem,
-            events,
-            hook,
-        })
-        .await?;
-    Ok(created.map(|(app, hook)| Registered {
-        app,
-        hook,
-        private_key_pem,
-    }))
-}
-
 fn claim_integer(claims: &Value, name: &str) -> Option<i64> {
     let value = claims.get(name)?;
     value.as_i64().or_else(|| value.as_f64().map(|f| f as i64))
@@ -99,13 +73,13 @@ fn claim_integer(claims: &Value, name: &str) -> Option<i64> {
 /// at most 600 s after `iat`, `iat` at most 60 s ahead.
 ///
 /// # Errors
-/// 401 with GitHub's message for each way a JWT is refused.
+/// GitHub's message for each way a JWT is refused.
 pub async fn authenticate(
     store: &dyn Store,
     token: &str,
     now: Timestamp,
-) -> Result<AppRecord, ApiError> {
-    let refuse = |message: &str| ApiError::Unauthorized(message.to_owned());
+) -> Result<AppRecord, AppAuthError> {
+    let refuse = AppAuthError::Refused;
     let header = jsonwebtoken::decode_header(token).map_err(|_| refuse(UNDECODABLE))?;
     if header.alg != Algorithm::RS256 {
         return Err(refuse(UNDECODABLE));
@@ -127,12 +101,10 @@ pub async fn authenticate(
     .ok_or_else(|| refuse(UNKNOWN_APP))?;
     let app = store
         .find_app(key)
-        .await
-        .map_err(|error: StoreError| ApiError::Internal(error.into()))?
+        .await?
         .ok_or_else(|| refuse(UNKNOWN_APP))?;
 
-    let decoding = DecodingKey::from_rsa_pem(app.public_key_pem.as_bytes())
-        .map_err(|error| ApiError::Internal(error.into()))?;
+    let decoding = DecodingKey::from_rsa_pem(app.public_key_pem.as_bytes())?;
     let mut validation = Validation::new(Algorithm::RS256);
     // The time claims are checked below, with GitHub's rules and messages.
     validation.validate_exp = false;

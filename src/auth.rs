@@ -1,4 +1,5 @@
-//! Who is calling: token generation, hashing, and the [`Principal`] every API handler gets.
+//! Who is calling: token generation, hashing, and the [`Principal`] every use case is
+//! asked for on behalf of.
 //!
 //! Tokens are random, so a plain SHA-256 digest is a safe stored form; the admin token's
 //! digest is compared in constant time. Owner tokens are looked up by digest and cached:
@@ -12,16 +13,24 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::api::AppState;
 use crate::domain::names::Login;
-use crate::error::ApiError;
-use crate::store::{Store, TokenHash, TokenRecord};
+use crate::store::{Store, StoreError, TokenHash, TokenRecord};
+
+/// Why a caller was not authenticated; each front says it in its own way.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials were presented.
+    #[error("Requires authentication")]
+    RequiresAuthentication,
+    /// Credentials were presented but match no token.
+    #[error("Bad credentials")]
+    BadCredentials,
+    #[error(transparent)]
+    Store(StoreError),
+}
 
 /// Name of the file a generated admin token is written to, inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
@@ -56,22 +65,12 @@ impl Principal {
             }
         }
     }
-
-    /// Admin endpoints answer 404 to everyone else, so that they do not show they exist.
-    ///
-    /// # Errors
-    /// [`ApiError::NotFound`] for an owner token.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        match self {
-            Principal::Admin => Ok(()),
-            Principal::Owner(_) => Err(ApiError::NotFound),
-        }
-    }
 }
 
 /// Checks credentials against the admin token and the stored owner tokens.
 pub struct Authenticator {
-    admin: TokenHash,
+    /// `None` where no admin token is accepted (the command line acts as admin itself).
+    admin: Option<TokenHash>,
     store: Arc<dyn Store>,
     /// Owner tokens seen before, by digest. Only hits are cached: a token the CLI creates
     /// later must still be found.
@@ -79,7 +78,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(admin: TokenHash, store: Arc<dyn Store>) -> Self {
+    pub fn new(admin: Option<TokenHash>, store: Arc<dyn Store>) -> Self {
         Authenticator {
             admin,
             store,
@@ -91,14 +90,14 @@ impl Authenticator {
     ///
     /// # Errors
     /// 401 `Requires authentication` without a header, `Bad credentials` with a wrong one.
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ApiError> {
-        let header = header.ok_or(ApiError::RequiresAuthentication)?;
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, AuthError> {
+        let header = header.ok_or(AuthError::RequiresAuthentication)?;
         let (scheme, token) = header
             .trim()
             .split_once(' ')
-            .ok_or(ApiError::BadCredentials)?;
+            .ok_or(AuthError::BadCredentials)?;
         if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("token") {
-            return Err(ApiError::BadCredentials);
+            return Err(AuthError::BadCredentials);
         }
         self.principal_for(hash_token(token.trim())).await
     }
@@ -107,8 +106,11 @@ impl Authenticator {
     ///
     /// # Errors
     /// 401 `Bad credentials` when no token has that digest.
-    pub async fn principal_for(&self, hash: TokenHash) -> Result<Principal, ApiError> {
-        if bool::from(hash.ct_eq(&self.admin)) {
+    pub async fn principal_for(&self, hash: TokenHash) -> Result<Principal, AuthError> {
+        if self
+            .admin
+            .is_some_and(|admin| bool::from(hash.ct_eq(&admin)))
+        {
             return Ok(Principal::Admin);
         }
         if let Some(record) = self.known.read().expect("not poisoned").get(&hash) {
@@ -117,25 +119,14 @@ impl Authenticator {
         let record = self
             .store
             .find_token(hash)
-            .await?
-            .ok_or(ApiError::BadCredentials)?;
+            .await
+            .map_err(AuthError::Store)?
+            .ok_or(AuthError::BadCredentials)?;
         self.known
             .write()
             .expect("not poisoned")
             .insert(hash, record.clone());
         Ok(Principal::Owner(record))
-    }
-}
-
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = match parts.headers.get(AUTHORIZATION) {
-            Some(value) => Some(value.to_str().map_err(|_| ApiError::BadCredentials)?),
-            None => None,
-        };
-        state.auth.authenticate(header).await
     }
 }
 
@@ -191,49 +182,6 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Creates an owner token; the token itself is returned here and never again.
-///
-/// # Errors
-/// When the store cannot write.
-pub async fn create_owner_token(
-    store: &dyn Store,
-    owners: Vec<Login>,
-) -> Result<(TokenRecord, String), crate::store::StoreError> {
-    let token = generate_token();
-    let record = store.create_token(hash_token(&token), owners).await?;
-    Ok((record, token))
-}
-
-/// Reads a non-empty list of owner logins, e.g. the `owners` of a token request.
-///
-/// # Errors
-/// Every item that is not a login, or an empty or missing list.
-pub fn read_owners(
-    body: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Vec<Login>, crate::domain::validate::ValidationErrors> {
-    let mut problems = crate::domain::validate::Problems::new("Token");
-    let mut owners = Vec::new();
-    match problems.string_list(body, "owners", "owners") {
-        None if body.get("owners").is_none_or(serde_json::Value::is_null) => {
-            problems.missing("owners");
-        }
-        None => {}
-        Some(names) if names.is_empty() => problems.invalid("owners", "owners must not be empty"),
-        Some(names) => {
-            for (index, name) in names.into_iter().enumerate() {
-                match Login::parse(name) {
-                    Some(login) => owners.push(login),
-                    None => problems.invalid(
-                        &format!("owners[{index}]"),
-                        format!("{name:?} is not an account name"),
-                    ),
-                }
-            }
-        }
-    }
-    problems.finish(|| owners)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +201,5 @@ mod tests {
         });
         assert!(principal.may_manage(&Login::parse("acme").unwrap()));
         assert!(!principal.may_manage(&Login::parse("other").unwrap()));
-        assert!(principal.require_admin().is_err());
     }
 }

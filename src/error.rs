@@ -7,6 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::apps::AppAuthError;
+use crate::auth::AuthError;
+use crate::core::CoreError;
 use crate::domain::validate::FieldError;
 use crate::store::StoreError;
 
@@ -39,6 +42,36 @@ pub enum ApiError {
     /// Anything that is our fault; never shown to the caller.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<CoreError> for ApiError {
+    fn from(error: CoreError) -> Self {
+        match error {
+            CoreError::NotFound => ApiError::NotFound,
+            CoreError::Validation(errors) => ApiError::Validation(errors.0),
+            CoreError::Store(error) => error.into(),
+            CoreError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::RequiresAuthentication => ApiError::RequiresAuthentication,
+            AuthError::BadCredentials => ApiError::BadCredentials,
+            AuthError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<AppAuthError> for ApiError {
+    fn from(error: AppAuthError) -> Self {
+        match error {
+            AppAuthError::Refused(message) => ApiError::Unauthorized(message.to_owned()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {

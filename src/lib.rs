@@ -8,6 +8,7 @@ pub mod api;
 pub mod apps;
 pub mod auth;
 pub mod config;
+pub mod core;
 pub mod delivery;
 pub mod domain;
 pub mod error;
@@ -16,5 +17,6 @@ pub mod server;
 pub mod store;
 pub mod tools;
 pub mod ui;
+pub mod web;
 
 pub use server::run;

@@ -3,15 +3,20 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hookpost::auth::Principal;
 use hookpost::config::ServeConfig;
+use hookpost::core::{Core, CoreError};
 use hookpost::domain::hook::{HookRules, HookSettings};
 use hookpost::domain::names::Login;
-use hookpost::store::{self, StoreConfig};
+use hookpost::domain::validate::ValidationErrors;
+use hookpost::metrics::Metrics;
+use hookpost::store::{self, Store, StoreConfig};
+use hookpost::tools;
 use hookpost::tools::listen::ListenConfig;
-use hookpost::{apps, auth, tools};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -176,10 +181,11 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Create { owners, store }) => {
             let store = store::open(&store).await?;
-            let (record, token) = auth::create_owner_token(store.as_ref(), owners)
-                .await
-                .context("Failed to create the token")?;
+            let created = admin_core(&store)
+                .create_token(&Principal::Admin, owners)
+                .await;
             store.close().await;
+            let (record, token) = created.context("Failed to create the token")?;
             let owners: Vec<&str> = record.owners.iter().map(Login::as_str).collect();
             let printed = serde_json::json!({"id": record.id, "token": token, "owners": owners});
             println!("{printed}");
@@ -247,19 +253,18 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 body.as_object().expect("an object"),
                 &HookRules::default(),
             )
-            .map_err(|errors| {
-                let problems: Vec<String> = errors
-                    .0
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect();
-                anyhow::anyhow!("invalid app: {}", problems.join("; "))
-            })?;
+            .map_err(|errors| anyhow::anyhow!("invalid app: {}", listed(&errors)))?;
             let store = store::open(&store).await?;
-            let registered = apps::register(store.as_ref(), &name, hook.events.clone(), hook).await;
+            let registered = admin_core(&store)
+                .register_app(&Principal::Admin, &name, hook, None)
+                .await;
             store.close().await;
-            let registered = registered?
-                .ok_or_else(|| anyhow::anyhow!("an app named {name:?} exists already"))?;
+            let registered = registered.map_err(|error| match error {
+                CoreError::Validation(errors) => {
+                    anyhow::anyhow!("invalid app: {}", listed(&errors))
+                }
+                other => anyhow::Error::new(other).context("Failed to register the app"),
+            })?;
             let app = &registered.app;
             let printed = serde_json::json!({"id": app.id, "slug": app.slug, "client_id": app.client_id, "pem": registered.private_key_pem});
             println!("{printed}");
@@ -271,15 +276,41 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             store,
         } => {
             let store = store::open(&store).await?;
-            let installation = store.install_app(app_id, account).await;
+            let installation = admin_core(&store)
+                .install_app(&Principal::Admin, app_id, account)
+                .await;
             store.close().await;
-            let installation =
-                installation?.ok_or_else(|| anyhow::anyhow!("there is no app {app_id}"))?;
+            let installation = installation.map_err(|error| match error {
+                CoreError::NotFound => anyhow::anyhow!("there is no app {app_id}"),
+                other => anyhow::Error::new(other).context("Failed to install the app"),
+            })?;
             let printed = serde_json::json!({"id": installation.id, "app_id": installation.app_id, "account": {"login": installation.account.as_str()}});
             println!("{printed}");
             Ok(())
         }
     }
+}
+
+/// The use cases for an admin command: the command line acts as the admin itself, with no
+/// server to wake (a running server finds queued work at its next look at the queue).
+fn admin_core(store: &Arc<dyn Store>) -> Core {
+    Core::new(
+        store.clone(),
+        None,
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(Metrics::default()),
+        Arc::new(HookRules::default()),
+    )
+}
+
+/// Field problems as one line: `config.url: …; events[0]: …`.
+fn listed(errors: &ValidationErrors) -> String {
+    let problems: Vec<String> = errors
+        .0
+        .iter()
+        .map(|error| format!("{}: {}", error.field, error.message))
+        .collect();
+    problems.join("; ")
 }
 
 /// Cancels `shutdown` on the first SIGINT or SIGTERM.

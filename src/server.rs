@@ -8,13 +8,14 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
-use crate::auth::{self, Authenticator};
+use crate::auth;
 use crate::config::ServeConfig;
+use crate::core::Core;
 use crate::delivery::retention;
 use crate::delivery::worker::Worker;
 use crate::domain::hook::HookRules;
-use crate::store;
+use crate::web::AppState;
+use crate::{api, store, ui};
 
 /// How long open HTTP connections may take to finish once shutdown has begun.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
@@ -23,6 +24,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 pub struct Server {
     config: ServeConfig,
     state: AppState,
+    store: Arc<dyn store::Store>,
+    /// Poked by the core after it queues work, and by the store when another process does.
+    wake: Arc<tokio::sync::Notify>,
     worker: Arc<Worker>,
 }
 
@@ -59,18 +63,24 @@ impl Server {
             wake.clone(),
             metrics.clone(),
         )?;
+        let core = Core::new(
+            store.clone(),
+            Some(admin),
+            wake.clone(),
+            metrics.clone(),
+            Arc::new(HookRules::new(&config.header_alias)),
+        );
         let state = AppState {
-            store: store.clone(),
-            auth: Arc::new(Authenticator::new(admin, store)),
-            wake,
-            public_url: config.public_url.as_deref().map(Arc::from),
-            hook_rules: Arc::new(HookRules::new(&config.header_alias)),
+            core,
             metrics,
+            public_url: config.public_url.as_deref().map(Arc::from),
             metrics_token: config.metrics_token.as_deref().map(Arc::from),
         };
         Ok(Server {
             config,
             state,
+            store,
+            wake,
             worker: Arc::new(worker),
         })
     }
@@ -92,10 +102,10 @@ impl Server {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
-        let store = self.state.store.clone();
+        let store = self.store.clone();
         let background = tokio_util::task::TaskTracker::new();
         if self.config.delivery.deliver {
-            store.watch_for_work(self.state.wake.clone());
+            store.watch_for_work(self.wake.clone());
             background.spawn(self.worker.clone().run(shutdown.clone()));
             background.spawn(retention::run(
                 store.clone(),
@@ -104,7 +114,7 @@ impl Server {
             ));
         }
         background.close();
-        let app = api::router(self.state, self.config.max_payload_bytes);
+        let app = api::router(self.state, ui::router(), self.config.max_payload_bytes);
         let address = listener
             .local_addr()
             .context("Failed to read the listening address")?;

@@ -8,10 +8,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::measure::ProcessUsage;
-use crate::publisher::post_json;
+use crate::publisher::{ADMIN_TOKEN, post_json};
 use crate::storage::Storage;
-
-pub const ADMIN_TOKEN: &str = "hp_bench_admin_token";
 
 pub struct Server {
     child: Child,

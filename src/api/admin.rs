@@ -4,13 +4,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::AppState;
 use super::extract::JsonObject;
 use super::routes::Routes;
-use crate::auth::{self, Principal};
+use crate::auth::Principal;
+use crate::core::access::require_admin;
+use crate::domain::names::Login;
+use crate::domain::validate::{Problems, ValidationErrors};
 use crate::error::ApiError;
+use crate::web::AppState;
 
 pub fn routes() -> Routes {
     Routes::default().add(
@@ -22,15 +25,43 @@ pub fn routes() -> Routes {
     )
 }
 
+/// Reads the non-empty list of owner logins of a token request.
+///
+/// # Errors
+/// Every item that is not a login, or an empty or missing list.
+fn read_owners(body: &Map<String, Value>) -> Result<Vec<Login>, ValidationErrors> {
+    let mut problems = Problems::new("Token");
+    let mut owners = Vec::new();
+    match problems.string_list(body, "owners", "owners") {
+        None if body.get("owners").is_none_or(Value::is_null) => {
+            problems.missing("owners");
+        }
+        None => {}
+        Some(names) if names.is_empty() => problems.invalid("owners", "owners must not be empty"),
+        Some(names) => {
+            for (index, name) in names.into_iter().enumerate() {
+                match Login::parse(name) {
+                    Some(login) => owners.push(login),
+                    None => problems.invalid(
+                        &format!("owners[{index}]"),
+                        format!("{name:?} is not an account name"),
+                    ),
+                }
+            }
+        }
+    }
+    problems.finish(|| owners)
+}
+
 /// `POST /admin/tokens {"owners": [...]}` → `201 {"id", "token", "owners"}`.
 async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require_admin()?;
-    let owners = auth::read_owners(&body)?;
-    let (record, token) = auth::create_owner_token(state.store.as_ref(), owners).await?;
+    require_admin(&principal)?;
+    let owners = read_owners(&body)?;
+    let (record, token) = state.core.create_token(&principal, owners).await?;
     let owners: Vec<&str> = record.owners.iter().map(|owner| owner.as_str()).collect();
     Ok((
         StatusCode::CREATED,

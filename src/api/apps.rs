@@ -11,19 +11,19 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
 use super::deliveries::{list_log, redeliver_log, show_log};
-use super::extract::{ApiBase, JsonObject, PathParams, QueryMap};
-use super::hooks::send_ping;
+use super::extract::{JsonObject, PathParams, QueryMap};
 use super::routes::Routes;
+use super::scoped::number;
 use crate::apps;
 use crate::auth::Principal;
-use crate::domain::hook::{ConfigPatch, HookPatch, HookScope, HookSettings};
+use crate::core::access::{ManagedScope, require_admin};
+use crate::domain::hook::{ConfigPatch, HookPatch, HookRules, HookSettings};
 use crate::domain::names::Login;
-use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::{ErrorCode, FieldError, Problems, ValidationErrors};
 use crate::error::ApiError;
 use crate::store::AppRecord;
+use crate::web::{ApiBase, AppState};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -103,9 +103,7 @@ impl FromRequestParts<AppState> for AuthenticatedApp {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(|| ApiError::Unauthorized(apps::UNDECODABLE.to_owned()))?;
-        apps::authenticate(state.store.as_ref(), token, Timestamp::now())
-            .await
-            .map(AuthenticatedApp)
+        Ok(AuthenticatedApp(state.core.authenticate_app(token).await?))
     }
 }
 
@@ -113,8 +111,8 @@ impl FromRequestParts<AppState> for AuthenticatedApp {
 /// repository hook's create body would be, its `config.*` fields reported as `hook.*`.
 fn read_registration(
     body: &Map<String, Value>,
-    state: &AppState,
-) -> Result<(String, Vec<String>, HookSettings), ValidationErrors> {
+    rules: &HookRules,
+) -> Result<(String, HookSettings), ValidationErrors> {
     let mut problems = Problems::new("Integration");
     let name = problems
         .string(body, "name", "name")
@@ -135,10 +133,9 @@ fn read_registration(
     let hook_body =
         json!({"events": events, "config": body.get("hook").cloned().unwrap_or(Value::Null)});
     let own = problems.finish(|| ());
-    let hook =
-        HookSettings::from_create(hook_body.as_object().expect("an object"), &state.hook_rules);
+    let hook = HookSettings::from_create(hook_body.as_object().expect("an object"), rules);
     match (own, hook) {
-        (Ok(()), Ok(hook)) => Ok((name, hook.events.clone(), hook)),
+        (Ok(()), Ok(hook)) => Ok((name, hook)),
         (own, hook) => {
             let mut errors = own.err().map(|own| own.0).unwrap_or_default();
             let hook_errors = hook.err().map(|hook| hook.0).unwrap_or_default();
@@ -159,21 +156,12 @@ async fn register(
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require_admin()?;
-    let (name, events, hook) = read_registration(&body, &state)?;
-    let registered = apps::register(state.store.as_ref(), &name, events, hook)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Validation(vec![FieldError {
-                resource: "Integration",
-                field: "name".to_owned(),
-                code: ErrorCode::AlreadyExists,
-                message: format!("an app named {name:?} exists already"),
-            }])
-        })?;
-    if registered.hook.settings.active {
-        send_ping(&state, &registered.hook, &base).await?;
-    }
+    require_admin(&principal)?;
+    let (name, hook) = read_registration(&body, state.core.hook_rules())?;
+    let registered = state
+        .core
+        .register_app(&principal, &name, hook, Some(&base))
+        .await?;
     let app = &registered.app;
     Ok((
         StatusCode::CREATED,
@@ -195,7 +183,7 @@ async fn install(
     PathParams(params): PathParams,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require_admin()?;
+    require_admin(&principal)?;
     let app_id: i64 = params
         .get("app_id")
         .and_then(|id| id.parse().ok())
@@ -210,11 +198,7 @@ async fn install(
             })
         });
     let account = problems.finish(|| account.expect("checked"))?;
-    let installation = state
-        .store
-        .install_app(app_id, account)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let installation = state.core.install_app(&principal, app_id, account).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -275,19 +259,14 @@ async fn show_app(AuthenticatedApp(app): AuthenticatedApp, ApiBase(base): ApiBas
     Json(app_json(&app, &base))
 }
 
-fn scope_of(app: &AppRecord) -> HookScope {
-    HookScope::App { app_id: app.id }
-}
-
 async fn show_config(
     State(state): State<AppState>,
     AuthenticatedApp(app): AuthenticatedApp,
 ) -> Result<Json<Value>, ApiError> {
     let hook = state
-        .store
-        .get_hook(&scope_of(&app), app.hook_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+        .core
+        .hook(&ManagedScope::of_app(&app), app.hook_id)
+        .await?;
     Ok(Json(hook.settings.config.to_github_json()))
 }
 
@@ -296,12 +275,11 @@ async fn update_config(
     AuthenticatedApp(app): AuthenticatedApp,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let patch = HookPatch::config_only(ConfigPatch::from_body(&body, &state.hook_rules)?);
+    let patch = HookPatch::config_only(ConfigPatch::from_body(&body, state.core.hook_rules())?);
     let hook = state
-        .store
-        .update_hook(&scope_of(&app), app.hook_id, patch)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+        .core
+        .update_hook(&ManagedScope::of_app(&app), app.hook_id, patch)
+        .await?;
     Ok(Json(hook.settings.config.to_github_json()))
 }
 
@@ -312,14 +290,12 @@ async fn list_deliveries(
     QueryMap(query): QueryMap,
 ) -> Result<(HeaderMap, Json<Value>), ApiError> {
     let url = format!("{base}/app/hook/deliveries");
-    list_log(&state, &scope_of(&app), app.hook_id, &url, &query).await
+    let scope = ManagedScope::of_app(&app);
+    list_log(&state, &scope, app.hook_id, &url, &query).await
 }
 
 fn delivery_id(params: &HashMap<String, String>) -> Result<i64, ApiError> {
-    params
-        .get("delivery_id")
-        .and_then(|id| id.parse().ok())
-        .ok_or(ApiError::NotFound)
+    number(params, "delivery_id")?.ok_or(ApiError::NotFound)
 }
 
 async fn show_delivery(
@@ -327,7 +303,8 @@ async fn show_delivery(
     AuthenticatedApp(app): AuthenticatedApp,
     PathParams(params): PathParams,
 ) -> Result<Json<Value>, ApiError> {
-    show_log(&state, &scope_of(&app), app.hook_id, delivery_id(&params)?).await
+    let scope = ManagedScope::of_app(&app);
+    show_log(&state, &scope, app.hook_id, delivery_id(&params)?).await
 }
 
 async fn redeliver(
@@ -335,5 +312,6 @@ async fn redeliver(
     AuthenticatedApp(app): AuthenticatedApp,
     PathParams(params): PathParams,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    redeliver_log(&state, &scope_of(&app), app.hook_id, delivery_id(&params)?).await
+    let scope = ManagedScope::of_app(&app);
+    redeliver_log(&state, &scope, app.hook_id, delivery_id(&params)?).await
 }

@@ -12,18 +12,18 @@ use axum::http::header::LINK;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
-use super::extract::{ApiBase, QueryMap};
-use super::hooks::collection_path;
+use super::extract::QueryMap;
 use super::pagination::read_per_page;
 use super::routes::Routes;
 use super::scoped::Scoped;
-use crate::delivery::request::payload_for;
-use crate::domain::hook::HookScope;
+use crate::core::access::ManagedScope;
+use crate::core::deliveries::AttemptView;
+use crate::core::github::collection_path;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::Problems;
 use crate::error::ApiError;
-use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass};
+use crate::store::{AttemptQuery, AttemptSummary, HookId, StatusClass};
+use crate::web::{ApiBase, AppState};
 
 pub fn routes() -> Routes {
     scoped_routes("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries", "repos").merge(scoped_routes(
@@ -154,13 +154,13 @@ fn headers_json(headers: &[(String, String)]) -> Value {
 }
 
 /// GitHub's `hook-delivery`: the item plus the request as sent and the response as received.
-pub fn detail_json(detail: &AttemptDetail) -> Value {
-    let payload = payload_for(&detail.event_payload, detail.summary.installation_id);
+pub fn detail_json(view: &AttemptView) -> Value {
+    let detail = &view.detail;
     let mut object = item_json(&detail.summary);
     object["url"] = json!(detail.url);
     object["request"] = json!({
         "headers": headers_json(&detail.request_headers),
-        "payload": serde_json::from_slice::<Value>(&payload).unwrap_or(Value::Null),
+        "payload": serde_json::from_slice::<Value>(&view.payload).unwrap_or(Value::Null),
     });
     object["response"] = json!({
         "headers": headers_json(&detail.response_headers),
@@ -191,66 +191,45 @@ pub fn next_link(deliveries_url: &str, query: &AttemptQuery, last_id: i64) -> Op
 /// A hook's delivery log, newest first; `deliveries_url` is where its pages live.
 pub async fn list_log(
     state: &AppState,
-    scope: &HookScope,
+    scope: &ManagedScope,
     hook_id: HookId,
     deliveries_url: &str,
     query: &HashMap<String, String>,
 ) -> Result<(HeaderMap, Json<Value>), ApiError> {
     let query = read_query(query)?;
-    // One more than asked tells whether a next page exists.
-    let probe = AttemptQuery {
-        limit: query.limit + 1,
-        ..query
-    };
-    let mut attempts = state
-        .store
-        .list_attempts(scope, hook_id, probe)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let page = state.core.attempts(scope, hook_id, query).await?;
     let mut headers = HeaderMap::new();
-    if attempts.len() > query.limit as usize {
-        attempts.truncate(query.limit as usize);
-        let last = attempts.last().expect("a full page").id;
-        if let Some(link) = next_link(deliveries_url, &query, last) {
-            headers.insert(LINK, link);
-        }
+    if let Some(link) = page
+        .next_before
+        .and_then(|last| next_link(deliveries_url, &query, last))
+    {
+        headers.insert(LINK, link);
     }
     Ok((
         headers,
-        Json(Value::Array(attempts.iter().map(item_json).collect())),
+        Json(Value::Array(page.attempts.iter().map(item_json).collect())),
     ))
 }
 
 /// One attempt of a hook in full.
 pub async fn show_log(
     state: &AppState,
-    scope: &HookScope,
+    scope: &ManagedScope,
     hook_id: HookId,
     attempt_id: i64,
 ) -> Result<Json<Value>, ApiError> {
-    let detail = state
-        .store
-        .get_attempt(scope, hook_id, attempt_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(detail_json(&detail)))
+    let view = state.core.attempt(scope, hook_id, attempt_id).await?;
+    Ok(Json(detail_json(&view)))
 }
 
 /// Queues a new attempt of the delivery `attempt_id` belongs to → `202 {}`.
 pub async fn redeliver_log(
     state: &AppState,
-    scope: &HookScope,
+    scope: &ManagedScope,
     hook_id: HookId,
     attempt_id: i64,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let queued = state
-        .store
-        .redeliver(scope, hook_id, attempt_id, Timestamp::now())
-        .await?;
-    if !queued {
-        return Err(ApiError::NotFound);
-    }
-    state.wake.notify_one();
+    state.core.redeliver(scope, hook_id, attempt_id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
 
@@ -263,7 +242,7 @@ async fn list(
     let hook_id = scoped.hook_id()?;
     let deliveries_url = format!(
         "{base}{}/{hook_id}/deliveries",
-        collection_path(&scoped.scope)
+        collection_path(scoped.scope.scope())
     );
     list_log(&state, &scoped.scope, hook_id, &deliveries_url, &query).await
 }

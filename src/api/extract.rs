@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
-use axum::http::header::HOST;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
-use super::AppState;
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::web::AppState;
 
 /// A request body as bytes, within the size limit (413 beyond it).
 pub struct RawBody(pub Bytes);
@@ -89,27 +90,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     }
 }
 
-/// `<origin>/api/v3`: the prefix of every absolute URL in a response, from `--public-url`
-/// or else the request's `Host`.
-pub struct ApiBase(pub String);
-
-impl FromRequestParts<AppState> for ApiBase {
+/// The authenticated caller of an API request (`Authorization: Bearer T` or `token T`).
+impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let origin = match &state.public_url {
-            Some(origin) => origin.to_string(),
-            None => {
-                let host = parts
-                    .headers
-                    .get(HOST)
-                    .and_then(|host| host.to_str().ok())
-                    .filter(|host| !host.is_empty() && !host.contains(['/', ' ']))
-                    .unwrap_or("localhost");
-                format!("http://{host}")
-            }
+        let header = match parts.headers.get(AUTHORIZATION) {
+            Some(value) => Some(value.to_str().map_err(|_| ApiError::BadCredentials)?),
+            None => None,
         };
-        Ok(ApiBase(format!("{origin}/api/v3")))
+        Ok(state.core.authenticate(header).await?)
     }
 }
 

@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::AppState;
+use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,7 +21,7 @@ async fn healthz() -> Json<Value> {
 
 /// The database answers; a load balancer should send no traffic otherwise.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.store.ping().await {
+    match state.core.ready().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");

@@ -5,19 +5,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::{LINK, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::AppState;
-use super::events::{add_latest, own_event};
-use super::extract::{ApiBase, JsonObject, QueryMap};
+use super::extract::{JsonObject, QueryMap};
 use super::pagination::{link_header, read_page};
 use super::routes::Routes;
 use super::scoped::Scoped;
-use crate::domain::event::Publication;
-use crate::domain::hook::{ConfigPatch, HookPatch, HookScope, HookSettings};
-use crate::domain::timestamp::Timestamp;
+use crate::core::github::{collection_path, hook_json};
+use crate::domain::hook::{ConfigPatch, HookPatch, HookSettings};
 use crate::error::ApiError;
-use crate::store::Hook;
+use crate::web::{ApiBase, AppState};
 
 pub fn routes() -> Routes {
     scoped_routes("/repos/{owner}/{repo}/hooks", "repos", "repo")
@@ -101,119 +98,27 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
         )
 }
 
-/// GitHub's zen sayings, one of which every `ping` carries.
-const ZEN: &[&str] = &[
-    "Design for failure.",
-    "Keep it logically awesome.",
-    "Speak like a human.",
-    "Approachable is better than simple.",
-    "Mind your words, they are important.",
-    "Non-blocking is better than blocking.",
-    "Favor focus over features.",
-    "Avoid administrative distraction.",
-    "Practicality beats purity.",
-    "Anything added dilutes everything else.",
-    "It's not fully shipped until it's fast.",
-    "Responsive is better than fast.",
-    "Encourage flow.",
-    "Half measures are as bad as nothing at all.",
-];
-
-/// Queues a `ping` event for `hook` (tried once), with the repository, organization and
-/// sender last published for its scope.
-pub async fn send_ping(state: &AppState, hook: &Hook, base: &str) -> Result<(), ApiError> {
-    let latest = state.store.latest_objects(&hook.scope).await?;
-    let mut hook_object = hook_json(hook, base);
-    if let HookScope::App { app_id } = hook.scope {
-        hook_object["app_id"] = json!(app_id);
-    }
-    let zen = ZEN[usize::from(uuid::Uuid::new_v4().as_bytes()[0]) % ZEN.len()];
-    let mut payload = serde_json::Map::new();
-    payload.insert("zen".to_owned(), json!(zen));
-    payload.insert("hook_id".to_owned(), json!(hook.id));
-    payload.insert("hook".to_owned(), hook_object);
-    add_latest(&mut payload, &latest);
-    let (repository, organization) = match &hook.scope {
-        HookScope::Repository { owner, repo } => (Some((owner.clone(), repo.clone())), None),
-        HookScope::Organization { org } => (None, Some(org.clone())),
-        HookScope::App { .. } => (None, None),
-    };
-    let publication = Publication {
-        event: "ping".to_owned(),
-        repository,
-        organization,
-        payload,
-    };
-    state
-        .store
-        .publish_to_hook(own_event(&publication), hook.id, Timestamp::now())
-        .await?;
-    state.wake.notify_one();
-    Ok(())
-}
-
 /// `POST …/hooks/{id}/pings` → 204.
 async fn ping(
     State(state): State<AppState>,
     scoped: Scoped,
     ApiBase(base): ApiBase,
 ) -> Result<StatusCode, ApiError> {
-    let hook = find(&state, &scoped).await?;
-    send_ping(&state, &hook, &base).await?;
+    state
+        .core
+        .ping(&scoped.scope, scoped.hook_id()?, &base)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST …/hooks/{id}/tests` → 204; the repository's latest `push` is delivered again to
 /// this hook if it subscribes to `push`.
 async fn test_push(State(state): State<AppState>, scoped: Scoped) -> Result<StatusCode, ApiError> {
-    let hook = find(&state, &scoped).await?;
-    if !matches!(hook.scope, HookScope::Repository { .. }) {
-        return Err(ApiError::NotFound);
-    }
-    if state
-        .store
-        .queue_test_push(&scoped.scope, hook.id, Timestamp::now())
-        .await?
-    {
-        state.wake.notify_one();
-    }
+    state
+        .core
+        .test_push(&scoped.scope, scoped.hook_id()?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The API path of a scope's hook collection, e.g. `/repos/acme/widgets/hooks`.
-pub fn collection_path(scope: &HookScope) -> String {
-    match scope {
-        HookScope::Repository { owner, repo } => format!("/repos/{owner}/{repo}/hooks"),
-        HookScope::Organization { org } => format!("/orgs/{org}/hooks"),
-        HookScope::App { .. } => "/app/hook".to_owned(),
-    }
-}
-
-/// GitHub's hook object.
-pub fn hook_json(hook: &Hook, base: &str) -> Value {
-    let url = match hook.scope {
-        HookScope::App { .. } => format!("{base}/app/hook"),
-        _ => format!("{base}{}/{}", collection_path(&hook.scope), hook.id),
-    };
-    let settings = &hook.settings;
-    let mut object = json!({
-        "type": hook.scope.type_name(),
-        "id": hook.id,
-        "name": settings.name,
-        "active": settings.active,
-        "events": settings.events,
-        "config": settings.config.to_github_json(),
-        "updated_at": hook.updated_at.to_github(),
-        "created_at": hook.created_at.to_github(),
-        "url": url,
-        "ping_url": format!("{url}/pings"),
-        "deliveries_url": format!("{url}/deliveries"),
-        "last_response": hook.last_response.to_github_json(),
-    });
-    if matches!(hook.scope, HookScope::Repository { .. }) {
-        object["test_url"] = json!(format!("{url}/test"));
-    }
-    object
 }
 
 async fn list(
@@ -223,9 +128,9 @@ async fn list(
     QueryMap(query): QueryMap,
 ) -> Result<(HeaderMap, Json<Value>), ApiError> {
     let page = read_page(&query, "Hook")?;
-    let found = state.store.list_hooks(&scoped.scope, page).await?;
+    let found = state.core.list_hooks(&scoped.scope, page).await?;
     let mut headers = HeaderMap::new();
-    let collection_url = format!("{base}{}", collection_path(&scoped.scope));
+    let collection_url = format!("{base}{}", collection_path(scoped.scope.scope()));
     if let Some(link) = link_header(&collection_url, page, found.total) {
         headers.insert(LINK, link);
     }
@@ -243,11 +148,11 @@ async fn create(
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
-    let settings = HookSettings::from_create(&body, &state.hook_rules)?;
-    let hook = state.store.create_hook(scoped.scope, settings).await?;
-    if hook.settings.active {
-        send_ping(&state, &hook, &base).await?;
-    }
+    let settings = HookSettings::from_create(&body, state.core.hook_rules())?;
+    let hook = state
+        .core
+        .create_hook(scoped.scope, settings, &base)
+        .await?;
     let object = hook_json(&hook, &base);
     let mut headers = HeaderMap::new();
     if let Some(location) = object["url"]
@@ -259,33 +164,13 @@ async fn create(
     Ok((StatusCode::CREATED, headers, Json(object)))
 }
 
-async fn find(state: &AppState, scoped: &Scoped) -> Result<Hook, ApiError> {
-    state
-        .store
-        .get_hook(&scoped.scope, scoped.hook_id()?)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
 async fn show(
     State(state): State<AppState>,
     scoped: Scoped,
     ApiBase(base): ApiBase,
 ) -> Result<Json<Value>, ApiError> {
-    let hook = find(&state, &scoped).await?;
+    let hook = state.core.hook(&scoped.scope, scoped.hook_id()?).await?;
     Ok(Json(hook_json(&hook, &base)))
-}
-
-async fn apply_patch(
-    state: &AppState,
-    scoped: &Scoped,
-    patch: HookPatch,
-) -> Result<Hook, ApiError> {
-    state
-        .store
-        .update_hook(&scoped.scope, scoped.hook_id()?, patch)
-        .await?
-        .ok_or(ApiError::NotFound)
 }
 
 async fn update(
@@ -294,28 +179,27 @@ async fn update(
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let patch = HookPatch::from_body(&body, &state.hook_rules)?;
-    let hook = apply_patch(&state, &scoped, patch).await?;
+    let patch = HookPatch::from_body(&body, state.core.hook_rules())?;
+    let hook = state
+        .core
+        .update_hook(&scoped.scope, scoped.hook_id()?, patch)
+        .await?;
     Ok(Json(hook_json(&hook, &base)))
 }
 
 async fn remove(State(state): State<AppState>, scoped: Scoped) -> Result<StatusCode, ApiError> {
-    if state
-        .store
+    state
+        .core
         .delete_hook(&scoped.scope, scoped.hook_id()?)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound)
-    }
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn show_config(
     State(state): State<AppState>,
     scoped: Scoped,
 ) -> Result<Json<Value>, ApiError> {
-    let hook = find(&state, &scoped).await?;
+    let hook = state.core.hook(&scoped.scope, scoped.hook_id()?).await?;
     Ok(Json(hook.settings.config.to_github_json()))
 }
 
@@ -324,7 +208,10 @@ async fn update_config(
     scoped: Scoped,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let patch = HookPatch::config_only(ConfigPatch::from_body(&body, &state.hook_rules)?);
-    let hook = apply_patch(&state, &scoped, patch).await?;
+    let patch = HookPatch::config_only(ConfigPatch::from_body(&body, state.core.hook_rules())?);
+    let hook = state
+        .core
+        .update_hook(&scoped.scope, scoped.hook_id()?, patch)
+        .await?;
     Ok(Json(hook.settings.config.to_github_json()))
 }

@@ -9,10 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use subtle::ConstantTimeEq;
 
-use super::AppState;
-use crate::domain::timestamp::Timestamp;
 use crate::error::ApiError;
 use crate::metrics::RequestLabels;
+use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
@@ -29,7 +28,7 @@ async fn render(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             return Err(ApiError::BadCredentials);
         }
     }
-    let queue = state.store.queue_stats(Timestamp::now()).await?;
+    let queue = state.core.queue_stats().await?;
     Ok((
         StatusCode::OK,
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -1,19 +1,19 @@
 //! The HTTP API: GitHub's REST layout under `/api/v3`, plus health probes.
 //!
-//! One file per resource, each with a `router()`; handlers are thin: extract, authorize,
-//! call the store, shape GitHub's JSON. Invariant: the API never performs a delivery.
+//! One file per resource, each with a `routes()`; handlers are thin: extract, authorize,
+//! call the core, shape GitHub's JSON. Invariant: the API never performs a delivery.
 
 mod admin;
 mod apps;
 mod deliveries;
 mod events;
-pub(crate) mod extract;
+mod extract;
 mod health;
-pub(crate) mod hooks;
+mod hooks;
 mod metrics;
 mod pagination;
 mod routes;
-pub(crate) mod scoped;
+mod scoped;
 
 use std::sync::Arc;
 
@@ -22,29 +22,12 @@ use axum::extract::DefaultBodyLimit;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Authenticator;
-use crate::domain::hook::HookRules;
 use crate::error::ApiError;
-use crate::store::Store;
+use crate::web::AppState;
 
-/// What every handler may use; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub auth: Arc<Authenticator>,
-    /// Poked after work is queued, so the delivery worker starts at once.
-    pub wake: Arc<tokio::sync::Notify>,
-    /// `--public-url`, when set: the origin of every absolute URL returned.
-    pub public_url: Option<Arc<str>>,
-    /// Server-wide rules for hook fields (reserved header names).
-    pub hook_rules: Arc<HookRules>,
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// `--metrics-token`: when set, `/metrics` wants it as a bearer token.
-    pub metrics_token: Option<Arc<str>>,
-}
-
-/// The whole HTTP surface, ready to serve.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The whole HTTP surface, ready to serve: the API, the probes, `/metrics`, and `pages`
+/// (the web UI's routes, which the caller composes in), all counted, traced and bounded.
+pub fn router(state: AppState, pages: Router<AppState>, max_body_bytes: usize) -> Router {
     let (api, operations) = admin::routes()
         .merge(apps::routes())
         .merge(hooks::routes())
@@ -66,7 +49,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
-        .merge(crate::ui::router())
+        .merge(pages)
         .nest("/api/v3", api)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

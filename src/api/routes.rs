@@ -9,7 +9,7 @@ use axum::http::Method;
 use axum::routing::{MethodFilter, on};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
+use crate::web::AppState;
 
 /// One documented operation.
 #[derive(Debug, Clone)]

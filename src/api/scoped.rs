@@ -6,20 +6,19 @@ use std::collections::HashMap;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::AppState;
 use super::extract::PathParams;
 use crate::auth::Principal;
-use crate::domain::hook::HookScope;
-use crate::domain::names::{Login, RepoName};
+use crate::core::access::{ManagedScope, authorize};
 use crate::error::ApiError;
 use crate::store::HookId;
+use crate::web::{AppState, scope_from_path_params};
 
 /// The hook collection (and hook id) a request names, once the caller is known to manage it.
 ///
 /// Runs before the body is read, so a caller who may not see the scope gets 404 whatever it
 /// sent.
 pub struct Scoped {
-    pub scope: HookScope,
+    pub scope: ManagedScope,
     hook_id: Option<HookId>,
     delivery_id: Option<i64>,
 }
@@ -35,7 +34,7 @@ impl Scoped {
 }
 
 /// A numeric path parameter; anything else names nothing (404).
-fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+pub fn number(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
     params
         .get(name)
         .map(|text| text.parse::<i64>().map_err(|_| ApiError::NotFound))
@@ -51,26 +50,10 @@ impl FromRequestParts<AppState> for Scoped {
         let scope = scope_from_path_params(&params).ok_or(ApiError::NotFound)?;
         let hook_id = number(&params, "hook_id")?;
         let delivery_id = number(&params, "delivery_id")?;
-        let account = scope.account().ok_or(ApiError::NotFound)?;
-        if !principal.may_manage(account) {
-            return Err(ApiError::NotFound);
-        }
         Ok(Scoped {
-            scope,
+            scope: authorize(&principal, scope)?,
             hook_id,
             delivery_id,
         })
     }
-}
-
-pub fn scope_from_path_params(params: &HashMap<String, String>) -> Option<HookScope> {
-    if let Some(org) = params.get("org") {
-        return Some(HookScope::Organization {
-            org: Login::parse(org)?,
-        });
-    }
-    Some(HookScope::Repository {
-        owner: Login::parse(params.get("owner")?)?,
-        repo: RepoName::parse(params.get("repo")?)?,
-    })
 }

@@ -5,10 +5,10 @@ use maud::{Markup, html};
 
 use super::session::{Session, SignedForm};
 use super::{UiError, csrf_input, hook_url, layout};
-use crate::api::AppState;
-use crate::auth::{Principal, create_owner_token};
+use crate::auth::Principal;
 use crate::domain::hook::HookScope;
 use crate::domain::names::Login;
+use crate::web::AppState;
 
 /// Admin pages are a 404 to anyone else, as admin endpoints are in the API.
 fn require_admin(session: &Session) -> Result<(), UiError> {
@@ -20,7 +20,7 @@ fn require_admin(session: &Session) -> Result<(), UiError> {
 
 pub async fn apps(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
     require_admin(&session)?;
-    let apps = state.store.list_apps().await?;
+    let apps = state.core.apps(&session.principal).await?;
     Ok(layout(
         "Apps",
         Some(&session),
@@ -87,7 +87,7 @@ fn tokens_page(
 
 pub async fn tokens(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
     require_admin(&session)?;
-    let tokens = state.store.list_tokens().await?;
+    let tokens = state.core.tokens(&session.principal).await?;
     Ok(tokens_page(&session, &tokens, None, None))
 }
 
@@ -106,12 +106,15 @@ pub async fn create_token(
         .collect();
     let (created, error) = match owners.filter(|owners| !owners.is_empty()) {
         Some(owners) => {
-            let (_, token) = create_owner_token(state.store.as_ref(), owners).await?;
+            let (_, token) = state
+                .core
+                .create_token(&form.session.principal, owners)
+                .await?;
             (Some(token), None)
         }
         None => (None, Some("Name one or more valid account names.")),
     };
-    let tokens = state.store.list_tokens().await?;
+    let tokens = state.core.tokens(&form.session.principal).await?;
     Ok(tokens_page(
         &form.session,
         &tokens,

@@ -13,9 +13,9 @@ use maud::{Markup, html};
 
 use super::session::SignedForm;
 use super::{HookPath, UiError, csrf_input};
-use crate::api::AppState;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AttemptQuery, AttemptSummary, StatusClass};
+use crate::web::AppState;
 
 /// Rows per page.
 const PAGE: u32 = 30;
@@ -147,20 +147,20 @@ fn chart(attempts: &[AttemptSummary], now: Timestamp) -> Markup {
 /// The "Recent Deliveries" section of a hook's page.
 pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Result<Markup, UiError> {
     let now = Timestamp::now();
-    let attempts = state
-        .store
-        .list_attempts(&path.scope, path.hook_id, view.query(view.before, PAGE))
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let page = state
+        .core
+        .attempts(&path.scope, path.hook_id, view.query(view.before, PAGE))
+        .await?;
     let recent = state
-        .store
-        .list_attempts(
+        .core
+        .attempts(
             &path.scope,
             path.hook_id,
             LogView::default().query(None, CHART_LIMIT),
         )
         .await?
-        .unwrap_or_default();
+        .attempts;
+    let attempts = page.attempts;
     let base = path.base();
     let newest = attempts.first().map_or(0, |attempt| attempt.id);
     let live = view.before.is_none();
@@ -184,8 +184,8 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
                 @for attempt in &attempts { (row(path, attempt, now)) }
             }
             @if attempts.is_empty() { p.empty #no-deliveries { "No deliveries yet." } }
-            @if let (true, Some(last)) = (attempts.len() == PAGE as usize, attempts.last()) {
-                a.button href={(base) "?filter=" (view.filter()) "&before=" (last.id) "#deliveries"} { "Older deliveries" }
+            @if let Some(before) = page.next_before {
+                a.button href={(base) "?filter=" (view.filter()) "&before=" (before) "#deliveries"} { "Older deliveries" }
             }
         }
     })
@@ -208,11 +208,11 @@ fn header_list(headers: &[(String, String)]) -> Markup {
 /// One attempt's Request and Response tabs (an HTML fragment for an opened row).
 pub async fn detail(State(state): State<AppState>, path: HookPath) -> Result<Markup, UiError> {
     let attempt_id = path.delivery_id.ok_or(UiError::NotFound)?;
-    let detail = state
-        .store
-        .get_attempt(&path.scope, path.hook_id, attempt_id)
-        .await?
-        .ok_or(UiError::NotFound)?;
+    let view = state
+        .core
+        .attempt(&path.scope, path.hook_id, attempt_id)
+        .await?;
+    let detail = &view.detail;
     let id = detail.summary.id;
     Ok(html! {
         div.tabset {
@@ -225,7 +225,7 @@ pub async fn detail(State(state): State<AppState>, path: HookPath) -> Result<Mar
                 h3 { "Headers" }
                 (header_list(&detail.request_headers))
                 h3 { "Payload" }
-                pre.payload { (pretty(&detail.event_payload)) }
+                pre.payload { (pretty(&view.payload)) }
             }
             div role="tabpanel" id={"res-" (id)} aria-labelledby={"res-tab-" (id)} hidden {
                 p { "Status: " strong { (detail.summary.status) } }
@@ -248,14 +248,10 @@ pub async fn redeliver(
     _form: SignedForm,
 ) -> Result<Redirect, UiError> {
     let attempt_id = path.delivery_id.ok_or(UiError::NotFound)?;
-    if !state
-        .store
-        .redeliver(&path.scope, path.hook_id, attempt_id, Timestamp::now())
-        .await?
-    {
-        return Err(UiError::NotFound);
-    }
-    state.wake.notify_one();
+    state
+        .core
+        .redeliver(&path.scope, path.hook_id, attempt_id)
+        .await?;
     Ok(Redirect::to(&format!("{}#deliveries", path.base())))
 }
 
@@ -272,13 +268,14 @@ pub async fn live(
         |(state, path, view, mut after)| async move {
             loop {
                 tokio::time::sleep(LIVE_INTERVAL).await;
-                let Ok(Some(attempts)) = state
-                    .store
-                    .list_attempts(&path.scope, path.hook_id, view.query(None, PAGE))
+                let Ok(page) = state
+                    .core
+                    .attempts(&path.scope, path.hook_id, view.query(None, PAGE))
                     .await
                 else {
                     continue;
                 };
+                let attempts = page.attempts;
                 let now = Timestamp::now();
                 let mut fresh: Vec<&AttemptSummary> = attempts
                     .iter()

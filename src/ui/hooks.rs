@@ -13,14 +13,13 @@ use serde_json::{Map, Value, json};
 use super::deliveries::{self, LogView};
 use super::pages::scope_title;
 use super::session::{Session, SignedForm};
-use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout, may_manage};
-use crate::api::AppState;
-use crate::api::extract::ApiBase;
-use crate::api::hooks::send_ping;
+use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout};
+use crate::core::access::authorize;
 use crate::domain::hook::{HookPatch, HookScope, HookSettings, SECRET_MASK};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::validate::ValidationErrors;
 use crate::store::Hook;
+use crate::web::{ApiBase, AppState};
 
 /// The events offered as checkboxes; others can be typed in.
 const COMMON_EVENTS: &[&str] = &[
@@ -204,31 +203,26 @@ pub async fn create(
     form: SignedForm,
 ) -> Result<Response, UiError> {
     let target = form.get("target").unwrap_or("").to_owned();
-    let Some(scope) = parse_target(&target).filter(|scope| may_manage(&form.session, scope)) else {
+    let Some(scope) =
+        parse_target(&target).and_then(|scope| authorize(&form.session.principal, scope).ok())
+    else {
         let message = format!("You cannot add webhooks to {target:?}.");
         return Err(UiError::BadRequest(message));
     };
     let body = body_from(&form, true);
-    let settings = match HookSettings::from_create(&body, &state.hook_rules) {
+    let settings = match HookSettings::from_create(&body, state.core.hook_rules()) {
         Ok(settings) => settings,
         Err(errors) => {
             let page = new_page(&form.session, &target, Some(&errors));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let hook = state.store.create_hook(scope, settings).await?;
-    if hook.settings.active {
-        send_ping(&state, &hook, &base).await?;
-    }
+    let hook = state.core.create_hook(scope, settings, &base).await?;
     Ok(Redirect::to(&hook_url(&hook.scope, hook.id)).into_response())
 }
 
 async fn find(state: &AppState, path: &HookPath) -> Result<Hook, UiError> {
-    state
-        .store
-        .get_hook(&path.scope, path.hook_id)
-        .await?
-        .ok_or(UiError::NotFound)
+    Ok(state.core.hook(&path.scope, path.hook_id).await?)
 }
 
 fn hook_page(
@@ -300,7 +294,7 @@ pub async fn update(
     form: SignedForm,
 ) -> Result<Response, UiError> {
     let body = body_from(&form, false);
-    let patch = match HookPatch::from_body(&body, &state.hook_rules) {
+    let patch = match HookPatch::from_body(&body, state.core.hook_rules()) {
         Ok(patch) => patch,
         Err(errors) => {
             let hook = find(&state, &path).await?;
@@ -310,10 +304,9 @@ pub async fn update(
         }
     };
     state
-        .store
+        .core
         .update_hook(&path.scope, path.hook_id, patch)
-        .await?
-        .ok_or(UiError::NotFound)?;
+        .await?;
     Ok(Redirect::to(&path.base()).into_response())
 }
 
@@ -345,9 +338,7 @@ pub async fn delete(
     path: HookPath,
     _form: SignedForm,
 ) -> Result<Redirect, UiError> {
-    if !state.store.delete_hook(&path.scope, path.hook_id).await? {
-        return Err(UiError::NotFound);
-    }
+    state.core.delete_hook(&path.scope, path.hook_id).await?;
     Ok(Redirect::to(super::pages::HOME))
 }
 
@@ -357,7 +348,6 @@ pub async fn ping(
     ApiBase(base): ApiBase,
     _form: SignedForm,
 ) -> Result<Redirect, UiError> {
-    let hook = find(&state, &path).await?;
-    send_ping(&state, &hook, &base).await?;
+    state.core.ping(&path.scope, path.hook_id, &base).await?;
     Ok(Redirect::to(&path.base()))
 }

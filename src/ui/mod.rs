@@ -16,25 +16,24 @@ pub mod session;
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::api::AppState;
-use crate::api::extract::PathParams;
-use crate::api::scoped::scope_from_path_params;
+use crate::core::CoreError;
+use crate::core::access::{ManagedScope, authorize};
 use crate::domain::hook::HookScope;
-use crate::error::ApiError;
 use crate::store::HookId;
+use crate::web::{AppState, scope_from_path_params};
 use session::{CSRF_FIELD, Session};
 
 const CSS: &str = include_str!("assets/ui.css");
 const JS: &str = include_str!("assets/ui.js");
 
-/// The UI's routes; merged beside the API by [`crate::api::router`].
+/// The UI's routes; the server serves them beside the API.
 pub fn router() -> Router<AppState> {
     let hook_routes = |base: &str| {
         Router::new()
@@ -104,12 +103,20 @@ pub enum UiError {
     Internal(anyhow::Error),
 }
 
-impl From<ApiError> for UiError {
-    fn from(error: ApiError) -> Self {
+impl From<CoreError> for UiError {
+    fn from(error: CoreError) -> Self {
         match error {
-            ApiError::NotFound => UiError::NotFound,
-            ApiError::Internal(error) => UiError::Internal(error),
-            other => UiError::BadRequest(other.to_string()),
+            CoreError::NotFound => UiError::NotFound,
+            CoreError::Store(error) => error.into(),
+            CoreError::Internal(error) => UiError::Internal(error),
+            CoreError::Validation(errors) => {
+                let problems: Vec<String> = errors
+                    .0
+                    .iter()
+                    .map(|error| format!("{}: {}", error.field, error.message))
+                    .collect();
+                UiError::BadRequest(problems.join("; "))
+            }
         }
     }
 }
@@ -213,7 +220,7 @@ pub fn health_dot(last: &crate::domain::hook::LastResponse) -> Markup {
 #[derive(Clone)]
 pub struct HookPath {
     pub session: Session,
-    pub scope: HookScope,
+    pub scope: ManagedScope,
     pub hook_id: HookId,
     pub delivery_id: Option<i64>,
 }
@@ -221,7 +228,7 @@ pub struct HookPath {
 impl HookPath {
     /// `/ui/…/hooks/{id}` of this hook.
     pub fn base(&self) -> String {
-        hook_url(&self.scope, self.hook_id)
+        hook_url(self.scope.scope(), self.hook_id)
     }
 }
 
@@ -244,29 +251,20 @@ fn scope_from(params: &HashMap<String, String>) -> Option<HookScope> {
     }
 }
 
-/// Whether the session's token may manage hooks in `scope` (app hooks: the admin only).
-pub fn may_manage(session: &Session, scope: &HookScope) -> bool {
-    match scope.account() {
-        Some(account) => session.principal.may_manage(account),
-        None => session.principal == crate::auth::Principal::Admin,
-    }
-}
-
 impl FromRequestParts<AppState> for HookPath {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let session = Session::from_request_parts(parts, state).await?;
-        let PathParams(params) = PathParams::from_request_parts(parts, state)
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| UiError::NotFound.into_response())?;
         let number = |name: &str| params.get(name).and_then(|text| text.parse::<i64>().ok());
         let (Some(scope), Some(hook_id)) = (scope_from(&params), number("hook_id")) else {
             return Err(UiError::NotFound.into_response());
         };
-        if !may_manage(&session, &scope) {
-            return Err(UiError::NotFound.into_response());
-        }
+        let scope = authorize(&session.principal, scope)
+            .map_err(|error| UiError::from(error).into_response())?;
         Ok(HookPath {
             delivery_id: number("delivery_id"),
             session,

@@ -8,11 +8,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::session::{self, Session, SignedForm, read_form};
-use super::{UiError, health_dot, hook_url, layout, may_manage};
-use crate::api::AppState;
-use crate::auth::{Principal, generate_token, hash_token};
+use super::{UiError, health_dot, hook_url, layout};
+use crate::auth::{Principal, generate_token};
 use crate::domain::hook::HookScope;
-use crate::error::ApiError;
+use crate::web::AppState;
 
 pub const LOGIN: &str = "/ui/login";
 pub const LOGOUT: &str = "/ui/logout";
@@ -70,17 +69,13 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         return UiError::Forbidden.into_response();
     }
     let token = session::field(&fields, "token").unwrap_or("").trim();
-    let token_hash = hash_token(token);
-    match state.auth.principal_for(token_hash).await {
-        Ok(_) => match session::start(&state, token_hash).await {
-            Ok(id) => session::with_cookie(
-                session::cookie(Some(&id), &headers, &state),
-                Redirect::to(HOME),
-            ),
-            Err(error) => UiError::from(error).into_response(),
-        },
-        Err(ApiError::Internal(error)) => UiError::Internal(error).into_response(),
-        Err(_) => {
+    match state.core.sign_in(token).await {
+        Ok(Some(id)) => session::with_cookie(
+            session::cookie(Some(&id), &headers, &state),
+            Redirect::to(HOME),
+        ),
+        Err(error) => UiError::from(error).into_response(),
+        Ok(None) => {
             let mut page = fresh_login_page(&state, &headers, Some("That token is not valid."));
             *page.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             page
@@ -94,7 +89,7 @@ pub async fn logout(
     _form: SignedForm,
 ) -> Result<Response, UiError> {
     if let Some(id) = session::session_id(&headers) {
-        session::end(&state, &id).await?;
+        state.core.sign_out(&id).await?;
     }
     Ok(session::with_cookie(
         session::cookie(None, &headers, &state),
@@ -122,12 +117,9 @@ fn new_hook_target(scope: &HookScope) -> Option<String> {
 
 /// Every repository and organization hook the session's token manages, grouped by scope.
 pub async fn overview(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
-    let hooks = state.store.list_all_hooks().await?;
+    let hooks = state.core.hooks_managed_by(&session.principal).await?;
     let mut groups: BTreeMap<String, Vec<crate::store::Hook>> = BTreeMap::new();
-    for hook in hooks
-        .into_iter()
-        .filter(|hook| may_manage(&session, &hook.scope))
-    {
+    for hook in hooks {
         groups
             .entry(scope_title(&hook.scope))
             .or_default()

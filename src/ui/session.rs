@@ -5,7 +5,6 @@
 //! is checked again on every request, as the API checks a token.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -15,18 +14,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
 use super::{UiError, pages};
-use crate::api::AppState;
-use crate::auth::{Principal, generate_token, hash_token};
-use crate::domain::timestamp::Timestamp;
-use crate::store::{SessionRecord, StoreError, TokenHash};
+use crate::auth::Principal;
+use crate::web::AppState;
 
 pub const COOKIE_NAME: &str = "hookpost_session";
 
 /// Holds the sign-in form's CSRF token until a session exists.
 const LOGIN_COOKIE_NAME: &str = "hookpost_login";
-
-/// How long a session lasts.
-const LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// The form field that carries the CSRF token.
 pub const CSRF_FIELD: &str = "_csrf";
@@ -36,28 +30,6 @@ pub struct Session {
     pub principal: Principal,
     /// Echoed by every form of this session.
     pub csrf: Arc<str>,
-}
-
-/// Opens a session for the token with digest `token_hash`; returns its id (the cookie's
-/// value), which is stored only as a digest.
-pub async fn start(state: &AppState, token_hash: TokenHash) -> Result<String, StoreError> {
-    let id = generate_token();
-    let now = Timestamp::now();
-    let lifetime = i64::try_from(LIFETIME.as_millis()).unwrap_or(i64::MAX);
-    let record = SessionRecord {
-        token_hash,
-        csrf: generate_token(),
-        expires_at: Timestamp(now.0.saturating_add(lifetime)),
-    };
-    state
-        .store
-        .create_session(hash_token(&id), record, now)
-        .await?;
-    Ok(id)
-}
-
-pub async fn end(state: &AppState, id: &str) -> Result<(), StoreError> {
-    state.store.delete_session(hash_token(id)).await
 }
 
 /// The value of cookie `name`, if the request carries it.
@@ -143,21 +115,15 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let to_login = || Redirect::to(pages::LOGIN).into_response();
         let id = session_id(&parts.headers).ok_or_else(to_login)?;
-        let record = state
-            .store
-            .find_session(hash_token(&id), Timestamp::now())
+        let view = state
+            .core
+            .session(&id)
             .await
             .map_err(|error| UiError::from(error).into_response())?
             .ok_or_else(to_login)?;
-        // The token may have been revoked since: then so is the session.
-        let principal = state
-            .auth
-            .principal_for(record.token_hash)
-            .await
-            .map_err(|_| to_login())?;
         Ok(Session {
-            principal,
-            csrf: Arc::from(record.csrf),
+            principal: view.principal,
+            csrf: Arc::from(view.csrf),
         })
     }
 }

@@ -1,0 +1,95 @@
+//! A hook's delivery log: pages of attempts, one attempt as the receiver got it, and
+//! redelivery.
+
+use super::access::ManagedScope;
+use super::{Core, CoreError};
+use crate::delivery::request::payload_for;
+use crate::domain::timestamp::Timestamp;
+use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId};
+
+/// One page of a hook's attempts, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptPage {
+    pub attempts: Vec<AttemptSummary>,
+    /// The id to continue below when there are older attempts.
+    pub next_before: Option<i64>,
+}
+
+/// One attempt in full, with the payload exactly as its receiver got it (for an app's hook,
+/// with the `installation` object added).
+#[derive(Debug, Clone)]
+pub struct AttemptView {
+    pub detail: AttemptDetail,
+    pub payload: Vec<u8>,
+}
+
+impl Core {
+    /// The hook's attempts that `query` selects.
+    ///
+    /// # Errors
+    /// Not found when the scope has no such hook.
+    pub async fn attempts(
+        &self,
+        scope: &ManagedScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+    ) -> Result<AttemptPage, CoreError> {
+        // One more than asked tells whether a next page exists.
+        let probe = AttemptQuery {
+            limit: query.limit.saturating_add(1),
+            ..query
+        };
+        let mut attempts = self
+            .store
+            .list_attempts(scope.scope(), hook_id, probe)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let mut next_before = None;
+        if attempts.len() > query.limit as usize {
+            attempts.truncate(query.limit as usize);
+            next_before = attempts.last().map(|attempt| attempt.id);
+        }
+        Ok(AttemptPage {
+            attempts,
+            next_before,
+        })
+    }
+
+    /// # Errors
+    /// Not found when the hook has no such attempt.
+    pub async fn attempt(
+        &self,
+        scope: &ManagedScope,
+        hook_id: HookId,
+        attempt_id: i64,
+    ) -> Result<AttemptView, CoreError> {
+        let detail = self
+            .store
+            .get_attempt(scope.scope(), hook_id, attempt_id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let payload = payload_for(&detail.event_payload, detail.summary.installation_id).to_vec();
+        Ok(AttemptView { detail, payload })
+    }
+
+    /// Queues a new attempt, tried once and at once, of the delivery `attempt_id` belongs to.
+    ///
+    /// # Errors
+    /// Not found when the hook has no such attempt.
+    pub async fn redeliver(
+        &self,
+        scope: &ManagedScope,
+        hook_id: HookId,
+        attempt_id: i64,
+    ) -> Result<(), CoreError> {
+        if !self
+            .store
+            .redeliver(scope.scope(), hook_id, attempt_id, Timestamp::now())
+            .await?
+        {
+            return Err(CoreError::NotFound);
+        }
+        self.queued();
+        Ok(())
+    }
+}
