@@ -75,11 +75,7 @@ async fn as_app(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }
 
-#[tokio::test]
 async fn jwts_are_checked_as_github_checks_them() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let registered = register(&app, "CI Bot", json!(["push"]), "http://127.0.0.1:9/hook").await;
     let pem = &registered.pem;
@@ -184,11 +180,7 @@ async fn jwts_are_checked_as_github_checks_them() {
     );
 }
 
-#[tokio::test]
 async fn an_installed_app_receives_its_accounts_events_and_nothing_else() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     let registered = register(&app, "Deployer", json!(["issues", "push"]), &receiver.url).await;
@@ -290,11 +282,7 @@ async fn an_installed_app_receives_its_accounts_events_and_nothing_else() {
     assert_eq!(changed["url"], receiver.url);
 }
 
-#[tokio::test]
 async fn apps_are_for_the_admin_and_their_private_key_is_never_kept() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let owner = app.owner_token(&["acme"]).await;
     let reply = app
@@ -355,11 +343,7 @@ async fn apps_are_for_the_admin_and_their_private_key_is_never_kept() {
     }
 }
 
-#[tokio::test]
 async fn the_cli_registers_and_installs_apps() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let created = run_cli(
         &app.storage,
@@ -389,3 +373,10 @@ async fn the_cli_registers_and_installs_apps() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["installations_count"], 1);
 }
+
+crate::harness::tests!(
+    jwts_are_checked_as_github_checks_them,
+    an_installed_app_receives_its_accounts_events_and_nothing_else,
+    apps_are_for_the_admin_and_their_private_key_is_never_kept,
+    the_cli_registers_and_installs_apps,
+);

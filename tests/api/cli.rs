@@ -10,11 +10,7 @@ use std::sync::Arc;
 
 use crate::helpers::{BINARY, Storage, hook_body, run_cli, spawn_binary, start};
 
-#[tokio::test]
 async fn token_create_works_while_serve_runs_on_the_same_database() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = Arc::new(Storage::new().await);
     let app = start(&storage, |_| {}).await;
     let printed = run_cli(
@@ -33,11 +29,7 @@ async fn token_create_works_while_serve_runs_on_the_same_database() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = Storage::new().await;
     let migrate = Command::new(BINARY)
         .arg("migrate")
@@ -83,11 +75,7 @@ async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
     assert!(status.success(), "{status}");
 }
 
-#[tokio::test]
 async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     use crate::receiver::{Behaviour, TestReceiver};
     let storage = Storage::new().await;
     let env = [
@@ -174,11 +162,7 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
     );
 }
 
-#[tokio::test]
 async fn json_logs_carry_request_ids_and_never_a_secret() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = Storage::new().await;
     let (mut child, address, log) = crate::helpers::spawn_binary_logged(
         &storage,
@@ -234,3 +218,10 @@ async fn json_logs_carry_request_ids_and_never_a_secret() {
     assert!(lines.iter().any(|line| line.contains("req-from-client-1")));
     assert!(lines.iter().any(|line| line.contains(&generated)));
 }
+
+crate::harness::tests!(
+    token_create_works_while_serve_runs_on_the_same_database,
+    serve_reads_its_flags_from_the_environment_and_stops_on_sigterm,
+    sigterm_finishes_attempts_under_way_and_hands_back_the_rest,
+    json_logs_carry_request_ids_and_never_a_secret,
+);

@@ -13,11 +13,7 @@ use crate::receiver::TestReceiver;
 const EVENTS: usize = 2000;
 const TOKEN: &str = "hp_crash_test_admin";
 
-#[tokio::test]
 async fn every_acknowledged_event_arrives_after_a_kill_9() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = Storage::new().await;
     // A shared database leaves a dead process's leases to expire: keep that short.
     let env = [
@@ -80,3 +76,5 @@ async fn every_acknowledged_event_arrives_after_a_kill_9() {
         expected.len()
     );
 }
+
+crate::harness::tests!(every_acknowledged_event_arrives_after_a_kill_9,);

@@ -32,11 +32,7 @@ fn issue_payload() -> Value {
     })
 }
 
-#[tokio::test]
 async fn a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|config| {
         config.header_alias = vec!["Apigit".to_owned(), "Gogs".to_owned()];
     })
@@ -159,11 +155,7 @@ async fn a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers() 
     assert_matches("hook", &hook_now);
 }
 
-#[tokio::test]
 async fn a_form_delivery_without_secret_is_url_encoded_and_unsigned() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|config| config.header_alias = vec!["Apigit".to_owned()]).await;
     let receiver = TestReceiver::start().await;
     app.create_hook(
@@ -201,11 +193,7 @@ async fn a_form_delivery_without_secret_is_url_encoded_and_unsigned() {
     );
 }
 
-#[tokio::test]
 async fn events_fan_out_to_every_subscribed_active_hook_and_no_other() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     let url = receiver.url.clone();
@@ -283,11 +271,7 @@ async fn events_fan_out_to_every_subscribed_active_hook_and_no_other() {
 }
 
 /// Each hostile or failing receiver ends in the right status, and the delivery is retried.
-#[tokio::test]
 async fn failing_receivers_get_the_right_status_and_a_retry() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|config| {
         config.delivery.delivery_timeout = std::time::Duration::from_millis(1500);
     })
@@ -357,11 +341,7 @@ async fn failing_receivers_get_the_right_status_and_a_retry() {
     }
 }
 
-#[tokio::test]
 async fn a_flood_of_a_response_is_cut_at_64_kib() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     receiver.set(Behaviour::Flood);
@@ -386,11 +366,7 @@ async fn a_flood_of_a_response_is_cut_at_64_kib() {
     );
 }
 
-#[tokio::test]
 async fn https_receivers_are_verified_unless_the_hook_says_insecure_ssl() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start_tls().await;
     let insecure = app
@@ -428,11 +404,7 @@ async fn https_receivers_are_verified_unless_the_hook_says_insecure_ssl() {
     assert_eq!(refused["status_code"], 0);
 }
 
-#[tokio::test]
 async fn non_public_destinations_are_blocked_by_default() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = crate::helpers::spawn_app().await;
     let receiver = TestReceiver::start().await;
     let port = receiver
@@ -487,11 +459,7 @@ async fn non_public_destinations_are_blocked_by_default() {
     assert_eq!(receiver.pending().await, 0, "nothing reached the receiver");
 }
 
-#[tokio::test]
 async fn loopback_is_reachable_when_the_operator_allows_it() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     for allow in [
         |config: &mut hookpost::config::ServeConfig| config.delivery.allow_private_targets = true,
         |config: &mut hookpost::config::ServeConfig| {
@@ -512,11 +480,7 @@ async fn loopback_is_reachable_when_the_operator_allows_it() {
     }
 }
 
-#[tokio::test]
 async fn the_background_worker_delivers_as_soon_as_an_event_is_published() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_delivering_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     app.create_hook(
@@ -534,11 +498,7 @@ async fn the_background_worker_delivers_as_soon_as_an_event_is_published() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn one_slow_receiver_cannot_take_every_slot() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_delivering_app(|config| {
         config.delivery.per_host_concurrency = 1;
         config.delivery.delivery_timeout = std::time::Duration::from_secs(5);
@@ -576,11 +536,7 @@ async fn one_slow_receiver_cannot_take_every_slot() {
     );
 }
 
-#[tokio::test]
 async fn the_background_worker_wakes_for_a_scheduled_retry() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_delivering_app(|config| {
         config.delivery.retry_schedule = "200ms".parse().unwrap();
     })
@@ -602,3 +558,17 @@ async fn the_background_worker_wakes_for_a_scheduled_retry() {
     assert_eq!(retried.header("x-github-delivery"), Some(guid.as_str()));
     app.stop().await;
 }
+
+crate::harness::tests!(
+    a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers,
+    a_form_delivery_without_secret_is_url_encoded_and_unsigned,
+    events_fan_out_to_every_subscribed_active_hook_and_no_other,
+    failing_receivers_get_the_right_status_and_a_retry,
+    a_flood_of_a_response_is_cut_at_64_kib,
+    https_receivers_are_verified_unless_the_hook_says_insecure_ssl,
+    non_public_destinations_are_blocked_by_default,
+    loopback_is_reachable_when_the_operator_allows_it,
+    the_background_worker_delivers_as_soon_as_an_event_is_published,
+    one_slow_receiver_cannot_take_every_slot,
+    the_background_worker_wakes_for_a_scheduled_retry,
+);

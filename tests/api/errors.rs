@@ -17,11 +17,7 @@ async fn hook_count(app: &TestApp) -> usize {
         .len()
 }
 
-#[tokio::test]
 async fn unreadable_bodies_are_400() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     for (body, message) in [
         (&b"{\"config\": "[..], "Problems parsing JSON"),
@@ -39,11 +35,7 @@ async fn unreadable_bodies_are_400() {
 }
 
 /// One invalid field per case, each reported with its field name and GitHub's code.
-#[tokio::test]
 async fn each_invalid_field_is_a_422_naming_it() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app_with(|config| config.header_alias = vec!["Gogs".to_owned()]).await;
     let url = "http://example.com/hook";
     let cases: Vec<(Value, &str, &str)> = vec![
@@ -216,11 +208,7 @@ async fn each_invalid_field_is_a_422_naming_it() {
     );
 }
 
-#[tokio::test]
 async fn several_bad_fields_are_all_reported() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let body = json!({"active": 1, "events": [2], "config": {"url": "nope", "content_type": "x"}});
     let reply = app.post(COLLECTION, ADMIN_TOKEN, &body).await;
@@ -236,11 +224,7 @@ async fn several_bad_fields_are_all_reported() {
     );
 }
 
-#[tokio::test]
 async fn a_rejected_update_changes_nothing() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let hook = app
         .create_hook(COLLECTION, ADMIN_TOKEN, &hook_body("http://a.example/"))
@@ -271,11 +255,7 @@ async fn a_rejected_update_changes_nothing() {
     assert_eq!(app.get(&path, ADMIN_TOKEN).await.body, hook);
 }
 
-#[tokio::test]
 async fn bodies_over_the_limit_are_413_and_store_nothing() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app_with(|config| config.max_payload_bytes = 4096).await;
     let mut body = hook_body("http://a.example/");
     body["config"]["headers"] = json!({"X-Padding": "p".repeat(8192)});
@@ -286,11 +266,7 @@ async fn bodies_over_the_limit_are_413_and_store_nothing() {
     assert_eq!(hook_count(&app).await, 0);
 }
 
-#[tokio::test]
 async fn bad_paging_parameters_are_422() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     for query in [
         "per_page=0",
@@ -305,11 +281,7 @@ async fn bad_paging_parameters_are_422() {
     }
 }
 
-#[tokio::test]
 async fn unknown_paths_and_methods_are_404_in_githubs_shape() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     for (method, path) in [
         (Method::GET, "/nothing/here"),
@@ -326,3 +298,13 @@ async fn unknown_paths_and_methods_are_404_in_githubs_shape() {
         assert_matches("basic-error", &reply.body);
     }
 }
+
+crate::harness::tests!(
+    unreadable_bodies_are_400,
+    each_invalid_field_is_a_422_naming_it,
+    several_bad_fields_are_all_reported,
+    a_rejected_update_changes_nothing,
+    bodies_over_the_limit_are_413_and_store_nothing,
+    bad_paging_parameters_are_422,
+    unknown_paths_and_methods_are_404_in_githubs_shape,
+);

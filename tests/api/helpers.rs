@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use crate::storage::{Storage, skip_without_backend};
+pub use crate::storage::Storage;
 
 pub const ADMIN_TOKEN: &str = "hp_test_admin_token";
 

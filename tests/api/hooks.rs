@@ -7,11 +7,7 @@ use serde_json::json;
 use crate::helpers::{ADMIN_TOKEN, hook_body, spawn_app};
 use crate::schema::assert_matches;
 
-#[tokio::test]
 async fn a_repository_hook_goes_through_its_whole_life() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
     let collection = "/repos/acme/widgets/hooks";
@@ -121,11 +117,7 @@ async fn a_repository_hook_goes_through_its_whole_life() {
     assert_eq!(app.get(collection, &token).await.body, json!([]));
 }
 
-#[tokio::test]
 async fn an_organization_hook_goes_through_its_whole_life() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
     let collection = "/orgs/acme/hooks";
@@ -176,11 +168,7 @@ async fn an_organization_hook_goes_through_its_whole_life() {
     assert_eq!(app.get(collection, &token).await.body, json!([]));
 }
 
-#[tokio::test]
 async fn create_applies_githubs_defaults() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let hook = app
         .create_hook(
@@ -198,11 +186,7 @@ async fn create_applies_githubs_defaults() {
     );
 }
 
-#[tokio::test]
 async fn lists_are_paged_with_absolute_links() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let collection = "/repos/acme/widgets/hooks";
     let mut ids = Vec::new();
@@ -249,11 +233,7 @@ async fn lists_are_paged_with_absolute_links() {
     assert_eq!(capped.body.as_array().unwrap().len(), 5);
 }
 
-#[tokio::test]
 async fn public_url_makes_every_url_absolute_on_that_origin() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = crate::helpers::spawn_app_with(|config| {
         config.public_url = Some("https://hooks.example.com".to_owned());
     })
@@ -276,11 +256,7 @@ async fn public_url_makes_every_url_absolute_on_that_origin() {
     ));
 }
 
-#[tokio::test]
 async fn names_compare_case_insensitively_and_keep_their_first_spelling() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let token = app.owner_token(&["Acme"]).await;
     let hook = app
@@ -301,11 +277,7 @@ async fn names_compare_case_insensitively_and_keep_their_first_spelling() {
     );
 }
 
-#[tokio::test]
 async fn health_and_readiness_answer() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     for probe in ["healthz", "readyz"] {
         let response = app
@@ -318,3 +290,13 @@ async fn health_and_readiness_answer() {
     }
     app.stop().await;
 }
+
+crate::harness::tests!(
+    a_repository_hook_goes_through_its_whole_life,
+    an_organization_hook_goes_through_its_whole_life,
+    create_applies_githubs_defaults,
+    lists_are_paged_with_absolute_links,
+    public_url_makes_every_url_absolute_on_that_origin,
+    names_compare_case_insensitively_and_keep_their_first_spelling,
+    health_and_readiness_answer,
+);

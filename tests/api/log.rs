@@ -12,11 +12,7 @@ use crate::schema::assert_matches;
 
 const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
 
-#[tokio::test]
 async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arrive() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     let hook = app
@@ -63,11 +59,7 @@ async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arriv
     assert!(newest[0]["id"].as_i64() > seen.first().copied());
 }
 
-#[tokio::test]
 async fn filters_select_by_outcome_and_redelivery() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|config| {
         config.delivery.retry_schedule = "none".parse().unwrap();
     })
@@ -145,11 +137,7 @@ async fn filters_select_by_outcome_and_redelivery() {
     }
 }
 
-#[tokio::test]
 async fn a_redelivery_sends_the_original_payload_under_the_current_config() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let first = TestReceiver::start().await;
     let second = TestReceiver::start().await;
@@ -224,11 +212,7 @@ async fn a_redelivery_sends_the_original_payload_under_the_current_config() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn another_owners_delivery_log_is_not_found() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     let bob = app.owner_token(&["globex"]).await;
@@ -260,3 +244,10 @@ async fn another_owners_delivery_log_is_not_found() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(app.deliver_due().await, 0, "nothing was queued");
 }
+
+crate::harness::tests!(
+    paging_by_link_returns_every_attempt_once_newest_first_while_more_arrive,
+    filters_select_by_outcome_and_redelivery,
+    a_redelivery_sends_the_original_payload_under_the_current_config,
+    another_owners_delivery_log_is_not_found,
+);

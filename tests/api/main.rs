@@ -1,6 +1,6 @@
 //! Integration tests: the real router on 127.0.0.1:0, real SQLite files, real HTTP.
 //! One binary, so the helpers are compiled once and shared. `tests/postgres` compiles the
-//! same modules again against PostgreSQL.
+//! same modules again against PostgreSQL. Our own harness ([`harness`]) runs them.
 
 /// This binary's database.
 const BACKEND: storage::Backend = storage::Backend::Sqlite;
@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod delivery;
 mod errors;
+mod harness;
 mod helpers;
 mod hooks;
 mod log;
@@ -25,3 +26,24 @@ mod storage;
 mod tenancy;
 mod tools;
 mod ui;
+
+fn main() {
+    harness::run(vec![
+        apps::tests(),
+        cli::tests(),
+        crash::tests(),
+        delivery::tests(),
+        errors::tests(),
+        hooks::tests(),
+        log::tests(),
+        metrics::tests(),
+        openapi::tests(),
+        persistence::tests(),
+        publish::tests(),
+        retries::tests(),
+        schema::tests(),
+        tenancy::tests(),
+        tools::tests(),
+        ui::tests(),
+    ]);
+}

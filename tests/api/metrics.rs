@@ -47,11 +47,7 @@ async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     parse(&app.metrics_text().await)
 }
 
-#[tokio::test]
 async fn counters_move_as_events_are_published_and_delivered() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     app.create_hook(
@@ -104,11 +100,7 @@ async fn counters_move_as_events_are_published_and_delivered() {
     );
 }
 
-#[tokio::test]
 async fn a_metrics_token_closes_the_endpoint() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app =
         crate::helpers::spawn_app_with(|config| config.metrics_token = Some("m3trics".to_owned()))
             .await;
@@ -125,3 +117,8 @@ async fn a_metrics_token_closes_the_endpoint() {
         assert_eq!(request.send().await.unwrap().status(), status, "{header:?}");
     }
 }
+
+crate::harness::tests!(
+    counters_move_as_events_are_published_and_delivered,
+    a_metrics_token_closes_the_endpoint,
+);

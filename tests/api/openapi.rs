@@ -20,11 +20,7 @@ fn github_operations() -> Vec<(String, String, String)> {
     operations
 }
 
-#[tokio::test]
 async fn the_document_is_valid_openapi_and_covers_githubs_operations() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let response = app
         .client
@@ -56,11 +52,7 @@ async fn the_document_is_valid_openapi_and_covers_githubs_operations() {
     }
 }
 
-#[tokio::test]
 async fn every_documented_operation_is_routed() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let document: Value = app
         .client
@@ -97,3 +89,8 @@ async fn every_documented_operation_is_routed() {
         );
     }
 }
+
+crate::harness::tests!(
+    the_document_is_valid_openapi_and_covers_githubs_operations,
+    every_documented_operation_is_routed,
+);

@@ -9,11 +9,7 @@ use std::sync::Arc;
 
 use crate::helpers::{ADMIN_TOKEN, Storage, hook_body, start};
 
-#[tokio::test]
 async fn hooks_and_tokens_survive_a_restart() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = Arc::new(Storage::new().await);
     let app = start(&storage, |_| {}).await;
     let token = app.owner_token(&["acme"]).await;
@@ -48,11 +44,7 @@ async fn hooks_and_tokens_survive_a_restart() {
     app.stop().await;
 }
 
-#[tokio::test]
 async fn a_generated_admin_token_is_private_and_lasts() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = Arc::new(Storage::new().await);
     let app = start(&storage, |config| config.admin_token = None).await;
     let file = storage.dir().join("admin-token");
@@ -88,3 +80,8 @@ async fn a_generated_admin_token_is_private_and_lasts() {
     );
     app.stop().await;
 }
+
+crate::harness::tests!(
+    hooks_and_tokens_survive_a_restart,
+    a_generated_admin_token_is_private_and_lasts,
+);

@@ -9,11 +9,7 @@ use crate::schema::assert_matches;
 
 const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
 
-#[tokio::test]
 async fn bad_publications_are_answered_and_never_stored() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app_with(|config| config.max_payload_bytes = 2048).await;
     app.create_hook(
         REPO_HOOKS,
@@ -111,11 +107,7 @@ async fn bad_publications_are_answered_and_never_stored() {
     assert_eq!(reply.body["deliveries"], 1, "only the valid one was queued");
 }
 
-#[tokio::test]
 async fn owners_publish_only_to_their_own_accounts() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let alice = app.owner_token(&["acme"]).await;
     for body in [
@@ -143,11 +135,7 @@ fn uuid_shaped(text: &str) -> bool {
     text.len() == 36 && text.chars().filter(|c| *c == '-').count() == 4
 }
 
-#[tokio::test]
 async fn an_idempotency_key_replays_the_first_answer_and_queues_nothing_more() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     app.create_hook(
         REPO_HOOKS,
@@ -207,11 +195,7 @@ async fn an_idempotency_key_replays_the_first_answer_and_queues_nothing_more() {
     assert_eq!(app.deliveries(&path).await.len(), 3);
 }
 
-#[tokio::test]
 async fn dispatches_publish_repository_dispatch() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"events": ["repository_dispatch"], "config": {"url": receiver.url, "content_type": "json"}}))
@@ -263,11 +247,7 @@ async fn dispatches_publish_repository_dispatch() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn pings_and_tests_deliver_on_demand() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     app.publish("issues", "acme/widgets", json!({"action": "opened", "organization": {"login": "acme", "id": 4}, "sender": {"login": "hubot"}}))
@@ -341,3 +321,11 @@ async fn pings_and_tests_deliver_on_demand() {
         "organization hooks have no test endpoint"
     );
 }
+
+crate::harness::tests!(
+    bad_publications_are_answered_and_never_stored,
+    owners_publish_only_to_their_own_accounts,
+    an_idempotency_key_replays_the_first_answer_and_queues_nothing_more,
+    dispatches_publish_repository_dispatch,
+    pings_and_tests_deliver_on_demand,
+);

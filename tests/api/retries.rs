@@ -52,11 +52,7 @@ fn statuses(log: &[Value]) -> Vec<(String, bool)> {
         .collect()
 }
 
-#[tokio::test]
 async fn failures_follow_the_schedule_until_one_succeeds() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let (app, receiver, path) = hook_on(Behaviour::Status(500), |_| {}).await;
     app.publish("push", "acme/widgets", json!({"ref": "x"}))
         .await;
@@ -93,11 +89,7 @@ async fn failures_follow_the_schedule_until_one_succeeds() {
     }
 }
 
-#[tokio::test]
 async fn the_schedule_ends_and_none_means_no_retries() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let (app, _receiver, path) = hook_on(Behaviour::Status(500), |config| {
         config.delivery.retry_schedule = "10s,1m".parse().unwrap();
     })
@@ -129,11 +121,7 @@ async fn the_schedule_ends_and_none_means_no_retries() {
     assert_eq!(app.deliveries(&path).await.len(), 1);
 }
 
-#[tokio::test]
 async fn retry_after_moves_the_next_attempt_later() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let (app, receiver, _path) = hook_on(Behaviour::RetryAfter(15), |_| {}).await;
     app.publish("push", "acme/widgets", json!({})).await;
     let start = Timestamp::now();
@@ -147,11 +135,7 @@ async fn retry_after_moves_the_next_attempt_later() {
     assert_eq!(app.deliver_due_at(at(start, 16)).await, 1);
 }
 
-#[tokio::test]
 async fn a_manual_redelivery_is_one_attempt_and_a_success_cancels_pending_retries() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let (app, receiver, path) = hook_on(Behaviour::Status(500), |_| {}).await;
     let guid = app
         .publish("push", "acme/widgets", json!({"ref": "refs/heads/main"}))
@@ -224,11 +208,7 @@ fn uuid_like(seed: &str) -> String {
     format!("00000000-0000-4000-8000-{:012}", seed.len())
 }
 
-#[tokio::test]
 async fn a_lease_keeps_a_delivery_from_others_until_it_expires() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = Storage::new().await;
     let store = store::open(&storage.config()).await.unwrap();
     let settings = HookSettings::from_create(
@@ -299,11 +279,7 @@ async fn a_lease_keeps_a_delivery_from_others_until_it_expires() {
     store.close().await;
 }
 
-#[tokio::test]
 async fn events_past_retention_are_pruned_with_their_log() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let (app, _receiver, path) = hook_on(Behaviour::Status(200), |_| {}).await;
     app.publish("push", "acme/widgets", json!({})).await;
     app.deliver_due().await;
@@ -326,3 +302,12 @@ async fn events_past_retention_are_pruned_with_their_log() {
     store.close().await;
     assert!(app.deliveries(&path).await.is_empty());
 }
+
+crate::harness::tests!(
+    failures_follow_the_schedule_until_one_succeeds,
+    the_schedule_ends_and_none_means_no_retries,
+    retry_after_moves_the_next_attempt_later,
+    a_manual_redelivery_is_one_attempt_and_a_success_cancels_pending_retries,
+    a_lease_keeps_a_delivery_from_others_until_it_expires,
+    events_past_retention_are_pruned_with_their_log,
+);

@@ -54,8 +54,7 @@ pub fn assert_matches(name: &str, instance: &Value) {
     );
 }
 
-#[test]
-fn the_validator_rejects_what_github_would_not_send() {
+async fn the_validator_rejects_what_github_would_not_send() {
     let hook_missing_fields = json!({"id": 1, "type": "Repository"});
     let result = std::panic::catch_unwind(|| assert_matches("hook", &hook_missing_fields));
     assert!(
@@ -70,3 +69,5 @@ fn the_validator_rejects_what_github_would_not_send() {
         &json!({"code": null, "status": "unused", "message": null}),
     );
 }
+
+crate::harness::tests!(the_validator_rejects_what_github_would_not_send,);

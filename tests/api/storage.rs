@@ -21,16 +21,6 @@ pub enum Backend {
 /// The server (any database in it will do) on which PostgreSQL tests create their databases.
 pub const POSTGRES_URL_VARIABLE: &str = "HOOKPOST_TEST_POSTGRES_URL";
 
-/// `true` when this test cannot run here (the PostgreSQL run on a machine without
-/// PostgreSQL): the test then says so and returns.
-pub fn skip_without_backend() -> bool {
-    if crate::BACKEND == Backend::Postgres && std::env::var_os(POSTGRES_URL_VARIABLE).is_none() {
-        eprintln!("SKIPPED: {POSTGRES_URL_VARIABLE} is unset, so this PostgreSQL test did not run");
-        return true;
-    }
-    false
-}
-
 pub struct Storage {
     dir: TempDir,
     database: Option<TestDatabase>,

@@ -5,11 +5,7 @@ use serde_json::json;
 
 use crate::helpers::{ADMIN_TOKEN, hook_body, spawn_app};
 
-#[tokio::test]
 async fn credentials_are_required_and_checked() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let path = "/repos/acme/widgets/hooks";
     let reply = app.request(Method::GET, path, None, None).await;
@@ -45,11 +41,7 @@ async fn credentials_are_required_and_checked() {
     }
 }
 
-#[tokio::test]
 async fn owners_cannot_touch_each_others_hooks_but_the_admin_can() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let alice = app.owner_token(&["acme"]).await;
     let bob = app.owner_token(&["globex"]).await;
@@ -106,11 +98,7 @@ async fn owners_cannot_touch_each_others_hooks_but_the_admin_can() {
     }
 }
 
-#[tokio::test]
 async fn a_token_manages_all_of_its_owners() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let token = app.owner_token(&["acme", "Alice"]).await;
     for collection in [
@@ -131,11 +119,7 @@ async fn a_token_manages_all_of_its_owners() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn admin_endpoints_are_hidden_from_owner_tokens() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
     let reply = app
@@ -146,11 +130,7 @@ async fn admin_endpoints_are_hidden_from_owner_tokens() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
 async fn token_requests_are_validated() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     for (body, field) in [
         (json!({}), "owners"),
@@ -171,3 +151,11 @@ async fn token_requests_are_validated() {
     assert!(reply.body["id"].is_i64());
     assert!(reply.body["token"].as_str().unwrap().starts_with("hp_"));
 }
+
+crate::harness::tests!(
+    credentials_are_required_and_checked,
+    owners_cannot_touch_each_others_hooks_but_the_admin_can,
+    a_token_manages_all_of_its_owners,
+    admin_endpoints_are_hidden_from_owner_tokens,
+    token_requests_are_validated,
+);

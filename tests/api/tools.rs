@@ -55,11 +55,7 @@ impl Listening {
     }
 }
 
-#[tokio::test]
 async fn listen_prints_deliveries_with_their_signatures_checked() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|config| config.header_alias = vec!["Gogs".to_owned()]).await;
     let mut listening = Listening::start(&["--secret", "s3", "--json"]).await;
     for (secret, valid) in [("s3", true), ("not-the-secret", false)] {
@@ -98,11 +94,7 @@ async fn listen_prints_deliveries_with_their_signatures_checked() {
     assert_eq!(log[0]["status"], "Invalid HTTP Response: 503");
 }
 
-#[tokio::test]
 async fn listen_forwards_requests_byte_for_byte_and_relays_the_answer() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
     let mut listening = Listening::start(&["--forward", &receiver.url]).await;
@@ -173,11 +165,7 @@ async fn run_publish(app: &TestApp, args: &[&str], stdin: Option<&str>) -> std::
     child.wait_with_output().await.unwrap()
 }
 
-#[tokio::test]
 async fn publish_sends_one_event_from_standard_input() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     app.create_hook(
         "/repos/acme/widgets/hooks",
@@ -210,11 +198,7 @@ async fn publish_sends_one_event_from_standard_input() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("event"));
 }
 
-#[tokio::test]
 async fn an_ndjson_import_reports_every_bad_line_and_publishes_the_rest() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_stepped_app(|_| {}).await;
     let bad = [3usize, 500, 7777, 9999];
     let mut ndjson = String::new();
@@ -262,3 +246,10 @@ async fn an_ndjson_import_reports_every_bad_line_and_publishes_the_rest() {
         "{metrics}"
     );
 }
+
+crate::harness::tests!(
+    listen_prints_deliveries_with_their_signatures_checked,
+    listen_forwards_requests_byte_for_byte_and_relays_the_answer,
+    publish_sends_one_event_from_standard_input,
+    an_ndjson_import_reports_every_bad_line_and_publishes_the_rest,
+);

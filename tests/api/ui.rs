@@ -103,11 +103,7 @@ impl Browser {
     }
 }
 
-#[tokio::test]
 async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
     let browser = Browser::sign_in(&app, &token).await;
@@ -159,11 +155,7 @@ async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
     assert_eq!(response.headers()[LOCATION], "/ui/login");
 }
 
-#[tokio::test]
 async fn an_owner_sees_nothing_of_another_owners_hooks_in_the_ui() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let acme = app.owner_token(&["acme"]).await;
     let globex = app.owner_token(&["globex"]).await;
@@ -221,21 +213,15 @@ async fn an_owner_sees_nothing_of_another_owners_hooks_in_the_ui() {
     assert!(!cookie.contains("hookpost_session"), "{cookie}");
 }
 
-/// `chromedriver` on a free port with a headless Chromium session, or `None` (the test then
-/// says it was skipped) where Debian's packages are not installed.
+/// `chromedriver` on a free port with a headless Chromium session (the harness has made
+/// sure Debian's packages are installed, or reported the test as ignored).
 struct Chromium {
     driver: tokio::process::Child,
     client: Client,
 }
 
 impl Chromium {
-    async fn start() -> Option<Chromium> {
-        if !std::path::Path::new("/usr/bin/chromedriver").exists() {
-            eprintln!(
-                "SKIPPED: /usr/bin/chromedriver is missing (apt-get install chromium chromium-driver)"
-            );
-            return None;
-        }
+    async fn start() -> Chromium {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -264,7 +250,7 @@ impl Chromium {
                 .connect(&format!("http://127.0.0.1:{port}"))
                 .await;
             if let Ok(client) = connected {
-                return Some(Chromium { driver, client });
+                return Chromium { driver, client };
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -310,14 +296,8 @@ impl Chromium {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_redelivers_it() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
-    let Some(browser) = Chromium::start().await else {
-        return;
-    };
+    let browser = Chromium::start().await;
     let app = spawn_delivering_app(|_| {}).await;
     let token = app.owner_token(&["acme"]).await;
     let receiver = TestReceiver::start().await;
@@ -446,11 +426,7 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
     browser.close().await;
 }
 
-#[tokio::test]
 async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
     let hook = app
@@ -560,11 +536,7 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
-#[tokio::test]
 async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let app = crate::helpers::spawn_stepped_app(|_| {}).await;
     let token = app.owner_token(&["acme"]).await;
     let receiver = TestReceiver::start().await;
@@ -635,11 +607,7 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
     assert!(detail.contains(r#"role="tab""#) && detail.contains("Redeliver"));
 }
 
-#[tokio::test]
 async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
-    if crate::helpers::skip_without_backend() {
-        return;
-    }
     let storage = std::sync::Arc::new(crate::helpers::Storage::new().await);
     let app = crate::helpers::start(&storage, |_| {}).await;
     let token = app.owner_token(&["acme"]).await;
@@ -685,3 +653,13 @@ async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
     }
     app.stop().await;
 }
+
+crate::harness::tests!(
+    a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing,
+    an_owner_sees_nothing_of_another_owners_hooks_in_the_ui,
+    hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps,
+    recent_deliveries_filter_page_chart_and_open_into_request_and_response,
+    a_session_is_kept_in_the_database_across_restarts_and_nodes,
+    ;
+    Browser in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_redelivers_it,
+);

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Storage, get_page_as, http_client, skip_without_backend, spawn_binary};
+use crate::helpers::{Storage, get_page_as, http_client, spawn_binary};
 use crate::publishers::Publishers;
 use crate::receiver::{Received, TestReceiver};
 
@@ -67,11 +67,7 @@ async fn logged_guids(client: &reqwest::Client, origin: &str, hook_id: &Value) -
     guids
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_the_work_and_a_kill_9_loses_nothing() {
-    if skip_without_backend() {
-        return;
-    }
     let storage = Storage::new().await;
     let mut nodes = Vec::new();
     for _ in 0..NODES {
@@ -168,11 +164,7 @@ async fn three_nodes_share_the_work_and_a_kill_9_loses_nothing() {
 /// Work queued through one process wakes another at once: a node that only serves the API
 /// takes the events, a second node delivers them, and its timer alone (a lease of ten
 /// minutes) would not have woken it for minutes.
-#[tokio::test]
 async fn work_queued_on_one_node_wakes_another_at_once() {
-    if skip_without_backend() {
-        return;
-    }
     let storage = std::sync::Arc::new(Storage::new().await);
     let api_only = crate::helpers::start(&storage, |_| {}).await;
     let _delivering = crate::helpers::start(&storage, |config| {
@@ -203,11 +195,7 @@ async fn work_queued_on_one_node_wakes_another_at_once() {
 
 /// A delivery that takes longer than a lease is not taken over by the other node: its
 /// worker renews the lease while the receiver keeps it waiting.
-#[tokio::test]
 async fn a_live_node_keeps_its_lease_however_long_the_receiver_takes() {
-    if skip_without_backend() {
-        return;
-    }
     let storage = std::sync::Arc::new(Storage::new().await);
     let delivering = |config: &mut hookpost::config::ServeConfig| {
         config.delivery.deliver = true;
@@ -244,3 +232,10 @@ async fn a_live_node_keeps_its_lease_however_long_the_receiver_takes() {
     assert_eq!(log[0]["status"], "timed out", "{log:?}");
     assert_eq!(receiver.pending().await, 0, "the push was sent once");
 }
+
+crate::harness::tests!(
+    work_queued_on_one_node_wakes_another_at_once,
+    a_live_node_keeps_its_lease_however_long_the_receiver_takes,
+    ;
+    MultiThread three_nodes_share_the_work_and_a_kill_9_loses_nothing,
+);

@@ -1,7 +1,7 @@
 //! The integration suite of `tests/api`, compiled again with PostgreSQL as the backend:
 //! every test gets a database of its own on the server named by
-//! `HOOKPOST_TEST_POSTGRES_URL`, dropped after it. Without that variable each test says it
-//! was skipped. `cluster` runs only here: it needs a database several processes share.
+//! `HOOKPOST_TEST_POSTGRES_URL`, dropped after it. Without that variable every test is
+//! reported as ignored. `cluster` runs only here: it needs a database several processes share.
 
 /// This binary's database.
 const BACKEND: storage::Backend = storage::Backend::Postgres;
@@ -17,6 +17,8 @@ mod crash;
 mod delivery;
 #[path = "../api/errors.rs"]
 mod errors;
+#[path = "../api/harness.rs"]
+mod harness;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/hooks.rs"]
@@ -47,3 +49,25 @@ mod tenancy;
 mod tools;
 #[path = "../api/ui.rs"]
 mod ui;
+
+fn main() {
+    harness::run(vec![
+        apps::tests(),
+        cli::tests(),
+        cluster::tests(),
+        crash::tests(),
+        delivery::tests(),
+        errors::tests(),
+        hooks::tests(),
+        log::tests(),
+        metrics::tests(),
+        openapi::tests(),
+        persistence::tests(),
+        publish::tests(),
+        retries::tests(),
+        schema::tests(),
+        tenancy::tests(),
+        tools::tests(),
+        ui::tests(),
+    ]);
+}
