@@ -37,18 +37,18 @@ fn jwt(pem: &str, claims: &Value) -> String {
 }
 
 /// A JWT as Octokit makes one: issued 30 s ago, valid for 600 s from then.
-fn octokit_jwt(pem: &str, iss: Value) -> String {
+pub fn octokit_jwt(pem: &str, iss: Value) -> String {
     let iat = now() - 30;
     jwt(pem, &json!({"iat": iat, "exp": iat + 600, "iss": iss}))
 }
 
-struct RegisteredApp {
-    id: i64,
+pub struct RegisteredApp {
+    pub id: i64,
     client_id: String,
-    pem: String,
+    pub pem: String,
 }
 
-async fn register(app: &TestApp, name: &str, events: Value, url: &str) -> RegisteredApp {
+pub async fn register(app: &TestApp, name: &str, events: Value, url: &str) -> RegisteredApp {
     let reply = app
         .post(
             "/admin/apps",
@@ -64,7 +64,7 @@ async fn register(app: &TestApp, name: &str, events: Value, url: &str) -> Regist
     }
 }
 
-async fn as_app(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+pub async fn as_app(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
     let response = app
         .client
         .get(format!("{}{path}", app.api))

@@ -10,7 +10,10 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, hook_body, spawn_app, spawn_delivering_app};
+use crate::apps::{as_app, octokit_jwt, register};
+use crate::helpers::{
+    ADMIN_TOKEN, TestApp, hook_body, spawn_app, spawn_delivering_app, spawn_stepped_app,
+};
 use crate::receiver::TestReceiver;
 
 fn no_redirects() -> reqwest::Client {
@@ -211,6 +214,58 @@ async fn an_owner_sees_nothing_of_another_owners_hooks_in_the_ui() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap();
     assert!(!cookie.contains("hookpost_session"), "{cookie}");
+}
+
+/// The text of the first `<pre class="payload">` of a page, unescaped.
+fn first_payload(page: &str) -> String {
+    let start = page.find(r#"<pre class="payload">"#).expect("a payload") + 21;
+    let end = start + page[start..].find("</pre>").unwrap();
+    page[start..end]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+async fn an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    let registered = register(&app, "Deployer", json!(["issues"]), &receiver.url).await;
+    app.deliver_due().await;
+    receiver.next_of("ping").await;
+    let reply = app
+        .post(
+            &format!("/admin/apps/{}/installations", registered.id),
+            ADMIN_TOKEN,
+            &json!({"account": "acme"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    app.publish("issues", "acme/widgets", json!({"action": "opened"}))
+        .await;
+    app.deliver_due().await;
+    let got = receiver.next_of("issues").await;
+    let received: serde_json::Value = serde_json::from_slice(&got.body).unwrap();
+    assert!(received["installation"]["id"].is_i64(), "{received}");
+
+    let jwt = octokit_jwt(&registered.pem, json!(registered.id));
+    let (_, log) = as_app(&app, "/app/hook/deliveries", &jwt).await;
+    let attempt = log[0]["id"].as_i64().unwrap();
+    let (_, detail) = as_app(&app, &format!("/app/hook/deliveries/{attempt}"), &jwt).await;
+    assert_eq!(detail["request"]["payload"], received);
+
+    let browser = Browser::sign_in(&app, ADMIN_TOKEN).await;
+    let (_, apps_page) = browser.get("/ui/admin/apps").await;
+    let prefix = format!("/ui/apps/{}/hooks/", registered.id);
+    let start = apps_page.find(&prefix).expect("a link to the app's hook");
+    let hook_page = &apps_page[start..start + apps_page[start..].find('"').unwrap()];
+    let (status, fragment) = browser
+        .get(&format!("{hook_page}/deliveries/{attempt}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let shown: serde_json::Value = serde_json::from_str(&first_payload(&fragment)).unwrap();
+    assert_eq!(shown, detail["request"]["payload"]);
 }
 
 /// `chromedriver` on a free port with a headless Chromium session (the harness has made
@@ -655,6 +710,7 @@ async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
 }
 
 crate::harness::tests!(
+    an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does,
     a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing,
     an_owner_sees_nothing_of_another_owners_hooks_in_the_ui,
     hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps,
