@@ -187,7 +187,8 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             store.close().await;
             let (record, token) = created.context("Failed to create the token")?;
             let owners: Vec<&str> = record.owners.iter().map(Login::as_str).collect();
-            let printed = serde_json::json!({"id": record.id, "token": token, "owners": owners});
+            let printed =
+                serde_json::json!({"id": record.id, "token": token.expose(), "owners": owners});
             println!("{printed}");
             Ok(())
         }
@@ -266,7 +267,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 other => anyhow::Error::new(other).context("Failed to register the app"),
             })?;
             let app = &registered.app;
-            let printed = serde_json::json!({"id": app.id, "slug": app.slug, "client_id": app.client_id, "pem": registered.private_key_pem});
+            let printed = serde_json::json!({"id": app.id, "slug": app.slug, "client_id": app.client_id, "pem": registered.private_key_pem.expose()});
             println!("{printed}");
             Ok(())
         }

@@ -65,6 +65,6 @@ async fn create_token(
     let owners: Vec<&str> = record.owners.iter().map(|owner| owner.as_str()).collect();
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": record.id, "token": token, "owners": owners})),
+        Json(json!({"id": record.id, "token": token.expose(), "owners": owners})),
     ))
 }

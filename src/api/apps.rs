@@ -171,7 +171,7 @@ async fn register(
             "client_id": app.client_id,
             "name": app.name,
             "events": app.events,
-            "pem": registered.private_key_pem,
+            "pem": registered.private_key_pem.expose(),
         })),
     ))
 }

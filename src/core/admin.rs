@@ -7,6 +7,7 @@ use crate::apps;
 use crate::auth::{Principal, generate_token, hash_token};
 use crate::domain::hook::HookSettings;
 use crate::domain::names::Login;
+use crate::domain::secret::Secret;
 use crate::domain::validate::{ErrorCode, Problems};
 use crate::store::{AppRecord, Hook, Installation, NewApp, TokenRecord};
 
@@ -14,7 +15,7 @@ use crate::store::{AppRecord, Hook, Installation, NewApp, TokenRecord};
 pub struct Registered {
     pub app: AppRecord,
     pub hook: Hook,
-    pub private_key_pem: String,
+    pub private_key_pem: Secret,
 }
 
 impl Core {
@@ -26,10 +27,13 @@ impl Core {
         &self,
         principal: &Principal,
         owners: Vec<Login>,
-    ) -> Result<(TokenRecord, String), CoreError> {
+    ) -> Result<(TokenRecord, Secret), CoreError> {
         require_admin(principal)?;
-        let token = generate_token();
-        let record = self.store.create_token(hash_token(&token), owners).await?;
+        let token = Secret::new(generate_token());
+        let record = self
+            .store
+            .create_token(hash_token(token.expose()), owners)
+            .await?;
         Ok((record, token))
     }
 
@@ -97,7 +101,7 @@ impl Core {
         Ok(Registered {
             app,
             hook,
-            private_key_pem,
+            private_key_pem: Secret::new(private_key_pem),
         })
     }
 

@@ -14,6 +14,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::domain::hook::{ContentType, SECRET_MASK};
+use crate::domain::secret::Secret;
 use crate::store::{ClaimedDelivery, DeliveryTarget, EventRecord};
 
 /// Server-wide settings of the request.
@@ -142,9 +143,9 @@ pub fn build(
     ];
     let sha256 = config
         .secret
-        .as_deref()
-        .map(|secret| sign_sha256(secret, &body));
-    if let (Some(secret), Some(sha256)) = (config.secret.as_deref(), &sha256) {
+        .as_ref()
+        .map(|secret| sign_sha256(secret.expose(), &body));
+    if let (Some(secret), Some(sha256)) = (config.secret.as_ref().map(Secret::expose), &sha256) {
         headers.push((
             "X-Hub-Signature".into(),
             format!("sha1={}", sign_sha1(secret, &body)),
@@ -192,7 +193,7 @@ mod tests {
                 config: HookConfig {
                     url: "http://receiver.example/hook".into(),
                     content_type,
-                    secret: secret.map(str::to_owned),
+                    secret: secret.map(Secret::new),
                     insecure_ssl: false,
                     headers: CustomHeaders::from_json(
                         &serde_json::json!({"X-My-Request-Header": "XXX"}),

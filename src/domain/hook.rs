@@ -10,9 +10,8 @@ use serde_json::{Map, Value, json};
 use super::names::{Login, RepoName};
 use super::validate::{Problems, ValidationErrors};
 
-/// What the API shows instead of a secret, and what a client may send back to mean
-/// "leave it as it is" (clients that read, modify and write a config do exactly that).
-pub const SECRET_MASK: &str = "********";
+pub use super::secret::SECRET_MASK;
+use super::secret::Secret;
 
 /// Where a hook is attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +68,22 @@ impl ContentType {
 }
 
 /// Extra request headers sent with every delivery (APIGit's custom headers), in the order
-/// given, names unique regardless of case.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// given, names unique regardless of case. `Debug` shows the names only: values may be
+/// credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct CustomHeaders(Vec<(String, String)>);
+
+impl std::fmt::Debug for CustomHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(name, _)| format!("{name}: {SECRET_MASK}")),
+            )
+            .finish()
+    }
+}
 
 impl CustomHeaders {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -176,7 +188,7 @@ pub struct HookConfig {
     pub url: String,
     pub content_type: ContentType,
     /// `None` means deliveries are not signed.
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// `true` skips TLS certificate verification for this hook (GitHub's `insecure_ssl: "1"`).
     pub insecure_ssl: bool,
     pub headers: CustomHeaders,
@@ -292,7 +304,7 @@ pub struct ConfigPatch {
     url: Option<String>,
     content_type: Option<ContentType>,
     /// `Some(None)` clears the secret (an empty string, as on GitHub).
-    secret: Option<Option<String>>,
+    secret: Option<Option<Secret>>,
     insecure_ssl: Option<bool>,
     headers: Option<CustomHeaders>,
 }
@@ -325,7 +337,7 @@ impl ConfigPatch {
             .and_then(|secret| match secret {
                 SECRET_MASK => None,
                 "" => Some(None),
-                secret => Some(Some(secret.to_owned())),
+                secret => Some(Some(Secret::new(secret))),
             });
         ConfigPatch {
             url,
@@ -659,7 +671,10 @@ mod tests {
         .unwrap();
         patch.apply(&mut settings);
         assert_eq!(settings.events, ["push", "pull_request"]);
-        assert_eq!(settings.config.secret.as_deref(), Some("s3"));
+        assert_eq!(
+            settings.config.secret.as_ref().map(Secret::expose),
+            Some("s3")
+        );
         assert_eq!(
             settings.config.headers.get("authorization"),
             Some("Bearer one")

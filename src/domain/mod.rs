@@ -6,5 +6,6 @@
 pub mod event;
 pub mod hook;
 pub mod names;
+pub mod secret;
 pub mod timestamp;
 pub mod validate;

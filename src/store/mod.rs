@@ -538,3 +538,64 @@ pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
         Some(other) => anyhow::bail!("--database must be a postgres:// URL, not {other:?}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::hook::HookRules;
+    use crate::domain::secret::Secret;
+
+    #[test]
+    fn no_debug_print_of_a_hook_a_claim_or_a_token_shows_a_secret() {
+        let body = json!({"config": {
+            "url": "https://example.com/hook",
+            "secret": "hook-secret-1",
+            "headers": {"Authorization": "Bearer header-secret-2", "X-Trace": "trace-value-3"}
+        }});
+        let settings =
+            HookSettings::from_create(body.as_object().unwrap(), &HookRules::default()).unwrap();
+        let hook = Hook {
+            id: 1,
+            scope: HookScope::App { app_id: 1 },
+            settings: settings.clone(),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            last_response: LastResponse::Unused,
+        };
+        let claim = ClaimedDelivery {
+            id: 1,
+            event: Arc::new(EventRecord {
+                id: 1,
+                guid: "guid".to_owned(),
+                name: "push".to_owned(),
+                action: None,
+                payload: Arc::from(&b"{}"[..]),
+                target_repository_id: None,
+                target_organization_id: None,
+            }),
+            target: Arc::new(DeliveryTarget {
+                hook_id: 1,
+                app_id: None,
+                organization: false,
+                config: settings.config,
+            }),
+            installation_id: None,
+            attempts: 0,
+            retry: true,
+            redelivery: false,
+        };
+        let token = Secret::new("hp_token-secret-4");
+        let printed = format!("{hook:?} {claim:?} {token:?} {token}");
+        for secret in [
+            "hook-secret-1",
+            "header-secret-2",
+            "trace-value-3",
+            "token-secret-4",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("https://example.com/hook"), "{printed}");
+    }
+}

@@ -8,6 +8,7 @@ use super::{UiError, csrf_input, hook_url, layout};
 use crate::auth::Principal;
 use crate::domain::hook::HookScope;
 use crate::domain::names::Login;
+use crate::domain::secret::Secret;
 use crate::web::AppState;
 
 /// Admin pages are a 404 to anyone else, as admin endpoints are in the API.
@@ -118,7 +119,7 @@ pub async fn create_token(
     Ok(tokens_page(
         &form.session,
         &tokens,
-        created.as_deref(),
+        created.as_ref().map(Secret::expose),
         error,
     ))
 }

@@ -14,6 +14,7 @@ use super::events::queue_once;
 use super::hooks::exists;
 use super::{all, exec, one, opt};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{headers_json, last_response_columns, state_after};
 use crate::store::{
@@ -46,7 +47,7 @@ async fn load_targets(
                 config: HookConfig {
                     url: row.get(3),
                     content_type: ContentType::parse(row.get(4)).unwrap_or(ContentType::Form),
-                    secret: row.get(5),
+                    secret: row.get::<_, Option<String>>(5).map(Secret::new),
                     insecure_ssl: row.get(6),
                     headers: CustomHeaders::from_json(&headers),
                 },

@@ -7,6 +7,7 @@ use crate::domain::hook::{
     ContentType, CustomHeaders, HookConfig, HookPatch, HookScope, HookSettings, LastResponse,
 };
 use crate::domain::names::{Login, RepoName};
+use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{last_response, scope_from_names};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
@@ -145,7 +146,7 @@ fn read_hook(row: &Row<'_>, scope: &HookScope) -> rusqlite::Result<Hook> {
             config: HookConfig {
                 url: row.get(4)?,
                 content_type: ContentType::parse(&content_type).unwrap_or(ContentType::Form),
-                secret: row.get(6)?,
+                secret: row.get::<_, Option<String>>(6)?.map(Secret::new),
                 insecure_ssl: row.get(7)?,
                 headers: CustomHeaders::from_json(&json_column(row, 8)?),
             },
@@ -183,7 +184,7 @@ pub(super) fn create(
                 events_json(settings),
                 config.url,
                 config.content_type.as_str(),
-                config.secret,
+                config.secret.as_ref().map(Secret::expose),
                 config.insecure_ssl,
                 config.headers.to_json().to_string(),
                 now.0,
@@ -305,7 +306,7 @@ pub(super) fn update(
         events_json(settings),
         config.url,
         config.content_type.as_str(),
-        config.secret,
+        config.secret.as_ref().map(Secret::expose),
         config.insecure_ssl,
         config.headers.to_json().to_string(),
         hook.updated_at.0,

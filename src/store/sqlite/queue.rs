@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::events::queue_once;
 use super::hooks::{find_scope, get_in};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{headers_json, last_response_columns, state_after};
 use crate::store::{
@@ -68,7 +69,7 @@ fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarg
         config: HookConfig {
             url,
             content_type: ContentType::parse(&content_type).unwrap_or(ContentType::Form),
-            secret,
+            secret: secret.map(Secret::new),
             insecure_ssl,
             headers: CustomHeaders::from_json(&headers),
         },
