@@ -29,7 +29,12 @@ pub struct Storage {
 impl Storage {
     /// A fresh, empty place for a server's data on this binary's backend.
     pub async fn new() -> Storage {
-        let database = match crate::BACKEND {
+        Storage::new_on(crate::BACKEND).await
+    }
+
+    /// A fresh, empty place for a store's data on `backend`.
+    pub async fn new_on(backend: Backend) -> Storage {
+        let database = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(TestDatabase::create().await),
         };

@@ -1,0 +1,391 @@
+//! What every backend must do, written once against the `Store` interface: fan-out,
+//! idempotency, queue claims and leases, paging while attempts arrive, retention.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use hookpost::domain::hook::{HookRules, HookScope, HookSettings};
+use hookpost::domain::names::{Login, RepoName};
+use hookpost::domain::timestamp::Timestamp;
+use hookpost::store::{
+    AttemptQuery, AttemptRecord, ClaimedDelivery, Hook, IdempotencyKey, LatestObjects, NewApp,
+    NewEvent, PublishOutcome, Store,
+};
+use serde_json::json;
+
+use crate::Check;
+
+macro_rules! checks {
+    ($($name:ident),* $(,)?) => {
+        /// Every check, by name.
+        pub fn checks() -> Vec<(&'static str, Check)> {
+            vec![$((stringify!($name), |store| -> Pin<Box<dyn Future<Output = ()>>> {
+                Box::pin($name(store))
+            }),)*]
+        }
+    };
+}
+
+checks!(
+    an_event_fans_out_to_every_subscribed_active_hook_and_installed_app,
+    an_idempotency_key_replays_its_first_answer_or_refuses_another_body,
+    a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it,
+    pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive,
+    retention_prunes_old_events_with_their_deliveries_and_attempts,
+);
+
+const T0: Timestamp = Timestamp(1_800_000_000_000);
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp(T0.0 + seconds * 1000)
+}
+
+fn repo() -> HookScope {
+    HookScope::Repository {
+        owner: Login::parse("acme").unwrap(),
+        repo: RepoName::parse("widgets").unwrap(),
+    }
+}
+
+fn settings(events: &[&str], active: bool) -> HookSettings {
+    let body = json!({
+        "events": events,
+        "active": active,
+        "config": {"url": "https://receiver.example/hook", "secret": "s"},
+    });
+    HookSettings::from_create(body.as_object().unwrap(), &HookRules::default()).unwrap()
+}
+
+async fn hook(store: &Arc<dyn Store>, scope: HookScope, events: &[&str], active: bool) -> Hook {
+    store
+        .create_hook(scope, settings(events, active))
+        .await
+        .unwrap()
+}
+
+/// A `push` to acme/widgets (and so to the acme organization).
+fn push(payload: serde_json::Value) -> NewEvent {
+    NewEvent {
+        guid: uuid::Uuid::new_v4().to_string(),
+        name: "push".to_owned(),
+        action: None,
+        repository: Some((
+            Login::parse("acme").unwrap(),
+            RepoName::parse("widgets").unwrap(),
+        )),
+        organization: Some(Login::parse("acme").unwrap()),
+        target_repository_id: None,
+        target_organization_id: None,
+        payload: payload.to_string().into_bytes(),
+        latest: LatestObjects::default(),
+    }
+}
+
+async fn publish(store: &Arc<dyn Store>, now: Timestamp) -> u64 {
+    match store
+        .publish(push(json!({"n": now.0})), None, now)
+        .await
+        .unwrap()
+    {
+        PublishOutcome::Published { deliveries, .. } => deliveries,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A finished attempt of `delivery` at `now`.
+fn attempt(delivery: &ClaimedDelivery, now: Timestamp, succeeded: bool) -> AttemptRecord {
+    AttemptRecord {
+        delivery_id: delivery.id,
+        hook_id: delivery.target.hook_id,
+        event_id: delivery.event.id,
+        installation_id: delivery.installation_id,
+        redelivery: delivery.redelivery,
+        delivered_at: now,
+        duration_ms: 5,
+        status: if succeeded {
+            "OK"
+        } else {
+            "Invalid HTTP Response: 500"
+        }
+        .to_owned(),
+        status_code: if succeeded { 200 } else { 500 },
+        url: "https://receiver.example/hook".to_owned(),
+        request_headers: vec![("X-GitHub-Event".to_owned(), "push".to_owned())],
+        response_headers: Vec::new(),
+        response_body: b"ok".to_vec(),
+        throttled_at: None,
+        succeeded,
+        next_attempt: None,
+    }
+}
+
+fn everything(limit: u32) -> AttemptQuery {
+    AttemptQuery {
+        before: None,
+        limit,
+        status: None,
+        redelivery: None,
+    }
+}
+
+async fn an_event_fans_out_to_every_subscribed_active_hook_and_installed_app(
+    store: Arc<dyn Store>,
+) {
+    let org = HookScope::Organization {
+        org: Login::parse("ACME").unwrap(),
+    };
+    hook(&store, repo(), &["push"], true).await;
+    hook(&store, repo(), &["*"], true).await;
+    hook(&store, org, &["push"], true).await;
+    hook(&store, repo(), &["push"], false).await;
+    hook(&store, repo(), &["issues"], true).await;
+    let other = HookScope::Repository {
+        owner: Login::parse("acme").unwrap(),
+        repo: RepoName::parse("other").unwrap(),
+    };
+    hook(&store, other, &["push"], true).await;
+    let (app, _) = store
+        .create_app(NewApp {
+            name: "Bot".to_owned(),
+            slug: "bot".to_owned(),
+            client_id: "Iv1.0".to_owned(),
+            public_key_pem: "unused".to_owned(),
+            events: vec!["push".to_owned()],
+            hook: settings(&["push"], true),
+        })
+        .await
+        .unwrap()
+        .expect("a new slug");
+    store
+        .install_app(app.id, Login::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .expect("the app exists");
+
+    assert_eq!(
+        publish(&store, T0).await,
+        4,
+        "2 repository, 1 organization, 1 app hook"
+    );
+    let claim = store.claim_due("w", T0, at(60), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 4);
+    let installed: Vec<_> = claim
+        .deliveries
+        .iter()
+        .filter_map(|delivery| delivery.installation_id)
+        .collect();
+    assert_eq!(
+        installed.len(),
+        1,
+        "the app's delivery names its installation"
+    );
+}
+
+async fn an_idempotency_key_replays_its_first_answer_or_refuses_another_body(
+    store: Arc<dyn Store>,
+) {
+    hook(&store, repo(), &["push"], true).await;
+    let key = |token_id: i64, body: u8| IdempotencyKey {
+        token_id,
+        key: "evt-42".to_owned(),
+        body_hash: [body; 32],
+    };
+    let first = store
+        .publish(push(json!({})), Some(key(1, 1)), T0)
+        .await
+        .unwrap();
+    let PublishOutcome::Published { guid, deliveries } = first else {
+        panic!("{first:?}");
+    };
+    assert_eq!(deliveries, 1);
+    let again = store
+        .publish(push(json!({})), Some(key(1, 1)), at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        PublishOutcome::Replayed {
+            guid: guid.clone(),
+            deliveries: 1
+        }
+    );
+    let other_body = store
+        .publish(push(json!({})), Some(key(1, 2)), at(2))
+        .await
+        .unwrap();
+    assert_eq!(other_body, PublishOutcome::KeyReused);
+    let other_token = store
+        .publish(push(json!({})), Some(key(2, 2)), at(3))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&other_token, PublishOutcome::Published { guid: other, .. } if *other != guid),
+        "keys of different tokens never meet: {other_token:?}"
+    );
+    let claim = store.claim_due("w", at(4), at(60), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 2, "a replay queues nothing");
+}
+
+async fn a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it(
+    store: Arc<dyn Store>,
+) {
+    hook(&store, repo(), &["push"], true).await;
+    for second in 0..3 {
+        publish(&store, at(second)).await;
+    }
+    let first = store.claim_due("a", at(3), at(63), 100).await.unwrap();
+    assert_eq!(first.deliveries.len(), 3);
+    let during = store.claim_due("b", at(10), at(70), 100).await.unwrap();
+    assert!(
+        during.deliveries.is_empty(),
+        "leased deliveries are not due"
+    );
+    assert_eq!(
+        during.next_due,
+        Some(at(63)),
+        "due again when the lease ends"
+    );
+
+    store
+        .renew_leases(
+            "a",
+            first.deliveries.iter().map(|d| d.id).collect(),
+            at(120),
+        )
+        .await
+        .unwrap();
+    let renewed = store.claim_due("b", at(64), at(124), 100).await.unwrap();
+    assert!(renewed.deliveries.is_empty(), "a renewed lease holds");
+
+    let after = store.claim_due("b", at(121), at(181), 100).await.unwrap();
+    assert_eq!(
+        after.deliveries.len(),
+        3,
+        "an expired lease is claimed again"
+    );
+    store
+        .record_attempt(attempt(&after.deliveries[0], at(122), true))
+        .await
+        .unwrap();
+    let rest: Vec<i64> = after.deliveries[1..].iter().map(|d| d.id).collect();
+    store.release("b", rest).await.unwrap();
+    let released = store.claim_due("c", at(123), at(183), 100).await.unwrap();
+    assert_eq!(
+        released.deliveries.len(),
+        2,
+        "released deliveries are due at once; the delivered one is done"
+    );
+    assert!(
+        store
+            .claim_due("d", at(1000), at(1060), 100)
+            .await
+            .unwrap()
+            .deliveries
+            .len()
+            == 2
+    );
+}
+
+async fn pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive(store: Arc<dyn Store>) {
+    let created = hook(&store, repo(), &["push"], true).await;
+    for second in 0..7 {
+        publish(&store, at(second)).await;
+    }
+    let claim = store.claim_due("w", at(7), at(67), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 7);
+    for delivery in &claim.deliveries[..5] {
+        store
+            .record_attempt(attempt(delivery, at(8), delivery.id % 2 == 0))
+            .await
+            .unwrap();
+    }
+    let list = |query| {
+        let store = store.clone();
+        let scope = repo();
+        async move {
+            store
+                .list_attempts(&scope, created.id, query)
+                .await
+                .unwrap()
+                .expect("the hook exists")
+        }
+    };
+    let first = list(everything(2)).await;
+    assert_eq!(first.len(), 2);
+    assert!(first[0].id > first[1].id, "newest first");
+    // Two more arrive before the next page is read.
+    for delivery in &claim.deliveries[5..] {
+        store
+            .record_attempt(attempt(delivery, at(9), true))
+            .await
+            .unwrap();
+    }
+    let mut seen: Vec<i64> = first.iter().map(|a| a.id).collect();
+    let mut before = seen.last().copied();
+    while let Some(cursor) = before {
+        let page = list(AttemptQuery {
+            before: Some(cursor),
+            ..everything(2)
+        })
+        .await;
+        seen.extend(page.iter().map(|a| a.id));
+        before = (page.len() == 2).then(|| page[1].id);
+    }
+    assert_eq!(seen.len(), 5, "the first five, each once: {seen:?}");
+    let mut sorted = seen.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(sorted, seen);
+    assert_eq!(
+        list(everything(100)).await.len(),
+        7,
+        "the new ones head the log"
+    );
+
+    let failures = list(AttemptQuery {
+        status: Some(hookpost::store::StatusClass::Failure),
+        ..everything(100)
+    })
+    .await;
+    assert!(failures.iter().all(|a| a.status_code >= 400));
+    let other = HookScope::Organization {
+        org: Login::parse("acme").unwrap(),
+    };
+    assert!(
+        store
+            .list_attempts(&other, created.id, everything(10))
+            .await
+            .unwrap()
+            .is_none(),
+        "a hook is found only in its own scope"
+    );
+}
+
+async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: Arc<dyn Store>) {
+    let created = hook(&store, repo(), &["push"], true).await;
+    publish(&store, at(0)).await;
+    publish(&store, at(100)).await;
+    let claim = store.claim_due("w", at(101), at(161), 100).await.unwrap();
+    for delivery in &claim.deliveries {
+        store
+            .record_attempt(attempt(delivery, at(102), true))
+            .await
+            .unwrap();
+    }
+    publish(&store, at(200)).await;
+    assert_eq!(store.prune(at(50), 100).await.unwrap(), 1);
+    assert_eq!(store.prune(at(50), 100).await.unwrap(), 0, "nothing twice");
+    let left = store
+        .list_attempts(&repo(), created.id, everything(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left.len(), 1, "the old event's attempt went with it");
+    let claim = store.claim_due("w", at(201), at(261), 100).await.unwrap();
+    assert_eq!(
+        claim.deliveries.len(),
+        1,
+        "the newest event is still queued"
+    );
+}
