@@ -64,6 +64,20 @@ pub async fn register(app: &TestApp, name: &str, events: Value, url: &str) -> Re
     }
 }
 
+/// Installs `registered` on `account` as the admin; returns the installation's id.
+pub async fn install(app: &TestApp, registered: &RegisteredApp, account: &str) -> i64 {
+    let reply = app
+        .post(
+            &format!("/admin/apps/{}/installations", registered.id),
+            ADMIN_TOKEN,
+            &json!({"account": account}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_eq!(reply.body["account"]["login"], account);
+    reply.body["id"].as_i64().unwrap()
+}
+
 pub async fn as_app(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
     let response = app
         .client
@@ -193,16 +207,7 @@ async fn an_installed_app_receives_its_accounts_events_and_nothing_else() {
         Some("integration")
     );
 
-    let reply = app
-        .post(
-            &format!("/admin/apps/{}/installations", registered.id),
-            ADMIN_TOKEN,
-            &json!({"account": "acme"}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED);
-    let installation_id = reply.body["id"].as_i64().unwrap();
-    assert_eq!(reply.body["account"]["login"], "acme");
+    let installation_id = install(&app, &registered, "acme").await;
 
     app.publish("issues", "acme/widgets", json!({"action": "opened"}))
         .await;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
-use crate::apps::{as_app, octokit_jwt, register};
+use crate::apps::{as_app, install, octokit_jwt, register};
 use crate::helpers::{
     ADMIN_TOKEN, TestApp, hook_body, spawn_app, spawn_delivering_app, spawn_stepped_app,
 };
@@ -234,14 +234,7 @@ async fn an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does
     let registered = register(&app, "Deployer", json!(["issues"]), &receiver.url).await;
     app.deliver_due().await;
     receiver.next_of("ping").await;
-    let reply = app
-        .post(
-            &format!("/admin/apps/{}/installations", registered.id),
-            ADMIN_TOKEN,
-            &json!({"account": "acme"}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED);
+    install(&app, &registered, "acme").await;
     app.publish("issues", "acme/widgets", json!({"action": "opened"}))
         .await;
     app.deliver_due().await;
