@@ -4,7 +4,6 @@
 //! Invariant: a [`HookSettings`] value always holds an absolute http(s) URL, valid event
 //! names, and custom headers that are legal on the wire and reserved by nobody else.
 
-use axum::http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use super::names::{Login, RepoName};
@@ -298,6 +297,22 @@ fn read_events(
     valid.then_some(events)
 }
 
+/// An HTTP field name (RFC 9110 `token`): what the HTTP client will accept as a header name.
+fn is_header_name(name: &str) -> bool {
+    const LONGEST: usize = (1 << 16) - 1;
+    (1..=LONGEST).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// An HTTP field value: no control characters but horizontal tab.
+fn is_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t')
+}
+
 /// The fields of a `config` object a request sets; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigPatch {
@@ -441,7 +456,7 @@ fn read_headers(
             problems.invalid(&field, why);
             valid = false;
         };
-        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+        if !is_header_name(name) {
             reject(format!("{name:?} is not a valid header name"));
         } else if rules.is_reserved(name) {
             reject(format!(
@@ -454,7 +469,7 @@ fn read_headers(
             reject(format!("{name} is given more than once"));
         } else {
             match value {
-                Value::String(text) if HeaderValue::from_str(text).is_ok() => {
+                Value::String(text) if is_header_value(text) => {
                     pairs.push((name.clone(), text.clone()));
                 }
                 Value::String(_) => {
@@ -573,6 +588,27 @@ mod tests {
 
     fn fields(errors: ValidationErrors) -> Vec<String> {
         errors.0.into_iter().map(|error| error.field).collect()
+    }
+
+    #[test]
+    fn header_names_and_values_are_what_the_http_client_accepts() {
+        use axum::http::{HeaderName, HeaderValue};
+        for byte in 0u8..=127 {
+            let name = format!("X-{}", char::from(byte));
+            assert_eq!(
+                is_header_name(&name),
+                HeaderName::from_bytes(name.as_bytes()).is_ok(),
+                "{name:?}"
+            );
+            let value = format!("a{}b", char::from(byte));
+            assert_eq!(
+                is_header_value(&value),
+                HeaderValue::from_str(&value).is_ok(),
+                "{value:?}"
+            );
+        }
+        assert!(!is_header_name(""));
+        assert!(is_header_value("ünïcode"));
     }
 
     #[test]
