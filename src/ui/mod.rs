@@ -2,7 +2,7 @@
 //! and watching and redelivering their deliveries, in the layout of GitHub's webhook
 //! settings. Every asset is embedded in the binary; nothing is fetched from elsewhere.
 //!
-//! The UI goes through the same store and the same tenancy rules as the API: a page about a
+//! The UI goes through the same core and the same tenancy rule as the API: a page about a
 //! hook the session's token may not manage is a 404, exactly as in the API.
 //! Invariant: every request that changes something is a POST whose form carries the
 //! session's CSRF token ([`session::SignedForm`]).
