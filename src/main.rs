@@ -12,7 +12,6 @@ use hookpost::config::ServeConfig;
 use hookpost::core::{Core, CoreError};
 use hookpost::domain::hook::{HookRules, HookSettings};
 use hookpost::domain::names::Login;
-use hookpost::domain::validate::ValidationErrors;
 use hookpost::metrics::Metrics;
 use hookpost::store::{self, Store, StoreConfig};
 use hookpost::tools;
@@ -254,7 +253,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 body.as_object().expect("an object"),
                 &HookRules::default(),
             )
-            .map_err(|errors| anyhow::anyhow!("invalid app: {}", listed(&errors)))?;
+            .map_err(|errors| anyhow::anyhow!("invalid app: {}", errors.summary()))?;
             let store = store::open(&store).await?;
             let registered = admin_core(&store)
                 .register_app(&Principal::Admin, &name, hook, None)
@@ -262,7 +261,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             store.close().await;
             let registered = registered.map_err(|error| match error {
                 CoreError::Validation(errors) => {
-                    anyhow::anyhow!("invalid app: {}", listed(&errors))
+                    anyhow::anyhow!("invalid app: {}", errors.summary())
                 }
                 other => anyhow::Error::new(other).context("Failed to register the app"),
             })?;
@@ -302,16 +301,6 @@ fn admin_core(store: &Arc<dyn Store>) -> Core {
         Arc::new(Metrics::default()),
         Arc::new(HookRules::default()),
     )
-}
-
-/// Field problems as one line: `config.url: …; events[0]: …`.
-fn listed(errors: &ValidationErrors) -> String {
-    let problems: Vec<String> = errors
-        .0
-        .iter()
-        .map(|error| format!("{}: {}", error.field, error.message))
-        .collect();
-    problems.join("; ")
 }
 
 /// Cancels `shutdown` on the first SIGINT or SIGTERM.

@@ -1,6 +1,8 @@
 //! A hook's delivery log: pages of attempts, one attempt as the receiver got it, and
 //! redelivery.
 
+use axum::body::Bytes;
+
 use super::access::ManagedScope;
 use super::{Core, CoreError};
 use crate::delivery::request::payload_for;
@@ -20,7 +22,8 @@ pub struct AttemptPage {
 #[derive(Debug, Clone)]
 pub struct AttemptView {
     pub detail: AttemptDetail,
-    pub payload: Vec<u8>,
+    /// Shares the stored payload's memory unless an `installation` had to be added.
+    pub payload: Bytes,
 }
 
 impl Core {
@@ -68,7 +71,7 @@ impl Core {
             .get_attempt(scope.scope(), hook_id, attempt_id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let payload = payload_for(&detail.event_payload, detail.summary.installation_id).to_vec();
+        let payload = payload_for(&detail.event_payload, detail.summary.installation_id);
         Ok(AttemptView { detail, payload })
     }
 

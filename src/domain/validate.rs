@@ -32,6 +32,19 @@ pub struct FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationErrors(pub Vec<FieldError>);
 
+impl ValidationErrors {
+    /// Every problem on one line, for fronts without a field to show it beside:
+    /// `config.url: …; events[0]: …`.
+    pub fn summary(&self) -> String {
+        let problems: Vec<String> = self
+            .0
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect();
+        problems.join("; ")
+    }
+}
+
 /// Collects field problems for one resource while a body is being read.
 #[derive(Debug)]
 pub struct Problems {

@@ -5,22 +5,14 @@ use maud::{Markup, html};
 
 use super::session::{Session, SignedForm};
 use super::{UiError, csrf_input, hook_url, layout};
-use crate::auth::Principal;
+use crate::core::access::require_admin;
 use crate::domain::hook::HookScope;
 use crate::domain::names::Login;
 use crate::domain::secret::Secret;
 use crate::web::AppState;
 
-/// Admin pages are a 404 to anyone else, as admin endpoints are in the API.
-fn require_admin(session: &Session) -> Result<(), UiError> {
-    match session.principal {
-        Principal::Admin => Ok(()),
-        Principal::Owner(_) => Err(UiError::NotFound),
-    }
-}
-
 pub async fn apps(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
-    require_admin(&session)?;
+    require_admin(&session.principal)?;
     let apps = state.core.apps(&session.principal).await?;
     Ok(layout(
         "Apps",
@@ -87,7 +79,7 @@ fn tokens_page(
 }
 
 pub async fn tokens(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
-    require_admin(&session)?;
+    require_admin(&session.principal)?;
     let tokens = state.core.tokens(&session.principal).await?;
     Ok(tokens_page(&session, &tokens, None, None))
 }
@@ -96,7 +88,7 @@ pub async fn create_token(
     State(state): State<AppState>,
     form: SignedForm,
 ) -> Result<Markup, UiError> {
-    require_admin(&form.session)?;
+    require_admin(&form.session.principal)?;
     let owners: Option<Vec<Login>> = form
         .get("owners")
         .unwrap_or("")

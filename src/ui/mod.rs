@@ -109,14 +109,7 @@ impl From<CoreError> for UiError {
             CoreError::NotFound => UiError::NotFound,
             CoreError::Store(error) => error.into(),
             CoreError::Internal(error) => UiError::Internal(error),
-            CoreError::Validation(errors) => {
-                let problems: Vec<String> = errors
-                    .0
-                    .iter()
-                    .map(|error| format!("{}: {}", error.field, error.message))
-                    .collect();
-                UiError::BadRequest(problems.join("; "))
-            }
+            CoreError::Validation(errors) => UiError::BadRequest(errors.summary()),
         }
     }
 }
