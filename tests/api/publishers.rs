@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+/// How long a live node may take to answer a publish: far beyond any real commit, so that a
+/// hung request fails the test instead of hanging it.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
 /// Events `{"n": n}` on `acme/widgets` being published, `concurrency` at a time.
 pub struct Publishers {
     tasks: JoinSet<()>,
@@ -44,8 +48,15 @@ impl Publishers {
                         .post(events_url(n, attempt))
                         .bearer_auth(token)
                         .json(&json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}}))
+                        .timeout(ANSWER_WITHIN)
                         .send()
                         .await;
+                    // A killed node refuses or resets; a live one that never answers is a bug.
+                    if let Err(error) = &sent
+                        && error.is_timeout()
+                    {
+                        panic!("event {n}: a live node gave no answer in {ANSWER_WITHIN:?}");
+                    }
                     if let Ok(response) = sent
                         && response.status() == StatusCode::ACCEPTED
                     {
