@@ -15,20 +15,20 @@ const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.client_id, a.public_key_pem, 
      (SELECT count(*) FROM installations i WHERE i.app_id = a.id), \
      (SELECT h.id FROM hooks h WHERE h.app_id = a.id)";
 
-fn read_app(row: &Row) -> AppRecord {
-    let installations: i64 = row.get(8);
-    AppRecord {
-        id: row.get(0),
-        slug: row.get(1),
-        name: row.get(2),
-        client_id: row.get(3),
-        public_key_pem: row.get(4),
-        events: serde_json::from_str(row.get(5)).unwrap_or_default(),
-        created_at: Timestamp(row.get(6)),
-        updated_at: Timestamp(row.get(7)),
+fn read_app(row: &Row) -> Result<AppRecord, StoreError> {
+    let installations: i64 = row.try_get(8)?;
+    Ok(AppRecord {
+        id: row.try_get(0)?,
+        slug: row.try_get(1)?,
+        name: row.try_get(2)?,
+        client_id: row.try_get(3)?,
+        public_key_pem: row.try_get(4)?,
+        events: serde_json::from_str(row.try_get(5)?).unwrap_or_default(),
+        created_at: Timestamp(row.try_get(6)?),
+        updated_at: Timestamp(row.try_get(7)?),
         installations_count: installations.unsigned_abs(),
-        hook_id: row.get(9),
-    }
+        hook_id: row.try_get(9)?,
+    })
 }
 
 pub(super) async fn create_app(
@@ -54,7 +54,7 @@ pub(super) async fn create_app(
     let Some(row) = inserted else {
         return Ok(None);
     };
-    let id: i64 = row.get(0);
+    let id: i64 = row.try_get(0)?;
     let hook = hooks::create(db, &HookScope::App { app_id: id }, &app.hook).await?;
     let record = find_app(db, &AppKey::Id(id))
         .await?
@@ -76,12 +76,12 @@ pub(super) async fn find_app(
             opt(db, &sql, &[client_id]).await?
         }
     };
-    Ok(row.as_ref().map(read_app))
+    row.as_ref().map(read_app).transpose()
 }
 
 pub(super) async fn list_apps(db: &impl GenericClient) -> Result<Vec<AppRecord>, StoreError> {
     let sql = format!("SELECT {APP_COLUMNS} FROM apps a ORDER BY a.id");
-    Ok(all(db, &sql, &[]).await?.iter().map(read_app).collect())
+    all(db, &sql, &[]).await?.iter().map(read_app).collect()
 }
 
 pub(super) async fn install_app(
@@ -107,9 +107,9 @@ pub(super) async fn install_app(
         &[&app_id, &account_id],
     )
     .await?;
-    let login: &str = row.get(1);
+    let login: &str = row.try_get(1)?;
     Ok(Some(Installation {
-        id: row.get(0),
+        id: row.try_get(0)?,
         app_id,
         account: Login::parse(login)
             .ok_or_else(|| StoreError::Corrupt("account login".to_owned()))?,

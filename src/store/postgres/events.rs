@@ -33,8 +33,8 @@ async fn resolve(db: &impl GenericClient, event: &NewEvent) -> Result<EventScope
         .await?;
         if let Some(row) = found {
             return Ok(EventScope {
-                repository_id: row.get(0),
-                account_id: row.get(1),
+                repository_id: row.try_get(0)?,
+                account_id: row.try_get(1)?,
             });
         }
     }
@@ -171,7 +171,10 @@ async fn insert_events(
         ],
     )
     .await?;
-    let ids: HashMap<&str, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let ids: HashMap<&str, i64> = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, StoreError>>()?;
     guids
         .iter()
         .map(|guid| {
@@ -221,7 +224,7 @@ async fn fan_out(
     .await?;
     let mut counts: HashMap<i64, u64> = HashMap::new();
     for row in &queued {
-        *counts.entry(row.get(0)).or_default() += 1;
+        *counts.entry(row.try_get(0)?).or_default() += 1;
     }
     Ok(event_ids
         .iter()
@@ -284,11 +287,11 @@ pub(super) async fn publish(
     )
     .await?;
     if let Some(row) = seen {
-        let hash: &[u8] = row.get(0);
+        let hash: &[u8] = row.try_get(0)?;
         if hash != key.body_hash {
             return Ok(PublishOutcome::KeyReused);
         }
-        let (guid, deliveries) = parse_idempotent_reply(row.get(1))?;
+        let (guid, deliveries) = parse_idempotent_reply(row.try_get(1)?)?;
         return Ok(PublishOutcome::Replayed { guid, deliveries });
     }
     let deliveries = publish_all(db, &[event], now).await?[0];
@@ -361,22 +364,28 @@ pub(super) async fn latest_objects(
             &[&owner.key(), &repo.key()],
         )
         .await?
-        .map(|row| LatestObjects {
-            repository: row.get(0),
-            organization: row.get(1),
-            sender: row.get(2),
-        }),
+        .map(|row| -> Result<_, StoreError> {
+            Ok(LatestObjects {
+                repository: row.try_get(0)?,
+                organization: row.try_get(1)?,
+                sender: row.try_get(2)?,
+            })
+        })
+        .transpose()?,
         HookScope::Organization { org } => opt(
             db,
             "SELECT latest_organization, latest_sender FROM accounts WHERE login_key = $1",
             &[&org.key()],
         )
         .await?
-        .map(|row| LatestObjects {
-            repository: None,
-            organization: row.get(0),
-            sender: row.get(1),
-        }),
+        .map(|row| -> Result<_, StoreError> {
+            Ok(LatestObjects {
+                repository: None,
+                organization: row.try_get(0)?,
+                sender: row.try_get(1)?,
+            })
+        })
+        .transpose()?,
         HookScope::App { .. } => None,
     };
     Ok(latest.unwrap_or_default())
@@ -405,7 +414,7 @@ pub(super) async fn queue_test_push(
     .await?;
     match found {
         Some(row) => {
-            queue_once(db, row.get(0), hook_id, None, true, now).await?;
+            queue_once(db, row.try_get(0)?, hook_id, None, true, now).await?;
             Ok(true)
         }
         None => Ok(false),

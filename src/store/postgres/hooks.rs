@@ -47,10 +47,10 @@ pub(super) async fn find_scope(
             match row {
                 Some(row) => Some(ScopeRow {
                     column: "repository_id",
-                    id: row.get(0),
+                    id: row.try_get(0)?,
                     canonical: HookScope::Repository {
-                        owner: login(row.get(1))?,
-                        repo: RepoName::parse(row.get(2))
+                        owner: login(row.try_get(1)?)?,
+                        repo: RepoName::parse(row.try_get(2)?)
                             .ok_or_else(|| corrupt("repository name"))?,
                     },
                 }),
@@ -67,9 +67,9 @@ pub(super) async fn find_scope(
             match row {
                 Some(row) => Some(ScopeRow {
                     column: "organization_id",
-                    id: row.get(0),
+                    id: row.try_get(0)?,
                     canonical: HookScope::Organization {
-                        org: login(row.get(1))?,
+                        org: login(row.try_get(1)?)?,
                     },
                 }),
                 None => None,
@@ -77,11 +77,14 @@ pub(super) async fn find_scope(
         }
         HookScope::App { app_id } => opt(db, "SELECT id FROM apps WHERE id = $1", &[app_id])
             .await?
-            .map(|row| ScopeRow {
-                column: "app_id",
-                id: row.get(0),
-                canonical: scope.clone(),
-            }),
+            .map(|row| -> Result<_, StoreError> {
+                Ok(ScopeRow {
+                    column: "app_id",
+                    id: row.try_get(0)?,
+                    canonical: scope.clone(),
+                })
+            })
+            .transpose()?,
     };
     Ok(found)
 }
@@ -95,7 +98,7 @@ pub(super) async fn ensure_account(
 ) -> Result<i64, StoreError> {
     let key = login.key();
     if let Some(row) = opt(db, "SELECT id FROM accounts WHERE login_key = $1", &[&key]).await? {
-        return Ok(row.get(0));
+        return Ok(row.try_get(0)?);
     }
     exec(
         db,
@@ -106,7 +109,7 @@ pub(super) async fn ensure_account(
     Ok(
         one(db, "SELECT id FROM accounts WHERE login_key = $1", &[&key])
             .await?
-            .get(0),
+            .try_get(0)?,
     )
 }
 
@@ -119,7 +122,7 @@ pub(super) async fn ensure_repository(
     let account_id = ensure_account(db, owner).await?;
     const FIND: &str = "SELECT id FROM repositories WHERE account_id = $1 AND name_key = $2";
     if let Some(row) = opt(db, FIND, &[&account_id, &name.key()]).await? {
-        return Ok(row.get(0));
+        return Ok(row.try_get(0)?);
     }
     exec(
         db,
@@ -128,7 +131,9 @@ pub(super) async fn ensure_repository(
         &[&account_id, &name.as_str(), &name.key()],
     )
     .await?;
-    Ok(one(db, FIND, &[&account_id, &name.key()]).await?.get(0))
+    Ok(one(db, FIND, &[&account_id, &name.key()])
+        .await?
+        .try_get(0)?)
 }
 
 /// Finds the scope, creating a repository or organization on first mention.
@@ -152,33 +157,33 @@ const HOOK_COLUMNS: &str = "h.id, h.name, h.active, h.events::text, h.url, h.con
      h.last_code, h.last_message";
 
 fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> Result<T, StoreError> {
-    serde_json::from_str(row.get(index))
+    serde_json::from_str(row.try_get(index)?)
         .map_err(|error| StoreError::Corrupt(format!("a hook's JSON column: {error}")))
 }
 
 fn read_hook(row: &Row, scope: &HookScope) -> Result<Hook, StoreError> {
-    let last_code: Option<i64> = row.get(12);
+    let last_code: Option<i64> = row.try_get(12)?;
     Ok(Hook {
-        id: row.get(0),
+        id: row.try_get(0)?,
         scope: scope.clone(),
         settings: HookSettings {
-            name: row.get(1),
-            active: row.get(2),
+            name: row.try_get(1)?,
+            active: row.try_get(2)?,
             events: json_column(row, 3)?,
             config: HookConfig {
-                url: row.get(4),
-                content_type: ContentType::parse(row.get(5)).unwrap_or(ContentType::Form),
-                secret: row.get::<_, Option<String>>(6).map(Secret::new),
-                insecure_ssl: row.get(7),
+                url: row.try_get(4)?,
+                content_type: ContentType::parse(row.try_get(5)?).unwrap_or(ContentType::Form),
+                secret: row.try_get::<_, Option<String>>(6)?.map(Secret::new),
+                insecure_ssl: row.try_get(7)?,
                 headers: CustomHeaders::from_json(&json_column(row, 8)?),
             },
         },
-        created_at: Timestamp(row.get(9)),
-        updated_at: Timestamp(row.get(10)),
+        created_at: Timestamp(row.try_get(9)?),
+        updated_at: Timestamp(row.try_get(10)?),
         last_response: last_response(
-            row.get(11),
+            row.try_get(11)?,
             last_code.and_then(|code| u16::try_from(code).ok()),
-            row.get(13),
+            row.try_get(13)?,
         ),
     })
 }
@@ -218,7 +223,7 @@ pub(super) async fn create(
         ],
     )
     .await?
-    .get(0);
+    .try_get(0)?;
     Ok(Hook {
         id,
         scope: scope_row.canonical,
@@ -241,7 +246,7 @@ pub(super) async fn list(
         });
     };
     let count = format!("SELECT count(*) FROM hooks WHERE {} = $1", scope_row.column);
-    let total: i64 = one(db, &count, &[&scope_row.id]).await?.get(0);
+    let total: i64 = one(db, &count, &[&scope_row.id]).await?.try_get(0)?;
     let select = format!(
         "SELECT {HOOK_COLUMNS} FROM hooks h WHERE h.{} = $1 ORDER BY h.id LIMIT $2 OFFSET $3",
         scope_row.column
@@ -274,7 +279,7 @@ pub(super) async fn list_all(db: &impl GenericClient) -> Result<Vec<Hook>, Store
         .await?
         .iter()
         .map(|row| {
-            let scope = scope_from_names(row.get(14), row.get(15), row.get(16))?;
+            let scope = scope_from_names(row.try_get(14)?, row.try_get(15)?, row.try_get(16)?)?;
             read_hook(row, &scope)
         })
         .collect()

@@ -17,22 +17,22 @@ const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redelivery, a.dur
      a.status, a.status_code, e.name, e.action, a.installation_id, e.target_repository_id, \
      a.throttled_at";
 
-fn read_summary(row: &Row) -> AttemptSummary {
-    let status_code: i64 = row.get(6);
-    AttemptSummary {
-        id: row.get(0),
-        guid: row.get(1),
-        delivered_at: Timestamp(row.get(2)),
-        redelivery: row.get(3),
-        duration_ms: row.get(4),
-        status: row.get(5),
+fn read_summary(row: &Row) -> Result<AttemptSummary, StoreError> {
+    let status_code: i64 = row.try_get(6)?;
+    Ok(AttemptSummary {
+        id: row.try_get(0)?,
+        guid: row.try_get(1)?,
+        delivered_at: Timestamp(row.try_get(2)?),
+        redelivery: row.try_get(3)?,
+        duration_ms: row.try_get(4)?,
+        status: row.try_get(5)?,
         status_code: u16::try_from(status_code).unwrap_or(0),
-        event: row.get(7),
-        action: row.get(8),
-        installation_id: row.get(9),
-        repository_id: row.get(10),
-        throttled_at: row.get::<_, Option<i64>>(11).map(Timestamp),
-    }
+        event: row.try_get(7)?,
+        action: row.try_get(8)?,
+        installation_id: row.try_get(9)?,
+        repository_id: row.try_get(10)?,
+        throttled_at: row.try_get::<_, Option<i64>>(11)?.map(Timestamp),
+    })
 }
 
 pub(super) async fn list_attempts(
@@ -69,7 +69,9 @@ pub(super) async fn list_attempts(
         ],
     )
     .await?;
-    Ok(Some(rows.iter().map(read_summary).collect()))
+    Ok(Some(
+        rows.iter().map(read_summary).collect::<Result<_, _>>()?,
+    ))
 }
 
 pub(super) async fn get_attempt(
@@ -87,14 +89,17 @@ pub(super) async fn get_attempt(
          FROM attempts a JOIN events e ON e.id = a.event_id
          WHERE a.id = $1 AND a.hook_id = $2"
     );
-    Ok(opt(db, &sql, &[&attempt_id, &hook_id])
+    opt(db, &sql, &[&attempt_id, &hook_id])
         .await?
-        .map(|row| AttemptDetail {
-            summary: read_summary(&row),
-            url: row.get(12),
-            request_headers: headers_from_json(row.get(13)),
-            event_payload: Arc::from(row.get::<_, &[u8]>(14)),
-            response_headers: headers_from_json(row.get(15)),
-            response_body: row.get(16),
-        }))
+        .map(|row| -> Result<_, StoreError> {
+            Ok(AttemptDetail {
+                summary: read_summary(&row)?,
+                url: row.try_get(12)?,
+                request_headers: headers_from_json(row.try_get(13)?),
+                event_payload: Arc::from(row.try_get::<_, &[u8]>(14)?),
+                response_headers: headers_from_json(row.try_get(15)?),
+                response_body: row.try_get(16)?,
+            })
+        })
+        .transpose()
 }

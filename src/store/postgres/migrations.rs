@@ -29,7 +29,7 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Client) -> Result<()
     .await?;
     let version: i64 = one(&tx, "SELECT version FROM hookpost_schema", &[])
         .await?
-        .get(0);
+        .try_get(0)?;
     for sql in pending_migrations(MIGRATIONS, version)? {
         tx.batch_execute(sql).await?;
     }

@@ -37,18 +37,18 @@ async fn load_targets(
     .await?;
     rows.iter()
         .map(|row| {
-            let hook_id: HookId = row.get(0);
-            let headers: serde_json::Value = serde_json::from_str(row.get(7))
+            let hook_id: HookId = row.try_get(0)?;
+            let headers: serde_json::Value = serde_json::from_str(row.try_get(7)?)
                 .map_err(|error| StoreError::Corrupt(format!("hook {hook_id} headers: {error}")))?;
             let target = DeliveryTarget {
                 hook_id,
-                app_id: row.get(1),
-                organization: row.get(2),
+                app_id: row.try_get(1)?,
+                organization: row.try_get(2)?,
                 config: HookConfig {
-                    url: row.get(3),
-                    content_type: ContentType::parse(row.get(4)).unwrap_or(ContentType::Form),
-                    secret: row.get::<_, Option<String>>(5).map(Secret::new),
-                    insecure_ssl: row.get(6),
+                    url: row.try_get(3)?,
+                    content_type: ContentType::parse(row.try_get(4)?).unwrap_or(ContentType::Form),
+                    secret: row.try_get::<_, Option<String>>(5)?.map(Secret::new),
+                    insecure_ssl: row.try_get(6)?,
                     headers: CustomHeaders::from_json(&headers),
                 },
             };
@@ -68,21 +68,20 @@ async fn load_events(
         &[&event_ids],
     )
     .await?;
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|row| {
             let event = EventRecord {
-                id: row.get(0),
-                guid: row.get(1),
-                name: row.get(2),
-                action: row.get(3),
-                payload: Arc::from(row.get::<_, &[u8]>(4)),
-                target_repository_id: row.get(5),
-                target_organization_id: row.get(6),
+                id: row.try_get(0)?,
+                guid: row.try_get(1)?,
+                name: row.try_get(2)?,
+                action: row.try_get(3)?,
+                payload: Arc::from(row.try_get::<_, &[u8]>(4)?),
+                target_repository_id: row.try_get(5)?,
+                target_organization_id: row.try_get(6)?,
             };
-            (event.id, Arc::new(event))
+            Ok((event.id, Arc::new(event)))
         })
-        .collect())
+        .collect()
 }
 
 pub(super) async fn claim_due(
@@ -105,11 +104,17 @@ pub(super) async fn claim_due(
         &[&now.0, &i64::from(limit), &lease_until.0, &worker],
     )
     .await?;
-    let mut hook_ids: Vec<i64> = leased.iter().map(|row| row.get(2)).collect();
+    let mut hook_ids: Vec<i64> = leased
+        .iter()
+        .map(|row| row.try_get(2))
+        .collect::<Result<_, _>>()?;
     hook_ids.sort_unstable();
     hook_ids.dedup();
     let targets = load_targets(db, &hook_ids).await?;
-    let mut event_ids: Vec<i64> = leased.iter().map(|row| row.get(1)).collect();
+    let mut event_ids: Vec<i64> = leased
+        .iter()
+        .map(|row| row.try_get(1))
+        .collect::<Result<_, _>>()?;
     event_ids.sort_unstable();
     event_ids.dedup();
     let events = load_events(db, &event_ids).await?;
@@ -117,24 +122,24 @@ pub(super) async fn claim_due(
     let mut deliveries = Vec::with_capacity(leased.len());
     let mut cancelled = Vec::new();
     for row in &leased {
-        let id: i64 = row.get(0);
-        let hook_id: HookId = row.get(2);
-        let event_id: i64 = row.get(1);
+        let id: i64 = row.try_get(0)?;
+        let hook_id: HookId = row.try_get(2)?;
+        let event_id: i64 = row.try_get(1)?;
         // A hook deactivated after the event was queued gets nothing; an event pruned
         // meanwhile has nothing to send.
         let (Some(target), Some(event)) = (targets.get(&hook_id), events.get(&event_id)) else {
             cancelled.push(id);
             continue;
         };
-        let attempts: i64 = row.get(4);
+        let attempts: i64 = row.try_get(4)?;
         deliveries.push(ClaimedDelivery {
             id,
             event: event.clone(),
             target: target.clone(),
-            installation_id: row.get(3),
+            installation_id: row.try_get(3)?,
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-            retry: row.get(5),
-            redelivery: row.get(6),
+            retry: row.try_get(5)?,
+            redelivery: row.try_get(6)?,
         });
     }
     if !cancelled.is_empty() {
@@ -153,7 +158,7 @@ pub(super) async fn claim_due(
         &[],
     )
     .await?
-    .get(0);
+    .try_get(0)?;
     Ok(Claim {
         deliveries,
         next_due: next_due.map(Timestamp),
@@ -299,7 +304,8 @@ pub(super) async fn stats(
         &[&now.0],
     )
     .await?;
-    let (due, scheduled, oldest): (i64, i64, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+    let (due, scheduled, oldest): (i64, i64, Option<i64>) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     Ok(QueueStats {
         due: due.unsigned_abs(),
         scheduled: scheduled.unsigned_abs(),
@@ -357,7 +363,7 @@ pub(super) async fn redeliver(
     .await?;
     match found {
         Some(row) => {
-            queue_once(db, row.get(0), hook_id, row.get(1), true, now).await?;
+            queue_once(db, row.try_get(0)?, hook_id, row.try_get(1)?, true, now).await?;
             Ok(true)
         }
         None => Ok(false),

@@ -39,13 +39,13 @@ pub(super) async fn find(
     )
     .await?;
     row.map(|row| {
-        let token_hash: Vec<u8> = row.get(0);
+        let token_hash: Vec<u8> = row.try_get(0)?;
         Ok(SessionRecord {
             token_hash: token_hash
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("a session's token digest".to_owned()))?,
-            csrf: row.get(1),
-            expires_at: Timestamp(row.get(2)),
+            csrf: row.try_get(1)?,
+            expires_at: Timestamp(row.try_get(2)?),
         })
     })
     .transpose()

@@ -26,7 +26,7 @@ pub(super) async fn init_admin_token(
         &[&ADMIN_TOKEN_SETTING],
     )
     .await?
-    .get(0);
+    .try_get(0)?;
     stored
         .try_into()
         .map_err(|_| StoreError::Corrupt("the admin token digest is not 32 bytes".to_owned()))
@@ -43,7 +43,7 @@ pub(super) async fn create_token(
         &[&hash.as_slice(), &Timestamp::now().0],
     )
     .await?
-    .get(0);
+    .try_get(0)?;
     for owner in owners {
         exec(
             db,
@@ -72,7 +72,7 @@ pub(super) async fn find_token(
     else {
         return Ok(None);
     };
-    let id: i64 = row.get(0);
+    let id: i64 = row.try_get(0)?;
     let owners = all(
         db,
         "SELECT owner FROM token_owners WHERE token_id = $1 ORDER BY owner_key",
@@ -81,7 +81,7 @@ pub(super) async fn find_token(
     .await?
     .iter()
     .map(|row| {
-        let owner: &str = row.get(0);
+        let owner: &str = row.try_get(0)?;
         Login::parse(owner).ok_or_else(|| StoreError::Corrupt(format!("owner {owner:?}")))
     })
     .collect::<Result<Vec<_>, _>>()?;
@@ -96,7 +96,9 @@ pub(super) async fn list_tokens(db: &impl GenericClient) -> Result<Vec<TokenReco
         &[],
     )
     .await?;
-    Ok(group_owners(
-        rows.iter().map(|row| (row.get(0), row.get(1))).collect(),
-    ))
+    let pairs = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(group_owners(pairs))
 }
