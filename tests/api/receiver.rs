@@ -3,7 +3,6 @@
 //! close the connection, or flood the response. Every request it reads is handed to the
 //! test through a channel.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -148,14 +147,19 @@ where
     }
     let service = service_fn(move |request: Request<Incoming>| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(answer(request, shared).await) }
+        async move { answer(request, shared).await }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
 
-async fn answer(request: Request<Incoming>, (behaviour, sender): Shared) -> Response<Full<Bytes>> {
+/// The answer to one request; an error makes hyper hang up without one (`Close` set while
+/// a kept-alive connection was open).
+async fn answer(
+    request: Request<Incoming>,
+    (behaviour, sender): Shared,
+) -> Result<Response<Full<Bytes>>, &'static str> {
     let path = request.uri().path().to_owned();
     let headers = request.headers().clone();
     let body = request
@@ -194,7 +198,7 @@ async fn answer(request: Request<Incoming>, (behaviour, sender): Shared) -> Resp
             response = response.status(200);
             Bytes::from(vec![b'x'; 10 * 1024 * 1024])
         }
-        Behaviour::Close => unreachable!("handled before HTTP"),
+        Behaviour::Close => return Err("hang up without answering"),
     };
-    response.body(Full::new(body)).unwrap()
+    Ok(response.body(Full::new(body)).unwrap())
 }
