@@ -26,6 +26,7 @@ mod storage;
 mod tenancy;
 mod tools;
 mod ui;
+mod upgrade;
 
 fn main() {
     harness::run(vec![
@@ -45,5 +46,6 @@ fn main() {
         tenancy::tests(),
         tools::tests(),
         ui::tests(),
+        upgrade::tests(),
     ]);
 }

@@ -67,6 +67,29 @@ impl Storage {
         env
     }
 
+    /// Runs the SQL script at `path` (a `pg_dump`) on this storage's PostgreSQL database.
+    pub async fn load_sql(&self, path: &Path) {
+        let database = self.database.as_ref().expect("a PostgreSQL storage");
+        let loaded = tokio::process::Command::new("psql")
+            .args([
+                "--quiet",
+                "--set",
+                "ON_ERROR_STOP=1",
+                "--dbname",
+                &database.url,
+                "--file",
+            ])
+            .arg(path)
+            .output()
+            .await
+            .expect("psql runs");
+        assert!(
+            loaded.status.success(),
+            "{}",
+            String::from_utf8_lossy(&loaded.stderr)
+        );
+    }
+
     /// Everything the database holds, as bytes: the SQLite files, or PostgreSQL's dump.
     pub async fn database_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();

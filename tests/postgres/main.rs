@@ -49,6 +49,8 @@ mod tenancy;
 mod tools;
 #[path = "../api/ui.rs"]
 mod ui;
+#[path = "../api/upgrade.rs"]
+mod upgrade;
 
 fn main() {
     harness::run(vec![
@@ -69,5 +71,6 @@ fn main() {
         tenancy::tests(),
         tools::tests(),
         ui::tests(),
+        upgrade::tests(),
     ]);
 }
