@@ -8,7 +8,7 @@ use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
 use serde_json::Value;
 
 use crate::domain::timestamp::Timestamp;
-use crate::store::{AppKey, AppRecord, Store, StoreError};
+use crate::store::{AccountStore, AppKey, AppRecord, StoreError};
 
 /// Why an app's JWT was refused.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ fn claim_integer(claims: &Value, name: &str) -> Option<i64> {
 /// # Errors
 /// GitHub's message for each way a JWT is refused.
 pub async fn authenticate(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     token: &str,
     now: Timestamp,
 ) -> Result<AppRecord, AppAuthError> {

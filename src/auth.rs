@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::names::Login;
-use crate::store::{Store, StoreError, TokenHash, TokenRecord};
+use crate::store::{AccountStore, StoreError, TokenHash, TokenRecord};
 
 /// Why a caller was not authenticated; each front says it in its own way.
 #[derive(Debug, thiserror::Error)]
@@ -71,14 +71,14 @@ impl Principal {
 pub struct Authenticator {
     /// `None` where no admin token is accepted (the command line acts as admin itself).
     admin: Option<TokenHash>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn AccountStore>,
     /// Owner tokens seen before, by digest. Only hits are cached: a token the CLI creates
     /// later must still be found.
     known: RwLock<HashMap<TokenHash, TokenRecord>>,
 }
 
 impl Authenticator {
-    pub fn new(admin: Option<TokenHash>, store: Arc<dyn Store>) -> Self {
+    pub fn new(admin: Option<TokenHash>, store: Arc<dyn AccountStore>) -> Self {
         Authenticator {
             admin,
             store,
@@ -137,7 +137,7 @@ impl Authenticator {
 /// # Errors
 /// When the store cannot be written or the token file cannot be created.
 pub async fn admin_token_digest(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     configured: Option<&str>,
     data_dir: &Path,
 ) -> anyhow::Result<TokenHash> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::timestamp::Timestamp;
-use crate::store::Store;
+use crate::store::{QueueStore, Store};
 
 /// Events deleted per transaction.
 const BATCH: u32 = 500;
@@ -19,7 +19,7 @@ const INTERVAL: Duration = Duration::from_secs(600);
 /// # Errors
 /// When the store fails.
 pub async fn prune_expired(
-    store: &dyn Store,
+    store: &dyn QueueStore,
     retention: Duration,
     now: Timestamp,
 ) -> Result<u64, crate::store::StoreError> {

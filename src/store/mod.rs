@@ -1,8 +1,11 @@
-//! Durable state behind one interface, [`Store`], whatever the database.
+//! Durable state behind narrow traits, one per concern ([`AccountStore`], [`HookStore`],
+//! [`IngestStore`], [`QueueStore`], [`LogStore`]), which [`Store`] gathers, whatever the
+//! database.
 //!
-//! The API and the delivery workers only ever see `Arc<dyn Store>`: the embedded SQLite
-//! implementation lives in [`sqlite`], the shared PostgreSQL one in [`postgres`]. Every
-//! method is one transaction: a caller never sees a half-applied change, and a method that
+//! The core and the delivery workers see `Arc<dyn Store>` (or the one trait they need): the
+//! embedded SQLite implementation lives in [`sqlite`], the shared PostgreSQL one in
+//! [`postgres`]; `tests/store` is the suite every implementation must pass. Every method is
+//! one transaction: a caller never sees a half-applied change, and a method that
 //! returns `Ok` has had its change committed and synced to disk.
 
 mod columns;
@@ -320,14 +323,19 @@ pub struct QueueStats {
 /// Everything Hookpost keeps. Implementations batch concurrent writes into shared
 /// transactions, so callers need not (and must not) batch themselves.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AccountStore + HookStore + IngestStore + QueueStore + LogStore {
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Finishes pending writes and stops background threads; later calls fail with
     /// [`StoreError::Closed`].
     async fn close(&self);
+}
 
+/// Owner tokens, the admin token's digest, GitHub Apps and their installations, and
+/// the web UI's sessions.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
     /// Stores `candidate` as the admin token's digest unless one is stored already, and
     /// returns the digest in force (so concurrent first starts agree on one token).
     async fn init_admin_token(&self, candidate: TokenHash) -> Result<TokenHash, StoreError>;
@@ -340,6 +348,46 @@ pub trait Store: Send + Sync {
 
     async fn find_token(&self, hash: TokenHash) -> Result<Option<TokenRecord>, StoreError>;
 
+    /// Every owner token's record (never a token), oldest first.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Registers an app and creates its webhook; `None` when the slug is taken.
+    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError>;
+
+    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError>;
+
+    /// Every registered app, oldest first.
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError>;
+
+    /// Installs the app on `account` (once: installing again returns the installation);
+    /// `None` when there is no such app.
+    async fn install_app(
+        &self,
+        app_id: i64,
+        account: Login,
+    ) -> Result<Option<Installation>, StoreError>;
+
+    /// Stores a web UI session under the digest of its id, and forgets expired ones.
+    async fn create_session(
+        &self,
+        id_hash: TokenHash,
+        session: SessionRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The session unless it is unknown or expired at `now`.
+    async fn find_session(
+        &self,
+        id_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError>;
+}
+
+/// Repository, organization and app hooks, and what was last published for their scopes.
+#[async_trait::async_trait]
+pub trait HookStore: Send + Sync {
     /// Creates the repository or organization on first mention.
     async fn create_hook(
         &self,
@@ -366,42 +414,15 @@ pub trait Store: Send + Sync {
 
     /// `false` when no such hook. Its deliveries and attempts go with it.
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError>;
-    /// Registers an app and creates its webhook; `None` when the slug is taken.
-    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError>;
 
-    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError>;
+    /// What was last published for the scope's repository and organization.
+    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError>;
+}
 
-    /// Every registered app, oldest first.
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError>;
-
-    /// Every owner token's record (never a token), oldest first.
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
-
-    /// Stores a web UI session under the digest of its id, and forgets expired ones.
-    async fn create_session(
-        &self,
-        id_hash: TokenHash,
-        session: SessionRecord,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// The session unless it is unknown or expired at `now`.
-    async fn find_session(
-        &self,
-        id_hash: TokenHash,
-        now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError>;
-
-    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError>;
-
-    /// Installs the app on `account` (once: installing again returns the installation);
-    /// `None` when there is no such app.
-    async fn install_app(
-        &self,
-        app_id: i64,
-        account: Login,
-    ) -> Result<Option<Installation>, StoreError>;
-
+/// Work coming in: published events with their fan-out, and the deliveries Hookpost
+/// queues itself (pings, test pushes, redeliveries).
+#[async_trait::async_trait]
+pub trait IngestStore: Send + Sync {
     /// Stores the event once and one delivery for every active hook subscribed to it
     /// (repository hooks, organization hooks, hooks of apps installed on the account), all
     /// in one transaction, together with the idempotency key if any.
@@ -420,9 +441,6 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> Result<(), StoreError>;
 
-    /// What was last published for the scope's repository and organization.
-    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError>;
-
     /// Queues the repository's latest `push` event again for the hook, tried once.
     /// `false` when there is none or the hook does not subscribe to `push`.
     async fn queue_test_push(
@@ -432,6 +450,20 @@ pub trait Store: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
+    /// Queues a new attempt, tried once and at once, of the delivery that attempt
+    /// `attempt_id` of the hook belongs to. `false` when there is no such attempt.
+    async fn redeliver(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The delivery queue: claims and leases, attempts recorded, retention.
+#[async_trait::async_trait]
+pub trait QueueStore: Send + Sync {
     /// Leases up to `limit` due deliveries to `worker` until `lease_until`. Deliveries
     /// whose hook is no longer active are cancelled instead.
     async fn claim_due(
@@ -472,16 +504,16 @@ pub trait Store: Send + Sync {
     /// lease to expire.
     async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError>;
 
-    /// Queues a new attempt, tried once and at once, of the delivery that attempt
-    /// `attempt_id` of the hook belongs to. `false` when there is no such attempt.
-    async fn redeliver(
-        &self,
-        scope: &HookScope,
-        hook_id: HookId,
-        attempt_id: i64,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError>;
 
+    /// Deletes up to `batch` events older than `before` with their deliveries and
+    /// attempts; returns how many events went.
+    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
+}
+
+/// The delivery log: a hook's attempts, newest first, and one attempt in full.
+#[async_trait::async_trait]
+pub trait LogStore: Send + Sync {
     /// The hook's attempts, newest first; `None` when the hook does not exist.
     async fn list_attempts(
         &self,
@@ -496,12 +528,6 @@ pub trait Store: Send + Sync {
         hook_id: HookId,
         attempt_id: i64,
     ) -> Result<Option<AttemptDetail>, StoreError>;
-
-    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError>;
-
-    /// Deletes up to `batch` events older than `before` with their deliveries and
-    /// attempts; returns how many events went.
-    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
 }
 
 /// Which database to use; shared by `serve` and the admin commands.

@@ -32,9 +32,10 @@ use tokio_postgres::{NoTls, Row};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook,
-    HookId, HookPage, IdempotencyKey, Installation, LatestObjects, NewApp, NewEvent, Page,
-    PublishOutcome, QueueStats, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
+    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation,
+    LatestObjects, LogStore, NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore,
+    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::Login;
@@ -176,11 +177,10 @@ impl Store for PostgresStore {
         self.durable.close();
         self.relaxed.close();
     }
+}
 
-    fn watch_for_work(&self, wake: Arc<Notify>) {
-        tokio::spawn(listen::run(self.config.clone(), wake, self.closed.clone()));
-    }
-
+#[async_trait::async_trait]
+impl AccountStore for PostgresStore {
     async fn init_admin_token(&self, candidate: TokenHash) -> Result<TokenHash, StoreError> {
         in_transaction!(self, durable, |db| tokens::init_admin_token(
             &db, &candidate
@@ -204,6 +204,63 @@ impl Store for PostgresStore {
         tokens::find_token(&client, &hash).await
     }
 
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        tokens::list_tokens(&client).await
+    }
+
+    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {
+        in_transaction!(self, durable, |db| apps::create_app(&db, &app).await?)
+    }
+
+    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        apps::find_app(&client, &key).await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        apps::list_apps(&client).await
+    }
+
+    async fn install_app(
+        &self,
+        app_id: i64,
+        account: Login,
+    ) -> Result<Option<Installation>, StoreError> {
+        in_transaction!(self, durable, |db| apps::install_app(&db, app_id, &account)
+            .await?)
+    }
+
+    async fn create_session(
+        &self,
+        id_hash: TokenHash,
+        session: SessionRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        in_transaction!(self, durable, |db| sessions::create(
+            &db, &id_hash, &session, now
+        )
+        .await?)
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        sessions::find(&client, &id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError> {
+        let client = self.client(&self.durable).await?;
+        sessions::delete(&client, &id_hash).await
+    }
+}
+
+#[async_trait::async_trait]
+impl HookStore for PostgresStore {
     async fn create_hook(
         &self,
         scope: HookScope,
@@ -247,64 +304,18 @@ impl Store for PostgresStore {
         hooks::list_all(&client).await
     }
 
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        let client = self.client(&self.durable).await?;
-        apps::list_apps(&client).await
-    }
-
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let client = self.client(&self.durable).await?;
-        tokens::list_tokens(&client).await
-    }
-
-    async fn create_session(
-        &self,
-        id_hash: TokenHash,
-        session: SessionRecord,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        in_transaction!(self, durable, |db| sessions::create(
-            &db, &id_hash, &session, now
-        )
-        .await?)
-    }
-
-    async fn find_session(
-        &self,
-        id_hash: TokenHash,
-        now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let client = self.client(&self.durable).await?;
-        sessions::find(&client, &id_hash, now).await
-    }
-
-    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError> {
-        let client = self.client(&self.durable).await?;
-        sessions::delete(&client, &id_hash).await
-    }
-
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
         in_transaction!(self, durable, |db| hooks::delete(&db, scope, id).await?)
     }
 
-    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {
-        in_transaction!(self, durable, |db| apps::create_app(&db, &app).await?)
-    }
-
-    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError> {
+    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
         let client = self.client(&self.durable).await?;
-        apps::find_app(&client, &key).await
+        events::latest_objects(&client, scope).await
     }
+}
 
-    async fn install_app(
-        &self,
-        app_id: i64,
-        account: Login,
-    ) -> Result<Option<Installation>, StoreError> {
-        in_transaction!(self, durable, |db| apps::install_app(&db, app_id, &account)
-            .await?)
-    }
-
+#[async_trait::async_trait]
+impl IngestStore for PostgresStore {
     async fn publish(
         &self,
         event: NewEvent,
@@ -326,11 +337,6 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
-        let client = self.client(&self.durable).await?;
-        events::latest_objects(&client, scope).await
-    }
-
     async fn queue_test_push(
         &self,
         scope: &HookScope,
@@ -346,6 +352,25 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn redeliver(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        in_transaction!(self, durable, |db| {
+            let queued = queue::redeliver(&db, scope, hook_id, attempt_id, now).await?;
+            if queued {
+                notify_work(&db).await?;
+            }
+            queued
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl QueueStore for PostgresStore {
     async fn claim_due(
         &self,
         worker: &str,
@@ -377,6 +402,10 @@ impl Store for PostgresStore {
         queue::renew(&client, worker, &delivery_ids, lease_until).await
     }
 
+    fn watch_for_work(&self, wake: Arc<Notify>) {
+        tokio::spawn(listen::run(self.config.clone(), wake, self.closed.clone()));
+    }
+
     async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError> {
         in_transaction!(self, relaxed, |db| {
             queue::release(&db, worker, &delivery_ids, Timestamp::now()).await?;
@@ -384,22 +413,19 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn redeliver(
-        &self,
-        scope: &HookScope,
-        hook_id: HookId,
-        attempt_id: i64,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        in_transaction!(self, durable, |db| {
-            let queued = queue::redeliver(&db, scope, hook_id, attempt_id, now).await?;
-            if queued {
-                notify_work(&db).await?;
-            }
-            queued
-        })
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
+        let client = self.client(&self.relaxed).await?;
+        queue::stats(&client, now).await
     }
 
+    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        let client = self.client(&self.relaxed).await?;
+        events::prune(&client, before, batch).await
+    }
+}
+
+#[async_trait::async_trait]
+impl LogStore for PostgresStore {
     async fn list_attempts(
         &self,
         scope: &HookScope,
@@ -418,15 +444,5 @@ impl Store for PostgresStore {
     ) -> Result<Option<AttemptDetail>, StoreError> {
         let client = self.client(&self.durable).await?;
         log::get_attempt(&client, scope, hook_id, attempt_id).await
-    }
-
-    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
-        let client = self.client(&self.relaxed).await?;
-        queue::stats(&client, now).await
-    }
-
-    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
-        let client = self.client(&self.relaxed).await?;
-        events::prune(&client, before, batch).await
     }
 }

@@ -21,9 +21,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::{
-    AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary, Claim, Hook,
-    HookId, HookPage, IdempotencyKey, Installation, LatestObjects, NewApp, NewEvent, Page,
-    PublishOutcome, QueueStats, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
+    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation,
+    LatestObjects, LogStore, NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore,
+    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::Login;
@@ -109,7 +110,10 @@ impl Store for SqliteStore {
         self.readers.close();
         self.writer.close().await;
     }
+}
 
+#[async_trait::async_trait]
+impl AccountStore for SqliteStore {
     async fn init_admin_token(&self, candidate: TokenHash) -> Result<TokenHash, StoreError> {
         self.writer
             .write(move |conn| tokens::init_admin_token(conn, &candidate))
@@ -132,6 +136,66 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.readers.read(tokens::list_tokens).await
+    }
+
+    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {
+        self.writer
+            .write(move |conn| apps::create_app(conn, &app))
+            .await
+    }
+
+    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError> {
+        self.readers
+            .read(move |conn| apps::find_app(conn, &key))
+            .await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        self.readers.read(apps::list_apps).await
+    }
+
+    async fn install_app(
+        &self,
+        app_id: i64,
+        account: Login,
+    ) -> Result<Option<Installation>, StoreError> {
+        self.writer
+            .write(move |conn| apps::install_app(conn, app_id, &account))
+            .await
+    }
+
+    async fn create_session(
+        &self,
+        id_hash: TokenHash,
+        session: SessionRecord,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| sessions::create(conn, &id_hash, &session, now))
+            .await
+    }
+
+    async fn find_session(
+        &self,
+        id_hash: TokenHash,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.readers
+            .read(move |conn| sessions::find(conn, &id_hash, now))
+            .await
+    }
+
+    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| sessions::delete(conn, &id_hash))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl HookStore for SqliteStore {
     async fn create_hook(
         &self,
         scope: HookScope,
@@ -172,69 +236,23 @@ impl Store for SqliteStore {
         self.readers.read(hooks::list_all).await
     }
 
-    async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
-        self.readers.read(apps::list_apps).await
-    }
-
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.readers.read(tokens::list_tokens).await
-    }
-
-    async fn create_session(
-        &self,
-        id_hash: TokenHash,
-        session: SessionRecord,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| sessions::create(conn, &id_hash, &session, now))
-            .await
-    }
-
-    async fn find_session(
-        &self,
-        id_hash: TokenHash,
-        now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        self.readers
-            .read(move |conn| sessions::find(conn, &id_hash, now))
-            .await
-    }
-
-    async fn delete_session(&self, id_hash: TokenHash) -> Result<(), StoreError> {
-        self.writer
-            .write(move |conn| sessions::delete(conn, &id_hash))
-            .await
-    }
-
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
         let scope = scope.clone();
         self.writer
             .write(move |conn| hooks::delete(conn, &scope, id))
             .await
     }
-    async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {
-        self.writer
-            .write(move |conn| apps::create_app(conn, &app))
-            .await
-    }
 
-    async fn find_app(&self, key: AppKey) -> Result<Option<AppRecord>, StoreError> {
+    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
+        let scope = scope.clone();
         self.readers
-            .read(move |conn| apps::find_app(conn, &key))
+            .read(move |conn| events::latest_objects(conn, &scope))
             .await
     }
+}
 
-    async fn install_app(
-        &self,
-        app_id: i64,
-        account: Login,
-    ) -> Result<Option<Installation>, StoreError> {
-        self.writer
-            .write(move |conn| apps::install_app(conn, app_id, &account))
-            .await
-    }
-
+#[async_trait::async_trait]
+impl IngestStore for SqliteStore {
     async fn publish(
         &self,
         event: NewEvent,
@@ -257,13 +275,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
-        let scope = scope.clone();
-        self.readers
-            .read(move |conn| events::latest_objects(conn, &scope))
-            .await
-    }
-
     async fn queue_test_push(
         &self,
         scope: &HookScope,
@@ -276,6 +287,22 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn redeliver(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        attempt_id: i64,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |conn| queue::redeliver(conn, &scope, hook_id, attempt_id, now))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl QueueStore for SqliteStore {
     async fn claim_due(
         &self,
         worker: &str,
@@ -323,19 +350,19 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn redeliver(
-        &self,
-        scope: &HookScope,
-        hook_id: HookId,
-        attempt_id: i64,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let scope = scope.clone();
-        self.writer
-            .write(move |conn| queue::redeliver(conn, &scope, hook_id, attempt_id, now))
-            .await
+    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
+        self.readers.read(move |conn| queue::stats(conn, now)).await
     }
 
+    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+        self.writer
+            .write_relaxed(move |conn| events::prune(conn, before, batch))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl LogStore for SqliteStore {
     async fn list_attempts(
         &self,
         scope: &HookScope,
@@ -357,16 +384,6 @@ impl Store for SqliteStore {
         let scope = scope.clone();
         self.readers
             .read(move |conn| log::get_attempt(conn, &scope, hook_id, attempt_id))
-            .await
-    }
-
-    async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
-        self.readers.read(move |conn| queue::stats(conn, now)).await
-    }
-
-    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
-        self.writer
-            .write_relaxed(move |conn| events::prune(conn, before, batch))
             .await
     }
 }
