@@ -22,7 +22,7 @@ use crate::domain::hook::{ConfigPatch, HookPatch, HookRules, HookSettings};
 use crate::domain::names::Login;
 use crate::domain::validate::{ErrorCode, FieldError, Problems, ValidationErrors};
 use crate::error::ApiError;
-use crate::store::AppRecord;
+use crate::store::{AppRecord, AttemptId};
 use crate::web::{ApiBase, AppState};
 
 pub fn routes() -> Routes {
@@ -294,8 +294,10 @@ async fn list_deliveries(
     list_log(&state, &scope, app.hook_id, &url, &query).await
 }
 
-fn delivery_id(params: &HashMap<String, String>) -> Result<i64, ApiError> {
-    number(params, "delivery_id")?.ok_or(ApiError::NotFound)
+fn delivery_id(params: &HashMap<String, String>) -> Result<AttemptId, ApiError> {
+    number(params, "delivery_id")?
+        .map(AttemptId)
+        .ok_or(ApiError::NotFound)
 }
 
 async fn show_delivery(

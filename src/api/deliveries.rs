@@ -19,6 +19,7 @@ use super::scoped::Scoped;
 use crate::core::access::ManagedScope;
 use crate::core::deliveries::AttemptView;
 use crate::core::github::collection_path;
+use crate::domain::ids::AttemptId;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::Problems;
 use crate::error::ApiError;
@@ -58,13 +59,15 @@ fn scoped_routes(prefix: &str, tag: &str) -> Routes {
 }
 
 /// An opaque cursor: the id below which the next page starts.
-fn encode_cursor(before: i64) -> String {
-    hex::encode(before.to_be_bytes())
+fn encode_cursor(before: AttemptId) -> String {
+    hex::encode(before.0.to_be_bytes())
 }
 
-fn decode_cursor(text: &str) -> Option<i64> {
+fn decode_cursor(text: &str) -> Option<AttemptId> {
     let bytes: [u8; 8] = hex::decode(text).ok()?.try_into().ok()?;
-    Some(i64::from_be_bytes(bytes)).filter(|id| *id > 0)
+    Some(i64::from_be_bytes(bytes))
+        .filter(|id| *id > 0)
+        .map(AttemptId)
 }
 
 /// Reads `per_page`, `cursor`, `status` and `redelivery`.
@@ -170,7 +173,11 @@ pub fn detail_json(view: &AttemptView) -> Value {
 }
 
 /// The `Link` to the page after `items`, when there is one.
-pub fn next_link(deliveries_url: &str, query: &AttemptQuery, last_id: i64) -> Option<HeaderValue> {
+pub fn next_link(
+    deliveries_url: &str,
+    query: &AttemptQuery,
+    last_id: AttemptId,
+) -> Option<HeaderValue> {
     let mut url = format!(
         "{deliveries_url}?per_page={}&cursor={}",
         query.limit,
@@ -216,7 +223,7 @@ pub async fn show_log(
     state: &AppState,
     scope: &ManagedScope,
     hook_id: HookId,
-    attempt_id: i64,
+    attempt_id: AttemptId,
 ) -> Result<Json<Value>, ApiError> {
     let view = state.core.attempt(scope, hook_id, attempt_id).await?;
     Ok(Json(detail_json(&view)))
@@ -227,7 +234,7 @@ pub async fn redeliver_log(
     state: &AppState,
     scope: &ManagedScope,
     hook_id: HookId,
-    attempt_id: i64,
+    attempt_id: AttemptId,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     state.core.redeliver(scope, hook_id, attempt_id).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
@@ -276,7 +283,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(123_456)), Some(123_456));
+        assert_eq!(
+            decode_cursor(&encode_cursor(AttemptId(123_456))),
+            Some(AttemptId(123_456))
+        );
         for bad in ["", "zz", "00", "0000000000000000", "not a cursor"] {
             assert_eq!(decode_cursor(bad), None, "{bad}");
         }

@@ -10,7 +10,7 @@ use super::extract::PathParams;
 use crate::auth::Principal;
 use crate::core::access::{ManagedScope, authorize};
 use crate::error::ApiError;
-use crate::store::HookId;
+use crate::store::{AttemptId, HookId};
 use crate::web::{AppState, scope_from_path_params};
 
 /// The hook collection (and hook id) a request names, once the caller is known to manage it.
@@ -20,7 +20,7 @@ use crate::web::{AppState, scope_from_path_params};
 pub struct Scoped {
     pub scope: ManagedScope,
     hook_id: Option<HookId>,
-    delivery_id: Option<i64>,
+    delivery_id: Option<AttemptId>,
 }
 
 impl Scoped {
@@ -28,7 +28,7 @@ impl Scoped {
         self.hook_id.ok_or(ApiError::NotFound)
     }
 
-    pub fn delivery_id(&self) -> Result<i64, ApiError> {
+    pub fn delivery_id(&self) -> Result<AttemptId, ApiError> {
         self.delivery_id.ok_or(ApiError::NotFound)
     }
 }
@@ -48,8 +48,8 @@ impl FromRequestParts<AppState> for Scoped {
         let principal = Principal::from_request_parts(parts, state).await?;
         let PathParams(params) = PathParams::from_request_parts(parts, state).await?;
         let scope = scope_from_path_params(&params).ok_or(ApiError::NotFound)?;
-        let hook_id = number(&params, "hook_id")?;
-        let delivery_id = number(&params, "delivery_id")?;
+        let hook_id = number(&params, "hook_id")?.map(HookId);
+        let delivery_id = number(&params, "delivery_id")?.map(AttemptId);
         Ok(Scoped {
             scope: authorize(&principal, scope)?,
             hook_id,

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use super::access::ManagedScope;
 use super::{Core, CoreError};
 use crate::delivery::request::payload_for;
+use crate::domain::ids::AttemptId;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId};
 
@@ -14,7 +15,7 @@ use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId};
 pub struct AttemptPage {
     pub attempts: Vec<AttemptSummary>,
     /// The id to continue below when there are older attempts.
-    pub next_before: Option<i64>,
+    pub next_before: Option<AttemptId>,
 }
 
 /// One attempt in full, with the payload exactly as its receiver got it (for an app's hook,
@@ -64,7 +65,7 @@ impl Core {
         &self,
         scope: &ManagedScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
     ) -> Result<AttemptView, CoreError> {
         let detail = self
             .store
@@ -83,7 +84,7 @@ impl Core {
         &self,
         scope: &ManagedScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
     ) -> Result<(), CoreError> {
         if !self
             .store

@@ -173,10 +173,11 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::domain::hook::{CustomHeaders, HookConfig};
+    use crate::store::{DeliveryId, HookId};
 
     fn delivery(content_type: ContentType, secret: Option<&str>) -> ClaimedDelivery {
         ClaimedDelivery {
-            id: 1,
+            id: DeliveryId(1),
             event: Arc::new(EventRecord {
                 id: 9,
                 guid: "3fdcd42d-5bcb-45c5-b01a-27a2e5e23b00".into(),
@@ -187,7 +188,7 @@ mod tests {
                 target_organization_id: Some(7),
             }),
             target: Arc::new(DeliveryTarget {
-                hook_id: 42,
+                hook_id: HookId(42),
                 app_id: None,
                 organization: false,
                 config: HookConfig {

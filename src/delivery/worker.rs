@@ -23,7 +23,7 @@ use super::request::{self, WireSettings};
 use super::retry::{RetrySchedule, random_jitter};
 use crate::domain::timestamp::Timestamp;
 use crate::metrics::Metrics;
-use crate::store::{AttemptRecord, ClaimedDelivery, Store, StoreError};
+use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryId, Store, StoreError};
 
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
@@ -47,7 +47,7 @@ pub struct Worker {
     /// One semaphore per destination host.
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Ids of claimed deliveries not yet recorded, released on shutdown.
-    in_flight: Mutex<HashSet<i64>>,
+    in_flight: Mutex<HashSet<DeliveryId>>,
     /// How long in-flight attempts may take to finish at shutdown.
     grace: Duration,
     /// How long a claim holds its deliveries; renewed every third of it while they wait or
@@ -189,7 +189,7 @@ impl Worker {
         {
             tracing::warn!("attempts still under way after the grace period");
         }
-        let unfinished: Vec<i64> = self
+        let unfinished: Vec<DeliveryId> = self
             .in_flight
             .lock()
             .expect("not poisoned")
@@ -235,7 +235,7 @@ impl Worker {
 
     /// Extends the lease of every delivery held in memory.
     async fn renew_leases(&self) {
-        let held: Vec<i64> = self
+        let held: Vec<DeliveryId> = self
             .in_flight
             .lock()
             .expect("not poisoned")
@@ -282,8 +282,8 @@ impl Worker {
     ) {
         let span = tracing::info_span!(
             "deliver",
-            delivery_id = delivery.id,
-            hook_id = delivery.target.hook_id,
+            delivery_id = delivery.id.0,
+            hook_id = delivery.target.hook_id.0,
             guid = %delivery.event.guid
         );
         async {

@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod hook;
+pub mod ids;
 pub mod names;
 pub mod secret;
 pub mod timestamp;

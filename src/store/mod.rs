@@ -9,6 +9,7 @@
 //! returns `Ok` has had its change committed and synced to disk.
 
 mod columns;
+mod ids;
 pub mod postgres;
 pub mod sqlite;
 
@@ -21,8 +22,7 @@ use crate::domain::hook::{HookConfig, HookPatch, HookScope, HookSettings, LastRe
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
 
-/// A hook's id, unique across repository, organization and app hooks (as on GitHub).
-pub type HookId = i64;
+pub use crate::domain::ids::{AttemptId, DeliveryId, HookId};
 
 /// SHA-256 digest of a token: the only form in which tokens are stored.
 pub type TokenHash = [u8; 32];
@@ -166,7 +166,7 @@ pub struct DeliveryTarget {
 /// A delivery a worker has leased.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
-    pub id: i64,
+    pub id: DeliveryId,
     /// Shared by every delivery of the same event in one claim.
     pub event: Arc<EventRecord>,
     /// Shared by every delivery to the same hook in one claim.
@@ -189,7 +189,7 @@ pub struct Claim {
 /// One finished attempt and what follows from it.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
-    pub delivery_id: i64,
+    pub delivery_id: DeliveryId,
     pub hook_id: HookId,
     pub event_id: i64,
     pub installation_id: Option<i64>,
@@ -223,7 +223,7 @@ pub enum StatusClass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptQuery {
     /// Only attempts with a smaller id (the cursor).
-    pub before: Option<i64>,
+    pub before: Option<AttemptId>,
     pub limit: u32,
     pub status: Option<StatusClass>,
     pub redelivery: Option<bool>,
@@ -232,7 +232,7 @@ pub struct AttemptQuery {
 /// A delivery-log item (GitHub's `hook-delivery-item`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptSummary {
-    pub id: i64,
+    pub id: AttemptId,
     pub guid: String,
     pub delivered_at: Timestamp,
     pub redelivery: bool,
@@ -456,7 +456,7 @@ pub trait IngestStore: Send + Sync {
         &self,
         scope: &HookScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 }
@@ -490,7 +490,7 @@ pub trait QueueStore: Send + Sync {
     async fn renew_leases(
         &self,
         worker: &str,
-        delivery_ids: Vec<i64>,
+        delivery_ids: Vec<DeliveryId>,
         lease_until: Timestamp,
     ) -> Result<(), StoreError>;
 
@@ -502,7 +502,7 @@ pub trait QueueStore: Send + Sync {
 
     /// Gives leased deliveries back unattempted (shutdown), so others need not wait for the
     /// lease to expire.
-    async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError>;
+    async fn release(&self, worker: &str, delivery_ids: Vec<DeliveryId>) -> Result<(), StoreError>;
 
     async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError>;
 
@@ -526,7 +526,7 @@ pub trait LogStore: Send + Sync {
         &self,
         scope: &HookScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
     ) -> Result<Option<AttemptDetail>, StoreError>;
 }
 
@@ -583,7 +583,7 @@ mod tests {
         let settings =
             HookSettings::from_create(body.as_object().unwrap(), &HookRules::default()).unwrap();
         let hook = Hook {
-            id: 1,
+            id: HookId(1),
             scope: HookScope::App { app_id: 1 },
             settings: settings.clone(),
             created_at: Timestamp(0),
@@ -591,7 +591,7 @@ mod tests {
             last_response: LastResponse::Unused,
         };
         let claim = ClaimedDelivery {
-            id: 1,
+            id: DeliveryId(1),
             event: Arc::new(EventRecord {
                 id: 1,
                 guid: "guid".to_owned(),
@@ -602,7 +602,7 @@ mod tests {
                 target_organization_id: None,
             }),
             target: Arc::new(DeliveryTarget {
-                hook_id: 1,
+                hook_id: HookId(1),
                 app_id: None,
                 organization: false,
                 config: settings.config,

@@ -14,7 +14,7 @@ use maud::{Markup, html};
 use super::session::SignedForm;
 use super::{HookPath, UiError, csrf_input};
 use crate::domain::timestamp::Timestamp;
-use crate::store::{AttemptQuery, AttemptSummary, StatusClass};
+use crate::store::{AttemptId, AttemptQuery, AttemptSummary, StatusClass};
 use crate::web::AppState;
 
 /// Rows per page.
@@ -35,10 +35,10 @@ pub struct LogView {
     filter: Option<String>,
     /// Attempts older than this id (the next page).
     #[serde(default)]
-    before: Option<i64>,
+    before: Option<AttemptId>,
     /// For the live stream: attempts newer than this id.
     #[serde(default)]
-    after: Option<i64>,
+    after: Option<AttemptId>,
 }
 
 impl LogView {
@@ -50,7 +50,7 @@ impl LogView {
         }
     }
 
-    fn query(&self, before: Option<i64>, limit: u32) -> AttemptQuery {
+    fn query(&self, before: Option<AttemptId>, limit: u32) -> AttemptQuery {
         AttemptQuery {
             before,
             limit,
@@ -162,7 +162,7 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
         .attempts;
     let attempts = page.attempts;
     let base = path.base();
-    let newest = attempts.first().map_or(0, |attempt| attempt.id);
+    let newest = attempts.first().map_or(0, |attempt| attempt.id.0);
     let live = view.before.is_none();
     let filters = [
         ("all", "All"),
@@ -262,7 +262,7 @@ pub async fn live(
     path: HookPath,
     Query(view): Query<LogView>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let after = view.after.unwrap_or(0);
+    let after = view.after.unwrap_or(AttemptId(0));
     let stream = futures_util::stream::unfold(
         (state, path, view, after),
         |(state, path, view, mut after)| async move {

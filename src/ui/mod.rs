@@ -26,7 +26,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::core::CoreError;
 use crate::core::access::{ManagedScope, authorize};
 use crate::domain::hook::HookScope;
-use crate::store::HookId;
+use crate::store::{AttemptId, HookId};
 use crate::web::{AppState, scope_from_path_params};
 use session::{CSRF_FIELD, Session};
 
@@ -215,7 +215,7 @@ pub struct HookPath {
     pub session: Session,
     pub scope: ManagedScope,
     pub hook_id: HookId,
-    pub delivery_id: Option<i64>,
+    pub delivery_id: Option<AttemptId>,
 }
 
 impl HookPath {
@@ -259,10 +259,10 @@ impl FromRequestParts<AppState> for HookPath {
         let scope = authorize(&session.principal, scope)
             .map_err(|error| UiError::from(error).into_response())?;
         Ok(HookPath {
-            delivery_id: number("delivery_id"),
+            delivery_id: number("delivery_id").map(AttemptId),
             session,
             scope,
-            hook_id,
+            hook_id: HookId(hook_id),
         })
     }
 }

@@ -9,8 +9,8 @@ use hookpost::domain::hook::{HookRules, HookScope, HookSettings};
 use hookpost::domain::names::{Login, RepoName};
 use hookpost::domain::timestamp::Timestamp;
 use hookpost::store::{
-    AttemptQuery, AttemptRecord, ClaimedDelivery, Hook, IdempotencyKey, LatestObjects, NewApp,
-    NewEvent, PublishOutcome, Store,
+    AttemptId, AttemptQuery, AttemptRecord, ClaimedDelivery, DeliveryId, Hook, IdempotencyKey,
+    LatestObjects, NewApp, NewEvent, PublishOutcome, Store,
 };
 use serde_json::json;
 
@@ -268,7 +268,7 @@ async fn a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it(
         .record_attempt(attempt(&after.deliveries[0], at(122), true))
         .await
         .unwrap();
-    let rest: Vec<i64> = after.deliveries[1..].iter().map(|d| d.id).collect();
+    let rest: Vec<DeliveryId> = after.deliveries[1..].iter().map(|d| d.id).collect();
     store.release("b", rest).await.unwrap();
     let released = store.claim_due("c", at(123), at(183), 100).await.unwrap();
     assert_eq!(
@@ -296,7 +296,7 @@ async fn pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive(store: 
     assert_eq!(claim.deliveries.len(), 7);
     for delivery in &claim.deliveries[..5] {
         store
-            .record_attempt(attempt(delivery, at(8), delivery.id % 2 == 0))
+            .record_attempt(attempt(delivery, at(8), delivery.id.0 % 2 == 0))
             .await
             .unwrap();
     }
@@ -321,7 +321,7 @@ async fn pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive(store: 
             .await
             .unwrap();
     }
-    let mut seen: Vec<i64> = first.iter().map(|a| a.id).collect();
+    let mut seen: Vec<AttemptId> = first.iter().map(|a| a.id).collect();
     let mut before = seen.last().copied();
     while let Some(cursor) = before {
         let page = list(AttemptQuery {

@@ -9,6 +9,7 @@ use tokio_postgres::Row;
 use super::hooks::exists;
 use super::{all, opt};
 use crate::domain::hook::HookScope;
+use crate::domain::ids::AttemptId;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::headers_from_json;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass, StoreError};
@@ -62,7 +63,7 @@ pub(super) async fn list_attempts(
         &sql,
         &[
             &hook_id,
-            &query.before.unwrap_or(i64::MAX),
+            &query.before.map_or(i64::MAX, |id| id.0),
             &i64::from(query.limit),
             &query.redelivery,
             &status,
@@ -78,7 +79,7 @@ pub(super) async fn get_attempt(
     db: &impl GenericClient,
     scope: &HookScope,
     hook_id: HookId,
-    attempt_id: i64,
+    attempt_id: AttemptId,
 ) -> Result<Option<AttemptDetail>, StoreError> {
     if !exists(db, scope, hook_id).await? {
         return Ok(None);

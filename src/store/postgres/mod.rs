@@ -38,6 +38,7 @@ use super::{
     SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
+use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use ingest::Ingest;
@@ -356,7 +357,7 @@ impl IngestStore for PostgresStore {
         &self,
         scope: &HookScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         in_transaction!(self, durable, |db| {
@@ -395,7 +396,7 @@ impl QueueStore for PostgresStore {
     async fn renew_leases(
         &self,
         worker: &str,
-        delivery_ids: Vec<i64>,
+        delivery_ids: Vec<DeliveryId>,
         lease_until: Timestamp,
     ) -> Result<(), StoreError> {
         let client = self.client(&self.relaxed).await?;
@@ -406,7 +407,7 @@ impl QueueStore for PostgresStore {
         tokio::spawn(listen::run(self.config.clone(), wake, self.closed.clone()));
     }
 
-    async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError> {
+    async fn release(&self, worker: &str, delivery_ids: Vec<DeliveryId>) -> Result<(), StoreError> {
         in_transaction!(self, relaxed, |db| {
             queue::release(&db, worker, &delivery_ids, Timestamp::now()).await?;
             notify_work(&db).await?;
@@ -440,7 +441,7 @@ impl LogStore for PostgresStore {
         &self,
         scope: &HookScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
     ) -> Result<Option<AttemptDetail>, StoreError> {
         let client = self.client(&self.durable).await?;
         log::get_attempt(&client, scope, hook_id, attempt_id).await

@@ -14,6 +14,7 @@ use super::events::queue_once;
 use super::hooks::exists;
 use super::{all, exec, one, opt};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{headers_json, last_response_columns, state_after};
@@ -133,7 +134,7 @@ pub(super) async fn claim_due(
         };
         let attempts: i64 = row.try_get(4)?;
         deliveries.push(ClaimedDelivery {
-            id,
+            id: DeliveryId(id),
             event: event.clone(),
             target: target.clone(),
             installation_id: row.try_get(3)?,
@@ -177,8 +178,8 @@ pub(super) async fn record_attempts(
     }
     let column =
         |f: fn(&AttemptRecord) -> i64| -> Vec<i64> { attempts.iter().map(|a| f(a)).collect() };
-    let delivery_ids = column(|a| a.delivery_id);
-    let hook_ids = column(|a| a.hook_id);
+    let delivery_ids = column(|a| a.delivery_id.0);
+    let hook_ids = column(|a| a.hook_id.0);
     let event_ids = column(|a| a.event_id);
     let installation_ids: Vec<Option<i64>> = attempts.iter().map(|a| a.installation_id).collect();
     let redeliveries: Vec<bool> = attempts.iter().map(|a| a.redelivery).collect();
@@ -248,7 +249,7 @@ pub(super) async fn record_attempts(
     let (reached_events, reached_hooks): (Vec<i64>, Vec<i64>) = attempts
         .iter()
         .filter(|a| a.succeeded)
-        .map(|a| (a.event_id, a.hook_id))
+        .map(|a| (a.event_id, a.hook_id.0))
         .unzip();
     if !reached_events.is_empty() {
         exec(
@@ -316,7 +317,7 @@ pub(super) async fn stats(
 pub(super) async fn renew(
     db: &impl GenericClient,
     worker: &str,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     lease_until: Timestamp,
 ) -> Result<(), StoreError> {
     exec(
@@ -332,7 +333,7 @@ pub(super) async fn renew(
 pub(super) async fn release(
     db: &impl GenericClient,
     worker: &str,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     now: Timestamp,
 ) -> Result<(), StoreError> {
     exec(
@@ -349,7 +350,7 @@ pub(super) async fn redeliver(
     db: &impl GenericClient,
     scope: &HookScope,
     hook_id: HookId,
-    attempt_id: i64,
+    attempt_id: AttemptId,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     if !exists(db, scope, hook_id).await? {

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::hooks::{find_scope, get_in};
 use crate::domain::hook::HookScope;
+use crate::domain::ids::AttemptId;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::headers_from_json;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass, StoreError};
@@ -65,7 +66,7 @@ pub(super) fn list_attempts(
         .query_map(
             params![
                 hook_id,
-                query.before.unwrap_or(i64::MAX),
+                query.before.map_or(i64::MAX, |id| id.0),
                 query.limit,
                 query.redelivery,
                 status
@@ -80,7 +81,7 @@ pub(super) fn get_attempt(
     conn: &Connection,
     scope: &HookScope,
     hook_id: HookId,
-    attempt_id: i64,
+    attempt_id: AttemptId,
 ) -> Result<Option<AttemptDetail>, StoreError> {
     if !hook_exists(conn, scope, hook_id)? {
         return Ok(None);

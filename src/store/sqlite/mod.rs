@@ -27,6 +27,7 @@ use super::{
     SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
+use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use readers::Readers;
@@ -291,7 +292,7 @@ impl IngestStore for SqliteStore {
         &self,
         scope: &HookScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let scope = scope.clone();
@@ -332,7 +333,7 @@ impl QueueStore for SqliteStore {
     async fn renew_leases(
         &self,
         worker: &str,
-        delivery_ids: Vec<i64>,
+        delivery_ids: Vec<DeliveryId>,
         lease_until: Timestamp,
     ) -> Result<(), StoreError> {
         let worker = worker.to_owned();
@@ -341,7 +342,7 @@ impl QueueStore for SqliteStore {
             .await
     }
 
-    async fn release(&self, worker: &str, delivery_ids: Vec<i64>) -> Result<(), StoreError> {
+    async fn release(&self, worker: &str, delivery_ids: Vec<DeliveryId>) -> Result<(), StoreError> {
         let worker = worker.to_owned();
         self.writer
             .write_relaxed(move |conn| {
@@ -379,7 +380,7 @@ impl LogStore for SqliteStore {
         &self,
         scope: &HookScope,
         hook_id: HookId,
-        attempt_id: i64,
+        attempt_id: AttemptId,
     ) -> Result<Option<AttemptDetail>, StoreError> {
         let scope = scope.clone();
         self.readers

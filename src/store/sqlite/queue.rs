@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::events::queue_once;
 use super::hooks::{find_scope, get_in};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{headers_json, last_response_columns, state_after};
@@ -152,7 +153,7 @@ pub(super) fn claim_due(
             }
         };
         deliveries.push(ClaimedDelivery {
-            id: row.id,
+            id: DeliveryId(row.id),
             event,
             target,
             installation_id: row.installation_id,
@@ -251,7 +252,7 @@ pub(super) fn recover_leases(conn: &Connection, now: Timestamp) -> Result<u64, S
 pub(super) fn renew(
     conn: &Connection,
     worker: &str,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     lease_until: Timestamp,
 ) -> Result<(), StoreError> {
     let mut statement = conn.prepare_cached(
@@ -267,7 +268,7 @@ pub(super) fn renew(
 pub(super) fn release(
     conn: &Connection,
     worker: &str,
-    delivery_ids: &[i64],
+    delivery_ids: &[DeliveryId],
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let mut statement = conn.prepare_cached(
@@ -284,7 +285,7 @@ pub(super) fn redeliver(
     conn: &Connection,
     scope: &HookScope,
     hook_id: HookId,
-    attempt_id: i64,
+    attempt_id: AttemptId,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let Some(scope_row) = find_scope(conn, scope)? else {
