@@ -18,5 +18,6 @@ pub mod store;
 pub mod tools;
 pub mod ui;
 pub mod web;
+pub mod wire;
 
 pub use server::run;

@@ -1,14 +1,14 @@
 //! A hook's delivery log: pages of attempts, one attempt as the receiver got it, and
 //! redelivery.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 
 use super::access::ManagedScope;
 use super::{Core, CoreError};
-use crate::delivery::request::payload_for;
 use crate::domain::ids::AttemptId;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId};
+use crate::wire::payload_for;
 
 /// One page of a hook's attempts, newest first.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ use reqwest::redirect::Policy;
 use tokio::time::Instant;
 
 use super::guard::{Blocked, Guard, GuardedResolver};
-use super::request::OutgoingRequest;
+use crate::wire::OutgoingRequest;
 
 /// How much of a response body is kept.
 pub const RESPONSE_BODY_LIMIT: usize = 64 * 1024;

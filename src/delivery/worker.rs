@@ -19,11 +19,11 @@ use tracing::Instrument;
 use super::DeliveryConfig;
 use super::client::Transport;
 use super::guard::Guard;
-use super::request::{self, WireSettings};
 use super::retry::{RetrySchedule, random_jitter};
 use crate::domain::timestamp::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryId, Store, StoreError};
+use crate::wire::{self, WireSettings};
 
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
@@ -287,7 +287,7 @@ impl Worker {
             guid = %delivery.event.guid
         );
         async {
-            let outgoing = match request::build(&delivery, &self.wire) {
+            let outgoing = match wire::build(&delivery, &self.wire) {
                 Ok(outgoing) => outgoing,
                 Err(error) => {
                     tracing::error!(%error, "a stored hook URL does not parse; left to its lease");

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
-use crate::delivery::request::{sign_sha1, sign_sha256};
 use crate::domain::timestamp::Timestamp;
+use crate::wire::{sign_sha1, sign_sha256};
 
 /// How `listen` behaves.
 #[derive(Debug, Clone, clap::Args)]

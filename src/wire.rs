@@ -3,11 +3,13 @@
 //!
 //! Pure functions of the stored event and the hook's current config, so a retry or a
 //! redelivery sends the original payload under the hook's current URL, secret, content
-//! type and headers, and the delivery log can show what was sent.
+//! type and headers, and the delivery log can show what was sent. The one place the wire
+//! format is written: the worker sends it, the core shows it in the delivery log, and
+//! `hookpost listen` checks its signatures.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha1::Sha1;
