@@ -10,8 +10,9 @@ use clap::{Parser, Subcommand};
 use hookpost::auth::Principal;
 use hookpost::config::ServeConfig;
 use hookpost::core::{Core, CoreError};
-use hookpost::domain::hook::{HookRules, HookSettings};
+use hookpost::domain::hook::{HookInput, HookRules, HookSettings};
 use hookpost::domain::names::Login;
+use hookpost::domain::secret::Secret;
 use hookpost::metrics::Metrics;
 use hookpost::store::{self, Store, StoreConfig};
 use hookpost::tools;
@@ -245,15 +246,17 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             } else {
                 events
             };
-            let body = serde_json::json!({
-                "events": events,
-                "config": {"url": url, "secret": secret.unwrap_or_default(), "content_type": content_type}
-            });
-            let hook = HookSettings::from_create(
-                body.as_object().expect("an object"),
-                &HookRules::default(),
-            )
-            .map_err(|errors| anyhow::anyhow!("invalid app: {}", errors.summary()))?;
+            let input = HookInput {
+                active: true,
+                events,
+                url,
+                content_type,
+                // An empty secret is none, as in the API.
+                secret: secret.map(Secret::new),
+                ..HookInput::default()
+            };
+            let hook = HookSettings::new(&input, &HookRules::default())
+                .map_err(|errors| anyhow::anyhow!("invalid app: {}", errors.summary()))?;
             let store = store::open(&store).await?;
             let registered = admin_core(&store)
                 .register_app(&Principal::Admin, &name, hook, None)

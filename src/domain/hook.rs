@@ -251,22 +251,65 @@ impl HookSettings {
             problems.missing("config.url");
         }
         problems.finish(|| {
-            let mut settings = HookSettings {
-                name: name.to_owned(),
+            HookSettings::assemble(
+                name,
                 active,
-                events: events.unwrap_or_else(|| vec!["push".to_owned()]),
-                config: HookConfig {
-                    url: String::new(),
-                    content_type: ContentType::Form,
-                    secret: None,
-                    insecure_ssl: false,
-                    headers: CustomHeaders::default(),
-                },
-            };
-            config.apply(&mut settings.config);
-            settings
+                events.unwrap_or_else(|| vec!["push".to_owned()]),
+                &config,
+            )
         })
     }
+
+    /// The settings a form or a command line gives (a `web` hook; the content type is
+    /// `json` or `form`).
+    ///
+    /// # Errors
+    /// Every invalid field, at once, named as in the API (`config.url`, `events[1]`, …).
+    pub fn new(input: &HookInput, rules: &HookRules) -> Result<Self, ValidationErrors> {
+        let mut problems = Problems::new("Hook");
+        let events = check_events(
+            &mut problems,
+            "events",
+            input.events.iter().map(String::as_str),
+        );
+        let config = ConfigPatch::from_input(&mut problems, input, rules);
+        problems.finish(|| {
+            HookSettings::assemble("web", input.active, events.unwrap_or_default(), &config)
+        })
+    }
+
+    fn assemble(name: &str, active: bool, events: Vec<String>, config: &ConfigPatch) -> Self {
+        let mut settings = HookSettings {
+            name: name.to_owned(),
+            active,
+            events,
+            config: HookConfig {
+                url: String::new(),
+                content_type: ContentType::Form,
+                secret: None,
+                insecure_ssl: false,
+                headers: CustomHeaders::default(),
+            },
+        };
+        config.apply(&mut settings.config);
+        settings
+    }
+}
+
+/// A hook's settings as a form or a command line has them, before the domain's checks:
+/// typed values, no JSON in between.
+#[derive(Debug, Clone, Default)]
+pub struct HookInput {
+    pub active: bool,
+    /// An update with none leaves the hook's events as they are.
+    pub events: Vec<String>,
+    pub url: String,
+    /// `json` or `form`.
+    pub content_type: String,
+    /// `None` leaves the secret as it is (none, for a new hook); an empty one removes it.
+    pub secret: Option<Secret>,
+    pub insecure_ssl: bool,
+    pub headers: Vec<(String, String)>,
 }
 
 /// An event name as GitHub spells them: `[a-z_]{1,64}`.
@@ -281,7 +324,16 @@ fn read_events(
     key: &str,
 ) -> Option<Vec<String>> {
     let names = problems.string_list(obj, key, key)?;
-    let mut events: Vec<String> = Vec::with_capacity(names.len());
+    check_events(problems, key, names)
+}
+
+/// Checks event names (`*` is allowed); duplicates are dropped, order kept.
+fn check_events<'a>(
+    problems: &mut Problems,
+    key: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Option<Vec<String>> {
+    let mut events: Vec<String> = Vec::new();
     let mut valid = true;
     for (index, name) in names.into_iter().enumerate() {
         if name != "*" && !is_event_name(name) {
@@ -328,25 +380,10 @@ impl ConfigPatch {
     fn read(problems: &mut Problems, config: &Map<String, Value>, rules: &HookRules) -> Self {
         let url = problems
             .string(config, "url", "config.url")
-            .and_then(|url| match check_url(url) {
-                Ok(()) => Some(url.to_owned()),
-                Err(why) => {
-                    problems.invalid("config.url", why);
-                    None
-                }
-            });
+            .and_then(|url| checked_url(problems, url));
         let content_type = problems
             .string(config, "content_type", "config.content_type")
-            .and_then(|text| {
-                let parsed = ContentType::parse(text);
-                if parsed.is_none() {
-                    problems.invalid(
-                        "config.content_type",
-                        format!("content_type must be \"json\" or \"form\", not {text:?}"),
-                    );
-                }
-                parsed
-            });
+            .and_then(|text| check_content_type(problems, text));
         let secret = problems
             .string(config, "secret", "config.secret")
             .and_then(|secret| match secret {
@@ -360,6 +397,24 @@ impl ConfigPatch {
             secret,
             insecure_ssl: read_insecure_ssl(problems, config),
             headers: read_headers(problems, config, rules),
+        }
+    }
+
+    /// The config a form or a command line sets: every field.
+    fn from_input(problems: &mut Problems, input: &HookInput, rules: &HookRules) -> Self {
+        let headers = input
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), Some(value.as_str())));
+        ConfigPatch {
+            url: checked_url(problems, &input.url),
+            content_type: check_content_type(problems, &input.content_type),
+            secret: input
+                .secret
+                .as_ref()
+                .map(|secret| Some(secret.clone()).filter(|secret| !secret.expose().is_empty())),
+            insecure_ssl: Some(input.insecure_ssl),
+            headers: check_headers(problems, headers, rules),
         }
     }
 
@@ -406,6 +461,27 @@ impl ConfigPatch {
     }
 }
 
+fn checked_url(problems: &mut Problems, url: &str) -> Option<String> {
+    match check_url(url) {
+        Ok(()) => Some(url.to_owned()),
+        Err(why) => {
+            problems.invalid("config.url", why);
+            None
+        }
+    }
+}
+
+fn check_content_type(problems: &mut Problems, text: &str) -> Option<ContentType> {
+    let parsed = ContentType::parse(text);
+    if parsed.is_none() {
+        problems.invalid(
+            "config.content_type",
+            format!("content_type must be \"json\" or \"form\", not {text:?}"),
+        );
+    }
+    parsed
+}
+
 fn check_url(text: &str) -> Result<(), String> {
     let parsed =
         url::Url::parse(text).map_err(|error| format!("url is not a valid URL: {error}"))?;
@@ -448,7 +524,19 @@ fn read_headers(
     rules: &HookRules,
 ) -> Option<CustomHeaders> {
     let headers = problems.object(config, "headers", "config.headers")?;
-    let mut pairs: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    let headers = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()));
+    check_headers(problems, headers, rules)
+}
+
+/// Checks custom headers, each a name and its value (`None`: the value is not a string).
+fn check_headers<'a>(
+    problems: &mut Problems,
+    headers: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    rules: &HookRules,
+) -> Option<CustomHeaders> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
     let mut valid = true;
     for (name, value) in headers {
         let field = format!("config.headers.{name}");
@@ -469,10 +557,10 @@ fn read_headers(
             reject(format!("{name} is given more than once"));
         } else {
             match value {
-                Value::String(text) if is_header_value(text) => {
-                    pairs.push((name.clone(), text.clone()));
+                Some(text) if is_header_value(text) => {
+                    pairs.push((name.to_owned(), text.to_owned()));
                 }
-                Value::String(_) => {
+                Some(_) => {
                     reject(format!(
                         "the value of {name} has characters a header cannot carry"
                     ));
@@ -519,6 +607,31 @@ impl HookPatch {
             add_events,
             remove_events,
             config,
+        })
+    }
+
+    /// The update a settings form makes: every field it shows, the events only when some
+    /// are given.
+    ///
+    /// # Errors
+    /// Every invalid field, at once, named as in the API.
+    pub fn from_input(input: &HookInput, rules: &HookRules) -> Result<Self, ValidationErrors> {
+        let mut problems = Problems::new("Hook");
+        let events = if input.events.is_empty() {
+            None
+        } else {
+            check_events(
+                &mut problems,
+                "events",
+                input.events.iter().map(String::as_str),
+            )
+        };
+        let config = ConfigPatch::from_input(&mut problems, input, rules);
+        problems.finish(|| HookPatch {
+            active: Some(input.active),
+            events,
+            config,
+            ..HookPatch::default()
         })
     }
 
@@ -609,6 +722,65 @@ mod tests {
         }
         assert!(!is_header_name(""));
         assert!(is_header_value("ünïcode"));
+    }
+
+    #[test]
+    fn typed_input_is_checked_by_the_same_rules_with_the_apis_field_names() {
+        let input = HookInput {
+            active: true,
+            events: vec!["push".to_owned(), "Bad-Event".to_owned()],
+            url: "ftp://x".to_owned(),
+            content_type: "xml".to_owned(),
+            headers: vec![("X-GitHub-Event".to_owned(), "spoof".to_owned())],
+            ..HookInput::default()
+        };
+        let errors = HookSettings::new(&input, &HookRules::new(&[])).unwrap_err();
+        assert_eq!(
+            fields(errors),
+            [
+                "events[1]",
+                "config.url",
+                "config.content_type",
+                "config.headers.X-GitHub-Event"
+            ]
+        );
+
+        let input = HookInput {
+            active: true,
+            events: vec!["push".to_owned(), "push".to_owned()],
+            url: "https://example.com/hook".to_owned(),
+            content_type: "json".to_owned(),
+            secret: Some(Secret::new("s3")),
+            headers: vec![("X-Trace".to_owned(), "1".to_owned())],
+            ..HookInput::default()
+        };
+        let settings = HookSettings::new(&input, &HookRules::default()).unwrap();
+        assert_eq!(settings.events, ["push"]);
+        assert_eq!(settings.config.content_type, ContentType::Json);
+        assert!(!settings.config.insecure_ssl);
+
+        // An update with no secret and no events keeps both.
+        let mut updated = settings.clone();
+        let keep = HookInput {
+            secret: None,
+            events: Vec::new(),
+            active: false,
+            ..input.clone()
+        };
+        HookPatch::from_input(&keep, &HookRules::default())
+            .unwrap()
+            .apply(&mut updated);
+        assert_eq!(updated.config.secret, settings.config.secret);
+        assert_eq!(updated.events, settings.events);
+        assert!(!updated.active);
+        let clear = HookInput {
+            secret: Some(Secret::new("")),
+            ..input
+        };
+        HookPatch::from_input(&clear, &HookRules::default())
+            .unwrap()
+            .apply(&mut updated);
+        assert_eq!(updated.config.secret, None);
     }
 
     #[test]

@@ -1,22 +1,22 @@
 //! A hook's pages: create, show (settings and recent deliveries), edit, delete, ping.
 //!
-//! Forms are turned into the API's JSON bodies and read by the same domain rules
-//! (`HookSettings::from_create`, `HookPatch::from_body`), so the UI accepts exactly what the
-//! API accepts and says why it refuses the rest.
+//! Forms are read into a typed `HookInput` and checked by the same domain rules as the
+//! API's bodies (`HookSettings::new`, `HookPatch::from_input`), so the UI accepts what the
+//! API accepts and says why it refuses the rest, with the API's field names.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use serde_json::{Map, Value, json};
 
 use super::deliveries::{self, LogView};
 use super::pages::scope_title;
 use super::session::{Session, SignedForm};
 use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout};
 use crate::core::access::authorize;
-use crate::domain::hook::{HookPatch, HookScope, HookSettings, SECRET_MASK};
+use crate::domain::hook::{HookInput, HookPatch, HookScope, HookSettings, SECRET_MASK};
 use crate::domain::names::{Login, RepoName};
+use crate::domain::secret::Secret;
 use crate::domain::validate::ValidationErrors;
 use crate::store::Hook;
 use crate::web::{ApiBase, AppState};
@@ -91,8 +91,9 @@ fn settings_fields(values: &FormValues<'_>) -> Markup {
     }
 }
 
-/// The API body a settings form stands for.
-fn body_from(form: &SignedForm, creating: bool) -> Map<String, Value> {
+/// The settings a form stands for; an empty secret field keeps the stored secret (it is
+/// never shown back).
+fn input_from(form: &SignedForm) -> HookInput {
     let mut events: Vec<String> = form.all("events");
     events.extend(
         form.get("other_events")
@@ -102,41 +103,25 @@ fn body_from(form: &SignedForm, creating: bool) -> Map<String, Value> {
             .filter(|event| !event.is_empty())
             .map(str::to_owned),
     );
-    let mut headers = Map::new();
-    for line in form.get("headers").unwrap_or("").lines() {
-        if let Some((name, value)) = line.split_once(':') {
-            headers.insert(name.trim().to_owned(), json!(value.trim()));
-        }
+    let headers = form
+        .get("headers")
+        .unwrap_or("")
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    HookInput {
+        active: form.get("active").is_some(),
+        events,
+        url: form.get("url").unwrap_or("").trim().to_owned(),
+        content_type: form.get("content_type").unwrap_or("json").to_owned(),
+        secret: form
+            .get("secret")
+            .filter(|secret| !secret.is_empty() && *secret != SECRET_MASK)
+            .map(Secret::new),
+        insecure_ssl: form.get("verify_ssl").is_none(),
+        headers,
     }
-    let mut config = Map::new();
-    config.insert(
-        "url".to_owned(),
-        json!(form.get("url").unwrap_or("").trim()),
-    );
-    config.insert(
-        "content_type".to_owned(),
-        json!(form.get("content_type").unwrap_or("json")),
-    );
-    let verify = form.get("verify_ssl").is_some();
-    config.insert(
-        "insecure_ssl".to_owned(),
-        json!(if verify { "0" } else { "1" }),
-    );
-    config.insert("headers".to_owned(), Value::Object(headers));
-    // An empty secret field keeps the stored secret (it is never shown back).
-    match form.get("secret") {
-        Some(secret) if !secret.is_empty() && secret != SECRET_MASK => {
-            config.insert("secret".to_owned(), json!(secret));
-        }
-        _ => {}
-    }
-    let mut body = Map::new();
-    body.insert("active".to_owned(), json!(form.get("active").is_some()));
-    if creating || !events.is_empty() {
-        body.insert("events".to_owned(), json!(events));
-    }
-    body.insert("config".to_owned(), Value::Object(config));
-    body
 }
 
 fn problems(errors: &ValidationErrors) -> Markup {
@@ -209,8 +194,7 @@ pub async fn create(
         let message = format!("You cannot add webhooks to {target:?}.");
         return Err(UiError::BadRequest(message));
     };
-    let body = body_from(&form, true);
-    let settings = match HookSettings::from_create(&body, state.core.hook_rules()) {
+    let settings = match HookSettings::new(&input_from(&form), state.core.hook_rules()) {
         Ok(settings) => settings,
         Err(errors) => {
             let page = new_page(&form.session, &target, Some(&errors));
@@ -293,8 +277,7 @@ pub async fn update(
     path: HookPath,
     form: SignedForm,
 ) -> Result<Response, UiError> {
-    let body = body_from(&form, false);
-    let patch = match HookPatch::from_body(&body, state.core.hook_rules()) {
+    let patch = match HookPatch::from_input(&input_from(&form), state.core.hook_rules()) {
         Ok(patch) => patch,
         Err(errors) => {
             let hook = find(&state, &path).await?;
