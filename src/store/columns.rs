@@ -7,6 +7,24 @@ use crate::domain::names::{Login, RepoName};
 use crate::store::{AttemptRecord, StoreError, TokenRecord};
 
 /// Headers as a JSON array of `[name, value]` pairs: order and repeated names are kept.
+/// A scope as found in the database: the column its hooks are filed under, its row id,
+/// and its names as first spelled.
+pub(crate) struct ScopeRow {
+    pub(crate) column: &'static str,
+    pub(crate) id: i64,
+    pub(crate) canonical: HookScope,
+}
+
+/// Stored data that this version cannot read.
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+/// An account's login as stored.
+pub(crate) fn login(text: &str) -> Result<Login, StoreError> {
+    Login::parse(text).ok_or_else(|| corrupt("account login"))
+}
+
 pub(crate) fn headers_json(headers: &[(String, String)]) -> String {
     serde_json::to_string(headers).expect("strings serialize")
 }

@@ -10,24 +10,8 @@ use crate::domain::hook::{
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{last_response, scope_from_names};
+use crate::store::columns::{ScopeRow, corrupt, last_response, login, scope_from_names};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
-
-/// A scope as found in the database: the column its hooks are filed under, its row id,
-/// and its names as first spelled.
-pub(super) struct ScopeRow {
-    pub(super) column: &'static str,
-    pub(super) id: i64,
-    pub(super) canonical: HookScope,
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
-fn login(text: &str) -> Result<Login, StoreError> {
-    Login::parse(text).ok_or_else(|| corrupt("account login"))
-}
 
 /// Looks the scope up without creating it.
 pub(super) async fn find_scope(
