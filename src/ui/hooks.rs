@@ -44,7 +44,27 @@ struct FormValues<'a> {
     headers: String,
 }
 
-fn settings_fields(values: &FormValues<'_>) -> Markup {
+/// The messages of the problems with the API field `field` (or inside it:
+/// `config.headers.X-A`, `events[1]`), shown under its input.
+fn field_errors(errors: Option<&ValidationErrors>, field: &str) -> Markup {
+    let messages: Vec<&str> = errors
+        .map(|errors| errors.0.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|error| {
+            error
+                .field
+                .strip_prefix(field)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+        .map(|error| error.message.as_str())
+        .collect();
+    html! {
+        @for message in messages { p.field-error role="alert" { (message) } }
+    }
+}
+
+fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -> Markup {
     let others: Vec<&str> = values
         .events
         .iter()
@@ -54,11 +74,13 @@ fn settings_fields(values: &FormValues<'_>) -> Markup {
     html! {
         label for="url" { "Payload URL" }
         input #url type="url" name="url" value=(values.url) required placeholder="https://example.com/hook";
+        (field_errors(errors, "config.url"))
         label for="content_type" { "Content type" }
         select #content_type name="content_type" {
             option value="json" selected[values.json] { "application/json" }
             option value="form" selected[!values.json] { "application/x-www-form-urlencoded" }
         }
+        (field_errors(errors, "config.content_type"))
         label for="secret" { "Secret" }
         input #secret type="password" name="secret" autocomplete="new-password"
             placeholder=(if values.has_secret { "unchanged (a secret is set)" } else { "none" });
@@ -81,9 +103,11 @@ fn settings_fields(values: &FormValues<'_>) -> Markup {
             }
             label for="other_events" { "Other events (comma separated)" }
             input #other_events type="text" name="other_events" value=(others.join(", "));
+            (field_errors(errors, "events"))
         }
         label for="headers" { "Custom headers (one " code { "Name: value" } " per line)" }
         textarea #headers name="headers" rows="3" { (values.headers) }
+        (field_errors(errors, "config.headers"))
         div.check {
             input #active type="checkbox" name="active" value="1" checked[values.active];
             label for="active" { "Active" }
@@ -158,7 +182,7 @@ fn new_page(session: &Session, target: &str, errors: Option<&ValidationErrors>) 
                 (csrf_input(session))
                 label for="target" { "Repository (" code { "owner/name" } ") or organization" }
                 input #target type="text" name="target" value=(target) required placeholder="acme/widgets";
-                (settings_fields(&defaults))
+                (settings_fields(&defaults, errors))
                 button.primary type="submit" { "Add webhook" }
             }
         },
@@ -253,7 +277,7 @@ fn hook_page(
                 @if let Some(errors) = errors { (problems(errors)) }
                 form.settings method="post" action=(base) {
                     (csrf_input(&path.session))
-                    (settings_fields(&values))
+                    (settings_fields(&values, errors))
                     button.primary type="submit" { "Update webhook" }
                 }
                 p { a.danger href={(base) "/delete"} { "Delete webhook…" } }

@@ -518,7 +518,15 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
     ];
     let refused = browser.post(&page, &invalid).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.text().await.unwrap().contains("url"));
+    let refused = refused.text().await.unwrap();
+    // The problem stands under its field, not only in the list above the form.
+    let url_field = refused.find(r#"id="url""#).expect("the URL field");
+    let next_field = url_field + refused[url_field..].find("<label").unwrap();
+    assert!(
+        refused[url_field..next_field].contains("url is not a valid URL"),
+        "{}",
+        &refused[url_field..next_field]
+    );
 
     // Delete asks first, then deletes.
     let (status, confirm) = browser.get(&format!("{page}/delete")).await;
