@@ -8,7 +8,7 @@ use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey, LineEnding};
 use serde_json::Value;
 
 use crate::domain::timestamp::Timestamp;
-use crate::store::{AccountStore, AppKey, AppRecord, StoreError};
+use crate::store::{AccountStore, AppId, AppKey, AppRecord, StoreError};
 
 /// Why an app's JWT was refused.
 #[derive(Debug, thiserror::Error)]
@@ -91,9 +91,9 @@ pub async fn authenticate(
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| refuse(UNDECODABLE))?;
     let key = match claims.get("iss") {
-        Some(Value::Number(id)) => id.as_i64().map(AppKey::Id),
+        Some(Value::Number(id)) => id.as_i64().map(|id| AppKey::Id(AppId(id))),
         Some(Value::String(text)) => Some(match text.parse::<i64>() {
-            Ok(id) => AppKey::Id(id),
+            Ok(id) => AppKey::Id(AppId(id)),
             Err(_) => AppKey::ClientId(text.clone()),
         }),
         _ => None,

@@ -14,7 +14,7 @@ use hookpost::domain::hook::{HookInput, HookRules, HookSettings};
 use hookpost::domain::names::Login;
 use hookpost::domain::secret::Secret;
 use hookpost::metrics::Metrics;
-use hookpost::store::{self, Store, StoreConfig};
+use hookpost::store::{self, AppId, Store, StoreConfig};
 use hookpost::tools;
 use hookpost::tools::listen::ListenConfig;
 use tokio_util::sync::CancellationToken;
@@ -111,7 +111,7 @@ enum AppCommand {
     /// Install an app on an account (user or organization); prints the installation as JSON.
     Install {
         #[arg(long = "app")]
-        app_id: i64,
+        app_id: AppId,
         #[arg(long, value_parser = parse_login)]
         account: Login,
         #[command(flatten)]

@@ -16,6 +16,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::domain::hook::{ContentType, SECRET_MASK};
+use crate::domain::ids::InstallationId;
 use crate::domain::secret::Secret;
 use crate::store::{ClaimedDelivery, DeliveryTarget, EventRecord};
 
@@ -54,7 +55,7 @@ impl OutgoingRequest {
 }
 
 /// The payload as this hook receives it: for an app's hook, with `installation` added.
-pub fn payload_for(payload: &Arc<[u8]>, installation_id: Option<i64>) -> Bytes {
+pub fn payload_for(payload: &Arc<[u8]>, installation_id: Option<InstallationId>) -> Bytes {
     let Some(installation_id) = installation_id else {
         return Bytes::from_owner(payload.clone());
     };
@@ -100,7 +101,7 @@ fn installation_target(
     event: &EventRecord,
 ) -> (&'static str, Option<i64>) {
     match (target.app_id, target.organization) {
-        (Some(app_id), _) => ("integration", Some(app_id)),
+        (Some(app_id), _) => ("integration", Some(app_id.0)),
         (None, true) => ("organization", event.target_organization_id),
         (None, false) => ("repository", event.target_repository_id),
     }
@@ -175,7 +176,7 @@ pub fn build(
 mod tests {
     use super::*;
     use crate::domain::hook::{CustomHeaders, HookConfig};
-    use crate::store::{DeliveryId, HookId};
+    use crate::store::{AppId, DeliveryId, HookId, InstallationId};
 
     fn delivery(content_type: ContentType, secret: Option<&str>) -> ClaimedDelivery {
         ClaimedDelivery {
@@ -283,8 +284,8 @@ mod tests {
     #[test]
     fn app_deliveries_name_the_installation() {
         let mut app_delivery = delivery(ContentType::Json, None);
-        Arc::make_mut(&mut app_delivery.target).app_id = Some(5);
-        app_delivery.installation_id = Some(77);
+        Arc::make_mut(&mut app_delivery.target).app_id = Some(AppId(5));
+        app_delivery.installation_id = Some(InstallationId(77));
         let request = build(&app_delivery, &settings()).unwrap();
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(body["installation"], serde_json::json!({"id": 77}));

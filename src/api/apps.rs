@@ -19,6 +19,7 @@ use crate::apps;
 use crate::auth::Principal;
 use crate::core::access::{ManagedScope, require_admin};
 use crate::domain::hook::{ConfigPatch, HookPatch, HookRules, HookSettings};
+use crate::domain::ids::AppId;
 use crate::domain::names::Login;
 use crate::domain::validate::{ErrorCode, FieldError, Problems, ValidationErrors};
 use crate::error::ApiError;
@@ -184,7 +185,7 @@ async fn install(
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require_admin(&principal)?;
-    let app_id: i64 = params
+    let app_id: AppId = params
         .get("app_id")
         .and_then(|id| id.parse().ok())
         .ok_or(ApiError::NotFound)?;

@@ -64,7 +64,7 @@ pub fn require_admin(principal: &Principal) -> Result<(), CoreError> {
 mod tests {
     use super::*;
     use crate::domain::names::{Login, RepoName};
-    use crate::store::TokenRecord;
+    use crate::store::{AppId, TokenRecord};
 
     #[test]
     fn owners_manage_their_accounts_and_only_the_admin_manages_apps() {
@@ -79,7 +79,7 @@ mod tests {
         let other = HookScope::Organization {
             org: Login::parse("other").unwrap(),
         };
-        let app = HookScope::App { app_id: 1 };
+        let app = HookScope::App { app_id: AppId(1) };
         assert!(authorize(&owner, repo.clone()).is_ok());
         assert!(authorize(&owner, other.clone()).is_err());
         assert!(authorize(&owner, app.clone()).is_err());

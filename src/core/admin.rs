@@ -6,6 +6,7 @@ use super::{Core, CoreError};
 use crate::apps;
 use crate::auth::{Principal, generate_token, hash_token};
 use crate::domain::hook::HookSettings;
+use crate::domain::ids::AppId;
 use crate::domain::names::Login;
 use crate::domain::secret::Secret;
 use crate::domain::validate::{ErrorCode, Problems};
@@ -112,7 +113,7 @@ impl Core {
     pub async fn install_app(
         &self,
         principal: &Principal,
-        app_id: i64,
+        app_id: AppId,
         account: Login,
     ) -> Result<Installation, CoreError> {
         require_admin(principal)?;

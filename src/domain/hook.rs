@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::ids::AppId;
 use super::names::{Login, RepoName};
 use super::validate::{Problems, ValidationErrors};
 
@@ -17,7 +18,7 @@ use super::secret::Secret;
 pub enum HookScope {
     Repository { owner: Login, repo: RepoName },
     Organization { org: Login },
-    App { app_id: i64 },
+    App { app_id: AppId },
 }
 
 impl HookScope {

@@ -18,6 +18,14 @@ macro_rules! id_type {
         #[serde(transparent)]
         pub struct $name(pub i64);
 
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                text.parse().map($name)
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
@@ -33,4 +41,8 @@ id_type!(
     DeliveryId,
     /// One try of a delivery: the delivery log's item (GitHub's "delivery id").
     AttemptId,
+    /// A GitHub App.
+    AppId,
+    /// An app's installation on an account.
+    InstallationId,
 );

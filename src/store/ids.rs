@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use rusqlite::types::{FromSqlResult, ToSqlOutput, ValueRef};
 use tokio_postgres::types::{IsNull, Type};
 
-use crate::domain::ids::{AttemptId, DeliveryId, HookId};
+use crate::domain::ids::{AppId, AttemptId, DeliveryId, HookId, InstallationId};
 
 macro_rules! sql_id {
     ($($name:ident),* $(,)?) => {$(
@@ -51,4 +51,4 @@ macro_rules! sql_id {
     )*};
 }
 
-sql_id!(HookId, DeliveryId, AttemptId);
+sql_id!(HookId, DeliveryId, AttemptId, AppId, InstallationId);

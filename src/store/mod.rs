@@ -22,7 +22,7 @@ use crate::domain::hook::{HookConfig, HookPatch, HookScope, HookSettings, LastRe
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
 
-pub use crate::domain::ids::{AttemptId, DeliveryId, HookId};
+pub use crate::domain::ids::{AppId, AttemptId, DeliveryId, HookId, InstallationId};
 
 /// SHA-256 digest of a token: the only form in which tokens are stored.
 pub type TokenHash = [u8; 32];
@@ -157,7 +157,7 @@ pub struct EventRecord {
 pub struct DeliveryTarget {
     pub hook_id: HookId,
     /// `Some(app_id)` for an app's hook.
-    pub app_id: Option<i64>,
+    pub app_id: Option<AppId>,
     /// An organization hook (else a repository hook, unless `app_id`).
     pub organization: bool,
     pub config: HookConfig,
@@ -171,7 +171,7 @@ pub struct ClaimedDelivery {
     pub event: Arc<EventRecord>,
     /// Shared by every delivery to the same hook in one claim.
     pub target: Arc<DeliveryTarget>,
-    pub installation_id: Option<i64>,
+    pub installation_id: Option<InstallationId>,
     /// Attempts made before this one.
     pub attempts: u32,
     /// Follows the retry schedule (automatic delivery) or is tried once (redelivery, test).
@@ -192,7 +192,7 @@ pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
     pub hook_id: HookId,
     pub event_id: i64,
-    pub installation_id: Option<i64>,
+    pub installation_id: Option<InstallationId>,
     pub redelivery: bool,
     pub delivered_at: Timestamp,
     pub duration_ms: i64,
@@ -241,7 +241,7 @@ pub struct AttemptSummary {
     pub status_code: u16,
     pub event: String,
     pub action: Option<String>,
-    pub installation_id: Option<i64>,
+    pub installation_id: Option<InstallationId>,
     pub repository_id: Option<i64>,
     pub throttled_at: Option<Timestamp>,
 }
@@ -261,7 +261,7 @@ pub struct AttemptDetail {
 /// A GitHub App as stored: only the public half of its key is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRecord {
-    pub id: i64,
+    pub id: AppId,
     pub slug: String,
     pub name: String,
     pub client_id: String,
@@ -288,14 +288,14 @@ pub struct NewApp {
 /// How a JWT names its app: GitHub takes the app id or the client id as `iss`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppKey {
-    Id(i64),
+    Id(AppId),
     ClientId(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installation {
-    pub id: i64,
-    pub app_id: i64,
+    pub id: InstallationId,
+    pub app_id: AppId,
     pub account: Login,
 }
 
@@ -363,7 +363,7 @@ pub trait AccountStore: Send + Sync {
     /// `None` when there is no such app.
     async fn install_app(
         &self,
-        app_id: i64,
+        app_id: AppId,
         account: Login,
     ) -> Result<Option<Installation>, StoreError>;
 
@@ -584,7 +584,7 @@ mod tests {
             HookSettings::from_create(body.as_object().unwrap(), &HookRules::default()).unwrap();
         let hook = Hook {
             id: HookId(1),
-            scope: HookScope::App { app_id: 1 },
+            scope: HookScope::App { app_id: AppId(1) },
             settings: settings.clone(),
             created_at: Timestamp(0),
             updated_at: Timestamp(0),

@@ -6,6 +6,7 @@ use tokio_postgres::Row;
 use super::hooks::{self, ensure_account};
 use super::{all, exec, one, opt};
 use crate::domain::hook::HookScope;
+use crate::domain::ids::AppId;
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AppKey, AppRecord, Hook, Installation, NewApp, StoreError};
@@ -54,7 +55,7 @@ pub(super) async fn create_app(
     let Some(row) = inserted else {
         return Ok(None);
     };
-    let id: i64 = row.try_get(0)?;
+    let id: AppId = row.try_get(0)?;
     let hook = hooks::create(db, &HookScope::App { app_id: id }, &app.hook).await?;
     let record = find_app(db, &AppKey::Id(id))
         .await?
@@ -86,7 +87,7 @@ pub(super) async fn list_apps(db: &impl GenericClient) -> Result<Vec<AppRecord>,
 
 pub(super) async fn install_app(
     db: &impl GenericClient,
-    app_id: i64,
+    app_id: AppId,
     account: &Login,
 ) -> Result<Option<Installation>, StoreError> {
     if find_app(db, &AppKey::Id(app_id)).await?.is_none() {

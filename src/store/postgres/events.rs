@@ -7,6 +7,7 @@ use deadpool_postgres::GenericClient;
 use super::hooks::{ensure_account, ensure_repository, find_scope};
 use super::{all, exec, opt};
 use crate::domain::hook::HookScope;
+use crate::domain::ids::InstallationId;
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{IDEMPOTENCY_WINDOW_MS, idempotent_reply, parse_idempotent_reply};
@@ -322,7 +323,7 @@ pub(super) async fn queue_once(
     db: &impl GenericClient,
     event_id: i64,
     hook_id: HookId,
-    installation_id: Option<i64>,
+    installation_id: Option<InstallationId>,
     redelivery: bool,
     now: Timestamp,
 ) -> Result<(), StoreError> {

@@ -38,6 +38,7 @@ use super::{
     SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
+use crate::domain::ids::AppId;
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
@@ -226,7 +227,7 @@ impl AccountStore for PostgresStore {
 
     async fn install_app(
         &self,
-        app_id: i64,
+        app_id: AppId,
         account: Login,
     ) -> Result<Option<Installation>, StoreError> {
         in_transaction!(self, durable, |db| apps::install_app(&db, app_id, &account)

@@ -181,7 +181,10 @@ pub(super) async fn record_attempts(
     let delivery_ids = column(|a| a.delivery_id.0);
     let hook_ids = column(|a| a.hook_id.0);
     let event_ids = column(|a| a.event_id);
-    let installation_ids: Vec<Option<i64>> = attempts.iter().map(|a| a.installation_id).collect();
+    let installation_ids: Vec<Option<i64>> = attempts
+        .iter()
+        .map(|a| a.installation_id.map(|id| id.0))
+        .collect();
     let redeliveries: Vec<bool> = attempts.iter().map(|a| a.redelivery).collect();
     let delivered_at = column(|a| a.delivered_at.0);
     let durations = column(|a| a.duration_ms);

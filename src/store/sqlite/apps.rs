@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::hooks::{self, ensure_account};
 use crate::domain::hook::HookScope;
+use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AppKey, AppRecord, Hook, Installation, NewApp, StoreError};
@@ -41,7 +42,7 @@ pub(super) fn create_app(
         return Ok(None);
     }
     let now = Timestamp::now();
-    let id: i64 = conn
+    let id: AppId = conn
         .prepare_cached(
             "INSERT INTO apps (slug, name, client_id, public_key_pem, events, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
@@ -88,7 +89,7 @@ pub(super) fn list_apps(conn: &Connection) -> Result<Vec<AppRecord>, StoreError>
 
 pub(super) fn install_app(
     conn: &Connection,
-    app_id: i64,
+    app_id: AppId,
     account: &Login,
 ) -> Result<Option<Installation>, StoreError> {
     if find_app(conn, &AppKey::Id(app_id))?.is_none() {
@@ -100,7 +101,7 @@ pub(super) fn install_app(
          ON CONFLICT (app_id, account_id) DO NOTHING",
     )?
     .execute(params![app_id, account_id, Timestamp::now().0])?;
-    let (id, login): (i64, String) = conn
+    let (id, login): (InstallationId, String) = conn
         .prepare_cached(
             "SELECT i.id, a.login FROM installations i JOIN accounts a ON a.id = i.account_id
              WHERE i.app_id = ?1 AND i.account_id = ?2",

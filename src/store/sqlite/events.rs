@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::hooks::{ensure_account, find_scope};
 use crate::domain::hook::HookScope;
+use crate::domain::ids::InstallationId;
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{IDEMPOTENCY_WINDOW_MS, idempotent_reply, parse_idempotent_reply};
@@ -217,7 +218,7 @@ pub(super) fn queue_once(
     conn: &Connection,
     event_id: i64,
     hook_id: HookId,
-    installation_id: Option<i64>,
+    installation_id: Option<InstallationId>,
     redelivery: bool,
     now: Timestamp,
 ) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ use super::{
     SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
+use crate::domain::ids::AppId;
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
@@ -159,7 +160,7 @@ impl AccountStore for SqliteStore {
 
     async fn install_app(
         &self,
-        app_id: i64,
+        app_id: AppId,
         account: Login,
     ) -> Result<Option<Installation>, StoreError> {
         self.writer

@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::events::queue_once;
 use super::hooks::{find_scope, get_in};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
@@ -26,7 +27,7 @@ struct Leased {
     id: i64,
     event_id: i64,
     hook_id: HookId,
-    installation_id: Option<i64>,
+    installation_id: Option<InstallationId>,
     attempts: u32,
     retry: bool,
     redelivery: bool,
@@ -43,7 +44,7 @@ fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarg
         .query_row([hook_id], |row| {
             Ok((
                 row.get::<_, bool>(0)?,
-                row.get::<_, Option<i64>>(1)?,
+                row.get::<_, Option<AppId>>(1)?,
                 row.get::<_, bool>(2)?,
                 row.get::<_, String>(3)?,
                 row.get::<_, String>(4)?,
@@ -294,7 +295,7 @@ pub(super) fn redeliver(
     if get_in(conn, &scope_row, hook_id)?.is_none() {
         return Ok(false);
     }
-    let found: Option<(i64, Option<i64>)> = conn
+    let found: Option<(i64, Option<InstallationId>)> = conn
         .prepare_cached(
             "SELECT event_id, installation_id FROM attempts WHERE id = ?1 AND hook_id = ?2",
         )?
