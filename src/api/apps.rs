@@ -21,7 +21,7 @@ use crate::core::access::{ManagedScope, require_admin};
 use crate::domain::hook::{ConfigPatch, HookPatch, HookRules, HookSettings};
 use crate::domain::ids::AppId;
 use crate::domain::names::Login;
-use crate::domain::validate::{ErrorCode, FieldError, Problems, ValidationErrors};
+use crate::domain::validate::{ErrorCode, Problems, ValidationErrors};
 use crate::error::ApiError;
 use crate::store::{AppRecord, AttemptId};
 use crate::web::{ApiBase, AppState};
@@ -108,8 +108,8 @@ impl FromRequestParts<AppState> for AuthenticatedApp {
     }
 }
 
-/// Reads `POST /admin/apps`: `{"name", "events", "hook": {config}}`. The hook is read as a
-/// repository hook's create body would be, its `config.*` fields reported as `hook.*`.
+/// Reads `POST /admin/apps`: `{"name", "events", "hook": {config}}`. The hook is read by
+/// the same rules as a repository hook's create body, its config fields named `hook.*`.
 fn read_registration(
     body: &Map<String, Value>,
     rules: &HookRules,
@@ -127,27 +127,8 @@ fn read_registration(
             "name must contain a letter or digit",
         );
     }
-    let events = body
-        .get("events")
-        .cloned()
-        .unwrap_or_else(|| json!(["push"]));
-    let hook_body =
-        json!({"events": events, "config": body.get("hook").cloned().unwrap_or(Value::Null)});
-    let own = problems.finish(|| ());
-    let hook = HookSettings::from_create(hook_body.as_object().expect("an object"), rules);
-    match (own, hook) {
-        (Ok(()), Ok(hook)) => Ok((name, hook)),
-        (own, hook) => {
-            let mut errors = own.err().map(|own| own.0).unwrap_or_default();
-            let hook_errors = hook.err().map(|hook| hook.0).unwrap_or_default();
-            errors.extend(hook_errors.into_iter().map(|error| FieldError {
-                resource: "Integration",
-                field: error.field.replacen("config", "hook", 1),
-                ..error
-            }));
-            Err(ValidationErrors(errors))
-        }
-    }
+    let hook = HookSettings::read(&mut problems, body, "hook", rules);
+    problems.finish(|| (name, hook))
 }
 
 /// `POST /admin/apps` → `201 {"id", "slug", "client_id", "pem"}`; the key is shown once.

@@ -236,29 +236,44 @@ impl HookSettings {
         if name != "web" {
             problems.invalid("name", "name must be \"web\"");
         }
+        let settings = HookSettings::read(&mut problems, body, "config", rules);
+        problems.finish(|| HookSettings {
+            name: name.to_owned(),
+            ..settings
+        })
+    }
+
+    /// Reads `active`, `events` and the config object under `key` of `body` (a create body,
+    /// or an app registration's, whose config is its `hook`), with GitHub's defaults. The
+    /// result is meaningful only if `problems` is still empty; problems are named after
+    /// `key` (`hook.url`).
+    pub fn read(
+        problems: &mut Problems,
+        body: &Map<String, Value>,
+        key: &str,
+        rules: &HookRules,
+    ) -> Self {
         let active = problems.boolean(body, "active", "active").unwrap_or(true);
-        let events = read_events(&mut problems, body, "events");
-        let config = match problems.object(body, "config", "config") {
-            Some(config) => ConfigPatch::read(&mut problems, config, rules),
+        let events = read_events(problems, body, "events");
+        let config = match problems.object(body, key, key) {
+            Some(config) => ConfigPatch::read(problems, config, rules, key),
             None => ConfigPatch::default(),
         };
-        // A `config` of the wrong type is reported as such, not also as a missing URL.
-        let url_given = match body.get("config") {
+        // A config of the wrong type is reported as such, not also as a missing URL.
+        let url_given = match body.get(key) {
             Some(Value::Object(config)) => config.get("url").is_some_and(|url| !url.is_null()),
             None | Some(Value::Null) => false,
             Some(_) => true,
         };
         if !url_given {
-            problems.missing("config.url");
+            problems.missing(&format!("{key}.url"));
         }
-        problems.finish(|| {
-            HookSettings::assemble(
-                name,
-                active,
-                events.unwrap_or_else(|| vec!["push".to_owned()]),
-                &config,
-            )
-        })
+        HookSettings::assemble(
+            "web",
+            active,
+            events.unwrap_or_else(|| vec!["push".to_owned()]),
+            &config,
+        )
     }
 
     /// The settings a form or a command line gives (a `web` hook; the content type is
@@ -378,15 +393,20 @@ pub struct ConfigPatch {
 }
 
 impl ConfigPatch {
-    fn read(problems: &mut Problems, config: &Map<String, Value>, rules: &HookRules) -> Self {
+    fn read(
+        problems: &mut Problems,
+        config: &Map<String, Value>,
+        rules: &HookRules,
+        key: &str,
+    ) -> Self {
         let url = problems
-            .string(config, "url", "config.url")
-            .and_then(|url| checked_url(problems, url));
+            .string(config, "url", &format!("{key}.url"))
+            .and_then(|url| checked_url(problems, key, url));
         let content_type = problems
-            .string(config, "content_type", "config.content_type")
-            .and_then(|text| check_content_type(problems, text));
+            .string(config, "content_type", &format!("{key}.content_type"))
+            .and_then(|text| check_content_type(problems, key, text));
         let secret = problems
-            .string(config, "secret", "config.secret")
+            .string(config, "secret", &format!("{key}.secret"))
             .and_then(|secret| match secret {
                 SECRET_MASK => None,
                 "" => Some(None),
@@ -396,8 +416,8 @@ impl ConfigPatch {
             url,
             content_type,
             secret,
-            insecure_ssl: read_insecure_ssl(problems, config),
-            headers: read_headers(problems, config, rules),
+            insecure_ssl: read_insecure_ssl(problems, config, key),
+            headers: read_headers(problems, config, rules, key),
         }
     }
 
@@ -408,14 +428,14 @@ impl ConfigPatch {
             .iter()
             .map(|(name, value)| (name.as_str(), Some(value.as_str())));
         ConfigPatch {
-            url: checked_url(problems, &input.url),
-            content_type: check_content_type(problems, &input.content_type),
+            url: checked_url(problems, "config", &input.url),
+            content_type: check_content_type(problems, "config", &input.content_type),
             secret: input
                 .secret
                 .as_ref()
                 .map(|secret| Some(secret.clone()).filter(|secret| !secret.expose().is_empty())),
             insecure_ssl: Some(input.insecure_ssl),
-            headers: check_headers(problems, headers, rules),
+            headers: check_headers(problems, headers, rules, "config"),
         }
     }
 
@@ -428,7 +448,7 @@ impl ConfigPatch {
         rules: &HookRules,
     ) -> Result<Self, ValidationErrors> {
         let mut problems = Problems::new("Hook");
-        let patch = Self::read(&mut problems, body, rules);
+        let patch = Self::read(&mut problems, body, rules, "config");
         problems.finish(|| patch)
     }
 
@@ -462,21 +482,21 @@ impl ConfigPatch {
     }
 }
 
-fn checked_url(problems: &mut Problems, url: &str) -> Option<String> {
+fn checked_url(problems: &mut Problems, key: &str, url: &str) -> Option<String> {
     match check_url(url) {
         Ok(()) => Some(url.to_owned()),
         Err(why) => {
-            problems.invalid("config.url", why);
+            problems.invalid(&format!("{key}.url"), why);
             None
         }
     }
 }
 
-fn check_content_type(problems: &mut Problems, text: &str) -> Option<ContentType> {
+fn check_content_type(problems: &mut Problems, key: &str, text: &str) -> Option<ContentType> {
     let parsed = ContentType::parse(text);
     if parsed.is_none() {
         problems.invalid(
-            "config.content_type",
+            &format!("{key}.content_type"),
             format!("content_type must be \"json\" or \"form\", not {text:?}"),
         );
     }
@@ -499,7 +519,11 @@ fn check_url(text: &str) -> Result<(), String> {
 }
 
 /// GitHub takes `"0"`/`"1"` or the numbers 0/1.
-fn read_insecure_ssl(problems: &mut Problems, config: &Map<String, Value>) -> Option<bool> {
+fn read_insecure_ssl(
+    problems: &mut Problems,
+    config: &Map<String, Value>,
+    key: &str,
+) -> Option<bool> {
     let value = config
         .get("insecure_ssl")
         .filter(|value| !value.is_null())?;
@@ -512,7 +536,7 @@ fn read_insecure_ssl(problems: &mut Problems, config: &Map<String, Value>) -> Op
     };
     if parsed.is_none() {
         problems.invalid(
-            "config.insecure_ssl",
+            &format!("{key}.insecure_ssl"),
             format!("insecure_ssl must be \"0\" or \"1\", not {value}"),
         );
     }
@@ -523,12 +547,13 @@ fn read_headers(
     problems: &mut Problems,
     config: &Map<String, Value>,
     rules: &HookRules,
+    key: &str,
 ) -> Option<CustomHeaders> {
-    let headers = problems.object(config, "headers", "config.headers")?;
+    let headers = problems.object(config, "headers", &format!("{key}.headers"))?;
     let headers = headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()));
-    check_headers(problems, headers, rules)
+    check_headers(problems, headers, rules, key)
 }
 
 /// Checks custom headers, each a name and its value (`None`: the value is not a string).
@@ -536,11 +561,12 @@ fn check_headers<'a>(
     problems: &mut Problems,
     headers: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     rules: &HookRules,
+    key: &str,
 ) -> Option<CustomHeaders> {
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut valid = true;
     for (name, value) in headers {
-        let field = format!("config.headers.{name}");
+        let field = format!("{key}.headers.{name}");
         let mut reject = |why: String| {
             problems.invalid(&field, why);
             valid = false;
@@ -600,7 +626,7 @@ impl HookPatch {
         let remove_events = read_events(&mut problems, body, "remove_events").unwrap_or_default();
         let config = problems
             .object(body, "config", "config")
-            .map(|config| ConfigPatch::read(&mut problems, config, rules))
+            .map(|config| ConfigPatch::read(&mut problems, config, rules, "config"))
             .unwrap_or_default();
         problems.finish(|| HookPatch {
             active,
