@@ -1,12 +1,18 @@
 //! How values are laid out in columns, shared by every backend so that both store the
-//! same text: header lists, a hook's `last_response`, an attempt's outcome, idempotency
-//! replies.
+//! same text (header lists, a hook's `last_response`, an attempt's outcome, idempotency
+//! replies) and read rows by the same rules ([`Columns`]: hooks, apps, delivery-log items).
 
-use crate::domain::hook::{HookScope, LastResponse};
+use crate::domain::hook::{
+    ContentType, CustomHeaders, HookConfig, HookScope, HookSettings, LastResponse,
+};
 use crate::domain::names::{Login, RepoName};
-use crate::store::{AttemptRecord, StoreError, TokenRecord};
+use crate::domain::secret::Secret;
+use crate::domain::timestamp::Timestamp;
+use crate::store::{
+    AppId, AppRecord, AttemptId, AttemptRecord, AttemptSummary, Hook, HookId, InstallationId,
+    StoreError, TokenRecord,
+};
 
-/// Headers as a JSON array of `[name, value]` pairs: order and repeated names are kept.
 /// A scope as found in the database: the column its hooks are filed under, its row id,
 /// and its names as first spelled.
 pub(crate) struct ScopeRow {
@@ -25,6 +31,7 @@ pub(crate) fn login(text: &str) -> Result<Login, StoreError> {
     Login::parse(text).ok_or_else(|| corrupt("account login"))
 }
 
+/// Headers as a JSON array of `[name, value]` pairs: order and repeated names are kept.
 pub(crate) fn headers_json(headers: &[(String, String)]) -> String {
     serde_json::to_string(headers).expect("strings serialize")
 }
@@ -142,5 +149,108 @@ pub(crate) fn pending_migrations<'m>(
             "schema version {version} is newer than this Hookpost knows ({})",
             migrations.len()
         ))
+    })
+}
+
+/// A result row, read the same way whatever the database: each backend implements this for
+/// its driver's row, and the row → record rules below are written once for both.
+pub(crate) trait Columns {
+    /// The driver's error (a `rusqlite::Error` can be returned from a query closure).
+    type Error;
+    fn int(&self, index: usize) -> Result<i64, Self::Error>;
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, Self::Error>;
+    fn text(&self, index: usize) -> Result<String, Self::Error>;
+    fn opt_text(&self, index: usize) -> Result<Option<String>, Self::Error>;
+    fn boolean(&self, index: usize) -> Result<bool, Self::Error>;
+    /// Column `index` holds what this version cannot read.
+    fn corrupt(&self, index: usize, why: String) -> Self::Error;
+}
+
+/// A JSON column.
+fn json_column<R: Columns, T: serde::de::DeserializeOwned>(
+    row: &R,
+    index: usize,
+) -> Result<T, R::Error> {
+    serde_json::from_str(&row.text(index)?)
+        .map_err(|error| row.corrupt(index, format!("a JSON column: {error}")))
+}
+
+/// The columns every hook query selects, in this order.
+pub(crate) const HOOK_COLUMNS: &str = "h.id, h.name, h.active, CAST(h.events AS TEXT), h.url, \
+     h.content_type, \
+     h.secret, h.insecure_ssl, h.headers, h.created_at, h.updated_at, h.last_status, \
+     h.last_code, h.last_message";
+
+/// A hook from the [`HOOK_COLUMNS`] of a row, in `scope`.
+pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, R::Error> {
+    let last_code = row.opt_int(12)?;
+    Ok(Hook {
+        id: HookId(row.int(0)?),
+        scope: scope.clone(),
+        settings: HookSettings {
+            name: row.text(1)?,
+            active: row.boolean(2)?,
+            events: json_column(row, 3)?,
+            config: HookConfig {
+                url: row.text(4)?,
+                content_type: ContentType::parse(&row.text(5)?).unwrap_or(ContentType::Form),
+                secret: row.opt_text(6)?.map(Secret::new),
+                insecure_ssl: row.boolean(7)?,
+                headers: CustomHeaders::from_json(&json_column(row, 8)?),
+            },
+        },
+        created_at: Timestamp(row.int(9)?),
+        updated_at: Timestamp(row.int(10)?),
+        last_response: last_response(
+            row.opt_text(11)?.as_deref(),
+            last_code.and_then(|code| u16::try_from(code).ok()),
+            row.opt_text(13)?,
+        ),
+    })
+}
+
+/// The columns every app query selects, in this order (`a` is the app).
+pub(crate) const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.client_id, a.public_key_pem, \
+     a.events, a.created_at, a.updated_at, \
+     (SELECT count(*) FROM installations i WHERE i.app_id = a.id), \
+     (SELECT h.id FROM hooks h WHERE h.app_id = a.id)";
+
+/// An app from the [`APP_COLUMNS`] of a row.
+pub(crate) fn read_app<R: Columns>(row: &R) -> Result<AppRecord, R::Error> {
+    Ok(AppRecord {
+        id: AppId(row.int(0)?),
+        slug: row.text(1)?,
+        name: row.text(2)?,
+        client_id: row.text(3)?,
+        public_key_pem: row.text(4)?,
+        events: json_column(row, 5)?,
+        created_at: Timestamp(row.int(6)?),
+        updated_at: Timestamp(row.int(7)?),
+        installations_count: row.int(8)?.unsigned_abs(),
+        hook_id: HookId(row.int(9)?),
+    })
+}
+
+/// The columns every delivery-log query selects, in this order (`a` the attempt, `e` its
+/// event).
+pub(crate) const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redelivery, \
+     a.duration_ms, a.status, a.status_code, e.name, e.action, a.installation_id, \
+     e.target_repository_id, a.throttled_at";
+
+/// A delivery-log item from the [`SUMMARY_COLUMNS`] of a row.
+pub(crate) fn read_summary<R: Columns>(row: &R) -> Result<AttemptSummary, R::Error> {
+    Ok(AttemptSummary {
+        id: AttemptId(row.int(0)?),
+        guid: row.text(1)?,
+        delivered_at: Timestamp(row.int(2)?),
+        redelivery: row.boolean(3)?,
+        duration_ms: row.int(4)?,
+        status: row.text(5)?,
+        status_code: u16::try_from(row.int(6)?).unwrap_or(0),
+        event: row.text(7)?,
+        action: row.opt_text(8)?,
+        installation_id: row.opt_int(9)?.map(InstallationId),
+        repository_id: row.opt_int(10)?,
+        throttled_at: row.opt_int(11)?.map(Timestamp),
     })
 }

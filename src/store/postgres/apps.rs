@@ -1,7 +1,6 @@
 //! GitHub Apps, their webhook and their installations.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 
 use super::hooks::{self, ensure_account};
 use super::{all, exec, one, opt};
@@ -9,28 +8,8 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::AppId;
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::{APP_COLUMNS, read_app};
 use crate::store::{AppKey, AppRecord, Hook, Installation, NewApp, StoreError};
-
-const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.client_id, a.public_key_pem, a.events, \
-     a.created_at, a.updated_at, \
-     (SELECT count(*) FROM installations i WHERE i.app_id = a.id), \
-     (SELECT h.id FROM hooks h WHERE h.app_id = a.id)";
-
-fn read_app(row: &Row) -> Result<AppRecord, StoreError> {
-    let installations: i64 = row.try_get(8)?;
-    Ok(AppRecord {
-        id: row.try_get(0)?,
-        slug: row.try_get(1)?,
-        name: row.try_get(2)?,
-        client_id: row.try_get(3)?,
-        public_key_pem: row.try_get(4)?,
-        events: serde_json::from_str(row.try_get(5)?).unwrap_or_default(),
-        created_at: Timestamp(row.try_get(6)?),
-        updated_at: Timestamp(row.try_get(7)?),
-        installations_count: installations.unsigned_abs(),
-        hook_id: row.try_get(9)?,
-    })
-}
 
 pub(super) async fn create_app(
     db: &impl GenericClient,

@@ -1,16 +1,13 @@
 //! Hook rows and the repositories, organizations and apps they hang from.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 
 use super::{all, exec, one, opt};
-use crate::domain::hook::{
-    ContentType, CustomHeaders, HookConfig, HookPatch, HookScope, HookSettings, LastResponse,
-};
+use crate::domain::hook::{HookPatch, HookScope, HookSettings, LastResponse};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{ScopeRow, corrupt, last_response, login, scope_from_names};
+use crate::store::columns::{HOOK_COLUMNS, ScopeRow, corrupt, login, read_hook, scope_from_names};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// Looks the scope up without creating it.
@@ -134,42 +131,6 @@ async fn ensure_scope(db: &impl GenericClient, scope: &HookScope) -> Result<Scop
     find_scope(db, scope)
         .await?
         .ok_or_else(|| corrupt("a hook's app does not exist"))
-}
-
-const HOOK_COLUMNS: &str = "h.id, h.name, h.active, h.events::text, h.url, h.content_type, \
-     h.secret, h.insecure_ssl, h.headers, h.created_at, h.updated_at, h.last_status, \
-     h.last_code, h.last_message";
-
-fn json_column<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> Result<T, StoreError> {
-    serde_json::from_str(row.try_get(index)?)
-        .map_err(|error| StoreError::Corrupt(format!("a hook's JSON column: {error}")))
-}
-
-fn read_hook(row: &Row, scope: &HookScope) -> Result<Hook, StoreError> {
-    let last_code: Option<i64> = row.try_get(12)?;
-    Ok(Hook {
-        id: row.try_get(0)?,
-        scope: scope.clone(),
-        settings: HookSettings {
-            name: row.try_get(1)?,
-            active: row.try_get(2)?,
-            events: json_column(row, 3)?,
-            config: HookConfig {
-                url: row.try_get(4)?,
-                content_type: ContentType::parse(row.try_get(5)?).unwrap_or(ContentType::Form),
-                secret: row.try_get::<_, Option<String>>(6)?.map(Secret::new),
-                insecure_ssl: row.try_get(7)?,
-                headers: CustomHeaders::from_json(&json_column(row, 8)?),
-            },
-        },
-        created_at: Timestamp(row.try_get(9)?),
-        updated_at: Timestamp(row.try_get(10)?),
-        last_response: last_response(
-            row.try_get(11)?,
-            last_code.and_then(|code| u16::try_from(code).ok()),
-            row.try_get(13)?,
-        ),
-    })
 }
 
 fn events_json(settings: &HookSettings) -> String {

@@ -4,37 +4,14 @@
 use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 
 use super::hooks::exists;
 use super::{all, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
-use crate::domain::timestamp::Timestamp;
 use crate::store::columns::headers_from_json;
+use crate::store::columns::{SUMMARY_COLUMNS, read_summary};
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass, StoreError};
-
-const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redelivery, a.duration_ms, \
-     a.status, a.status_code, e.name, e.action, a.installation_id, e.target_repository_id, \
-     a.throttled_at";
-
-fn read_summary(row: &Row) -> Result<AttemptSummary, StoreError> {
-    let status_code: i64 = row.try_get(6)?;
-    Ok(AttemptSummary {
-        id: row.try_get(0)?,
-        guid: row.try_get(1)?,
-        delivered_at: Timestamp(row.try_get(2)?),
-        redelivery: row.try_get(3)?,
-        duration_ms: row.try_get(4)?,
-        status: row.try_get(5)?,
-        status_code: u16::try_from(status_code).unwrap_or(0),
-        event: row.try_get(7)?,
-        action: row.try_get(8)?,
-        installation_id: row.try_get(9)?,
-        repository_id: row.try_get(10)?,
-        throttled_at: row.try_get::<_, Option<i64>>(11)?.map(Timestamp),
-    })
-}
 
 pub(super) async fn list_attempts(
     db: &impl GenericClient,

@@ -20,6 +20,7 @@ mod listen;
 mod log;
 mod migrations;
 mod queue;
+mod rows;
 mod sessions;
 mod tokens;
 

@@ -1,34 +1,14 @@
 //! GitHub Apps, their webhook and their installations.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::hooks::{self, ensure_account};
 use crate::domain::hook::HookScope;
 use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::{APP_COLUMNS, read_app};
 use crate::store::{AppKey, AppRecord, Hook, Installation, NewApp, StoreError};
-
-const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.client_id, a.public_key_pem, a.events, \
-     a.created_at, a.updated_at, \
-     (SELECT count(*) FROM installations i WHERE i.app_id = a.id), \
-     (SELECT h.id FROM hooks h WHERE h.app_id = a.id)";
-
-fn read_app(row: &Row<'_>) -> rusqlite::Result<AppRecord> {
-    let events: String = row.get(5)?;
-    Ok(AppRecord {
-        id: row.get(0)?,
-        slug: row.get(1)?,
-        name: row.get(2)?,
-        client_id: row.get(3)?,
-        public_key_pem: row.get(4)?,
-        events: serde_json::from_str(&events).unwrap_or_default(),
-        created_at: Timestamp(row.get(6)?),
-        updated_at: Timestamp(row.get(7)?),
-        installations_count: row.get::<_, i64>(8)?.unsigned_abs(),
-        hook_id: row.get(9)?,
-    })
-}
 
 pub(super) fn create_app(
     conn: &Connection,
@@ -68,13 +48,13 @@ pub(super) fn find_app(conn: &Connection, key: &AppKey) -> Result<Option<AppReco
     let found = match key {
         AppKey::Id(id) => conn
             .prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps a WHERE a.id = ?1"))?
-            .query_row([id], read_app)
+            .query_row([id], |row| read_app(row))
             .optional()?,
         AppKey::ClientId(client_id) => conn
             .prepare_cached(&format!(
                 "SELECT {APP_COLUMNS} FROM apps a WHERE a.client_id = ?1"
             ))?
-            .query_row([client_id], read_app)
+            .query_row([client_id], |row| read_app(row))
             .optional()?,
     };
     Ok(found)
@@ -83,7 +63,7 @@ pub(super) fn find_app(conn: &Connection, key: &AppKey) -> Result<Option<AppReco
 pub(super) fn list_apps(conn: &Connection) -> Result<Vec<AppRecord>, StoreError> {
     Ok(conn
         .prepare_cached(&format!("SELECT {APP_COLUMNS} FROM apps a ORDER BY a.id"))?
-        .query_map([], read_app)?
+        .query_map([], |row| read_app(row))?
         .collect::<Result<Vec<_>, _>>()?)
 }
 

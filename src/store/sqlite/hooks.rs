@@ -1,15 +1,12 @@
 //! Hook rows and the repositories, organizations and apps they hang from.
 
-use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::hook::{
-    ContentType, CustomHeaders, HookConfig, HookPatch, HookScope, HookSettings, LastResponse,
-};
+use crate::domain::hook::{HookPatch, HookScope, HookSettings, LastResponse};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{ScopeRow, corrupt, last_response, scope_from_names};
+use crate::store::columns::{HOOK_COLUMNS, ScopeRow, corrupt, read_hook, scope_from_names};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// Looks the scope up without creating it.
@@ -105,44 +102,6 @@ pub(super) fn ensure_scope(conn: &Connection, scope: &HookScope) -> Result<Scope
         HookScope::App { .. } => {}
     }
     find_scope(conn, scope)?.ok_or_else(|| corrupt("a hook's app does not exist"))
-}
-
-const HOOK_COLUMNS: &str = "h.id, h.name, h.active, h.events, h.url, h.content_type, h.secret, \
-     h.insecure_ssl, h.headers, h.created_at, h.updated_at, h.last_status, h.last_code, \
-     h.last_message";
-
-fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
-    let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|error| {
-        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(error))
-    })
-}
-
-fn read_hook(row: &Row<'_>, scope: &HookScope) -> rusqlite::Result<Hook> {
-    let content_type: String = row.get(5)?;
-    let last_status: Option<String> = row.get(11)?;
-    let last_code: Option<u16> = row.get(12)?;
-    let last_message: Option<String> = row.get(13)?;
-    let last_response = last_response(last_status.as_deref(), last_code, last_message);
-    Ok(Hook {
-        id: row.get(0)?,
-        scope: scope.clone(),
-        settings: HookSettings {
-            name: row.get(1)?,
-            active: row.get(2)?,
-            events: json_column(row, 3)?,
-            config: HookConfig {
-                url: row.get(4)?,
-                content_type: ContentType::parse(&content_type).unwrap_or(ContentType::Form),
-                secret: row.get::<_, Option<String>>(6)?.map(Secret::new),
-                insecure_ssl: row.get(7)?,
-                headers: CustomHeaders::from_json(&json_column(row, 8)?),
-            },
-        },
-        created_at: Timestamp(row.get(9)?),
-        updated_at: Timestamp(row.get(10)?),
-        last_response,
-    })
 }
 
 fn events_json(settings: &HookSettings) -> String {

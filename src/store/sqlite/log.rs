@@ -3,35 +3,14 @@
 
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::hooks::{find_scope, get_in};
 use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
-use crate::domain::timestamp::Timestamp;
 use crate::store::columns::headers_from_json;
+use crate::store::columns::{SUMMARY_COLUMNS, read_summary};
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StatusClass, StoreError};
-
-const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redelivery, a.duration_ms, \
-     a.status, a.status_code, e.name, e.action, a.installation_id, e.target_repository_id, \
-     a.throttled_at";
-
-fn read_summary(row: &Row<'_>) -> rusqlite::Result<AttemptSummary> {
-    Ok(AttemptSummary {
-        id: row.get(0)?,
-        guid: row.get(1)?,
-        delivered_at: Timestamp(row.get(2)?),
-        redelivery: row.get(3)?,
-        duration_ms: row.get(4)?,
-        status: row.get(5)?,
-        status_code: row.get(6)?,
-        event: row.get(7)?,
-        action: row.get(8)?,
-        installation_id: row.get(9)?,
-        repository_id: row.get(10)?,
-        throttled_at: row.get::<_, Option<i64>>(11)?.map(Timestamp),
-    })
-}
 
 fn hook_exists(conn: &Connection, scope: &HookScope, hook_id: HookId) -> Result<bool, StoreError> {
     Ok(match find_scope(conn, scope)? {
@@ -71,7 +50,7 @@ pub(super) fn list_attempts(
                 query.redelivery,
                 status
             ],
-            read_summary,
+            |row| read_summary(row),
         )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(attempts))

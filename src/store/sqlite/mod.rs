@@ -11,6 +11,7 @@ mod log;
 mod migrations;
 mod queue;
 mod readers;
+mod rows;
 mod sessions;
 mod tokens;
 mod writer;
