@@ -209,6 +209,23 @@ pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, 
     })
 }
 
+/// A hook just inserted with id `id`: nothing delivered yet.
+pub(crate) fn created_hook(
+    id: HookId,
+    scope: HookScope,
+    settings: &HookSettings,
+    now: Timestamp,
+) -> Hook {
+    Hook {
+        id,
+        scope,
+        settings: settings.clone(),
+        created_at: now,
+        updated_at: now,
+        last_response: LastResponse::Unused,
+    }
+}
+
 /// The columns every app query selects, in this order (`a` is the app).
 pub(crate) const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.client_id, a.public_key_pem, \
      a.events, a.created_at, a.updated_at, \

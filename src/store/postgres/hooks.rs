@@ -3,11 +3,13 @@
 use deadpool_postgres::GenericClient;
 
 use super::{all, exec, one, opt};
-use crate::domain::hook::{HookPatch, HookScope, HookSettings, LastResponse};
+use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{HOOK_COLUMNS, ScopeRow, corrupt, login, read_hook, scope_from_names};
+use crate::store::columns::{
+    HOOK_COLUMNS, ScopeRow, corrupt, created_hook, login, read_hook, scope_from_names,
+};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// Looks the scope up without creating it.
@@ -169,14 +171,7 @@ pub(super) async fn create(
     )
     .await?
     .try_get(0)?;
-    Ok(Hook {
-        id,
-        scope: scope_row.canonical,
-        settings: settings.clone(),
-        created_at: now,
-        updated_at: now,
-        last_response: LastResponse::Unused,
-    })
+    Ok(created_hook(id, scope_row.canonical, settings, now))
 }
 
 pub(super) async fn list(

@@ -2,11 +2,13 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::hook::{HookPatch, HookScope, HookSettings, LastResponse};
+use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{HOOK_COLUMNS, ScopeRow, corrupt, read_hook, scope_from_names};
+use crate::store::columns::{
+    HOOK_COLUMNS, ScopeRow, corrupt, created_hook, read_hook, scope_from_names,
+};
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
 /// Looks the scope up without creating it.
@@ -138,14 +140,7 @@ pub(super) fn create(
             ],
             |row| row.get(0),
         )?;
-    Ok(Hook {
-        id,
-        scope: scope_row.canonical,
-        settings: settings.clone(),
-        created_at: now,
-        updated_at: now,
-        last_response: LastResponse::Unused,
-    })
+    Ok(created_hook(id, scope_row.canonical, settings, now))
 }
 
 pub(super) fn list(
