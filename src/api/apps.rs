@@ -11,8 +11,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::deliveries::{list_log, redeliver_log, show_log};
 use super::extract::{JsonObject, PathParams, QueryMap};
+use super::log::{list_log, redeliver_log, show_log};
 use super::routes::Routes;
 use super::scoped::number;
 use crate::apps;

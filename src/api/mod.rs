@@ -10,6 +10,7 @@ mod events;
 mod extract;
 mod health;
 mod hooks;
+mod log;
 mod metrics;
 mod pagination;
 mod routes;

@@ -1,0 +1,222 @@
+//! The delivery log as GitHub's API shows it, for every kind of hook (repository,
+//! organization, app): reading its query, pages by an opaque cursor with a `Link` to the
+//! next, `hook-delivery-item` and `hook-delivery` objects, and redelivery's answer. The
+//! resources that serve a log (`deliveries`, `apps`) call these; no handler calls another.
+//!
+//! Every attempt is an item; pages go newest first by an opaque cursor on the attempt id,
+//! so items arriving meanwhile never shift a page (no item skipped or repeated).
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::http::header::LINK;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::pagination::read_per_page;
+use crate::core::access::ManagedScope;
+use crate::core::deliveries::AttemptView;
+use crate::domain::ids::AttemptId;
+use crate::domain::timestamp::Timestamp;
+use crate::domain::validate::Problems;
+use crate::error::ApiError;
+use crate::store::{AttemptQuery, AttemptSummary, HookId, StatusClass};
+use crate::web::AppState;
+
+/// An opaque cursor: the id below which the next page starts.
+fn encode_cursor(before: AttemptId) -> String {
+    hex::encode(before.0.to_be_bytes())
+}
+
+fn decode_cursor(text: &str) -> Option<AttemptId> {
+    let bytes: [u8; 8] = hex::decode(text).ok()?.try_into().ok()?;
+    Some(i64::from_be_bytes(bytes))
+        .filter(|id| *id > 0)
+        .map(AttemptId)
+}
+
+/// Reads `per_page`, `cursor`, `status` and `redelivery`.
+///
+/// # Errors
+/// 400 for a malformed cursor, 422 for any other malformed parameter.
+pub fn read_query(query: &HashMap<String, String>) -> Result<AttemptQuery, ApiError> {
+    let before = match query.get("cursor") {
+        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "cursor {cursor:?} is not a cursor this API returned"
+            ))
+        })?),
+        None => None,
+    };
+    let mut problems = Problems::new("HookDelivery");
+    let limit = read_per_page(query, &mut problems);
+    let status = match query.get("status").map(String::as_str) {
+        None => None,
+        Some("success") => Some(StatusClass::Success),
+        Some("failure") => Some(StatusClass::Failure),
+        Some(other) => {
+            problems.invalid(
+                "status",
+                format!("status must be success or failure, not {other:?}"),
+            );
+            None
+        }
+    };
+    let redelivery = match query.get("redelivery").map(String::as_str) {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            problems.invalid(
+                "redelivery",
+                format!("redelivery must be true or false, not {other:?}"),
+            );
+            None
+        }
+    };
+    Ok(problems.finish(|| AttemptQuery {
+        before,
+        limit,
+        status,
+        redelivery,
+    })?)
+}
+
+fn seconds(duration_ms: i64) -> f64 {
+    duration_ms as f64 / 1000.0
+}
+
+/// GitHub's `hook-delivery-item`.
+pub fn item_json(attempt: &AttemptSummary) -> Value {
+    json!({
+        "id": attempt.id,
+        "guid": attempt.guid,
+        "delivered_at": attempt.delivered_at.to_github(),
+        "redelivery": attempt.redelivery,
+        "duration": seconds(attempt.duration_ms),
+        "status": attempt.status,
+        "status_code": attempt.status_code,
+        "event": attempt.event,
+        "action": attempt.action,
+        "installation_id": attempt.installation_id,
+        "repository_id": attempt.repository_id,
+        "throttled_at": attempt.throttled_at.map(Timestamp::to_github),
+    })
+}
+
+/// Headers as a JSON object; repeated names are joined with `, ` as HTTP allows.
+fn headers_json(headers: &[(String, String)]) -> Value {
+    let mut object = Map::new();
+    for (name, value) in headers {
+        match object.get_mut(name) {
+            Some(Value::String(existing)) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            _ => {
+                object.insert(name.clone(), Value::String(value.clone()));
+            }
+        }
+    }
+    Value::Object(object)
+}
+
+/// GitHub's `hook-delivery`: the item plus the request as sent and the response as received.
+pub fn detail_json(view: &AttemptView) -> Value {
+    let detail = &view.detail;
+    let mut object = item_json(&detail.summary);
+    object["url"] = json!(detail.url);
+    object["request"] = json!({
+        "headers": headers_json(&detail.request_headers),
+        "payload": serde_json::from_slice::<Value>(&view.payload).unwrap_or(Value::Null),
+    });
+    object["response"] = json!({
+        "headers": headers_json(&detail.response_headers),
+        "payload": String::from_utf8_lossy(&detail.response_body),
+    });
+    object
+}
+
+/// The `Link` to the page after `items`, when there is one.
+pub fn next_link(
+    deliveries_url: &str,
+    query: &AttemptQuery,
+    last_id: AttemptId,
+) -> Option<HeaderValue> {
+    let mut url = format!(
+        "{deliveries_url}?per_page={}&cursor={}",
+        query.limit,
+        encode_cursor(last_id)
+    );
+    if let Some(status) = query.status {
+        url.push_str(match status {
+            StatusClass::Success => "&status=success",
+            StatusClass::Failure => "&status=failure",
+        });
+    }
+    if let Some(redelivery) = query.redelivery {
+        url.push_str(&format!("&redelivery={redelivery}"));
+    }
+    HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).ok()
+}
+
+/// A hook's delivery log, newest first; `deliveries_url` is where its pages live.
+pub async fn list_log(
+    state: &AppState,
+    scope: &ManagedScope,
+    hook_id: HookId,
+    deliveries_url: &str,
+    query: &HashMap<String, String>,
+) -> Result<(HeaderMap, Json<Value>), ApiError> {
+    let query = read_query(query)?;
+    let page = state.core.attempts(scope, hook_id, query).await?;
+    let mut headers = HeaderMap::new();
+    if let Some(link) = page
+        .next_before
+        .and_then(|last| next_link(deliveries_url, &query, last))
+    {
+        headers.insert(LINK, link);
+    }
+    Ok((
+        headers,
+        Json(Value::Array(page.attempts.iter().map(item_json).collect())),
+    ))
+}
+
+/// One attempt of a hook in full.
+pub async fn show_log(
+    state: &AppState,
+    scope: &ManagedScope,
+    hook_id: HookId,
+    attempt_id: AttemptId,
+) -> Result<Json<Value>, ApiError> {
+    let view = state.core.attempt(scope, hook_id, attempt_id).await?;
+    Ok(Json(detail_json(&view)))
+}
+
+/// Queues a new attempt of the delivery `attempt_id` belongs to → `202 {}`.
+pub async fn redeliver_log(
+    state: &AppState,
+    scope: &ManagedScope,
+    hook_id: HookId,
+    attempt_id: AttemptId,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    state.core.redeliver(scope, hook_id, attempt_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(
+            decode_cursor(&encode_cursor(AttemptId(123_456))),
+            Some(AttemptId(123_456))
+        );
+        for bad in ["", "zz", "00", "0000000000000000", "not a cursor"] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+}
