@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::bodies;
 use super::extract::{JsonObject, PathParams, QueryMap};
 use super::log::{list_log, redeliver_log, show_log};
 use super::routes::Routes;
@@ -18,7 +19,7 @@ use super::scoped::number;
 use crate::apps;
 use crate::auth::Principal;
 use crate::core::access::{ManagedScope, require_admin};
-use crate::domain::hook::{ConfigPatch, HookPatch, HookRules, HookSettings};
+use crate::domain::hook::{HookPatch, HookRules, HookSettings};
 use crate::domain::ids::AppId;
 use crate::domain::names::Login;
 use crate::domain::validate::{ErrorCode, Problems, ValidationErrors};
@@ -127,7 +128,7 @@ fn read_registration(
             "name must contain a letter or digit",
         );
     }
-    let hook = HookSettings::read(&mut problems, body, "hook", rules);
+    let hook = bodies::hook_settings_under(&mut problems, body, "hook", rules);
     problems.finish(|| (name, hook))
 }
 
@@ -257,7 +258,7 @@ async fn update_config(
     AuthenticatedApp(app): AuthenticatedApp,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let patch = HookPatch::config_only(ConfigPatch::from_body(&body, state.core.hook_rules())?);
+    let patch = HookPatch::config_only(bodies::config_patch(&body, state.core.hook_rules())?);
     let hook = state
         .core
         .update_hook(&ManagedScope::of_app(&app), app.hook_id, patch)

@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::bodies;
 use super::extract::{JsonObject, PathParams, RawBody, parse_object};
 use super::routes::Routes;
 use crate::auth::Principal;
 use crate::core::access::authorize;
 use crate::core::events::KeyedRequest;
-use crate::domain::event::Publication;
 use crate::domain::hook::HookScope;
 use crate::domain::validate::Problems;
 use crate::error::ApiError;
@@ -81,7 +81,7 @@ async fn publish(
     RawBody(bytes): RawBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = parse_object(&bytes)?;
-    let publication = Publication::from_body(body)?;
+    let publication = bodies::publication(body)?;
     let key = idempotency_key(&headers, &bytes)?;
     let published = state
         .core

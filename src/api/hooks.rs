@@ -7,12 +7,13 @@ use axum::http::header::{LINK, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::Value;
 
+use super::bodies;
 use super::extract::{JsonObject, QueryMap};
 use super::pagination::{link_header, read_page};
 use super::routes::Routes;
 use super::scoped::Scoped;
 use crate::core::github::{collection_path, hook_json};
-use crate::domain::hook::{ConfigPatch, HookPatch, HookSettings};
+use crate::domain::hook::HookPatch;
 use crate::error::ApiError;
 use crate::web::{ApiBase, AppState};
 
@@ -148,7 +149,7 @@ async fn create(
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
-    let settings = HookSettings::from_create(&body, state.core.hook_rules())?;
+    let settings = bodies::hook_settings(&body, state.core.hook_rules())?;
     let hook = state
         .core
         .create_hook(scoped.scope, settings, &base)
@@ -179,7 +180,7 @@ async fn update(
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let patch = HookPatch::from_body(&body, state.core.hook_rules())?;
+    let patch = bodies::hook_patch(&body, state.core.hook_rules())?;
     let hook = state
         .core
         .update_hook(&scoped.scope, scoped.hook_id()?, patch)
@@ -208,7 +209,7 @@ async fn update_config(
     scoped: Scoped,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let patch = HookPatch::config_only(ConfigPatch::from_body(&body, state.core.hook_rules())?);
+    let patch = HookPatch::config_only(bodies::config_patch(&body, state.core.hook_rules())?);
     let hook = state
         .core
         .update_hook(&scoped.scope, scoped.hook_id()?, patch)

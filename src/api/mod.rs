@@ -5,6 +5,7 @@
 
 mod admin;
 mod apps;
+mod bodies;
 mod deliveries;
 mod events;
 mod extract;

@@ -4,7 +4,7 @@
 //! Invariant: a [`HookSettings`] value always holds an absolute http(s) URL, valid event
 //! names, and custom headers that are legal on the wire and reserved by nobody else.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::ids::AppId;
 use super::names::{Login, RepoName};
@@ -96,7 +96,7 @@ impl CustomHeaders {
         self.0.is_empty()
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.iter()
             .find(|(existing, _)| existing.eq_ignore_ascii_case(name))
             .map(|(_, value)| value)
@@ -223,59 +223,6 @@ pub struct HookSettings {
 }
 
 impl HookSettings {
-    /// Reads a create body, applying GitHub's defaults (`web`, active, `["push"]`, `form`).
-    ///
-    /// # Errors
-    /// Every invalid field, at once.
-    pub fn from_create(
-        body: &Map<String, Value>,
-        rules: &HookRules,
-    ) -> Result<Self, ValidationErrors> {
-        let mut problems = Problems::new("Hook");
-        let name = problems.string(body, "name", "name").unwrap_or("web");
-        if name != "web" {
-            problems.invalid("name", "name must be \"web\"");
-        }
-        let settings = HookSettings::read(&mut problems, body, "config", rules);
-        problems.finish(|| HookSettings {
-            name: name.to_owned(),
-            ..settings
-        })
-    }
-
-    /// Reads `active`, `events` and the config object under `key` of `body` (a create body,
-    /// or an app registration's, whose config is its `hook`), with GitHub's defaults. The
-    /// result is meaningful only if `problems` is still empty; problems are named after
-    /// `key` (`hook.url`).
-    pub fn read(
-        problems: &mut Problems,
-        body: &Map<String, Value>,
-        key: &str,
-        rules: &HookRules,
-    ) -> Self {
-        let active = problems.boolean(body, "active", "active").unwrap_or(true);
-        let events = read_events(problems, body, "events");
-        let config = match problems.object(body, key, key) {
-            Some(config) => ConfigPatch::read(problems, config, rules, key),
-            None => ConfigPatch::default(),
-        };
-        // A config of the wrong type is reported as such, not also as a missing URL.
-        let url_given = match body.get(key) {
-            Some(Value::Object(config)) => config.get("url").is_some_and(|url| !url.is_null()),
-            None | Some(Value::Null) => false,
-            Some(_) => true,
-        };
-        if !url_given {
-            problems.missing(&format!("{key}.url"));
-        }
-        HookSettings::assemble(
-            "web",
-            active,
-            events.unwrap_or_else(|| vec!["push".to_owned()]),
-            &config,
-        )
-    }
-
     /// The settings a form or a command line gives (a `web` hook; the content type is
     /// `json` or `form`).
     ///
@@ -294,7 +241,12 @@ impl HookSettings {
         })
     }
 
-    fn assemble(name: &str, active: bool, events: Vec<String>, config: &ConfigPatch) -> Self {
+    pub(crate) fn assemble(
+        name: &str,
+        active: bool,
+        events: Vec<String>,
+        config: &ConfigPatch,
+    ) -> Self {
         let mut settings = HookSettings {
             name: name.to_owned(),
             active,
@@ -333,18 +285,8 @@ pub fn is_event_name(text: &str) -> bool {
     (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
-/// Reads an event list; `*` is allowed; duplicates are dropped, order kept.
-fn read_events(
-    problems: &mut Problems,
-    obj: &Map<String, Value>,
-    key: &str,
-) -> Option<Vec<String>> {
-    let names = problems.string_list(obj, key, key)?;
-    check_events(problems, key, names)
-}
-
 /// Checks event names (`*` is allowed); duplicates are dropped, order kept.
-fn check_events<'a>(
+pub(crate) fn check_events<'a>(
     problems: &mut Problems,
     key: &str,
     names: impl IntoIterator<Item = &'a str>,
@@ -384,43 +326,15 @@ fn is_header_value(value: &str) -> bool {
 /// The fields of a `config` object a request sets; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigPatch {
-    url: Option<String>,
-    content_type: Option<ContentType>,
+    pub(crate) url: Option<String>,
+    pub(crate) content_type: Option<ContentType>,
     /// `Some(None)` clears the secret (an empty string, as on GitHub).
-    secret: Option<Option<Secret>>,
-    insecure_ssl: Option<bool>,
-    headers: Option<CustomHeaders>,
+    pub(crate) secret: Option<Option<Secret>>,
+    pub(crate) insecure_ssl: Option<bool>,
+    pub(crate) headers: Option<CustomHeaders>,
 }
 
 impl ConfigPatch {
-    fn read(
-        problems: &mut Problems,
-        config: &Map<String, Value>,
-        rules: &HookRules,
-        key: &str,
-    ) -> Self {
-        let url = problems
-            .string(config, "url", &format!("{key}.url"))
-            .and_then(|url| checked_url(problems, key, url));
-        let content_type = problems
-            .string(config, "content_type", &format!("{key}.content_type"))
-            .and_then(|text| check_content_type(problems, key, text));
-        let secret = problems
-            .string(config, "secret", &format!("{key}.secret"))
-            .and_then(|secret| match secret {
-                SECRET_MASK => None,
-                "" => Some(None),
-                secret => Some(Some(Secret::new(secret))),
-            });
-        ConfigPatch {
-            url,
-            content_type,
-            secret,
-            insecure_ssl: read_insecure_ssl(problems, config, key),
-            headers: read_headers(problems, config, rules, key),
-        }
-    }
-
     /// The config a form or a command line sets: every field.
     fn from_input(problems: &mut Problems, input: &HookInput, rules: &HookRules) -> Self {
         let headers = input
@@ -437,19 +351,6 @@ impl ConfigPatch {
             insecure_ssl: Some(input.insecure_ssl),
             headers: check_headers(problems, headers, rules, "config"),
         }
-    }
-
-    /// Reads the body of `PATCH …/hooks/{id}/config`, which is a config object itself.
-    ///
-    /// # Errors
-    /// Every invalid field, at once.
-    pub fn from_body(
-        body: &Map<String, Value>,
-        rules: &HookRules,
-    ) -> Result<Self, ValidationErrors> {
-        let mut problems = Problems::new("Hook");
-        let patch = Self::read(&mut problems, body, rules, "config");
-        problems.finish(|| patch)
     }
 
     pub fn apply(&self, config: &mut HookConfig) {
@@ -482,7 +383,7 @@ impl ConfigPatch {
     }
 }
 
-fn checked_url(problems: &mut Problems, key: &str, url: &str) -> Option<String> {
+pub(crate) fn checked_url(problems: &mut Problems, key: &str, url: &str) -> Option<String> {
     match check_url(url) {
         Ok(()) => Some(url.to_owned()),
         Err(why) => {
@@ -492,7 +393,11 @@ fn checked_url(problems: &mut Problems, key: &str, url: &str) -> Option<String> 
     }
 }
 
-fn check_content_type(problems: &mut Problems, key: &str, text: &str) -> Option<ContentType> {
+pub(crate) fn check_content_type(
+    problems: &mut Problems,
+    key: &str,
+    text: &str,
+) -> Option<ContentType> {
     let parsed = ContentType::parse(text);
     if parsed.is_none() {
         problems.invalid(
@@ -518,46 +423,8 @@ fn check_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// GitHub takes `"0"`/`"1"` or the numbers 0/1.
-fn read_insecure_ssl(
-    problems: &mut Problems,
-    config: &Map<String, Value>,
-    key: &str,
-) -> Option<bool> {
-    let value = config
-        .get("insecure_ssl")
-        .filter(|value| !value.is_null())?;
-    let parsed = match value {
-        Value::String(text) if text == "0" => Some(false),
-        Value::String(text) if text == "1" => Some(true),
-        Value::Number(number) if number.as_f64() == Some(0.0) => Some(false),
-        Value::Number(number) if number.as_f64() == Some(1.0) => Some(true),
-        _ => None,
-    };
-    if parsed.is_none() {
-        problems.invalid(
-            &format!("{key}.insecure_ssl"),
-            format!("insecure_ssl must be \"0\" or \"1\", not {value}"),
-        );
-    }
-    parsed
-}
-
-fn read_headers(
-    problems: &mut Problems,
-    config: &Map<String, Value>,
-    rules: &HookRules,
-    key: &str,
-) -> Option<CustomHeaders> {
-    let headers = problems.object(config, "headers", &format!("{key}.headers"))?;
-    let headers = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()));
-    check_headers(problems, headers, rules, key)
-}
-
 /// Checks custom headers, each a name and its value (`None`: the value is not a string).
-fn check_headers<'a>(
+pub(crate) fn check_headers<'a>(
     problems: &mut Problems,
     headers: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     rules: &HookRules,
@@ -602,41 +469,15 @@ fn check_headers<'a>(
 /// The fields of a hook an update sets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HookPatch {
-    active: Option<bool>,
+    pub(crate) active: Option<bool>,
     /// Replaces the whole list, before `add_events`/`remove_events` apply.
-    events: Option<Vec<String>>,
-    add_events: Vec<String>,
-    remove_events: Vec<String>,
-    config: ConfigPatch,
+    pub(crate) events: Option<Vec<String>>,
+    pub(crate) add_events: Vec<String>,
+    pub(crate) remove_events: Vec<String>,
+    pub(crate) config: ConfigPatch,
 }
 
 impl HookPatch {
-    /// Reads the body of `PATCH …/hooks/{id}`.
-    ///
-    /// # Errors
-    /// Every invalid field, at once.
-    pub fn from_body(
-        body: &Map<String, Value>,
-        rules: &HookRules,
-    ) -> Result<Self, ValidationErrors> {
-        let mut problems = Problems::new("Hook");
-        let active = problems.boolean(body, "active", "active");
-        let events = read_events(&mut problems, body, "events");
-        let add_events = read_events(&mut problems, body, "add_events").unwrap_or_default();
-        let remove_events = read_events(&mut problems, body, "remove_events").unwrap_or_default();
-        let config = problems
-            .object(body, "config", "config")
-            .map(|config| ConfigPatch::read(&mut problems, config, rules, "config"))
-            .unwrap_or_default();
-        problems.finish(|| HookPatch {
-            active,
-            events,
-            add_events,
-            remove_events,
-            config,
-        })
-    }
-
     /// The update a settings form makes: every field it shows, the events only when some
     /// are given.
     ///
@@ -722,10 +563,6 @@ impl LastResponse {
 mod tests {
     use super::*;
 
-    fn obj(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
-
     fn fields(errors: ValidationErrors) -> Vec<String> {
         errors.0.into_iter().map(|error| error.field).collect()
     }
@@ -808,126 +645,5 @@ mod tests {
             .unwrap()
             .apply(&mut updated);
         assert_eq!(updated.config.secret, None);
-    }
-
-    #[test]
-    fn create_applies_githubs_defaults() {
-        let body = obj(json!({"config": {"url": "https://example.com/hook"}}));
-        let settings = HookSettings::from_create(&body, &HookRules::default()).unwrap();
-        assert_eq!(settings.name, "web");
-        assert!(settings.active);
-        assert_eq!(settings.events, ["push"]);
-        assert_eq!(settings.config.content_type, ContentType::Form);
-        assert!(!settings.config.insecure_ssl);
-        assert_eq!(settings.config.secret, None);
-    }
-
-    #[test]
-    fn create_reports_every_bad_field() {
-        let body = obj(json!({
-            "name": "email",
-            "active": 1,
-            "events": ["push", "Bad-Event"],
-            "config": {"url": "ftp://x", "content_type": "xml", "insecure_ssl": "2"}
-        }));
-        let errors = HookSettings::from_create(&body, &HookRules::default()).unwrap_err();
-        assert_eq!(
-            fields(errors),
-            [
-                "name",
-                "active",
-                "events[1]",
-                "config.url",
-                "config.content_type",
-                "config.insecure_ssl"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_missing_url_is_missing_field() {
-        for body in [json!({}), json!({"config": {}})] {
-            let errors = HookSettings::from_create(&obj(body), &HookRules::default()).unwrap_err();
-            assert_eq!(errors.0.len(), 1);
-            assert_eq!(errors.0[0].field, "config.url");
-            assert_eq!(
-                errors.0[0].code,
-                super::super::validate::ErrorCode::MissingField
-            );
-        }
-    }
-
-    #[test]
-    fn reserved_and_malformed_headers_are_refused() {
-        let rules = HookRules::new(&["Gogs".to_owned()]);
-        let body = obj(json!({"config": {"url": "http://a.example", "headers": {
-            "X-My-Request-Header": "XXX",
-            "user-agent": "x",
-            "X-GitHub-Event": "x",
-            "x-hub-signature": "x",
-            "X-Gogs-Delivery": "x",
-            "Bad Name": "x",
-            "X-Split": "a\r\nb",
-            "X-Number": 3
-        }}}));
-        let errors = HookSettings::from_create(&body, &rules).unwrap_err();
-        let mut got = fields(errors);
-        got.sort();
-        assert_eq!(
-            got,
-            [
-                "config.headers.Bad Name",
-                "config.headers.X-GitHub-Event",
-                "config.headers.X-Gogs-Delivery",
-                "config.headers.X-Number",
-                "config.headers.X-Split",
-                "config.headers.user-agent",
-                "config.headers.x-hub-signature",
-            ]
-        );
-    }
-
-    #[test]
-    fn patch_edits_events_and_keeps_masked_values() {
-        let rules = HookRules::default();
-        let body = obj(json!({"events": ["push", "issues"], "config": {
-            "url": "http://a.example", "secret": "s3",
-            "headers": {"Authorization": "Bearer one", "X-A": "1"}
-        }}));
-        let mut settings = HookSettings::from_create(&body, &rules).unwrap();
-        let patch = HookPatch::from_body(
-            &obj(json!({
-                "add_events": ["pull_request", "push"],
-                "remove_events": ["issues"],
-                "config": {"secret": SECRET_MASK, "headers": {"Authorization": SECRET_MASK}}
-            })),
-            &rules,
-        )
-        .unwrap();
-        patch.apply(&mut settings);
-        assert_eq!(settings.events, ["push", "pull_request"]);
-        assert_eq!(
-            settings.config.secret.as_ref().map(Secret::expose),
-            Some("s3")
-        );
-        assert_eq!(
-            settings.config.headers.get("authorization"),
-            Some("Bearer one")
-        );
-        assert_eq!(settings.config.headers.get("X-A"), None);
-        assert_eq!(settings.config.url, "http://a.example");
-    }
-
-    #[test]
-    fn shown_config_masks_credentials() {
-        let body = obj(json!({"config": {"url": "http://a.example", "secret": "s",
-            "content_type": "json", "insecure_ssl": 1,
-            "headers": {"Authorization": "token x", "X-A": "1"}}}));
-        let settings = HookSettings::from_create(&body, &HookRules::default()).unwrap();
-        assert_eq!(
-            settings.config.to_github_json(),
-            json!({"content_type": "json", "insecure_ssl": "1", "url": "http://a.example",
-                   "secret": "********", "headers": {"Authorization": "********", "X-A": "1"}})
-        );
     }
 }

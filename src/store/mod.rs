@@ -567,21 +567,28 @@ pub async fn open(config: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-    use crate::domain::hook::HookRules;
+    use crate::domain::hook::{HookInput, HookRules};
     use crate::domain::secret::Secret;
 
     #[test]
     fn no_debug_print_of_a_hook_a_claim_or_a_token_shows_a_secret() {
-        let body = json!({"config": {
-            "url": "https://example.com/hook",
-            "secret": "hook-secret-1",
-            "headers": {"Authorization": "Bearer header-secret-2", "X-Trace": "trace-value-3"}
-        }});
-        let settings =
-            HookSettings::from_create(body.as_object().unwrap(), &HookRules::default()).unwrap();
+        let input = HookInput {
+            active: true,
+            events: vec!["push".to_owned()],
+            url: "https://example.com/hook".to_owned(),
+            content_type: "json".to_owned(),
+            secret: Some(Secret::new("hook-secret-1")),
+            insecure_ssl: false,
+            headers: vec![
+                (
+                    "Authorization".to_owned(),
+                    "Bearer header-secret-2".to_owned(),
+                ),
+                ("X-Trace".to_owned(), "trace-value-3".to_owned()),
+            ],
+        };
+        let settings = HookSettings::new(&input, &HookRules::default()).unwrap();
         let hook = Hook {
             id: HookId(1),
             scope: HookScope::App { app_id: AppId(1) },

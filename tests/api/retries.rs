@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hookpost::delivery::retention::prune_expired;
-use hookpost::domain::hook::{HookRules, HookScope, HookSettings};
+use hookpost::domain::hook::{HookInput, HookRules, HookScope, HookSettings};
 use hookpost::domain::names::{Login, RepoName};
 use hookpost::domain::timestamp::Timestamp;
 use hookpost::store::{self, LatestObjects, NewEvent};
@@ -211,13 +211,14 @@ fn uuid_like(seed: &str) -> String {
 async fn a_lease_keeps_a_delivery_from_others_until_it_expires() {
     let storage = Storage::new().await;
     let store = store::open(&storage.config()).await.unwrap();
-    let settings = HookSettings::from_create(
-        json!({"config": {"url": "http://receiver.example/"}})
-            .as_object()
-            .unwrap(),
-        &HookRules::default(),
-    )
-    .unwrap();
+    let input = HookInput {
+        active: true,
+        events: vec!["push".to_owned()],
+        url: "http://receiver.example/".to_owned(),
+        content_type: "form".to_owned(),
+        ..HookInput::default()
+    };
+    let settings = HookSettings::new(&input, &HookRules::default()).unwrap();
     let scope = HookScope::Repository {
         owner: Login::parse("acme").unwrap(),
         repo: RepoName::parse("widgets").unwrap(),

@@ -5,8 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use hookpost::domain::hook::{HookRules, HookScope, HookSettings};
+use hookpost::domain::hook::{HookInput, HookRules, HookScope, HookSettings};
 use hookpost::domain::names::{Login, RepoName};
+use hookpost::domain::secret::Secret;
 use hookpost::domain::timestamp::Timestamp;
 use hookpost::store::{
     AttemptId, AttemptQuery, AttemptRecord, ClaimedDelivery, DeliveryId, Hook, IdempotencyKey,
@@ -49,12 +50,15 @@ fn repo() -> HookScope {
 }
 
 fn settings(events: &[&str], active: bool) -> HookSettings {
-    let body = json!({
-        "events": events,
-        "active": active,
-        "config": {"url": "https://receiver.example/hook", "secret": "s"},
-    });
-    HookSettings::from_create(body.as_object().unwrap(), &HookRules::default()).unwrap()
+    let input = HookInput {
+        active,
+        events: events.iter().map(|event| (*event).to_owned()).collect(),
+        url: "https://receiver.example/hook".to_owned(),
+        content_type: "form".to_owned(),
+        secret: Some(Secret::new("s")),
+        ..HookInput::default()
+    };
+    HookSettings::new(&input, &HookRules::default()).unwrap()
 }
 
 async fn hook(store: &Arc<dyn Store>, scope: HookScope, events: &[&str], active: bool) -> Hook {
