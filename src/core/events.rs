@@ -11,7 +11,7 @@ use crate::domain::event::Publication;
 use crate::domain::hook::HookScope;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::{ErrorCode, Problems};
-use crate::store::{IdempotencyKey, LatestObjects, NewEvent, PublishOutcome};
+use crate::store::{IdempotencyKey, LatestObjects, NewEvent, PublishOutcome, ScopeObjects};
 
 /// An accepted event: its `X-GitHub-Delivery` guid and how many deliveries it fanned out to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +58,15 @@ pub(super) fn own_event(publication: &Publication) -> NewEvent {
 }
 
 /// Adds the remembered `repository`, `organization` and `sender` objects to a payload
-/// Hookpost writes itself.
-pub(super) fn add_latest(payload: &mut Map<String, Value>, latest: &LatestObjects) {
+/// Hookpost writes itself; a repository scope always gets a `repository`, an organization
+/// scope an `organization`, as on GitHub: a minimal one (Hookpost's id, the names) until
+/// one was published.
+pub(super) fn add_objects(
+    payload: &mut Map<String, Value>,
+    scope: &HookScope,
+    objects: &ScopeObjects,
+) {
+    let latest = &objects.latest;
     for (key, text) in [
         ("repository", &latest.repository),
         ("organization", &latest.organization),
@@ -71,6 +78,26 @@ pub(super) fn add_latest(payload: &mut Map<String, Value>, latest: &LatestObject
         {
             payload.insert(key.to_owned(), object);
         }
+    }
+    match scope {
+        HookScope::Repository { owner, repo } if !payload.contains_key("repository") => {
+            payload.insert(
+                "repository".to_owned(),
+                json!({
+                    "id": objects.repository_id,
+                    "name": repo.as_str(),
+                    "full_name": format!("{owner}/{repo}"),
+                    "owner": {"login": owner.as_str(), "id": objects.account_id},
+                }),
+            );
+        }
+        HookScope::Organization { org } if !payload.contains_key("organization") => {
+            payload.insert(
+                "organization".to_owned(),
+                json!({"id": objects.account_id, "login": org.as_str()}),
+            );
+        }
+        _ => {}
     }
 }
 
@@ -147,11 +174,11 @@ impl Core {
         let HookScope::Repository { owner, repo } = scope.scope() else {
             return Err(CoreError::NotFound);
         };
-        let latest = self.store.latest_objects(scope.scope()).await?;
+        let objects = self.store.latest_objects(scope.scope()).await?;
         let mut payload = Map::new();
         payload.insert("action".to_owned(), json!(event_type));
         payload.insert("client_payload".to_owned(), Value::Object(client_payload));
-        add_latest(&mut payload, &latest);
+        add_objects(&mut payload, scope.scope(), &objects);
         let publication = Publication {
             event: "repository_dispatch".to_owned(),
             repository: Some((owner.clone(), repo.clone())),

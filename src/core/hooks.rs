@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::access::{ManagedScope, may_manage};
-use super::events::{add_latest, own_event};
+use super::events::{add_objects, own_event};
 use super::github::hook_json;
 use super::{Core, CoreError};
 use crate::auth::Principal;
@@ -146,7 +146,7 @@ impl Core {
     /// Queues a `ping` event for `hook` (tried once), with the repository, organization and
     /// sender last published for its scope.
     pub(super) async fn send_ping(&self, hook: &Hook, base: &str) -> Result<(), CoreError> {
-        let latest = self.store.latest_objects(&hook.scope).await?;
+        let objects = self.store.latest_objects(&hook.scope).await?;
         let mut hook_object = hook_json(hook, base);
         if let HookScope::App { app_id } = hook.scope {
             hook_object["app_id"] = json!(app_id);
@@ -156,7 +156,7 @@ impl Core {
         payload.insert("zen".to_owned(), json!(zen));
         payload.insert("hook_id".to_owned(), json!(hook.id));
         payload.insert("hook".to_owned(), hook_object);
-        add_latest(&mut payload, &latest);
+        add_objects(&mut payload, &hook.scope, &objects);
         let (repository, organization) = match &hook.scope {
             HookScope::Repository { owner, repo } => (Some((owner.clone(), repo.clone())), None),
             HookScope::Organization { org } => (None, Some(org.clone())),

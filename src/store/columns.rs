@@ -10,7 +10,7 @@ use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{
     AppId, AppRecord, AttemptId, AttemptRecord, AttemptSummary, Hook, HookId, InstallationId,
-    StoreError, TokenRecord,
+    LatestObjects, ScopeObjects, StoreError, TokenRecord,
 };
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -225,6 +225,32 @@ pub(crate) fn created_hook(
         last_response: LastResponse::Unused,
     }
 }
+
+/// What a scope's objects query selects: the latest repository, organization and sender,
+/// then Hookpost's ids of the repository and the account (`NULL` where the scope has none).
+pub(crate) fn read_scope_objects<R: Columns>(row: &R) -> Result<ScopeObjects, R::Error> {
+    Ok(ScopeObjects {
+        latest: LatestObjects {
+            repository: row.opt_text(0)?,
+            organization: row.opt_text(1)?,
+            sender: row.opt_text(2)?,
+        },
+        repository_id: row.opt_int(3)?,
+        account_id: row.opt_int(4)?,
+    })
+}
+
+/// A repository scope's objects, by the owner's and the repository's keys (`{1}`, `{2}`:
+/// the dialect's placeholders).
+pub(crate) const REPOSITORY_OBJECTS: &str = "SELECT r.latest_repository, a.latest_organization,
+        coalesce(r.latest_sender, a.latest_sender), r.id, a.id
+     FROM repositories r JOIN accounts a ON a.id = r.account_id
+     WHERE a.login_key = {1} AND r.name_key = {2}";
+
+/// An organization scope's objects, by its login key (`{1}`).
+pub(crate) const ORGANIZATION_OBJECTS: &str = "SELECT CAST(NULL AS TEXT), latest_organization,
+        latest_sender, CAST(NULL AS BIGINT), id
+     FROM accounts WHERE login_key = {1}";
 
 /// The columns every app query selects, in this order (`a` is the app).
 pub(crate) const APP_COLUMNS: &str = "a.id, a.slug, a.name, a.client_id, a.public_key_pem, \

@@ -97,6 +97,16 @@ pub struct LatestObjects {
     pub sender: Option<String>,
 }
 
+/// What a scope's `ping` (and a dispatch) is built from: the objects last published for it,
+/// and Hookpost's own ids for its repository and account (stable numbers for the minimal
+/// objects a ping carries before anything was published).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeObjects {
+    pub latest: LatestObjects,
+    pub repository_id: Option<i64>,
+    pub account_id: Option<i64>,
+}
+
 /// An event to store and fan out.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -416,7 +426,7 @@ pub trait HookStore: Send + Sync {
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError>;
 
     /// What was last published for the scope's repository and organization.
-    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError>;
+    async fn latest_objects(&self, scope: &HookScope) -> Result<ScopeObjects, StoreError>;
 }
 
 /// Work coming in: published events with their fan-out, and the deliveries Hookpost

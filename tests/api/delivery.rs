@@ -155,6 +155,57 @@ async fn a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers() 
     assert_matches("hook", &hook_now);
 }
 
+/// GitHub's ping always names the repository (or organization) of its hook: before anything
+/// was published for it, a minimal object with Hookpost's own id; after, the published one.
+async fn a_ping_always_carries_its_repository_or_organization() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    let body = json!({"config": {"url": receiver.url, "content_type": "json"}});
+    app.create_hook(REPO_HOOKS, ADMIN_TOKEN, &body).await;
+    app.create_hook("/orgs/Acme/hooks", ADMIN_TOKEN, &body)
+        .await;
+    app.deliver_due().await;
+    let mut pings = Vec::new();
+    for _ in 0..2 {
+        let ping = receiver.next_of("ping").await;
+        pings.push(serde_json::from_slice::<Value>(&ping.body).unwrap());
+    }
+    let repository = pings
+        .iter()
+        .find_map(|ping| ping.get("repository"))
+        .expect("the repository hook's ping names its repository");
+    assert_eq!(repository["full_name"], "acme/widgets");
+    assert_eq!(repository["name"], "widgets");
+    assert_eq!(repository["owner"]["login"], "acme");
+    assert!(repository["id"].is_i64(), "{repository}");
+    let organization = pings
+        .iter()
+        .find_map(|ping| ping.get("organization"))
+        .expect("the organization hook's ping names its organization");
+    assert_eq!(
+        organization["login"], "acme",
+        "as first spelled (by the repository hook)"
+    );
+    assert!(organization["id"].is_i64(), "{organization}");
+
+    // Once one is published, the ping carries that one.
+    app.publish(
+        "issues",
+        "acme/widgets",
+        json!({"action": "opened", "repository": {"id": 42, "full_name": "acme/widgets", "private": true}}),
+    )
+    .await;
+    app.deliver_due().await;
+    let path = format!("{REPO_HOOKS}/1/pings");
+    let reply = app.post(&path, ADMIN_TOKEN, &json!({})).await;
+    assert_eq!(reply.status, reqwest::StatusCode::NO_CONTENT);
+    app.deliver_due().await;
+    let ping = receiver.next_of("ping").await;
+    let ping: Value = serde_json::from_slice(&ping.body).unwrap();
+    assert_eq!(ping["repository"]["id"], 42);
+    assert_eq!(ping["repository"]["private"], true);
+}
+
 async fn a_form_delivery_without_secret_is_url_encoded_and_unsigned() {
     let app = spawn_stepped_app(|config| config.header_alias = vec!["Apigit".to_owned()]).await;
     let receiver = TestReceiver::start().await;
@@ -560,6 +611,7 @@ async fn the_background_worker_wakes_for_a_scheduled_retry() {
 }
 
 crate::harness::tests!(
+    a_ping_always_carries_its_repository_or_organization,
     a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers,
     a_form_delivery_without_secret_is_url_encoded_and_unsigned,
     events_fan_out_to_every_subscribed_active_hook_and_no_other,

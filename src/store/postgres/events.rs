@@ -10,8 +10,11 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::InstallationId;
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{IDEMPOTENCY_WINDOW_MS, idempotent_reply, parse_idempotent_reply};
-use crate::store::{HookId, IdempotencyKey, LatestObjects, NewEvent, PublishOutcome, StoreError};
+use crate::store::columns::{
+    IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
+    parse_idempotent_reply, read_scope_objects,
+};
+use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
 
 /// Row ids of the event's repository and organization, created on first mention.
 #[derive(Debug, Clone, Copy)]
@@ -354,42 +357,22 @@ pub(super) async fn publish_to_hook(
 pub(super) async fn latest_objects(
     db: &impl GenericClient,
     scope: &HookScope,
-) -> Result<LatestObjects, StoreError> {
-    let latest = match scope {
-        HookScope::Repository { owner, repo } => opt(
-            db,
-            "SELECT r.latest_repository, a.latest_organization,
-                    coalesce(r.latest_sender, a.latest_sender)
-             FROM repositories r JOIN accounts a ON a.id = r.account_id
-             WHERE a.login_key = $1 AND r.name_key = $2",
-            &[&owner.key(), &repo.key()],
-        )
-        .await?
-        .map(|row| -> Result<_, StoreError> {
-            Ok(LatestObjects {
-                repository: row.try_get(0)?,
-                organization: row.try_get(1)?,
-                sender: row.try_get(2)?,
-            })
-        })
-        .transpose()?,
-        HookScope::Organization { org } => opt(
-            db,
-            "SELECT latest_organization, latest_sender FROM accounts WHERE login_key = $1",
-            &[&org.key()],
-        )
-        .await?
-        .map(|row| -> Result<_, StoreError> {
-            Ok(LatestObjects {
-                repository: None,
-                organization: row.try_get(0)?,
-                sender: row.try_get(1)?,
-            })
-        })
-        .transpose()?,
+) -> Result<ScopeObjects, StoreError> {
+    let found = match scope {
+        HookScope::Repository { owner, repo } => {
+            let sql = REPOSITORY_OBJECTS.replace("{1}", "$1").replace("{2}", "$2");
+            opt(db, &sql, &[&owner.key(), &repo.key()]).await?
+        }
+        HookScope::Organization { org } => {
+            let sql = ORGANIZATION_OBJECTS.replace("{1}", "$1");
+            opt(db, &sql, &[&org.key()]).await?
+        }
         HookScope::App { .. } => None,
     };
-    Ok(latest.unwrap_or_default())
+    found
+        .map(|row| read_scope_objects(&row))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 pub(super) async fn queue_test_push(

@@ -34,9 +34,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
-    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation,
-    LatestObjects, LogStore, NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore,
-    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
+    NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore, ScopeObjects, SessionRecord,
+    Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -311,7 +311,7 @@ impl HookStore for PostgresStore {
         in_transaction!(self, durable, |db| hooks::delete(&db, scope, id).await?)
     }
 
-    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
+    async fn latest_objects(&self, scope: &HookScope) -> Result<ScopeObjects, StoreError> {
         let client = self.client(&self.durable).await?;
         events::latest_objects(&client, scope).await
     }

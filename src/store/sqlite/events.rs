@@ -7,8 +7,11 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::InstallationId;
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{IDEMPOTENCY_WINDOW_MS, idempotent_reply, parse_idempotent_reply};
-use crate::store::{HookId, IdempotencyKey, LatestObjects, NewEvent, PublishOutcome, StoreError};
+use crate::store::columns::{
+    IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
+    parse_idempotent_reply, read_scope_objects,
+};
+use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
 
 /// The repository's row id and its owner's account id, creating both on first mention.
 fn ensure_repository(
@@ -244,38 +247,21 @@ pub(super) fn publish_to_hook(
 pub(super) fn latest_objects(
     conn: &Connection,
     scope: &HookScope,
-) -> Result<LatestObjects, StoreError> {
-    let latest = match scope {
+) -> Result<ScopeObjects, StoreError> {
+    let found = match scope {
         HookScope::Repository { owner, repo } => conn
-            .prepare_cached(
-                "SELECT r.latest_repository, a.latest_organization,
-                        coalesce(r.latest_sender, a.latest_sender)
-                 FROM repositories r JOIN accounts a ON a.id = r.account_id
-                 WHERE a.login_key = ?1 AND r.name_key = ?2",
-            )?
+            .prepare_cached(&REPOSITORY_OBJECTS.replace("{1}", "?1").replace("{2}", "?2"))?
             .query_row(params![owner.key(), repo.key()], |row| {
-                Ok(LatestObjects {
-                    repository: row.get(0)?,
-                    organization: row.get(1)?,
-                    sender: row.get(2)?,
-                })
+                read_scope_objects(row)
             })
             .optional()?,
         HookScope::Organization { org } => conn
-            .prepare_cached(
-                "SELECT latest_organization, latest_sender FROM accounts WHERE login_key = ?1",
-            )?
-            .query_row([org.key()], |row| {
-                Ok(LatestObjects {
-                    repository: None,
-                    organization: row.get(0)?,
-                    sender: row.get(1)?,
-                })
-            })
+            .prepare_cached(&ORGANIZATION_OBJECTS.replace("{1}", "?1"))?
+            .query_row([org.key()], |row| read_scope_objects(row))
             .optional()?,
         HookScope::App { .. } => None,
     };
-    Ok(latest.unwrap_or_default())
+    Ok(found.unwrap_or_default())
 }
 
 pub(super) fn queue_test_push(

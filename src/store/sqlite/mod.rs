@@ -23,9 +23,9 @@ use rusqlite::Connection;
 
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
-    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation,
-    LatestObjects, LogStore, NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore,
-    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
+    NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore, ScopeObjects, SessionRecord,
+    Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -246,7 +246,7 @@ impl HookStore for SqliteStore {
             .await
     }
 
-    async fn latest_objects(&self, scope: &HookScope) -> Result<LatestObjects, StoreError> {
+    async fn latest_objects(&self, scope: &HookScope) -> Result<ScopeObjects, StoreError> {
         let scope = scope.clone();
         self.readers
             .read(move |conn| events::latest_objects(conn, &scope))
