@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::event::Publication;
 use crate::domain::hook::{
-    ConfigPatch, CustomHeaders, HookPatch, HookRules, HookSettings, SECRET_MASK,
+    ConfigPatch, ContentType, CustomHeaders, HookPatch, HookRules, HookSettings, SECRET_MASK,
     check_content_type, check_events, check_headers, checked_url, is_event_name,
 };
 use crate::domain::names::{Login, RepoName};
@@ -172,7 +172,7 @@ pub fn hook_patch(
     let remove_events = read_events(&mut problems, body, "remove_events").unwrap_or_default();
     let config = problems
         .object(body, "config", "config")
-        .map(|config| config_patch_under(&mut problems, config, rules, "config"))
+        .map(|config| replacing_config(&mut problems, config, rules))
         .unwrap_or_default();
     problems.finish(|| HookPatch {
         active,
@@ -181,6 +181,25 @@ pub fn hook_patch(
         remove_events,
         config,
     })
+}
+
+/// The `config` of `PATCH …/hooks/{id}`, which replaces GitHub's config fields as GitHub
+/// documents: an omitted `secret` is removed (`********`, the masked value sent back, keeps
+/// it), an omitted `content_type` is `form` again and `insecure_ssl` `"0"`. Hookpost's own
+/// fields (`headers`) are kept unless given, so a GitHub-only client never resets them.
+fn replacing_config(
+    problems: &mut Problems,
+    config: &Map<String, Value>,
+    rules: &HookRules,
+) -> ConfigPatch {
+    let secret_omitted = config.get("secret").is_none_or(Value::is_null);
+    let mut patch = config_patch_under(problems, config, rules, "config");
+    if secret_omitted {
+        patch.secret = Some(None);
+    }
+    patch.content_type.get_or_insert(ContentType::Form);
+    patch.insecure_ssl.get_or_insert(false);
+    patch
 }
 
 /// A publish body: `event`, `repository` or `organization`, `payload`.

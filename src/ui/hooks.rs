@@ -84,6 +84,12 @@ fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -
         label for="secret" { "Secret" }
         input #secret type="password" name="secret" autocomplete="new-password"
             placeholder=(if values.has_secret { "unchanged (a secret is set)" } else { "none" });
+        @if values.has_secret {
+            div.check {
+                input #remove_secret type="checkbox" name="remove_secret" value="1";
+                label for="remove_secret" { "Remove the secret (deliveries are no longer signed)" }
+            }
+        }
         div.check {
             input #verify_ssl type="checkbox" name="verify_ssl" value="1" checked[values.verify_ssl];
             label for="verify_ssl" { "Enable SSL verification" }
@@ -116,7 +122,7 @@ fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -
 }
 
 /// The settings a form stands for; an empty secret field keeps the stored secret (it is
-/// never shown back).
+/// never shown back), the "remove" box removes it.
 fn input_from(form: &SignedForm) -> HookInput {
     let mut events: Vec<String> = form.all("events");
     events.extend(
@@ -139,10 +145,13 @@ fn input_from(form: &SignedForm) -> HookInput {
         events,
         url: form.get("url").unwrap_or("").trim().to_owned(),
         content_type: form.get("content_type").unwrap_or("json").to_owned(),
-        secret: form
-            .get("secret")
-            .filter(|secret| !secret.is_empty() && *secret != SECRET_MASK)
-            .map(Secret::new),
+        secret: if form.get("remove_secret").is_some() {
+            Some(Secret::new(""))
+        } else {
+            form.get("secret")
+                .filter(|secret| !secret.is_empty() && *secret != SECRET_MASK)
+                .map(Secret::new)
+        },
         insecure_ssl: form.get("verify_ssl").is_none(),
         headers,
     }

@@ -168,6 +168,77 @@ async fn an_organization_hook_goes_through_its_whole_life() {
     assert_eq!(app.get(collection, &token).await.body, json!([]));
 }
 
+/// GitHub: "If you previously had a secret set, you must provide the same secret or set a new
+/// secret or the secret will be removed." A hook `PATCH` with a `config` replaces GitHub's
+/// config fields; Hookpost's `headers` stay unless given; `PATCH …/config` merges.
+async fn a_hook_patch_with_a_config_replaces_it_as_github_documents() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &json!({"config": {"url": "https://a.example/hook", "secret": "s3",
+                    "content_type": "json", "insecure_ssl": "1", "headers": {"X-Team": "a"}}}),
+        )
+        .await;
+    let path = format!("/repos/acme/widgets/hooks/{}", hook["id"]);
+
+    let kept = app
+        .patch(
+            &path,
+            &token,
+            &json!({"config": {"url": "https://b.example/hook",
+                "secret": "********", "content_type": "json", "insecure_ssl": "1"}}),
+        )
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "{:?}", kept.body);
+    assert_eq!(
+        kept.body["config"]["secret"], "********",
+        "the masked value keeps it"
+    );
+
+    let untouched = app.patch(&path, &token, &json!({"active": true})).await;
+    assert_eq!(
+        untouched.body["config"], kept.body["config"],
+        "no config, no change"
+    );
+
+    let replaced = app
+        .patch(
+            &path,
+            &token,
+            &json!({"config": {"url": "https://c.example/hook"}}),
+        )
+        .await;
+    let config = &replaced.body["config"];
+    assert!(
+        config.get("secret").is_none(),
+        "an omitted secret is removed: {config}"
+    );
+    assert_eq!(config["content_type"], "form");
+    assert_eq!(config["insecure_ssl"], "0");
+    assert_eq!(config["url"], "https://c.example/hook");
+    assert_eq!(
+        config["headers"],
+        json!({"X-Team": "a"}),
+        "Hookpost's own field stays"
+    );
+
+    let merged = app
+        .patch(
+            &format!("{path}/config"),
+            &token,
+            &json!({"content_type": "json"}),
+        )
+        .await;
+    assert_eq!(merged.body["content_type"], "json");
+    assert_eq!(
+        merged.body["url"], "https://c.example/hook",
+        "…/config merges"
+    );
+}
+
 async fn create_applies_githubs_defaults() {
     let app = spawn_app().await;
     let hook = app
@@ -292,6 +363,7 @@ async fn health_and_readiness_answer() {
 }
 
 crate::harness::tests!(
+    a_hook_patch_with_a_config_replaces_it_as_github_documents,
     a_repository_hook_goes_through_its_whole_life,
     an_organization_hook_goes_through_its_whole_life,
     create_applies_githubs_defaults,

@@ -474,6 +474,66 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
     browser.close().await;
 }
 
+/// The edit form keeps a secret when its field is left empty, and removes it only when asked.
+async fn the_edit_form_keeps_the_secret_unless_told_to_remove_it() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &json!({"config": {"url": "http://a.example/hook", "secret": "s3"}}),
+        )
+        .await;
+    let api_path = format!("/repos/acme/widgets/hooks/{}", hook["id"]);
+    let page = format!("/ui{api_path}");
+    let browser = Browser::sign_in(&app, &token).await;
+    let (_, shown) = browser.get(&page).await;
+    assert!(
+        shown.contains(r#"name="remove_secret""#),
+        "a control to remove it"
+    );
+    let csrf = browser.csrf().await;
+    let form = |remove: bool| {
+        let mut fields = vec![
+            ("_csrf", csrf.clone()),
+            ("url", "http://a.example/hook".to_owned()),
+            ("content_type", "json".to_owned()),
+            ("events", "push".to_owned()),
+            ("secret", String::new()),
+            ("active", "1".to_owned()),
+        ];
+        if remove {
+            fields.push(("remove_secret", "1".to_owned()));
+        }
+        fields
+    };
+    let kept = form(false);
+    let kept: Vec<(&str, &str)> = kept.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        browser.post(&page, &kept).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let stored = app.get(&api_path, &token).await;
+    assert_eq!(
+        stored.body["config"]["secret"], "********",
+        "an empty field keeps it"
+    );
+
+    let removed = form(true);
+    let removed: Vec<(&str, &str)> = removed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        browser.post(&page, &removed).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let stored = app.get(&api_path, &token).await;
+    assert!(
+        stored.body["config"].get("secret").is_none(),
+        "{}",
+        stored.body
+    );
+}
+
 async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps() {
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
@@ -711,6 +771,7 @@ async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
 }
 
 crate::harness::tests!(
+    the_edit_form_keeps_the_secret_unless_told_to_remove_it,
     an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does,
     a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing,
     an_owner_sees_nothing_of_another_owners_hooks_in_the_ui,
