@@ -239,6 +239,43 @@ async fn a_hook_patch_with_a_config_replaces_it_as_github_documents() {
     );
 }
 
+/// GitHub never reuses an id, and receivers key on `X-GitHub-Hook-ID` and the delivery id:
+/// deleting the newest hook (and with it the newest attempts) must not bring their ids back.
+async fn hook_and_delivery_ids_are_never_reused() {
+    let app = crate::helpers::spawn_stepped_app(|_| {}).await;
+    let collection = "/repos/acme/widgets/hooks";
+    let body = crate::helpers::hook_body("http://127.0.0.1:9/hook");
+    app.create_hook(collection, ADMIN_TOKEN, &body).await;
+    let newest = app.create_hook(collection, ADMIN_TOKEN, &body).await;
+    app.deliver_due().await;
+    let log = app
+        .deliveries(&format!("{collection}/{}", newest["id"]))
+        .await;
+    let newest_attempt = log[0]["id"].as_i64().expect("the ping's attempt");
+    let path = format!("{collection}/{}", newest["id"]);
+    assert_eq!(
+        app.delete(&path, ADMIN_TOKEN).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let created = app.create_hook(collection, ADMIN_TOKEN, &body).await;
+    assert!(
+        created["id"].as_i64() > newest["id"].as_i64(),
+        "{} came back after {} was deleted",
+        created["id"],
+        newest["id"]
+    );
+    app.deliver_due().await;
+    let log = app
+        .deliveries(&format!("{collection}/{}", created["id"]))
+        .await;
+    assert!(
+        log[0]["id"].as_i64().unwrap() > newest_attempt,
+        "attempt {} came back",
+        log[0]["id"]
+    );
+}
+
 async fn create_applies_githubs_defaults() {
     let app = spawn_app().await;
     let hook = app
@@ -363,6 +400,7 @@ async fn health_and_readiness_answer() {
 }
 
 crate::harness::tests!(
+    hook_and_delivery_ids_are_never_reused,
     a_hook_patch_with_a_config_replaces_it_as_github_documents,
     a_repository_hook_goes_through_its_whole_life,
     an_organization_hook_goes_through_its_whole_life,

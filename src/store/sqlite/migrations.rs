@@ -11,15 +11,34 @@ use crate::store::columns::pending_migrations;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0003_ids_never_reused.sql"),
 ];
 
 /// Brings the database up to the newest schema; safe to run from several processes at
 /// once (the version is re-read under the write lock).
+///
+/// Foreign keys are off while migrations run (SQLite's own way to rebuild a table without
+/// cascading deletes into its children) and every reference is checked before the commit.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = apply(conn);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    migrated
+}
+
+fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     for sql in pending_migrations(MIGRATIONS, version)? {
         tx.execute_batch(sql)?;
+    }
+    let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| {
+        row.get(0)
+    })?;
+    if broken > 0 {
+        return Err(StoreError::Corrupt(format!(
+            "{broken} rows refer to rows that do not exist after migrating"
+        )));
     }
     tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
     tx.commit()?;
