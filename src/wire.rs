@@ -169,7 +169,31 @@ pub fn build(
             .iter()
             .map(|(name, value)| (name.to_owned(), value.to_owned())),
     );
+    if let Some(credentials) = basic_credentials(&url)
+        && !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+    {
+        headers.push(("Authorization".into(), credentials));
+    }
     Ok(OutgoingRequest { url, headers, body })
+}
+
+/// `Authorization: Basic …` for a URL with `user:password@`, as HTTP clients send it; a
+/// custom `Authorization` header wins.
+fn basic_credentials(url: &url::Url) -> Option<String> {
+    use base64::Engine;
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |text: &str| percent_encoding::percent_decode_str(text).collect::<Vec<u8>>();
+    let mut pair = decode(url.username());
+    pair.push(b':');
+    pair.extend(decode(url.password().unwrap_or_default()));
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
 }
 
 #[cfg(test)]
@@ -278,6 +302,28 @@ mod tests {
             header(&request, "x-apigit-signature"),
             Some(""),
             "present and empty, as in the APIGit seed"
+        );
+    }
+
+    #[test]
+    fn credentials_in_the_url_become_basic_authorization() {
+        let mut with_credentials = delivery(ContentType::Json, None);
+        Arc::make_mut(&mut with_credentials.target).config.url =
+            "https://hook%20user:p%40ss@receiver.example/hook".into();
+        let request = build(&with_credentials, &settings()).unwrap();
+        // base64("hook user:p@ss")
+        assert_eq!(
+            header(&request, "authorization"),
+            Some("Basic aG9vayB1c2VyOnBAc3M=")
+        );
+        assert_eq!(
+            build(&delivery(ContentType::Json, None), &settings())
+                .unwrap()
+                .headers
+                .iter()
+                .filter(|(name, _)| name == "Authorization")
+                .count(),
+            0
         );
     }
 

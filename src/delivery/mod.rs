@@ -2,13 +2,15 @@
 //! and scheduling retries.
 //!
 //! [`worker::Worker`] claims due deliveries from the store under a lease and runs each in
-//! its own task; [`crate::wire`] builds the bytes, [`client`] sends them through the
-//! destination [`guard`], [`retry`] decides when to try again, and [`retention`] prunes old
+//! its own task; [`crate::wire`] builds the bytes, [`client`] sends them over [`connect`]ions
+//! the destination [`guard`] permits, written and read by [`http1`], [`retry`] decides when to try again, and [`retention`] prunes old
 //! events. Invariant: a delivery's outcome is recorded in the store before its lease is
 //! released; what a worker holds only in memory is always still in the store as leased.
 
 pub mod client;
+pub mod connect;
 pub mod guard;
+pub mod http1;
 pub mod retention;
 pub mod retry;
 pub mod worker;

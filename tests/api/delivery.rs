@@ -610,10 +610,168 @@ async fn the_background_worker_wakes_for_a_scheduled_retry() {
     app.stop().await;
 }
 
+/// A receiver that reads requests off the socket as bytes: each request head, as sent, and
+/// how many connections carried them.
+struct RawReceiver {
+    url: String,
+    heads: tokio::sync::mpsc::UnboundedReceiver<String>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RawReceiver {
+    async fn start() -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook?from=test", listener.local_addr().unwrap());
+        let (sender, heads) = tokio::sync::mpsc::unbounded_channel();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    // At most 100 requests per connection, each head under 64 KiB.
+                    for _ in 0..100 {
+                        let head_end = loop {
+                            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break end + 4;
+                            }
+                            let mut chunk = [0u8; 8192];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(read) if buffer.len() + read < 65536 => {
+                                    buffer.extend_from_slice(&chunk[..read]);
+                                }
+                                Ok(_) => return,
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|line| line.strip_prefix("Content-Length: "))
+                            .and_then(|value| value.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buffer.len() < head_end + length {
+                            let mut chunk = [0u8; 8192];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                            }
+                        }
+                        buffer.drain(..head_end + length);
+                        let _ = sender.send(head);
+                        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RawReceiver {
+            url,
+            heads,
+            connections,
+        }
+    }
+
+    async fn next_head(&mut self) -> String {
+        tokio::time::timeout(std::time::Duration::from_secs(20), self.heads.recv())
+            .await
+            .expect("a request arrives")
+            .expect("the receiver runs")
+    }
+}
+
+/// The header names of a request head, in order, as spelled on the wire.
+fn names_on_the_wire(head: &str) -> Vec<&str> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(": ").map(|(name, _)| name))
+        .collect()
+}
+
+/// Receivers that read headers as sent (a serverless gateway's `event.headers`) see GitHub's
+/// spelling, the mirror headers as configured and custom headers as their owner wrote them;
+/// the next delivery reuses the connection.
+async fn headers_keep_githubs_spelling_on_the_wire() {
+    let app = spawn_stepped_app(|config| {
+        config.header_alias = vec!["Gogs".to_owned()];
+    })
+    .await;
+    let mut receiver = RawReceiver::start().await;
+    app.create_hook(
+        REPO_HOOKS,
+        ADMIN_TOKEN,
+        &json!({"events": ["push"], "config": {"url": receiver.url, "content_type": "json",
+                "secret": "s", "headers": {"X-API-Key": "k", "x-lower-case": "v"}}}),
+    )
+    .await;
+    assert_eq!(app.deliver_due().await, 1);
+    let ping = receiver.next_head().await;
+    app.publish("push", "acme/widgets", json!({"ref": "refs/heads/main"}))
+        .await;
+    assert_eq!(app.deliver_due().await, 1);
+    let push = receiver.next_head().await;
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    for (head, event) in [(&ping, "ping"), (&push, "push")] {
+        assert!(
+            head.starts_with(&format!(
+                "POST /hook?from=test HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            )),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("\r\nX-GitHub-Event: {event}\r\n")),
+            "{head}"
+        );
+        assert_eq!(
+            names_on_the_wire(head),
+            [
+                "Host",
+                "Content-Type",
+                "User-Agent",
+                "X-GitHub-Delivery",
+                "X-GitHub-Event",
+                "X-GitHub-Hook-ID",
+                "X-GitHub-Hook-Installation-Target-ID",
+                "X-GitHub-Hook-Installation-Target-Type",
+                "X-Hub-Signature",
+                "X-Hub-Signature-256",
+                "X-Gogs-Delivery",
+                "X-Gogs-Event",
+                "X-Gogs-Signature",
+                "X-API-Key",
+                "x-lower-case",
+                "Accept",
+                "Content-Length",
+            ],
+            "{head}"
+        );
+    }
+    assert_eq!(
+        receiver
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the second delivery reused the connection"
+    );
+}
+
 crate::harness::tests!(
     a_ping_always_carries_its_repository_or_organization,
     a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers,
     a_form_delivery_without_secret_is_url_encoded_and_unsigned,
+    headers_keep_githubs_spelling_on_the_wire,
     events_fan_out_to_every_subscribed_active_hook_and_no_other,
     failing_receivers_get_the_right_status_and_a_retry,
     a_flood_of_a_response_is_cut_at_64_kib,
