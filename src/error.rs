@@ -39,6 +39,12 @@ pub enum ApiError {
     /// The request was well-formed but its fields are not acceptable.
     #[error("Validation Failed")]
     Validation(Vec<FieldError>),
+    /// The request collides with what exists; the fields say which.
+    #[error("Conflict")]
+    Conflict(Vec<FieldError>),
+    /// The path exists but not with this method (`Allow` says which).
+    #[error("Method Not Allowed")]
+    MethodNotAllowed,
     /// Anything that is our fault; never shown to the caller.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -49,6 +55,7 @@ impl From<CoreError> for ApiError {
         match error {
             CoreError::NotFound => ApiError::NotFound,
             CoreError::Validation(errors) => ApiError::Validation(errors.0),
+            CoreError::Conflict(errors) => ApiError::Conflict(errors.0),
             CoreError::Store(error) => error.into(),
             CoreError::Internal(error) => ApiError::Internal(error),
         }
@@ -96,18 +103,25 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    message: String,
+/// GitHub's `basic-error` and, with `errors`, `validation-error`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub message: String,
+    /// Each field that was not acceptable (422 only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [FieldError]>,
-    documentation_url: &'static str,
-    status: String,
+    pub errors: Option<Vec<FieldError>>,
+    #[schema(value_type = String)]
+    pub documentation_url: &'static str,
+    /// The HTTP status, as a string.
+    pub status: String,
 }
 
 impl IntoResponse for ApiError {
@@ -120,8 +134,8 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let errors = match &self {
-            ApiError::Validation(errors) => Some(errors.as_slice()),
+        let errors = match self {
+            ApiError::Validation(errors) | ApiError::Conflict(errors) => Some(errors),
             _ => None,
         };
         let body = ErrorBody {

@@ -263,7 +263,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 .await;
             store.close().await;
             let registered = registered.map_err(|error| match error {
-                CoreError::Validation(errors) => {
+                CoreError::Validation(errors) | CoreError::Conflict(errors) => {
                     anyhow::anyhow!("invalid app: {}", errors.summary())
                 }
                 other => anyhow::Error::new(other).context("Failed to register the app"),

@@ -4,9 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
+use super::body_schemas::TokenBody;
 use super::extract::JsonObject;
+use super::openapi::{Auth, Doc};
 use super::routes::Routes;
 use crate::auth::Principal;
 use crate::core::access::require_admin;
@@ -21,6 +25,9 @@ pub fn routes() -> Routes {
         "/admin/tokens",
         "hookpost/create-token",
         "Create an owner token (admin)",
+        Doc::new(Auth::Admin)
+            .body::<TokenBody>(true)
+            .replies::<CreatedToken>(StatusCode::CREATED),
         create_token,
     )
 }
@@ -53,18 +60,34 @@ fn read_owners(body: &Map<String, Value>) -> Result<Vec<Login>, ValidationErrors
     problems.finish(|| owners)
 }
 
+/// A new owner token; the token itself is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub id: i64,
+    pub token: String,
+    /// The accounts whose hooks the token manages.
+    pub owners: Vec<String>,
+}
+
 /// `POST /admin/tokens {"owners": [...]}` → `201 {"id", "token", "owners"}`.
 async fn create_token(
     State(state): State<AppState>,
     principal: Principal,
     JsonObject(body): JsonObject,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     require_admin(&principal)?;
     let owners = read_owners(&body)?;
     let (record, token) = state.core.create_token(&principal, owners).await?;
-    let owners: Vec<&str> = record.owners.iter().map(|owner| owner.as_str()).collect();
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": record.id, "token": token.expose(), "owners": owners})),
+        Json(CreatedToken {
+            id: record.id,
+            token: token.expose().to_owned(),
+            owners: record
+                .owners
+                .iter()
+                .map(|owner| owner.as_str().to_owned())
+                .collect(),
+        }),
     ))
 }

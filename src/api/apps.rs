@@ -2,25 +2,30 @@
 //! endpoints an app calls with its JWT: `GET /app`, `/app/hook/config` and the app hook's
 //! delivery log.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::bodies;
+use super::body_schemas::{AppBody, ConfigBody, InstallationBody};
 use super::extract::{JsonObject, PathParams, QueryMap};
-use super::log::{list_log, redeliver_log, show_log};
+use super::log::{Accepted, DeliveryDetail, DeliveryItem, list_log, redeliver_log, show_log};
+use super::openapi::{Auth, Doc, Query};
 use super::routes::Routes;
 use super::scoped::number;
 use crate::apps;
 use crate::auth::Principal;
 use crate::core::access::{ManagedScope, require_admin};
+use crate::core::github::ConfigObject;
 use crate::domain::hook::{HookPatch, HookRules, HookSettings};
-use crate::domain::ids::AppId;
+use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::names::Login;
 use crate::domain::validate::{ErrorCode, Problems, ValidationErrors};
 use crate::error::ApiError;
@@ -34,6 +39,10 @@ pub fn routes() -> Routes {
             "/admin/apps",
             "hookpost/create-app",
             "Register a GitHub App (admin)",
+            Doc::new(Auth::Admin)
+                .body::<AppBody>(true)
+                .replies::<RegisteredApp>(StatusCode::CREATED)
+                .conflicts(),
             register,
         )
         .add(
@@ -41,6 +50,9 @@ pub fn routes() -> Routes {
             "/admin/apps/{app_id}/installations",
             "hookpost/create-installation",
             "Install an app on an account (admin)",
+            Doc::new(Auth::Admin)
+                .body::<InstallationBody>(true)
+                .replies::<InstallationObject>(StatusCode::CREATED),
             install,
         )
         .add(
@@ -48,6 +60,7 @@ pub fn routes() -> Routes {
             "/app",
             "apps/get-authenticated",
             "Get the authenticated app",
+            Doc::new(Auth::App).replies::<AppObject>(StatusCode::OK),
             show_app,
         )
         .add(
@@ -55,6 +68,7 @@ pub fn routes() -> Routes {
             "/app/hook/config",
             "apps/get-webhook-config-for-app",
             "Get a webhook configuration for an app",
+            Doc::new(Auth::App).replies::<ConfigObject>(StatusCode::OK),
             show_config,
         )
         .add(
@@ -62,6 +76,9 @@ pub fn routes() -> Routes {
             "/app/hook/config",
             "apps/update-webhook-config-for-app",
             "Update a webhook configuration for an app",
+            Doc::new(Auth::App)
+                .body::<ConfigBody>(false)
+                .replies::<ConfigObject>(StatusCode::OK),
             update_config,
         )
         .add(
@@ -69,6 +86,7 @@ pub fn routes() -> Routes {
             "/app/hook/deliveries",
             "apps/list-webhook-deliveries",
             "List deliveries for an app webhook",
+            Doc::new(Auth::App).lists::<DeliveryItem>(Query::Log),
             list_deliveries,
         )
         .add(
@@ -76,6 +94,7 @@ pub fn routes() -> Routes {
             "/app/hook/deliveries/{delivery_id}",
             "apps/get-webhook-delivery",
             "Get a delivery for an app webhook",
+            Doc::new(Auth::App).replies::<DeliveryDetail>(StatusCode::OK),
             show_delivery,
         )
         .add(
@@ -83,6 +102,7 @@ pub fn routes() -> Routes {
             "/app/hook/deliveries/{delivery_id}/attempts",
             "apps/redeliver-webhook-delivery",
             "Redeliver a delivery for an app webhook",
+            Doc::new(Auth::App).replies::<Accepted>(StatusCode::ACCEPTED),
             redeliver,
         )
 }
@@ -138,7 +158,7 @@ async fn register(
     principal: Principal,
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RegisteredApp>), ApiError> {
     require_admin(&principal)?;
     let (name, hook) = read_registration(&body, state.core.hook_rules())?;
     let registered = state
@@ -148,14 +168,14 @@ async fn register(
     let app = &registered.app;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": app.id,
-            "slug": app.slug,
-            "client_id": app.client_id,
-            "name": app.name,
-            "events": app.events,
-            "pem": registered.private_key_pem.expose(),
-        })),
+        Json(RegisteredApp {
+            id: app.id,
+            slug: app.slug.clone(),
+            client_id: app.client_id.clone(),
+            name: app.name.clone(),
+            events: app.events.clone(),
+            pem: registered.private_key_pem.expose().to_owned(),
+        }),
     ))
 }
 
@@ -165,7 +185,7 @@ async fn install(
     principal: Principal,
     PathParams(params): PathParams,
     JsonObject(body): JsonObject,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<InstallationObject>), ApiError> {
     require_admin(&principal)?;
     let app_id: AppId = params
         .get("app_id")
@@ -184,86 +204,172 @@ async fn install(
     let installation = state.core.install_app(&principal, app_id, account).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": installation.id,
-            "app_id": installation.app_id,
-            "account": {"login": installation.account.as_str()},
-        })),
+        Json(InstallationObject {
+            id: installation.id,
+            app_id: installation.app_id,
+            account: AccountObject {
+                login: installation.account.as_str().to_owned(),
+            },
+        }),
     ))
 }
 
-/// The owner every app shows: this Hookpost installation, as a GitHub organization.
-fn owner_json(origin: &str, api: &str) -> Value {
-    json!({
-        "login": "hookpost",
-        "id": 1,
-        "node_id": "O_hookpost",
-        "avatar_url": format!("{origin}/avatars/hookpost"),
-        "gravatar_id": "",
-        "url": format!("{api}/users/hookpost"),
-        "html_url": format!("{origin}/hookpost"),
-        "followers_url": format!("{api}/users/hookpost/followers"),
-        "following_url": format!("{api}/users/hookpost/following{{/other_user}}"),
-        "gists_url": format!("{api}/users/hookpost/gists{{/gist_id}}"),
-        "starred_url": format!("{api}/users/hookpost/starred{{/owner}}{{/repo}}"),
-        "subscriptions_url": format!("{api}/users/hookpost/subscriptions"),
-        "organizations_url": format!("{api}/users/hookpost/orgs"),
-        "repos_url": format!("{api}/users/hookpost/repos"),
-        "events_url": format!("{api}/users/hookpost/events{{/privacy}}"),
-        "received_events_url": format!("{api}/users/hookpost/received_events"),
-        "type": "Organization",
-        "site_admin": false,
-    })
+/// `POST /admin/apps`'s answer: the app and its private key, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisteredApp {
+    #[schema(value_type = i64)]
+    pub id: AppId,
+    pub slug: String,
+    pub client_id: String,
+    pub name: String,
+    pub events: Vec<String>,
+    /// The app's RSA private key (PKCS#1 PEM); only its public half is stored.
+    pub pem: String,
+}
+
+/// An app's installation on an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstallationObject {
+    #[schema(value_type = i64)]
+    pub id: InstallationId,
+    #[schema(value_type = i64)]
+    pub app_id: AppId,
+    pub account: AccountObject,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountObject {
+    pub login: String,
+}
+
+/// The owner every app shows: this Hookpost installation, as a GitHub organization
+/// (GitHub's `simple-user`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SimpleUser)]
+pub struct OwnerObject {
+    pub login: String,
+    pub id: i64,
+    pub node_id: String,
+    pub avatar_url: String,
+    pub gravatar_id: String,
+    pub url: String,
+    pub html_url: String,
+    pub followers_url: String,
+    pub following_url: String,
+    pub gists_url: String,
+    pub starred_url: String,
+    pub subscriptions_url: String,
+    pub organizations_url: String,
+    pub repos_url: String,
+    pub events_url: String,
+    pub received_events_url: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub site_admin: bool,
+}
+
+impl OwnerObject {
+    fn hookpost(origin: &str, api: &str) -> Self {
+        let user = format!("{api}/users/hookpost");
+        OwnerObject {
+            login: "hookpost".to_owned(),
+            id: 1,
+            node_id: "O_hookpost".to_owned(),
+            avatar_url: format!("{origin}/avatars/hookpost"),
+            gravatar_id: String::new(),
+            html_url: format!("{origin}/hookpost"),
+            followers_url: format!("{user}/followers"),
+            following_url: format!("{user}/following{{/other_user}}"),
+            gists_url: format!("{user}/gists{{/gist_id}}"),
+            starred_url: format!("{user}/starred{{/owner}}{{/repo}}"),
+            subscriptions_url: format!("{user}/subscriptions"),
+            organizations_url: format!("{user}/orgs"),
+            repos_url: format!("{user}/repos"),
+            events_url: format!("{user}/events{{/privacy}}"),
+            received_events_url: format!("{user}/received_events"),
+            url: user,
+            kind: "Organization".to_owned(),
+            site_admin: false,
+        }
+    }
 }
 
 /// GitHub's `integration` object.
-fn app_json(app: &AppRecord, api: &str) -> Value {
-    let origin = api.strip_suffix("/api/v3").unwrap_or(api);
-    let html_url = format!("{origin}/apps/{}", app.slug);
-    json!({
-        "id": app.id,
-        "slug": app.slug,
-        "node_id": format!("A_{}", app.id),
-        "client_id": app.client_id,
-        "owner": owner_json(origin, api),
-        "name": app.name,
-        "description": "",
-        "external_url": html_url,
-        "html_url": html_url,
-        "created_at": app.created_at.to_github(),
-        "updated_at": app.updated_at.to_github(),
-        "permissions": {},
-        "events": app.events,
-        "installations_count": app.installations_count,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Integration)]
+pub struct AppObject {
+    #[schema(value_type = i64)]
+    pub id: AppId,
+    pub slug: String,
+    pub node_id: String,
+    pub client_id: String,
+    pub owner: OwnerObject,
+    pub name: String,
+    pub description: String,
+    pub external_url: String,
+    pub html_url: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// No permissions: Hookpost's apps only receive webhooks.
+    pub permissions: BTreeMap<String, String>,
+    pub events: Vec<String>,
+    pub installations_count: u64,
 }
 
-async fn show_app(AuthenticatedApp(app): AuthenticatedApp, ApiBase(base): ApiBase) -> Json<Value> {
-    Json(app_json(&app, &base))
+impl AppObject {
+    fn of(app: &AppRecord, api: &str) -> Self {
+        let origin = api.strip_suffix("/api/v3").unwrap_or(api);
+        let html_url = format!("{origin}/apps/{}", app.slug);
+        AppObject {
+            id: app.id,
+            slug: app.slug.clone(),
+            node_id: format!("A_{}", app.id),
+            client_id: app.client_id.clone(),
+            owner: OwnerObject::hookpost(origin, api),
+            name: app.name.clone(),
+            description: String::new(),
+            external_url: html_url.clone(),
+            html_url,
+            created_at: app.created_at.to_github(),
+            updated_at: app.updated_at.to_github(),
+            permissions: BTreeMap::new(),
+            events: app.events.clone(),
+            installations_count: app.installations_count,
+        }
+    }
+}
+
+async fn show_app(
+    AuthenticatedApp(app): AuthenticatedApp,
+    ApiBase(base): ApiBase,
+) -> Json<AppObject> {
+    Json(AppObject::of(&app, &base))
 }
 
 async fn show_config(
     State(state): State<AppState>,
     AuthenticatedApp(app): AuthenticatedApp,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfigObject>, ApiError> {
     let hook = state
         .core
         .hook(&ManagedScope::of_app(&app), app.hook_id)
         .await?;
-    Ok(Json(hook.settings.config.to_github_json()))
+    Ok(Json(ConfigObject::of(&hook.settings.config)))
 }
 
 async fn update_config(
     State(state): State<AppState>,
     AuthenticatedApp(app): AuthenticatedApp,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfigObject>, ApiError> {
     let patch = HookPatch::config_only(bodies::config_patch(&body, state.core.hook_rules())?);
     let hook = state
         .core
         .update_hook(&ManagedScope::of_app(&app), app.hook_id, patch)
         .await?;
-    Ok(Json(hook.settings.config.to_github_json()))
+    Ok(Json(ConfigObject::of(&hook.settings.config)))
 }
 
 async fn list_deliveries(
@@ -271,7 +377,7 @@ async fn list_deliveries(
     AuthenticatedApp(app): AuthenticatedApp,
     ApiBase(base): ApiBase,
     QueryMap(query): QueryMap,
-) -> Result<(HeaderMap, Json<Value>), ApiError> {
+) -> Result<(HeaderMap, Json<Vec<DeliveryItem>>), ApiError> {
     let url = format!("{base}/app/hook/deliveries");
     let scope = ManagedScope::of_app(&app);
     list_log(&state, &scope, app.hook_id, &url, &query).await
@@ -287,7 +393,7 @@ async fn show_delivery(
     State(state): State<AppState>,
     AuthenticatedApp(app): AuthenticatedApp,
     PathParams(params): PathParams,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryDetail>, ApiError> {
     let scope = ManagedScope::of_app(&app);
     show_log(&state, &scope, app.hook_id, delivery_id(&params)?).await
 }
@@ -296,7 +402,7 @@ async fn redeliver(
     State(state): State<AppState>,
     AuthenticatedApp(app): AuthenticatedApp,
     PathParams(params): PathParams,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let scope = ManagedScope::of_app(&app);
     redeliver_log(&state, &scope, app.hook_id, delivery_id(&params)?).await
 }

@@ -406,7 +406,7 @@ mod tests {
             "headers": {"Authorization": "token x", "X-A": "1"}}}));
         let settings = hook_settings(&body, &HookRules::default()).unwrap();
         assert_eq!(
-            settings.config.to_github_json(),
+            serde_json::to_value(crate::core::github::ConfigObject::of(&settings.config)).unwrap(),
             json!({"content_type": "json", "insecure_ssl": "1", "url": "http://a.example",
                    "secret": "********", "headers": {"Authorization": "********", "X-A": "1"}})
         );

@@ -4,10 +4,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
-use serde_json::Value;
 
 use super::extract::QueryMap;
-use super::log::{list_log, redeliver_log, show_log};
+use super::log::{Accepted, DeliveryDetail, DeliveryItem, list_log, redeliver_log, show_log};
+use super::openapi::{Auth, Doc, Query};
 use super::routes::Routes;
 use super::scoped::Scoped;
 use crate::core::github::collection_path;
@@ -28,6 +28,7 @@ fn scoped_routes(prefix: &str, tag: &str) -> Routes {
             prefix,
             &format!("{tag}/list-webhook-deliveries"),
             "List deliveries for a webhook",
+            Doc::new(Auth::Token).lists::<DeliveryItem>(Query::Log),
             list,
         )
         .add(
@@ -35,6 +36,7 @@ fn scoped_routes(prefix: &str, tag: &str) -> Routes {
             &format!("{prefix}/{{delivery_id}}"),
             &format!("{tag}/get-webhook-delivery"),
             "Get a delivery for a webhook",
+            Doc::new(Auth::Token).replies::<DeliveryDetail>(StatusCode::OK),
             show,
         )
         .add(
@@ -42,6 +44,7 @@ fn scoped_routes(prefix: &str, tag: &str) -> Routes {
             &format!("{prefix}/{{delivery_id}}/attempts"),
             &format!("{tag}/redeliver-webhook-delivery"),
             "Redeliver a delivery for a webhook",
+            Doc::new(Auth::Token).replies::<Accepted>(StatusCode::ACCEPTED),
             redeliver,
         )
 }
@@ -51,7 +54,7 @@ async fn list(
     scoped: Scoped,
     ApiBase(base): ApiBase,
     QueryMap(query): QueryMap,
-) -> Result<(HeaderMap, Json<Value>), ApiError> {
+) -> Result<(HeaderMap, Json<Vec<DeliveryItem>>), ApiError> {
     let hook_id = scoped.hook_id()?;
     let deliveries_url = format!(
         "{base}{}/{hook_id}/deliveries",
@@ -60,7 +63,10 @@ async fn list(
     list_log(&state, &scoped.scope, hook_id, &deliveries_url, &query).await
 }
 
-async fn show(State(state): State<AppState>, scoped: Scoped) -> Result<Json<Value>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    scoped: Scoped,
+) -> Result<Json<DeliveryDetail>, ApiError> {
     show_log(
         &state,
         &scoped.scope,
@@ -73,7 +79,7 @@ async fn show(State(state): State<AppState>, scoped: Scoped) -> Result<Json<Valu
 async fn redeliver(
     State(state): State<AppState>,
     scoped: Scoped,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     redeliver_log(
         &state,
         &scoped.scope,

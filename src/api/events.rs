@@ -6,11 +6,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
-use serde_json::{Value, json};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::bodies;
+use super::body_schemas::{DispatchBody, PublishBody};
 use super::extract::{JsonObject, PathParams, RawBody, parse_object};
+use super::openapi::{Auth, Doc};
 use super::routes::Routes;
 use crate::auth::Principal;
 use crate::core::access::authorize;
@@ -27,6 +30,10 @@ pub fn routes() -> Routes {
             "/events",
             "hookpost/publish-event",
             "Publish an event to every subscribed webhook",
+            Doc::new(Auth::Token)
+                .body::<PublishBody>(true)
+                .replies::<Published>(StatusCode::ACCEPTED)
+                .idempotency_key(),
             publish,
         )
         .add(
@@ -34,6 +41,7 @@ pub fn routes() -> Routes {
             "/repos/{owner}/{repo}/dispatches",
             "repos/create-dispatch-event",
             "Create a repository dispatch event",
+            Doc::new(Auth::Token).body::<DispatchBody>(true),
             dispatch,
         )
 }
@@ -58,10 +66,14 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<KeyedReque
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
+    // Visible ASCII and spaces (`to_str` would also let a tab through).
     let key = value
         .to_str()
         .ok()
-        .filter(|key| !key.is_empty() && key.len() <= MAX_KEY_LENGTH)
+        .filter(|key| {
+            (1..=MAX_KEY_LENGTH).contains(&key.len())
+                && key.bytes().all(|byte| matches!(byte, b' '..=b'~'))
+        })
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters"
@@ -73,13 +85,22 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<KeyedReque
     }))
 }
 
+/// `POST /events`'s answer once everything is committed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Published {
+    /// The event's GUID: every delivery's `X-GitHub-Delivery`.
+    pub id: String,
+    /// How many hooks it was queued for.
+    pub deliveries: u64,
+}
+
 /// `POST /events` → `202 {"id": guid, "deliveries": n}`.
 async fn publish(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     RawBody(bytes): RawBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Published>), ApiError> {
     let body = parse_object(&bytes)?;
     let publication = bodies::publication(body)?;
     let key = idempotency_key(&headers, &bytes)?;
@@ -89,7 +110,10 @@ async fn publish(
         .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": published.guid, "deliveries": published.deliveries})),
+        Json(Published {
+            id: published.guid,
+            deliveries: published.deliveries,
+        }),
     ))
 }
 

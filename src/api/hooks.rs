@@ -5,14 +5,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::{LINK, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use serde_json::Value;
 
 use super::bodies;
+use super::body_schemas::{ConfigBody, HookCreateBody, HookUpdateBody};
 use super::extract::{JsonObject, QueryMap};
+use super::openapi::{Auth, Doc, Query};
 use super::pagination::{link_header, read_page};
 use super::routes::Routes;
 use super::scoped::Scoped;
-use crate::core::github::{collection_path, hook_json};
+use crate::core::github::{ConfigObject, HookObject, collection_path};
 use crate::domain::hook::HookPatch;
 use crate::error::ApiError;
 use crate::web::{ApiBase, AppState};
@@ -25,6 +26,7 @@ pub fn routes() -> Routes {
             "/repos/{owner}/{repo}/hooks/{hook_id}/tests",
             "repos/test-push-webhook",
             "Deliver the repository's latest push to the hook again",
+            Doc::new(Auth::Token),
             test_push,
         )
         .add(
@@ -32,6 +34,7 @@ pub fn routes() -> Routes {
             "/repos/{owner}/{repo}/hooks/{hook_id}/test",
             "hookpost/test-push-webhook-by-test-url",
             "The same at the path GitHub's test_url names",
+            Doc::new(Auth::Token),
             test_push,
         )
 }
@@ -46,6 +49,7 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             prefix,
             &format!("{tag}/list-webhooks"),
             "List webhooks",
+            Doc::new(Auth::Token).lists::<HookObject>(Query::Pages),
             list,
         )
         .add(
@@ -53,6 +57,10 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             prefix,
             &format!("{tag}/create-webhook"),
             "Create a webhook",
+            Doc::new(Auth::Token)
+                .body::<HookCreateBody>(true)
+                .replies::<HookObject>(StatusCode::CREATED)
+                .location(),
             create,
         )
         .add(
@@ -60,6 +68,7 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             &one,
             &format!("{tag}/get-webhook"),
             "Get a webhook",
+            Doc::new(Auth::Token).replies::<HookObject>(StatusCode::OK),
             show,
         )
         .add(
@@ -67,6 +76,9 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             &one,
             &format!("{tag}/update-webhook"),
             "Update a webhook",
+            Doc::new(Auth::Token)
+                .body::<HookUpdateBody>(false)
+                .replies::<HookObject>(StatusCode::OK),
             update,
         )
         .add(
@@ -74,6 +86,7 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             &one,
             &format!("{tag}/delete-webhook"),
             "Delete a webhook",
+            Doc::new(Auth::Token),
             remove,
         )
         .add(
@@ -81,6 +94,7 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             &format!("{one}/config"),
             &format!("{tag}/get-webhook-config-for-{kind}"),
             "Get a webhook's configuration",
+            Doc::new(Auth::Token).replies::<ConfigObject>(StatusCode::OK),
             show_config,
         )
         .add(
@@ -88,6 +102,9 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             &format!("{one}/config"),
             &format!("{tag}/update-webhook-config-for-{kind}"),
             "Update a webhook's configuration",
+            Doc::new(Auth::Token)
+                .body::<ConfigBody>(false)
+                .replies::<ConfigObject>(StatusCode::OK),
             update_config,
         )
         .add(
@@ -95,6 +112,7 @@ fn scoped_routes(prefix: &str, tag: &str, kind: &str) -> Routes {
             &format!("{one}/pings"),
             &format!("{tag}/ping-webhook"),
             "Send a ping event to a webhook",
+            Doc::new(Auth::Token),
             ping,
         )
 }
@@ -127,7 +145,7 @@ async fn list(
     scoped: Scoped,
     ApiBase(base): ApiBase,
     QueryMap(query): QueryMap,
-) -> Result<(HeaderMap, Json<Value>), ApiError> {
+) -> Result<(HeaderMap, Json<Vec<HookObject>>), ApiError> {
     let page = read_page(&query, "Hook")?;
     let found = state.core.list_hooks(&scoped.scope, page).await?;
     let mut headers = HeaderMap::new();
@@ -135,12 +153,12 @@ async fn list(
     if let Some(link) = link_header(&collection_url, page, found.total) {
         headers.insert(LINK, link);
     }
-    let hooks: Vec<Value> = found
+    let hooks = found
         .hooks
         .iter()
-        .map(|hook| hook_json(hook, &base))
+        .map(|hook| HookObject::of(hook, &base))
         .collect();
-    Ok((headers, Json(Value::Array(hooks))))
+    Ok((headers, Json(hooks)))
 }
 
 async fn create(
@@ -148,18 +166,15 @@ async fn create(
     scoped: Scoped,
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
-) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<HookObject>), ApiError> {
     let settings = bodies::hook_settings(&body, state.core.hook_rules())?;
     let hook = state
         .core
         .create_hook(scoped.scope, settings, &base)
         .await?;
-    let object = hook_json(&hook, &base);
+    let object = HookObject::of(&hook, &base);
     let mut headers = HeaderMap::new();
-    if let Some(location) = object["url"]
-        .as_str()
-        .and_then(|url| HeaderValue::from_str(url).ok())
-    {
+    if let Ok(location) = HeaderValue::from_str(&object.url) {
         headers.insert(LOCATION, location);
     }
     Ok((StatusCode::CREATED, headers, Json(object)))
@@ -169,9 +184,9 @@ async fn show(
     State(state): State<AppState>,
     scoped: Scoped,
     ApiBase(base): ApiBase,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HookObject>, ApiError> {
     let hook = state.core.hook(&scoped.scope, scoped.hook_id()?).await?;
-    Ok(Json(hook_json(&hook, &base)))
+    Ok(Json(HookObject::of(&hook, &base)))
 }
 
 async fn update(
@@ -179,13 +194,13 @@ async fn update(
     scoped: Scoped,
     ApiBase(base): ApiBase,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HookObject>, ApiError> {
     let patch = bodies::hook_patch(&body, state.core.hook_rules())?;
     let hook = state
         .core
         .update_hook(&scoped.scope, scoped.hook_id()?, patch)
         .await?;
-    Ok(Json(hook_json(&hook, &base)))
+    Ok(Json(HookObject::of(&hook, &base)))
 }
 
 async fn remove(State(state): State<AppState>, scoped: Scoped) -> Result<StatusCode, ApiError> {
@@ -199,20 +214,20 @@ async fn remove(State(state): State<AppState>, scoped: Scoped) -> Result<StatusC
 async fn show_config(
     State(state): State<AppState>,
     scoped: Scoped,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfigObject>, ApiError> {
     let hook = state.core.hook(&scoped.scope, scoped.hook_id()?).await?;
-    Ok(Json(hook.settings.config.to_github_json()))
+    Ok(Json(ConfigObject::of(&hook.settings.config)))
 }
 
 async fn update_config(
     State(state): State<AppState>,
     scoped: Scoped,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfigObject>, ApiError> {
     let patch = HookPatch::config_only(bodies::config_patch(&body, state.core.hook_rules())?);
     let hook = state
         .core
         .update_hook(&scoped.scope, scoped.hook_id()?, patch)
         .await?;
-    Ok(Json(hook.settings.config.to_github_json()))
+    Ok(Json(ConfigObject::of(&hook.settings.config)))
 }

@@ -6,17 +6,19 @@
 //! Every attempt is an item; pages go newest first by an opaque cursor on the attempt id,
 //! so items arriving meanwhile never shift a page (no item skipped or repeated).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::http::header::LINK;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::pagination::read_per_page;
 use crate::core::access::ManagedScope;
 use crate::core::deliveries::AttemptView;
-use crate::domain::ids::AttemptId;
+use crate::domain::ids::{AttemptId, InstallationId};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::Problems;
 use crate::error::ApiError;
@@ -86,56 +88,120 @@ fn seconds(duration_ms: i64) -> f64 {
     duration_ms as f64 / 1000.0
 }
 
-/// GitHub's `hook-delivery-item`.
-pub fn item_json(attempt: &AttemptSummary) -> Value {
-    json!({
-        "id": attempt.id,
-        "guid": attempt.guid,
-        "delivered_at": attempt.delivered_at.to_github(),
-        "redelivery": attempt.redelivery,
-        "duration": seconds(attempt.duration_ms),
-        "status": attempt.status,
-        "status_code": attempt.status_code,
-        "event": attempt.event,
-        "action": attempt.action,
-        "installation_id": attempt.installation_id,
-        "repository_id": attempt.repository_id,
-        "throttled_at": attempt.throttled_at.map(Timestamp::to_github),
-    })
+/// GitHub's `hook-delivery-item`: one attempt in a hook's delivery log.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = HookDeliveryItem)]
+pub struct DeliveryItem {
+    /// The attempt's id (what GitHub calls the delivery id).
+    #[schema(value_type = i64)]
+    pub id: AttemptId,
+    /// The event's `X-GitHub-Delivery`: the same for every attempt and hook.
+    pub guid: String,
+    #[schema(format = DateTime)]
+    pub delivered_at: String,
+    /// Whether a retry or a manual redelivery made this attempt.
+    pub redelivery: bool,
+    /// Seconds.
+    pub duration: f64,
+    pub status: String,
+    /// 0 without an HTTP response.
+    pub status_code: u16,
+    pub event: String,
+    #[schema(required = true)]
+    pub action: Option<String>,
+    #[schema(value_type = Option<i64>, required = true)]
+    pub installation_id: Option<InstallationId>,
+    #[schema(required = true)]
+    pub repository_id: Option<i64>,
+    #[schema(format = DateTime)]
+    pub throttled_at: Option<String>,
 }
 
-/// Headers as a JSON object; repeated names are joined with `, ` as HTTP allows.
-fn headers_json(headers: &[(String, String)]) -> Value {
-    let mut object = Map::new();
-    for (name, value) in headers {
-        match object.get_mut(name) {
-            Some(Value::String(existing)) => {
-                existing.push_str(", ");
-                existing.push_str(value);
-            }
-            _ => {
-                object.insert(name.clone(), Value::String(value.clone()));
-            }
+impl DeliveryItem {
+    pub fn of(attempt: &AttemptSummary) -> Self {
+        DeliveryItem {
+            id: attempt.id,
+            guid: attempt.guid.clone(),
+            delivered_at: attempt.delivered_at.to_github(),
+            redelivery: attempt.redelivery,
+            duration: seconds(attempt.duration_ms),
+            status: attempt.status.clone(),
+            status_code: attempt.status_code,
+            event: attempt.event.clone(),
+            action: attempt.action.clone(),
+            installation_id: attempt.installation_id,
+            repository_id: attempt.repository_id,
+            throttled_at: attempt.throttled_at.map(Timestamp::to_github),
         }
     }
-    Value::Object(object)
 }
 
 /// GitHub's `hook-delivery`: the item plus the request as sent and the response as received.
-pub fn detail_json(view: &AttemptView) -> Value {
-    let detail = &view.detail;
-    let mut object = item_json(&detail.summary);
-    object["url"] = json!(detail.url);
-    object["request"] = json!({
-        "headers": headers_json(&detail.request_headers),
-        "payload": serde_json::from_slice::<Value>(&view.payload).unwrap_or(Value::Null),
-    });
-    object["response"] = json!({
-        "headers": headers_json(&detail.response_headers),
-        "payload": String::from_utf8_lossy(&detail.response_body),
-    });
-    object
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = HookDelivery)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub item: DeliveryItem,
+    /// Where the attempt was sent.
+    pub url: String,
+    pub request: DeliveryRequest,
+    pub response: DeliveryResponse,
 }
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryRequest {
+    /// Repeated names are joined with `, `; credentials masked.
+    pub headers: BTreeMap<String, String>,
+    /// The payload as the receiver got it.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryResponse {
+    pub headers: BTreeMap<String, String>,
+    /// At most 64 KiB of the body, as text.
+    pub payload: String,
+}
+
+/// Headers as a map; repeated names are joined with `, ` as HTTP allows.
+fn header_map(headers: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        match map.get_mut(name) {
+            Some(existing) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            None => {
+                map.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    map
+}
+
+impl DeliveryDetail {
+    pub fn of(view: &AttemptView) -> Self {
+        let detail = &view.detail;
+        DeliveryDetail {
+            item: DeliveryItem::of(&detail.summary),
+            url: detail.url.clone(),
+            request: DeliveryRequest {
+                headers: header_map(&detail.request_headers),
+                payload: serde_json::from_slice(&view.payload).unwrap_or(Value::Null),
+            },
+            response: DeliveryResponse {
+                headers: header_map(&detail.response_headers),
+                payload: String::from_utf8_lossy(&detail.response_body).into_owned(),
+            },
+        }
+    }
+}
+
+/// Redelivery's answer: GitHub's `202 {}`.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Accepted {}
 
 /// The `Link` to the page after `items`, when there is one.
 pub fn next_link(
@@ -167,7 +233,7 @@ pub async fn list_log(
     hook_id: HookId,
     deliveries_url: &str,
     query: &HashMap<String, String>,
-) -> Result<(HeaderMap, Json<Value>), ApiError> {
+) -> Result<(HeaderMap, Json<Vec<DeliveryItem>>), ApiError> {
     let query = read_query(query)?;
     let page = state.core.attempts(scope, hook_id, query).await?;
     let mut headers = HeaderMap::new();
@@ -179,7 +245,7 @@ pub async fn list_log(
     }
     Ok((
         headers,
-        Json(Value::Array(page.attempts.iter().map(item_json).collect())),
+        Json(page.attempts.iter().map(DeliveryItem::of).collect()),
     ))
 }
 
@@ -189,9 +255,9 @@ pub async fn show_log(
     scope: &ManagedScope,
     hook_id: HookId,
     attempt_id: AttemptId,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryDetail>, ApiError> {
     let view = state.core.attempt(scope, hook_id, attempt_id).await?;
-    Ok(Json(detail_json(&view)))
+    Ok(Json(DeliveryDetail::of(&view)))
 }
 
 /// Queues a new attempt of the delivery `attempt_id` belongs to → `202 {}`.
@@ -200,9 +266,9 @@ pub async fn redeliver_log(
     scope: &ManagedScope,
     hook_id: HookId,
     attempt_id: AttemptId,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     state.core.redeliver(scope, hook_id, attempt_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok((StatusCode::ACCEPTED, Json(Accepted {})))
 }
 
 #[cfg(test)]

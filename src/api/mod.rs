@@ -6,6 +6,7 @@
 mod admin;
 mod apps;
 mod bodies;
+mod body_schemas;
 mod deliveries;
 mod events;
 mod extract;
@@ -13,6 +14,7 @@ mod health;
 mod hooks;
 mod log;
 mod metrics;
+mod openapi;
 mod pagination;
 mod routes;
 mod scoped;
@@ -40,14 +42,15 @@ pub fn router(state: AppState, pages: Router<AppState>, max_body_bytes: usize) -
             "/openapi.json",
             "hookpost/get-openapi",
             "This document",
-            openapi,
+            openapi::Doc::new(openapi::Auth::Public).replies_any_object(),
+            serve_openapi,
         )
         .into_parts();
-    let document = Arc::new(routes::openapi_document(&operations));
+    let document = Arc::new(openapi::document(&operations, state.core.hook_rules()));
     let api = api
         .layer(axum::Extension(document))
         .fallback(not_found)
-        .method_not_allowed_fallback(not_found);
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
@@ -84,7 +87,7 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 }
 
 /// `GET /api/v3/openapi.json`: the OpenAPI description of the routes above.
-async fn openapi(
+async fn serve_openapi(
     axum::Extension(document): axum::Extension<Arc<serde_json::Value>>,
 ) -> axum::Json<serde_json::Value> {
     axum::Json(document.as_ref().clone())
@@ -92,4 +95,9 @@ async fn openapi(
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+/// A documented path with another method: 405, and the router adds `Allow`.
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

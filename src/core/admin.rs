@@ -92,7 +92,7 @@ impl Core {
                 ErrorCode::AlreadyExists,
                 format!("an app named {name:?} exists already"),
             );
-            return Err(problems.finish(|| ()).unwrap_err().into());
+            return Err(CoreError::Conflict(problems.finish(|| ()).unwrap_err()));
         };
         if let Some(base) = base
             && hook.settings.active

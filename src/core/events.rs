@@ -155,7 +155,7 @@ impl Core {
                     ErrorCode::AlreadyExists,
                     "this Idempotency-Key was used with a different request body",
                 );
-                Err(problems.finish(|| ()).unwrap_err().into())
+                Err(CoreError::Conflict(problems.finish(|| ()).unwrap_err()))
             }
         }
     }

@@ -1,9 +1,12 @@
 //! GitHub's JSON shape of a hook: what the API returns and what every `ping` payload
 //! carries, so that both show the very same object.
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-use crate::domain::hook::HookScope;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::hook::{HookConfig, HookScope, LastResponse, SECRET_MASK};
 use crate::store::{Hook, HookId};
 
 /// The API path of a scope's hook collection, e.g. `/repos/acme/widgets/hooks`.
@@ -23,26 +26,119 @@ pub fn hook_url(base: &str, scope: &HookScope, id: HookId) -> String {
     }
 }
 
-/// GitHub's hook object; `base` is `<origin>/api/v3`.
-pub fn hook_json(hook: &Hook, base: &str) -> Value {
-    let url = hook_url(base, &hook.scope, hook.id);
-    let settings = &hook.settings;
-    let mut object = json!({
-        "type": hook.scope.type_name(),
-        "id": hook.id,
-        "name": settings.name,
-        "active": settings.active,
-        "events": settings.events,
-        "config": settings.config.to_github_json(),
-        "updated_at": hook.updated_at.to_github(),
-        "created_at": hook.created_at.to_github(),
-        "url": url,
-        "ping_url": format!("{url}/pings"),
-        "deliveries_url": format!("{url}/deliveries"),
-        "last_response": hook.last_response.to_github_json(),
-    });
-    if matches!(hook.scope, HookScope::Repository { .. }) {
-        object["test_url"] = json!(format!("{url}/test"));
+/// GitHub's hook object (`hook`, `org-hook`): what the API returns and every `ping`
+/// carries. The OpenAPI document's schema is derived from this type.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Webhook)]
+pub struct HookObject {
+    /// `Repository`, `Organization` or `App`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = i64)]
+    pub id: HookId,
+    /// Always `web`.
+    pub name: String,
+    pub active: bool,
+    /// Event names, or `*` for all.
+    pub events: Vec<String>,
+    pub config: ConfigObject,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = "uri")]
+    pub url: String,
+    /// Repository hooks only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = "uri")]
+    pub test_url: Option<String>,
+    #[schema(format = "uri")]
+    pub ping_url: String,
+    #[schema(format = "uri")]
+    pub deliveries_url: String,
+    pub last_response: LastResponseObject,
+}
+
+impl HookObject {
+    /// `base` is `<origin>/api/v3`.
+    pub fn of(hook: &Hook, base: &str) -> Self {
+        let url = hook_url(base, &hook.scope, hook.id);
+        let settings = &hook.settings;
+        HookObject {
+            kind: hook.scope.type_name().to_owned(),
+            id: hook.id,
+            name: settings.name.clone(),
+            active: settings.active,
+            events: settings.events.clone(),
+            config: ConfigObject::of(&settings.config),
+            updated_at: hook.updated_at.to_github(),
+            created_at: hook.created_at.to_github(),
+            test_url: matches!(hook.scope, HookScope::Repository { .. })
+                .then(|| format!("{url}/test")),
+            ping_url: format!("{url}/pings"),
+            deliveries_url: format!("{url}/deliveries"),
+            last_response: LastResponseObject::of(&hook.last_response),
+            url,
+        }
     }
-    object
+}
+
+/// GitHub's `webhook-config`, the secret and `Authorization` values masked, plus
+/// Hookpost's `headers` when the hook has any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = WebhookConfig)]
+pub struct ConfigObject {
+    /// `json` or `form`.
+    pub content_type: String,
+    /// `"0"` verifies TLS certificates, `"1"` does not.
+    pub insecure_ssl: String,
+    #[schema(format = "uri")]
+    pub url: String,
+    /// `********` when the hook has a secret; absent when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Hookpost's extension: headers sent with every delivery (`Authorization` masked).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl ConfigObject {
+    pub fn of(config: &HookConfig) -> Self {
+        ConfigObject {
+            content_type: config.content_type.as_str().to_owned(),
+            insecure_ssl: if config.insecure_ssl { "1" } else { "0" }.to_owned(),
+            url: config.url.clone(),
+            secret: config.secret.as_ref().map(|_| SECRET_MASK.to_owned()),
+            headers: config.headers.masked(),
+        }
+    }
+}
+
+/// GitHub's `hook-response`: the outcome of the hook's latest attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = HookResponse)]
+pub struct LastResponseObject {
+    /// The HTTP status; null before the first attempt or without a response.
+    #[schema(required = true)]
+    pub code: Option<u16>,
+    /// `unused`, `active` or `failed`.
+    #[schema(required = true)]
+    pub status: Option<String>,
+    #[schema(required = true)]
+    pub message: Option<String>,
+}
+
+impl LastResponseObject {
+    pub fn of(last: &LastResponse) -> Self {
+        let (code, status, message) = match last {
+            LastResponse::Unused => (None, "unused", None),
+            LastResponse::Active { code, message } => (Some(*code), "active", Some(message)),
+            LastResponse::Failed { code, message } => (*code, "failed", Some(message)),
+        };
+        LastResponseObject {
+            code,
+            status: Some(status.to_owned()),
+            message: message.cloned(),
+        }
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::access::{ManagedScope, may_manage};
 use super::events::{add_objects, own_event};
-use super::github::hook_json;
+use super::github::HookObject;
 use super::{Core, CoreError};
 use crate::auth::Principal;
 use crate::domain::event::Publication;
@@ -147,7 +147,8 @@ impl Core {
     /// sender last published for its scope.
     pub(super) async fn send_ping(&self, hook: &Hook, base: &str) -> Result<(), CoreError> {
         let objects = self.store.latest_objects(&hook.scope).await?;
-        let mut hook_object = hook_json(hook, base);
+        let mut hook_object =
+            serde_json::to_value(HookObject::of(hook, base)).expect("a hook object serializes");
         if let HookScope::App { app_id } = hook.scope {
             hook_object["app_id"] = json!(app_id);
         }

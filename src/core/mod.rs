@@ -32,6 +32,10 @@ pub enum CoreError {
     /// Field-level problems with the input, every one of them.
     #[error("Validation Failed")]
     Validation(ValidationErrors),
+    /// The input is well-formed but collides with what exists (a name taken, an
+    /// idempotency key used with another body); the fields say which.
+    #[error("Conflict")]
+    Conflict(ValidationErrors),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Anything else that is our fault (a key pair that could not be generated, …).

@@ -4,7 +4,9 @@
 //! Invariant: a [`HookSettings`] value always holds an absolute http(s) URL, valid event
 //! names, and custom headers that are legal on the wire and reserved by nobody else.
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use super::ids::AppId;
 use super::names::{Login, RepoName};
@@ -125,20 +127,19 @@ impl CustomHeaders {
     }
 
     /// As the API shows them: an `Authorization` value is a credential and is masked.
-    fn to_masked_json(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .map(|(name, value)| {
-                    let shown = if name.eq_ignore_ascii_case("authorization") {
-                        SECRET_MASK
-                    } else {
-                        value
-                    };
-                    (name.clone(), Value::String(shown.to_owned()))
-                })
-                .collect(),
-        )
+    /// The headers as shown to their owner: `Authorization` values masked.
+    pub fn masked(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(name, value)| {
+                let shown = if name.eq_ignore_ascii_case("authorization") {
+                    SECRET_MASK
+                } else {
+                    value
+                };
+                (name.clone(), shown.to_owned())
+            })
+            .collect()
     }
 }
 
@@ -171,6 +172,16 @@ impl HookRules {
         HookRules { reserved_prefixes }
     }
 
+    /// Header names Hookpost sets itself (lower case).
+    pub fn reserved_names(&self) -> &'static [&'static str] {
+        &RESERVED_HEADERS
+    }
+
+    /// Header name prefixes Hookpost sets itself (lower case, e.g. `x-github-`).
+    pub fn reserved_prefixes(&self) -> &[String] {
+        &self.reserved_prefixes
+    }
+
     fn is_reserved(&self, name: &str) -> bool {
         let lower = name.to_ascii_lowercase();
         RESERVED_HEADERS.contains(&lower.as_str())
@@ -192,24 +203,6 @@ pub struct HookConfig {
     /// `true` skips TLS certificate verification for this hook (GitHub's `insecure_ssl: "1"`).
     pub insecure_ssl: bool,
     pub headers: CustomHeaders,
-}
-
-impl HookConfig {
-    /// GitHub's `webhook-config` object; the secret and `Authorization` values are masked.
-    pub fn to_github_json(&self) -> Value {
-        let mut config = json!({
-            "content_type": self.content_type.as_str(),
-            "insecure_ssl": if self.insecure_ssl { "1" } else { "0" },
-            "url": self.url,
-        });
-        if self.secret.is_some() {
-            config["secret"] = json!(SECRET_MASK);
-        }
-        if !self.headers.is_empty() {
-            config["headers"] = self.headers.to_masked_json();
-        }
-        config
-    }
 }
 
 /// Everything a client sets on a hook.
@@ -543,20 +536,6 @@ pub enum LastResponse {
         code: Option<u16>,
         message: String,
     },
-}
-
-impl LastResponse {
-    pub fn to_github_json(&self) -> Value {
-        match self {
-            LastResponse::Unused => json!({"code": null, "status": "unused", "message": null}),
-            LastResponse::Active { code, message } => {
-                json!({"code": code, "status": "active", "message": message})
-            }
-            LastResponse::Failed { code, message } => {
-                json!({"code": code, "status": "failed", "message": message})
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -109,7 +109,9 @@ impl From<CoreError> for UiError {
             CoreError::NotFound => UiError::NotFound,
             CoreError::Store(error) => error.into(),
             CoreError::Internal(error) => UiError::Internal(error),
-            CoreError::Validation(errors) => UiError::BadRequest(errors.summary()),
+            CoreError::Validation(errors) | CoreError::Conflict(errors) => {
+                UiError::BadRequest(errors.summary())
+            }
         }
     }
 }

@@ -319,7 +319,8 @@ async fn apps_are_for_the_admin_and_their_private_key_is_never_kept() {
             &json!({"name": "keeper", "hook": {"url": "http://a.example/"}}),
         )
         .await;
-    assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(duplicate.status, StatusCode::CONFLICT, "a name taken");
+    assert_eq!(duplicate.body["errors"][0]["code"], "already_exists");
     let missing = app
         .post(
             "/admin/apps/999/installations",

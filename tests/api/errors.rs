@@ -249,7 +249,7 @@ async fn a_rejected_update_changes_nothing() {
     let reply = app.post_raw(&path, ADMIN_TOKEN, b"{".to_vec()).await;
     assert_eq!(
         reply.status,
-        StatusCode::NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED,
         "POST is not a method of a hook"
     );
     assert_eq!(app.get(&path, ADMIN_TOKEN).await.body, hook);
@@ -281,11 +281,17 @@ async fn bad_paging_parameters_are_422() {
     }
 }
 
-async fn unknown_paths_and_methods_are_404_in_githubs_shape() {
+async fn unknown_paths_are_404_and_other_methods_405_in_githubs_shape() {
     let app = spawn_app().await;
+    let reply = app
+        .request(Method::PUT, COLLECTION, Some(ADMIN_TOKEN), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.headers["allow"], "GET,HEAD,POST");
+    assert_eq!(reply.body["message"], "Method Not Allowed");
+    assert_matches("basic-error", &reply.body);
     for (method, path) in [
         (Method::GET, "/nothing/here"),
-        (Method::PUT, COLLECTION),
         (Method::GET, "/repos/acme/widgets/hooks/not-a-number"),
         (Method::GET, "/repos/acme/widgets/hooks/99"),
         (Method::GET, "/repos/ac%20me/widgets/hooks"),
@@ -306,5 +312,5 @@ crate::harness::tests!(
     a_rejected_update_changes_nothing,
     bodies_over_the_limit_are_413_and_store_nothing,
     bad_paging_parameters_are_422,
-    unknown_paths_and_methods_are_404_in_githubs_shape,
+    unknown_paths_are_404_and_other_methods_405_in_githubs_shape,
 );

@@ -19,7 +19,13 @@ pub enum Kind {
     MultiThread,
     /// Two worker threads and Debian's `chromium` with `chromium-driver`.
     Browser,
+    /// A Python with schemathesis and PyJWT, named by [`API_TEST_PYTHON`] (`.ci/run`
+    /// prepares one).
+    ApiContract,
 }
+
+/// The variable that names the Python the API contract test runs.
+pub const API_TEST_PYTHON: &str = "HOOKPOST_API_TEST_PYTHON";
 
 type TestFuture = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -70,6 +76,14 @@ fn missing(kind: Kind) -> Option<String> {
     if crate::BACKEND == Backend::Postgres && std::env::var_os(POSTGRES_URL_VARIABLE).is_none() {
         return Some(format!("{POSTGRES_URL_VARIABLE} is unset"));
     }
+    if kind == Kind::ApiContract
+        && !std::env::var_os(API_TEST_PYTHON)
+            .is_some_and(|path| std::path::Path::new(&path).exists())
+    {
+        return Some(format!(
+            "{API_TEST_PYTHON} names no Python with schemathesis (.ci/run prepares one)"
+        ));
+    }
     if kind == Kind::Browser && !std::path::Path::new("/usr/bin/chromedriver").exists() {
         return Some(
             "/usr/bin/chromedriver is missing (apt-get install chromium chromium-driver)"
@@ -81,7 +95,7 @@ fn missing(kind: Kind) -> Option<String> {
 
 fn execute(test: &Test) -> Result<(), Failed> {
     let runtime = match test.kind {
-        Kind::Plain => tokio::runtime::Builder::new_current_thread()
+        Kind::Plain | Kind::ApiContract => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
         Kind::MultiThread | Kind::Browser => tokio::runtime::Builder::new_multi_thread()

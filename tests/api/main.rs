@@ -7,6 +7,7 @@ const BACKEND: storage::Backend = storage::Backend::Sqlite;
 
 mod apps;
 mod cli;
+mod contract;
 mod crash;
 mod delivery;
 mod errors;
@@ -32,6 +33,7 @@ fn main() {
     harness::run(vec![
         apps::tests(),
         cli::tests(),
+        contract::tests(),
         crash::tests(),
         delivery::tests(),
         errors::tests(),

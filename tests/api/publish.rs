@@ -177,8 +177,21 @@ async fn an_idempotency_key_replays_the_first_answer_and_queues_nothing_more() {
     let mut other = body.clone();
     other["payload"]["ref"] = json!("dev");
     let (status, refused) = send(alice.clone(), other, "k1").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(refused["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(refused["errors"][0]["code"], "already_exists");
+
+    // Visible ASCII and spaces only: a tab (which HTTP would carry) is refused.
+    for bad in ["a\tb", ""] {
+        let (status, refused) = send(alice.clone(), body.clone(), bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Idempotency-Key")
+        );
+    }
 
     let (status, bobs) = send(bob, body.clone(), "k1").await;
     assert_eq!(status, StatusCode::ACCEPTED);

@@ -34,23 +34,29 @@ fn rewrite_nullable(value: &mut Value) {
     }
 }
 
-/// Asserts that `instance` is valid against `components.schemas.<name>`.
+/// Asserts that `instance` is valid against GitHub's `components.schemas.<name>`.
 pub fn assert_matches(name: &str, instance: &Value) {
+    assert_valid(components(), &format!("GitHub's {name}"), name, instance);
+}
+
+/// Asserts that `instance` is valid against `components.schemas.<name>` of a document
+/// (`whose` names it in the message).
+pub fn assert_valid(components: &Value, whose: &str, name: &str, instance: &Value) {
     let schema = json!({
         "$ref": format!("#/components/schemas/{name}"),
-        "components": components(),
+        "components": components,
     });
     let validator = jsonschema::options()
         .should_validate_formats(true)
         .build(&schema)
-        .unwrap_or_else(|error| panic!("schema {name} compiles: {error}"));
+        .unwrap_or_else(|error| panic!("schema {whose} compiles: {error}"));
     let problems: Vec<String> = validator
         .iter_errors(instance)
         .map(|error| format!("{} at {}", error, error.instance_path()))
         .collect();
     assert!(
         problems.is_empty(),
-        "{instance:#} does not match GitHub's {name}: {problems:#?}"
+        "{instance:#} does not match {whose}: {problems:#?}"
     );
 }
 
