@@ -36,8 +36,8 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
 
-    /// The admin token; when unset, one is generated at the first start and written to
-    /// `<data-dir>/admin-token`.
+    /// The admin token (at least 16 characters); when unset, one is generated at the first
+    /// start and written to `<data-dir>/admin-token`.
     #[arg(long, env = "HOOKPOST_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 }
@@ -73,6 +73,33 @@ fn parse_public_url(text: &str) -> Result<String, String> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// The shortest admin token `serve` accepts.
+const SHORTEST_ADMIN_TOKEN: usize = 16;
+
+/// An admin token worth the name: an empty or blank one would let anyone in (a client that
+/// sends `Authorization: token ` with nothing after it), a short one is guessable. Checked
+/// when `serve` starts (not by the argument parser, whose message would print the token).
+///
+/// # Errors
+/// What is wrong with the token, without the token.
+pub fn check_admin_token(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err(
+            "the admin token must not be empty or blank; unset it to have one generated".to_owned(),
+        );
+    }
+    if text.trim() != text {
+        return Err("the admin token must not begin or end with whitespace".to_owned());
+    }
+    let length = text.chars().count();
+    if length < SHORTEST_ADMIN_TOKEN {
+        return Err(format!(
+            "the admin token must be at least {SHORTEST_ADMIN_TOKEN} characters, not {length}"
+        ));
+    }
+    Ok(())
+}
+
 /// A header family name: a header token without `-`, e.g. `Gogs`.
 fn parse_alias(text: &str) -> Result<String, String> {
     let valid = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -88,6 +115,14 @@ fn parse_alias(text: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admin_tokens_are_neither_blank_nor_short() {
+        assert!(check_admin_token("hp_0123456789abcdef").is_ok());
+        for bad in ["", "   ", "\t", "short", " hp_0123456789abcdef"] {
+            assert!(check_admin_token(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn public_url_is_an_origin() {

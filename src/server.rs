@@ -37,6 +37,10 @@ impl Server {
     /// # Errors
     /// When the store cannot be opened or the admin token cannot be settled.
     pub async fn open(config: ServeConfig) -> anyhow::Result<Self> {
+        if let Some(token) = &config.admin_token {
+            crate::config::check_admin_token(token)
+                .map_err(|why| anyhow::anyhow!("HOOKPOST_ADMIN_TOKEN / --admin-token: {why}"))?;
+        }
         let store = store::open(&config.store).await?;
         let admin = auth::admin_token_digest(
             store.as_ref(),

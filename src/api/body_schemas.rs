@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
+
+use crate::domain::hook::{MAX_EVENTS, MAX_HEADER_NAME, MAX_HEADER_VALUE, MAX_HEADERS, MAX_URL};
 
 /// An account or repository name (`Login`, `RepoName`): 1 to 100 of `A-Z a-z 0-9 . _ -`,
 /// not `.` or `..`.
@@ -43,7 +45,7 @@ pub struct HookCreateBody {
     name: Option<String>,
     config: NewConfigBody,
     /// Default `["push"]`; `*` for every event.
-    #[schema(value_type = Option<Vec<EventName>>)]
+    #[schema(value_type = Option<EventList>)]
     events: Option<Vec<String>>,
     /// Default `true`.
     active: Option<bool>,
@@ -58,11 +60,11 @@ pub struct HookUpdateBody {
     /// kept unless given.
     config: Option<ConfigBody>,
     /// Replaces the list.
-    #[schema(value_type = Option<Vec<EventName>>)]
+    #[schema(value_type = Option<EventList>)]
     events: Option<Vec<String>>,
-    #[schema(value_type = Option<Vec<EventName>>)]
+    #[schema(value_type = Option<EventList>)]
     add_events: Option<Vec<String>>,
-    #[schema(value_type = Option<Vec<EventName>>)]
+    #[schema(value_type = Option<EventList>)]
     remove_events: Option<Vec<String>>,
     active: Option<bool>,
 }
@@ -154,10 +156,42 @@ patterned_string!(
     /// A repository's `owner/name`.
     FullName = FULL_NAME_PATTERN
 );
-patterned_string!(
-    /// Where deliveries go: an http or https URL.
-    WebhookUrl = URL_PATTERN
-);
+/// Where deliveries go: an http or https URL.
+struct WebhookUrl;
+
+impl PartialSchema for WebhookUrl {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(URL_PATTERN))
+            .max_length(Some(MAX_URL))
+            .description(Some("Where deliveries go: an http or https URL"))
+            .into()
+    }
+}
+
+impl ToSchema for WebhookUrl {}
+
+/// At most [`MAX_EVENTS`] event names; repeats count once.
+struct EventList;
+
+impl PartialSchema for EventList {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(EventName::schema())
+            .max_items(Some(MAX_EVENTS))
+            .description(Some(
+                "Event names (`*` for every event); repeats count once",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for EventList {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((EventName::name().into_owned(), EventName::schema()));
+    }
+}
 patterned_string!(
     /// A display name with at least one letter or digit.
     AppName = "[A-Za-z0-9]"
@@ -202,15 +236,18 @@ impl PartialSchema for CustomHeaders {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::Object)
+            .max_properties(Some(MAX_HEADERS))
             .property_names(Some(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some(HEADER_NAME_PATTERN)),
+                    .pattern(Some(HEADER_NAME_PATTERN))
+                    .max_length(Some(MAX_HEADER_NAME)),
             ))
             .additional_properties(Some(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some(HEADER_VALUE_PATTERN)),
+                    .pattern(Some(HEADER_VALUE_PATTERN))
+                    .max_length(Some(MAX_HEADER_VALUE)),
             ))
             .into()
     }
@@ -262,7 +299,7 @@ pub struct AppBody {
     /// Must contain a letter or a digit (the slug is made of them).
     #[schema(value_type = AppName)]
     name: String,
-    #[schema(value_type = Option<Vec<EventName>>)]
+    #[schema(value_type = Option<EventList>)]
     events: Option<Vec<String>>,
     active: Option<bool>,
     hook: NewConfigBody,

@@ -11,7 +11,6 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{PartialSchema, ToSchema};
 
-use super::body_schemas::{HEADER_NAME_PATTERN, HEADER_VALUE_PATTERN};
 use super::pagination::MAX_PER_PAGE;
 use super::routes::Operation;
 use crate::domain::hook::HookRules;
@@ -442,13 +441,7 @@ pub fn document(operations: &[Operation], rules: &HookRules) -> Value {
     }
     // The rules that depend on the server's flags (`--header-alias`).
     if let Some(headers) = components.get_mut("CustomHeaders") {
-        headers["propertyNames"] = json!({
-            "type": "string",
-            "pattern": HEADER_NAME_PATTERN,
-            "not": {"pattern": reserved_header_pattern(rules)}
-        });
-        headers["additionalProperties"] =
-            json!({"type": "string", "pattern": HEADER_VALUE_PATTERN});
+        headers["propertyNames"]["not"] = json!({"pattern": reserved_header_pattern(rules)});
     }
     json!({
         "openapi": "3.1.0",

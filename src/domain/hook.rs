@@ -278,12 +278,34 @@ pub fn is_event_name(text: &str) -> bool {
     (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
-/// Checks event names (`*` is allowed); duplicates are dropped, order kept.
+/// The most event names one list may give (a hook's `events`, or an update's
+/// `add_events` / `remove_events`).
+pub const MAX_EVENTS: usize = 256;
+/// The most custom headers a hook may have.
+pub const MAX_HEADERS: usize = 50;
+/// The longest custom header name, in characters.
+pub const MAX_HEADER_NAME: usize = 256;
+/// The longest custom header value, in characters.
+pub const MAX_HEADER_VALUE: usize = 4096;
+/// The longest hook URL, in characters.
+pub const MAX_URL: usize = 2048;
+
+/// Checks event names (`*` is allowed); duplicates are dropped, order kept. Linear in the
+/// input, and a list over [`MAX_EVENTS`] is refused before any name is looked at.
 pub(crate) fn check_events<'a>(
     problems: &mut Problems,
     key: &str,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Option<Vec<String>> {
+    let names: Vec<&str> = names.into_iter().collect();
+    if names.len() > MAX_EVENTS {
+        problems.invalid(
+            key,
+            format!("at most {MAX_EVENTS} events, not {}", names.len()),
+        );
+        return None;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
     let mut events: Vec<String> = Vec::new();
     let mut valid = true;
     for (index, name) in names.into_iter().enumerate() {
@@ -293,17 +315,16 @@ pub(crate) fn check_events<'a>(
                 format!("{name:?} is not an event name ([a-z_]{{1,64}} or \"*\")"),
             );
             valid = false;
-        } else if !events.iter().any(|existing| existing == name) {
+        } else if seen.insert(name) {
             events.push(name.to_owned());
         }
     }
     valid.then_some(events)
 }
 
-/// An HTTP field name (RFC 9110 `token`): what the HTTP client will accept as a header name.
+/// An HTTP field name (RFC 9110 `token`) of at most [`MAX_HEADER_NAME`] characters.
 fn is_header_name(name: &str) -> bool {
-    const LONGEST: usize = (1 << 16) - 1;
-    (1..=LONGEST).contains(&name.len())
+    (1..=MAX_HEADER_NAME).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
@@ -402,6 +423,15 @@ pub(crate) fn check_content_type(
 }
 
 fn check_url(text: &str) -> Result<(), String> {
+    let length = text.chars().count();
+    if length > MAX_URL {
+        return Err(format!(
+            "url must be at most {MAX_URL} characters, not {length}"
+        ));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("url must not contain spaces or control characters".to_owned());
+    }
     let parsed =
         url::Url::parse(text).map_err(|error| format!("url is not a valid URL: {error}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -423,6 +453,15 @@ pub(crate) fn check_headers<'a>(
     rules: &HookRules,
     key: &str,
 ) -> Option<CustomHeaders> {
+    let headers: Vec<(&str, Option<&str>)> = headers.into_iter().collect();
+    if headers.len() > MAX_HEADERS {
+        problems.invalid(
+            &format!("{key}.headers"),
+            format!("at most {MAX_HEADERS} headers, not {}", headers.len()),
+        );
+        return None;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(headers.len());
     let mut pairs: Vec<(String, String)> = Vec::new();
     let mut valid = true;
     for (name, value) in headers {
@@ -437,13 +476,15 @@ pub(crate) fn check_headers<'a>(
             reject(format!(
                 "{name} is set by Hookpost and cannot be overridden"
             ));
-        } else if pairs
-            .iter()
-            .any(|(seen, _)| seen.eq_ignore_ascii_case(name))
-        {
+        } else if !seen.insert(name.to_ascii_lowercase()) {
             reject(format!("{name} is given more than once"));
         } else {
             match value {
+                Some(text) if text.chars().count() > MAX_HEADER_VALUE => {
+                    reject(format!(
+                        "the value of {name} must be at most {MAX_HEADER_VALUE} characters"
+                    ));
+                }
                 Some(text) if is_header_value(text) => {
                     pairs.push((name.to_owned(), text.to_owned()));
                 }

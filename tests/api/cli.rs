@@ -39,8 +39,11 @@ async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
         .unwrap();
     assert!(migrate.status.success());
 
-    let (mut child, address) =
-        spawn_binary(&storage, &[("HOOKPOST_ADMIN_TOKEN", "hp_from_env")]).await;
+    let (mut child, address) = spawn_binary(
+        &storage,
+        &[("HOOKPOST_ADMIN_TOKEN", "hp_from_env_admin_token")],
+    )
+    .await;
 
     let client = crate::helpers::http_client();
     let health = client
@@ -51,7 +54,7 @@ async fn serve_reads_its_flags_from_the_environment_and_stops_on_sigterm() {
     assert_eq!(health.status(), StatusCode::OK);
     let hooks = client
         .get(format!("http://{address}/api/v3/orgs/acme/hooks"))
-        .header("Authorization", "Bearer hp_from_env")
+        .header("Authorization", "Bearer hp_from_env_admin_token")
         .send()
         .await
         .unwrap();
@@ -79,7 +82,7 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
     use crate::receiver::{Behaviour, TestReceiver};
     let storage = Storage::new().await;
     let env = [
-        ("HOOKPOST_ADMIN_TOKEN", "hp_shutdown"),
+        ("HOOKPOST_ADMIN_TOKEN", "hp_shutdown_admin_token"),
         ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
         ("HOOKPOST_PER_HOST_CONCURRENCY", "1"),
         ("HOOKPOST_DELIVERY_TIMEOUT", "1s"),
@@ -90,7 +93,7 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
     let receiver = TestReceiver::start().await;
     let created = client
         .post(format!("{api}/repos/acme/widgets/hooks"))
-        .bearer_auth("hp_shutdown")
+        .bearer_auth("hp_shutdown_admin_token")
         .json(&serde_json::json!({"config": {"url": receiver.url}}))
         .send()
         .await
@@ -101,7 +104,7 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
     for n in 0..3 {
         let published = client
             .post(format!("{api}/events"))
-            .bearer_auth("hp_shutdown")
+            .bearer_auth("hp_shutdown_admin_token")
             .json(&serde_json::json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}}))
             .send()
             .await
@@ -135,7 +138,7 @@ async fn sigterm_finishes_attempts_under_way_and_hands_back_the_rest() {
     for _ in 0..100 {
         let log: Vec<serde_json::Value> = client
             .get(&url)
-            .bearer_auth("hp_shutdown")
+            .bearer_auth("hp_shutdown_admin_token")
             .send()
             .await
             .unwrap()
@@ -219,9 +222,40 @@ async fn json_logs_carry_request_ids_and_never_a_secret() {
     assert!(lines.iter().any(|line| line.contains(&generated)));
 }
 
+/// An empty, blank or short admin token would let anyone (or any guesser) in: `serve`
+/// refuses to start, says why, and never prints the token.
+async fn serve_refuses_a_blank_or_short_admin_token() {
+    let storage = Storage::new().await;
+    for (token, why) in [
+        ("", "must not be empty or blank"),
+        ("   ", "must not be empty or blank"),
+        ("hp_short_tok", "at least 16 characters, not 12"),
+    ] {
+        let output = tokio::time::timeout(
+            Duration::from_secs(30),
+            Command::new(BINARY)
+                .arg("serve")
+                .env("HOOKPOST_LISTEN", "127.0.0.1:0")
+                .env("HOOKPOST_ADMIN_TOKEN", token)
+                .envs(storage.env())
+                .output(),
+        )
+        .await
+        .expect("serve gives up at once")
+        .unwrap();
+        assert!(!output.status.success(), "{token:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(why), "{stderr}");
+        if !token.trim().is_empty() {
+            assert!(!stderr.contains(token), "the token is printed: {stderr}");
+        }
+    }
+}
+
 crate::harness::tests!(
     token_create_works_while_serve_runs_on_the_same_database,
     serve_reads_its_flags_from_the_environment_and_stops_on_sigterm,
     sigterm_finishes_attempts_under_way_and_hands_back_the_rest,
     json_logs_carry_request_ids_and_never_a_secret,
+    serve_refuses_a_blank_or_short_admin_token,
 );

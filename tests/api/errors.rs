@@ -305,6 +305,70 @@ async fn unknown_paths_are_404_and_other_methods_405_in_githubs_shape() {
     }
 }
 
+/// Bodies built to cost the server work: tens of thousands of event names or headers, a
+/// huge URL. Each is refused with one 422 naming the limit, before the items are checked
+/// one by one (the checks are linear besides), and nothing is stored.
+async fn oversized_lists_and_urls_are_one_422_each() {
+    let app = spawn_app().await;
+    let events: Vec<String> = (0..80_000)
+        .map(|i| format!("event_{}", "a".repeat(i % 50)))
+        .collect();
+    let headers: serde_json::Map<String, Value> = (0..40_000)
+        .map(|i| (format!("X-H{i}"), json!("v")))
+        .collect();
+    let long_url = format!("http://a.example/{}", "p".repeat(2100));
+    for (body, field, message) in [
+        (
+            json!({"events": events, "config": {"url": "http://a.example/"}}),
+            "events",
+            "at most 256 events, not 80000",
+        ),
+        (
+            json!({"config": {"url": "http://a.example/", "headers": headers}}),
+            "config.headers",
+            "at most 50 headers, not 40000",
+        ),
+        (
+            json!({"config": {"url": long_url}}),
+            "config.url",
+            "url must be at most 2048 characters, not 2117",
+        ),
+        (
+            json!({"config": {"url": "http://a.example/a b"}}),
+            "config.url",
+            "url must not contain spaces or control characters",
+        ),
+        (
+            json!({"config": {"url": "http://a.example/", "headers": {"X-Big": "v".repeat(4097)}}}),
+            "config.headers.X-Big",
+            "the value of X-Big must be at most 4096 characters",
+        ),
+    ] {
+        let reply = app.post(COLLECTION, ADMIN_TOKEN, &body).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let errors = reply.body["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "one problem, not one per item: {errors:?}");
+        assert_eq!(errors[0]["field"], field);
+        assert_eq!(errors[0]["message"], message);
+    }
+    // At the limits, accepted.
+    let at_limit: serde_json::Map<String, Value> = (0..50)
+        .map(|i| (format!("X-H{i}"), json!("v".repeat(4096))))
+        .collect();
+    let events: Vec<String> = (0..256)
+        .map(|i| format!("e_{}", "x".repeat(i % 60)))
+        .collect();
+    let reply = app
+        .post(
+            COLLECTION,
+            ADMIN_TOKEN,
+            &json!({"events": events, "config": {"url": format!("http://a.example/{}", "p".repeat(2000)), "headers": at_limit}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(hook_count(&app).await, 1);
+}
+
 crate::harness::tests!(
     unreadable_bodies_are_400,
     each_invalid_field_is_a_422_naming_it,
@@ -313,4 +377,5 @@ crate::harness::tests!(
     bodies_over_the_limit_are_413_and_store_nothing,
     bad_paging_parameters_are_422,
     unknown_paths_are_404_and_other_methods_405_in_githubs_shape,
+    oversized_lists_and_urls_are_one_422_each,
 );

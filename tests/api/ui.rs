@@ -558,7 +558,7 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
     );
     let invalid = [
         ("_csrf", csrf.as_str()),
-        ("url", "not a url"),
+        ("url", "not-a-url"),
         ("events", "push"),
     ];
     let refused = browser.post(&page, &invalid).await;

@@ -13,7 +13,7 @@ use crate::receiver::{Received, TestReceiver};
 
 const EVENTS: usize = 5000;
 const NODES: usize = 3;
-const TOKEN: &str = "hp_cluster_admin";
+const TOKEN: &str = "hp_cluster_admin_token";
 /// Pushes received before the third node is killed.
 const KILL_AFTER: usize = 1500;
 
