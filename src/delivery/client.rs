@@ -33,7 +33,8 @@ pub struct AttemptResult {
 }
 
 impl AttemptResult {
-    fn without_response(status: String) -> Self {
+    /// A failed attempt that got no HTTP response; `status` says why.
+    pub fn without_response(status: String) -> Self {
         AttemptResult {
             succeeded: false,
             status,

@@ -7,9 +7,11 @@
 //! overall, and attempts in flight per destination host.
 
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::DeliveryConfig;
-use super::client::Transport;
+use super::client::{AttemptResult, Transport};
 use super::guard::Guard;
 use super::retry::{RetrySchedule, random_jitter};
 use crate::domain::timestamp::Timestamp;
@@ -290,7 +292,21 @@ impl Worker {
             let outgoing = match wire::build(&delivery, &self.wire) {
                 Ok(outgoing) => outgoing,
                 Err(error) => {
-                    tracing::error!(%error, "a stored hook URL does not parse; left to its lease");
+                    // Only a damaged database can hold such a URL: the attempt still ends,
+                    // failed, and follows the schedule like any other.
+                    tracing::error!(%error, "a stored hook URL does not parse");
+                    let failed =
+                        AttemptResult::without_response(format!("invalid request: {error}"));
+                    let url = delivery.target.config.url.clone();
+                    self.record(
+                        &delivery,
+                        claimed_at,
+                        Timestamp::now(),
+                        0,
+                        failed,
+                        (url, Vec::new()),
+                    )
+                    .await;
                     return;
                 }
             };
@@ -306,52 +322,87 @@ impl Worker {
             };
             let delivered_at = Timestamp::now();
             let started = std::time::Instant::now();
-            let result = self
-                .transport
-                .send(&outgoing, delivery.target.config.insecure_ssl)
-                .await;
+            // A panic in one attempt ends that attempt, failed, not the delivery's progress.
+            let result = AssertUnwindSafe(
+                self.transport
+                    .send(&outgoing, delivery.target.config.insecure_ssl),
+            )
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                AttemptResult::without_response(
+                    "invalid request: the attempt could not be made".to_owned(),
+                )
+            });
             let elapsed = started.elapsed();
             let duration_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
-            self.metrics.record_attempt(result.succeeded, elapsed.as_secs_f64());
-            let now = claimed_at.max(Timestamp::now());
-            let next_attempt = if result.succeeded || !delivery.retry {
-                None
-            } else {
-                self.schedule
-                    .next_attempt(delivery.attempts + 1, now, random_jitter(), result.retry_after)
-            };
-            tracing::debug!(status = %result.status, "attempt made");
-            let (url, request_headers) = outgoing.into_logged();
-            let record = AttemptRecord {
-                delivery_id: delivery.id,
-                hook_id: delivery.target.hook_id,
-                event_id: delivery.event.id,
-                installation_id: delivery.installation_id,
-                redelivery: delivery.redelivery || delivery.attempts > 0,
+            self.metrics
+                .record_attempt(result.succeeded, elapsed.as_secs_f64());
+            self.record(
+                &delivery,
+                claimed_at,
                 delivered_at,
                 duration_ms,
-                status: result.status,
-                status_code: result.status_code,
-                url,
-                request_headers,
-                response_headers: result.headers,
-                response_body: result.body,
-                throttled_at: None,
-                succeeded: result.succeeded,
-                next_attempt,
-            };
-            let retries = record.next_attempt.is_some();
-            match self.store.record_attempt(record).await {
-                Ok(()) => {
-                    // A retry is new scheduled work: the claim loop must learn its time.
-                    if retries {
-                        self.wake.notify_one();
-                    }
-                }
-                Err(error) => tracing::error!(%error, "could not record an attempt; the lease will expire and it will be made again"),
-            }
+                result,
+                outgoing.into_logged(),
+            )
+            .await;
         }
         .instrument(span)
         .await;
+    }
+
+    /// Records `result` as the attempt of `delivery` and schedules its next one.
+    async fn record(
+        &self,
+        delivery: &ClaimedDelivery,
+        claimed_at: Timestamp,
+        delivered_at: Timestamp,
+        duration_ms: i64,
+        result: AttemptResult,
+        (url, request_headers): (String, Vec<(String, String)>),
+    ) {
+        let now = claimed_at.max(Timestamp::now());
+        let next_attempt = if result.succeeded || !delivery.retry {
+            None
+        } else {
+            self.schedule.next_attempt(
+                delivery.attempts + 1,
+                now,
+                random_jitter(),
+                result.retry_after,
+            )
+        };
+        tracing::debug!(status = %result.status, "attempt made");
+        let record = AttemptRecord {
+            delivery_id: delivery.id,
+            hook_id: delivery.target.hook_id,
+            event_id: delivery.event.id,
+            installation_id: delivery.installation_id,
+            redelivery: delivery.redelivery || delivery.attempts > 0,
+            delivered_at,
+            duration_ms,
+            status: result.status,
+            status_code: result.status_code,
+            url,
+            request_headers,
+            response_headers: result.headers,
+            response_body: result.body,
+            throttled_at: None,
+            succeeded: result.succeeded,
+            next_attempt,
+        };
+        let retries = record.next_attempt.is_some();
+        match self.store.record_attempt(record).await {
+            Ok(()) => {
+                // A retry is new scheduled work: the claim loop must learn its time.
+                if retries {
+                    self.wake.notify_one();
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not record an attempt; the lease will expire and it will be made again")
+            }
+        }
     }
 }

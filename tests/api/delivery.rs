@@ -767,6 +767,38 @@ async fn headers_keep_githubs_spelling_on_the_wire() {
     );
 }
 
+/// A delivery whose request cannot even be built (a URL damaged in the database) still
+/// ends: its attempt is recorded, failed, with a status that says why.
+async fn a_delivery_that_cannot_be_built_is_recorded_failed() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": "http://a.example/hook"}}),
+        )
+        .await;
+    app.storage
+        .execute(&format!(
+            "UPDATE hooks SET url = 'not a URL' WHERE id = {}",
+            hook["id"]
+        ))
+        .await;
+    assert_eq!(app.deliver_due().await, 1);
+    let log = app.deliveries(&hook_path(REPO_HOOKS, &hook)).await;
+    assert_eq!(log.len(), 1, "the ping's attempt is recorded");
+    assert_eq!(
+        log[0]["status"],
+        "invalid request: relative URL without a base"
+    );
+    assert_eq!(log[0]["status_code"], 0);
+    assert_eq!(
+        app.deliver_due().await,
+        0,
+        "a ping is tried once: nothing left"
+    );
+}
+
 crate::harness::tests!(
     a_ping_always_carries_its_repository_or_organization,
     a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers,
@@ -775,6 +807,7 @@ crate::harness::tests!(
     events_fan_out_to_every_subscribed_active_hook_and_no_other,
     failing_receivers_get_the_right_status_and_a_retry,
     a_flood_of_a_response_is_cut_at_64_kib,
+    a_delivery_that_cannot_be_built_is_recorded_failed,
     https_receivers_are_verified_unless_the_hook_says_insecure_ssl,
     non_public_destinations_are_blocked_by_default,
     loopback_is_reachable_when_the_operator_allows_it,

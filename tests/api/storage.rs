@@ -67,6 +67,39 @@ impl Storage {
         env
     }
 
+    /// Runs `sql` on the database behind a server's back (to damage it, say).
+    pub async fn execute(&self, sql: &str) {
+        match &self.database {
+            Some(database) => {
+                let done = tokio::process::Command::new("psql")
+                    .args([
+                        "--quiet",
+                        "--set",
+                        "ON_ERROR_STOP=1",
+                        "--dbname",
+                        &database.url,
+                    ])
+                    .args(["--command", sql])
+                    .output()
+                    .await
+                    .expect("psql runs");
+                assert!(
+                    done.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&done.stderr)
+                );
+            }
+            None => {
+                let connection = rusqlite::Connection::open(self.dir().join("hookpost.sqlite3"))
+                    .expect("the SQLite database opens");
+                connection
+                    .busy_timeout(std::time::Duration::from_secs(10))
+                    .unwrap();
+                connection.execute_batch(sql).expect("the SQL runs");
+            }
+        }
+    }
+
     /// Runs the SQL script at `path` (a `pg_dump`) on this storage's PostgreSQL database.
     pub async fn load_sql(&self, path: &Path) {
         let database = self.database.as_ref().expect("a PostgreSQL storage");
