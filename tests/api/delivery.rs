@@ -799,6 +799,42 @@ async fn a_delivery_that_cannot_be_built_is_recorded_failed() {
     );
 }
 
+/// One deadline covers the whole attempt: a receiver that answers at once but trickles the
+/// body it promised, a byte at a time, is a `timed out` attempt at the deadline, not a
+/// slot held for as long as it likes.
+async fn a_trickled_body_times_out_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_stepped_app(|config| {
+        config.delivery.delivery_timeout = std::time::Duration::from_millis(1000);
+    })
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = vec![0u8; 65536];
+        let _ = stream.read(&mut request).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            .await;
+        // At most 1,000 bytes, 10 a second: far past the deadline.
+        for _ in 0..1000 {
+            if stream.write_all(b"x").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    let hook = app
+        .create_hook(REPO_HOOKS, ADMIN_TOKEN, &json!({"config": {"url": url}}))
+        .await;
+    assert_eq!(app.deliver_due().await, 1);
+    // Had the attempt waited for the body, it would have ended `OK`, 100 s later.
+    let item = &app.deliveries(&hook_path(REPO_HOOKS, &hook)).await[0];
+    assert_eq!(item["status"], "timed out");
+    assert_eq!(item["status_code"], 0);
+}
+
 crate::harness::tests!(
     a_ping_always_carries_its_repository_or_organization,
     a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers,
@@ -808,6 +844,7 @@ crate::harness::tests!(
     failing_receivers_get_the_right_status_and_a_retry,
     a_flood_of_a_response_is_cut_at_64_kib,
     a_delivery_that_cannot_be_built_is_recorded_failed,
+    a_trickled_body_times_out_at_the_deadline,
     https_receivers_are_verified_unless_the_hook_says_insecure_ssl,
     non_public_destinations_are_blocked_by_default,
     loopback_is_reachable_when_the_operator_allows_it,
