@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use crate::connections::ConnectionLimits;
 use crate::delivery::DeliveryConfig;
 use crate::store::StoreConfig;
 
@@ -17,6 +18,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub delivery: DeliveryConfig,
+
+    #[command(flatten)]
+    pub connections: ConnectionLimits,
 
     /// Origin (scheme://host[:port], without /api/v3) of every absolute URL Hookpost returns;
     /// by default taken from each request's Host header.
@@ -52,6 +56,7 @@ impl ServeConfig {
                 database: None,
             },
             delivery: DeliveryConfig::default(),
+            connections: ConnectionLimits::default(),
             public_url: None,
             max_payload_bytes: 26_214_400,
             header_alias: Vec::new(),

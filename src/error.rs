@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The body exceeds the configured limit.
     #[error("Payload too large")]
     PayloadTooLarge,
+    /// The body did not arrive within `--body-read-timeout`.
+    #[error("Request Timeout")]
+    RequestTimeout,
     /// The request was well-formed but its fields are not acceptable.
     #[error("Validation Failed")]
     Validation(Vec<FieldError>),
@@ -102,6 +105,7 @@ impl ApiError {
             | ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -8,6 +8,7 @@ pub mod api;
 pub mod apps;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod core;
 pub mod delivery;
 pub mod domain;

@@ -15,7 +15,7 @@ use crate::delivery::retention;
 use crate::delivery::worker::Worker;
 use crate::domain::hook::HookRules;
 use crate::web::AppState;
-use crate::{api, store, ui};
+use crate::{api, connections, store, ui};
 
 /// How long open HTTP connections may take to finish once shutdown has begun.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
@@ -119,25 +119,14 @@ impl Server {
         }
         background.close();
         let app = api::router(self.state, ui::router(), self.config.max_payload_bytes);
-        let address = listener
-            .local_addr()
-            .context("Failed to read the listening address")?;
-        tracing::info!(%address, "Hookpost is listening");
-
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
-        let drain_limit = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(DRAIN_LIMIT).await;
-        };
-        let outcome = tokio::select! {
-            served = serve => served.context("Failed to serve HTTP"),
-            () = drain_limit => {
-                tracing::warn!("connections still open after the drain limit; closing");
-                Ok(())
-            }
-        };
+        let outcome = connections::serve(
+            listener,
+            app,
+            &self.config.connections,
+            shutdown.clone(),
+            DRAIN_LIMIT,
+        )
+        .await;
         // The worker stops claiming on the same token and finishes its attempts.
         background.wait().await;
         store.close().await;

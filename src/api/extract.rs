@@ -27,11 +27,25 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge
+                } else if timed_out(&rejection) {
+                    ApiError::RequestTimeout
                 } else {
                     ApiError::BadRequest(rejection.body_text())
                 }
             })
     }
+}
+
+/// Whether the body stopped at the server's body deadline (`--body-read-timeout`).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// A request body that must be a JSON object. An empty body counts as `{}`, as GitHub's

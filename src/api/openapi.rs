@@ -194,6 +194,7 @@ impl Doc {
         if self.body.is_some() {
             errors.extend([
                 StatusCode::BAD_REQUEST,
+                StatusCode::REQUEST_TIMEOUT,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 StatusCode::UNPROCESSABLE_ENTITY,
             ]);

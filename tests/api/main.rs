@@ -7,6 +7,7 @@ const BACKEND: storage::Backend = storage::Backend::Sqlite;
 
 mod apps;
 mod cli;
+mod connections;
 mod contract;
 mod crash;
 mod delivery;
@@ -33,6 +34,7 @@ fn main() {
     harness::run(vec![
         apps::tests(),
         cli::tests(),
+        connections::tests(),
         contract::tests(),
         crash::tests(),
         delivery::tests(),
