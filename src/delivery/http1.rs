@@ -175,18 +175,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         limit: usize,
     ) -> Result<(Vec<u8>, bool), ExchangeError> {
         let mut body = Vec::new();
+        let complete = self.read_exactly(length, &mut body, limit).await?;
+        Ok((body, complete))
+    }
+
+    /// Reads `length` more bytes of the body into `body` (keeping at most `limit`); false
+    /// when the limit stopped it first.
+    async fn read_exactly(
+        &mut self,
+        length: u64,
+        body: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<bool, ExchangeError> {
         let mut left = length;
         while left > 0 {
             if body.len() >= limit {
-                return Ok((body, false));
+                return Ok(false);
             }
             if self.buffer.is_empty() && self.fill().await? == 0 {
                 return Err(ExchangeError::Invalid("truncated body"));
             }
             let wanted = usize::try_from(left).unwrap_or(usize::MAX);
-            left -= self.take(wanted, &mut body, limit) as u64;
+            left -= self.take(wanted, body, limit) as u64;
         }
-        Ok((body, true))
+        Ok(true)
     }
 
     /// A chunked body; complete when its last chunk and trailers were read within `limit`.
@@ -214,16 +226,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 self.skip_trailers().await?;
                 return Ok((body, true));
             }
-            let mut left = size;
-            while left > 0 {
-                if body.len() >= limit {
-                    return Ok((body, false));
-                }
-                if self.buffer.is_empty() && self.fill().await? == 0 {
-                    return Err(ExchangeError::Invalid("truncated body"));
-                }
-                let wanted = usize::try_from(left).unwrap_or(usize::MAX);
-                left -= self.take(wanted, &mut body, limit) as u64;
+            if !self.read_exactly(size, &mut body, limit).await? {
+                return Ok((body, false));
             }
             self.expect_line_end().await?;
         }

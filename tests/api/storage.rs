@@ -70,25 +70,7 @@ impl Storage {
     /// Runs `sql` on the database behind a server's back (to damage it, say).
     pub async fn execute(&self, sql: &str) {
         match &self.database {
-            Some(database) => {
-                let done = tokio::process::Command::new("psql")
-                    .args([
-                        "--quiet",
-                        "--set",
-                        "ON_ERROR_STOP=1",
-                        "--dbname",
-                        &database.url,
-                    ])
-                    .args(["--command", sql])
-                    .output()
-                    .await
-                    .expect("psql runs");
-                assert!(
-                    done.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&done.stderr)
-                );
-            }
+            Some(database) => psql(&database.url, &["--command", sql]).await,
             None => {
                 let connection = rusqlite::Connection::open(self.dir().join("hookpost.sqlite3"))
                     .expect("the SQLite database opens");
@@ -103,24 +85,8 @@ impl Storage {
     /// Runs the SQL script at `path` (a `pg_dump`) on this storage's PostgreSQL database.
     pub async fn load_sql(&self, path: &Path) {
         let database = self.database.as_ref().expect("a PostgreSQL storage");
-        let loaded = tokio::process::Command::new("psql")
-            .args([
-                "--quiet",
-                "--set",
-                "ON_ERROR_STOP=1",
-                "--dbname",
-                &database.url,
-                "--file",
-            ])
-            .arg(path)
-            .output()
-            .await
-            .expect("psql runs");
-        assert!(
-            loaded.status.success(),
-            "{}",
-            String::from_utf8_lossy(&loaded.stderr)
-        );
+        let path = path.to_str().expect("a UTF-8 path");
+        psql(&database.url, &["--file", path]).await;
     }
 
     /// Everything the database holds, as bytes: the SQLite files, or PostgreSQL's dump.
@@ -210,4 +176,19 @@ impl Drop for TestDatabase {
             eprintln!("could not drop the test database {}", self.name);
         }
     }
+}
+
+/// Runs `psql` on `url` with `arguments`, stopping at the first error.
+async fn psql(url: &str, arguments: &[&str]) {
+    let done = tokio::process::Command::new("psql")
+        .args(["--quiet", "--set", "ON_ERROR_STOP=1", "--dbname", url])
+        .args(arguments)
+        .output()
+        .await
+        .expect("psql runs");
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
