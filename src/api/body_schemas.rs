@@ -228,9 +228,9 @@ impl ToSchema for InsecureSsl {}
 pub struct CustomHeaders;
 
 /// An HTTP token.
-pub const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
 /// No control character but tab.
-pub const HEADER_VALUE_PATTERN: &str = "^[^\\u0000-\\u0008\\u000A-\\u001F\\u007F]*$";
+const HEADER_VALUE_PATTERN: &str = "^[^\\u0000-\\u0008\\u000A-\\u001F\\u007F]*$";
 
 impl PartialSchema for CustomHeaders {
     fn schema() -> RefOr<Schema> {

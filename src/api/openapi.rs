@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
-use utoipa::{PartialSchema, ToSchema};
 
 use super::pagination::MAX_PER_PAGE;
 use super::routes::Operation;
@@ -395,11 +395,8 @@ fn add_links(operations: &[Operation], paths: &mut BTreeMap<String, Map<String, 
 /// The OpenAPI 3.1 document of `operations`, for a server with `rules`.
 pub fn document(operations: &[Operation], rules: &HookRules) -> Value {
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    let mut schemas = vec![(
-        ErrorBody::name().into_owned(),
-        <ErrorBody as PartialSchema>::schema(),
-    )];
-    <ErrorBody as ToSchema>::schemas(&mut schemas);
+    let mut schemas = Vec::new();
+    (SchemaOf::of::<ErrorBody>().collect)(&mut schemas);
     for operation in operations {
         let doc = &operation.doc;
         doc.collect(&mut schemas);

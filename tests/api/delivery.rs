@@ -614,6 +614,7 @@ async fn the_background_worker_wakes_for_a_scheduled_retry() {
 /// how many connections carried them.
 struct RawReceiver {
     url: String,
+    port: u16,
     heads: tokio::sync::mpsc::UnboundedReceiver<String>,
     connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -622,7 +623,8 @@ impl RawReceiver {
     async fn start() -> Self {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook?from=test", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/hook?from=test");
         let (sender, heads) = tokio::sync::mpsc::unbounded_channel();
         let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = connections.clone();
@@ -672,6 +674,7 @@ impl RawReceiver {
         });
         RawReceiver {
             url,
+            port,
             heads,
             connections,
         }
@@ -715,14 +718,7 @@ async fn headers_keep_githubs_spelling_on_the_wire() {
         .await;
     assert_eq!(app.deliver_due().await, 1);
     let push = receiver.next_head().await;
-    let port = receiver
-        .url
-        .split(':')
-        .nth(2)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
+    let port = receiver.port;
     for (head, event) in [(&ping, "ping"), (&push, "push")] {
         assert!(
             head.starts_with(&format!(
