@@ -35,6 +35,7 @@ pub struct Metrics {
     pub attempts: Family<OutcomeLabels, Counter>,
     pub attempt_duration: Histogram,
     pub http_requests: Family<RequestLabels, Counter>,
+    pub deliveries_deferred: Counter,
     deliveries_due: Gauge,
     deliveries_scheduled: Gauge,
     oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
@@ -49,6 +50,7 @@ impl Default for Metrics {
             // 1 ms to ~16 s.
             attempt_duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             http_requests: Family::default(),
+            deliveries_deferred: Counter::default(),
             deliveries_due: Gauge::default(),
             deliveries_scheduled: Gauge::default(),
             oldest_due_age: Gauge::default(),
@@ -73,6 +75,11 @@ impl Default for Metrics {
             "http_requests",
             "HTTP requests served, by route and status",
             metrics.http_requests.clone(),
+        );
+        registry.register(
+            "deliveries_deferred",
+            "Claimed deliveries handed back to wait in the database because their destination was busy",
+            metrics.deliveries_deferred.clone(),
         );
         registry.register(
             "deliveries_due",
@@ -101,6 +108,11 @@ impl Metrics {
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
         self.attempt_duration.observe(seconds);
+    }
+
+    pub fn record_deferred(&self, deliveries: usize) {
+        self.deliveries_deferred
+            .inc_by(u64::try_from(deliveries).unwrap_or(u64::MAX));
     }
 
     /// The Prometheus text exposition, with the queue gauges taken from `queue`.

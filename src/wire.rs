@@ -216,6 +216,7 @@ mod tests {
             }),
             target: Arc::new(DeliveryTarget {
                 hook_id: HookId(42),
+                tenant: crate::store::Tenant::Account(7),
                 app_id: None,
                 organization: false,
                 config: HookConfig {

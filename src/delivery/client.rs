@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use url::Position;
 
-use super::connect::{Connector, Origin, Stream};
+use super::connect::{Connector, Destination, Origin, Stream};
 use super::guard::Guard;
 use super::http1::{Connection, ExchangeError, Response};
 use crate::wire::OutgoingRequest;
@@ -60,6 +60,17 @@ impl Transport {
             connector: Connector::new(guard, timeout.min(Duration::from_secs(5)))?,
             timeout,
         })
+    }
+
+    /// The destination a hook's URL sends to, for the per-destination limit.
+    pub async fn destination(&self, url: &str) -> Destination {
+        match url::Url::parse(url)
+            .ok()
+            .and_then(|url| Origin::of(&url, false))
+        {
+            Some(origin) => self.connector.destination(&origin).await,
+            None => Destination::Unresolved(url.to_owned(), 0),
+        }
     }
 
     pub async fn send(&self, request: &OutgoingRequest, insecure_ssl: bool) -> AttemptResult {

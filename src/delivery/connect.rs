@@ -125,6 +125,23 @@ impl Origin {
     }
 }
 
+/// Where attempts actually go, for the per-destination limit: the first permitted address
+/// a URL's host resolves to (many names for one receiver share its limit), or the host
+/// and port as written when it resolves to nothing permitted (the attempt fails fast).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Destination {
+    Address(SocketAddr),
+    Unresolved(String, u16),
+}
+
+/// How long a name's addresses are reused before it is resolved again.
+const RESOLVED_FOR: Duration = Duration::from_secs(10);
+/// The most names whose addresses are kept.
+const RESOLVED_NAMES: usize = 4096;
+
+/// A name's addresses, and when they were looked up.
+type Resolved = (Vec<SocketAddr>, Instant);
+
 /// Opens connections and keeps the idle ones.
 pub struct Connector {
     guard: Arc<Guard>,
@@ -132,6 +149,8 @@ pub struct Connector {
     insecure: TlsConnector,
     connect_timeout: Duration,
     idle: Mutex<IdlePool>,
+    /// Recent DNS answers: the scheduler and the connection ask in turn.
+    resolved: Mutex<HashMap<(String, u16), Resolved>>,
 }
 
 #[derive(Default)]
@@ -161,6 +180,7 @@ impl Connector {
             guard,
             connect_timeout,
             idle: Mutex::default(),
+            resolved: Mutex::default(),
         })
     }
 
@@ -231,6 +251,14 @@ impl Connector {
         Ok(Connection::new(Stream::Tls(Box::new(tls))))
     }
 
+    /// The destination `origin`'s attempts count against.
+    pub async fn destination(&self, origin: &Origin) -> Destination {
+        match self.resolve(origin).await {
+            Ok(addresses) if !addresses.is_empty() => Destination::Address(addresses[0]),
+            _ => Destination::Unresolved(origin.host.clone(), origin.port),
+        }
+    }
+
     /// The addresses of `origin` the guard permits: a literal address is checked as it is,
     /// a name by every address it resolves to, and only those that passed are dialled, so no
     /// second DNS answer can point the connection elsewhere.
@@ -240,14 +268,7 @@ impl Connector {
             self.guard.check(address)?;
             return Ok(vec![SocketAddr::new(address, origin.port)]);
         }
-        let found: Vec<SocketAddr> = tokio::time::timeout(
-            self.connect_timeout,
-            tokio::net::lookup_host((host, origin.port)),
-        )
-        .await
-        .map_err(|_| ConnectError::TimedOut)?
-        .map_err(|error| ConnectError::Failed(Some(error)))?
-        .collect();
+        let found = self.lookup(host, origin.port).await?;
         let permitted: Vec<SocketAddr> = found
             .iter()
             .copied()
@@ -258,6 +279,34 @@ impl Connector {
             (true, Some(first)) => Err(Blocked(first.ip()).into()),
             (true, None) => Err(ConnectError::Failed(None)),
         }
+    }
+}
+
+impl Connector {
+    /// What `host` resolves to, from an answer of the last [`RESOLVED_FOR`] if there is one.
+    async fn lookup(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+        let key = (host.to_owned(), port);
+        let now = Instant::now();
+        if let Some((addresses, at)) = self.resolved.lock().expect("not poisoned").get(&key)
+            && now.duration_since(*at) < RESOLVED_FOR
+        {
+            return Ok(addresses.clone());
+        }
+        let found: Vec<SocketAddr> =
+            tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
+                .await
+                .map_err(|_| ConnectError::TimedOut)?
+                .map_err(|error| ConnectError::Failed(Some(error)))?
+                .collect();
+        let mut resolved = self.resolved.lock().expect("not poisoned");
+        if resolved.len() >= RESOLVED_NAMES {
+            resolved.retain(|_, (_, at)| now.duration_since(*at) < RESOLVED_FOR);
+            if resolved.len() >= RESOLVED_NAMES {
+                resolved.clear();
+            }
+        }
+        resolved.insert(key, (found.clone(), now));
+        Ok(found)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod guard;
 pub mod http1;
 pub mod retention;
 pub mod retry;
+pub mod scheduler;
 pub mod worker;
 
 use std::time::Duration;
@@ -68,10 +69,16 @@ pub struct DeliveryConfig {
     #[arg(long, env = "HOOKPOST_LEASE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub lease: Duration,
 
-    /// Attempts in flight at once to one destination host, so that one slow receiver
-    /// cannot take every slot.
-    #[arg(long, env = "HOOKPOST_PER_HOST_CONCURRENCY", default_value_t = 64)]
-    pub per_host_concurrency: usize,
+    /// Attempts in flight at once to one destination (a resolved address and port), so
+    /// that one slow receiver cannot take every slot; its further deliveries wait in the
+    /// database, not in a slot others could use. (`--per-host-concurrency` is the old name.)
+    #[arg(
+        long,
+        alias = "per-host-concurrency",
+        env = "HOOKPOST_PER_DESTINATION_CONCURRENCY",
+        default_value_t = 64
+    )]
+    pub per_destination_concurrency: usize,
 }
 
 impl Default for DeliveryConfig {
@@ -85,7 +92,7 @@ impl Default for DeliveryConfig {
             retention: Duration::from_secs(30 * 24 * 3600),
             concurrency: 256,
             deliver: true,
-            per_host_concurrency: 64,
+            per_destination_concurrency: 64,
             lease: Duration::from_secs(60),
         }
     }

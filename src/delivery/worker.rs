@@ -3,16 +3,17 @@
 //!
 //! The claim loop sleeps until work is queued (a [`Notify`] poked by the API), a task frees
 //! a slot, or the next scheduled retry or lease expiry is due: there is no polling interval
-//! on the hot path. Three bounds keep it safe: deliveries held in memory, attempts in flight
-//! overall, and attempts in flight per destination host.
+//! on the hot path. What is claimed goes through the [`Scheduler`]: deliveries in memory
+//! are bounded, attempts in flight are bounded overall, per destination and per tenant, and
+//! a destination that cannot take its work soon gets it back in the store, not in memory.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,15 +21,22 @@ use tracing::Instrument;
 
 use super::DeliveryConfig;
 use super::client::{AttemptResult, Transport};
+use super::connect::Destination;
 use super::guard::Guard;
 use super::retry::{RetrySchedule, random_jitter};
+use super::scheduler::{Deferred, Limits, MAX_DEFER, MIN_DEFER, Scheduler, Start};
 use crate::domain::timestamp::Timestamp;
 use crate::metrics::Metrics;
-use crate::store::{AttemptRecord, ClaimedDelivery, DeliveryId, Store, StoreError};
+use crate::store::{
+    AttemptRecord, ClaimedDelivery, DeliveryId, HookId, Postponed, Store, StoreError, Tenant,
+};
 use crate::wire::{self, WireSettings};
 
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
+/// How often waiting lines are looked at again while deliveries wait in them: a
+/// destination that got slower hands back what it can no longer start soon.
+const REVIEW_LINES: Duration = Duration::from_millis(250);
 
 pub struct Worker {
     /// Names this process's leases.
@@ -41,13 +49,12 @@ pub struct Worker {
     wake: Arc<Notify>,
     /// Poked by a delivery task when it finishes and frees its slot.
     freed: Notify,
-    /// Deliveries claimed and not yet recorded (bounds memory while a host is slow).
-    held: Arc<Semaphore>,
-    /// Attempts in flight, over all hosts.
-    sending: Arc<Semaphore>,
-    per_host: usize,
-    /// One semaphore per destination host.
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// What is held in memory, and which attempt starts next.
+    scheduler: Mutex<Scheduler<Destination, Tenant, ClaimedDelivery>>,
+    /// The delivery tasks, awaited at shutdown.
+    tasks: TaskTracker,
+    /// Set at shutdown: no attempt starts after it.
+    stopping: CancellationToken,
     /// Ids of claimed deliveries not yet recorded, released on shutdown.
     in_flight: Mutex<HashSet<DeliveryId>>,
     /// How long in-flight attempts may take to finish at shutdown.
@@ -73,8 +80,11 @@ impl Worker {
             config.allow_target.clone(),
         ));
         let concurrency = config.concurrency.max(1);
-        let held = concurrency * 4;
-        let per_host = config.per_host_concurrency.max(1);
+        let limits = Limits {
+            concurrency,
+            per_destination: config.per_destination_concurrency.max(1),
+            held: concurrency * 4,
+        };
         Ok(Worker {
             id: uuid::Uuid::new_v4().to_string(),
             store,
@@ -86,10 +96,9 @@ impl Worker {
             schedule: config.retry_schedule.clone(),
             wake,
             freed: Notify::new(),
-            held: Arc::new(Semaphore::new(held)),
-            sending: Arc::new(Semaphore::new(concurrency)),
-            per_host,
-            hosts: Mutex::new(HashMap::new()),
+            scheduler: Mutex::new(Scheduler::new(limits)),
+            tasks: TaskTracker::new(),
+            stopping: CancellationToken::new(),
             in_flight: Mutex::new(HashSet::new()),
             grace: config.delivery_timeout + Duration::from_secs(1),
             lease: config.lease.max(Duration::from_secs(1)),
@@ -112,11 +121,7 @@ impl Worker {
         let mut tasks = JoinSet::new();
         for delivery in claim.deliveries {
             let worker = self.clone();
-            tasks.spawn(async move {
-                worker
-                    .deliver(delivery, now, CancellationToken::new())
-                    .await
-            });
+            tasks.spawn(async move { worker.deliver(delivery, now).await });
         }
         while tasks.join_next().await.is_some() {}
         Ok(count)
@@ -125,7 +130,6 @@ impl Worker {
     /// Delivers until `shutdown`, then lets attempts under way finish (within the grace
     /// period) and hands back every delivery not attempted.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let tracker = TaskTracker::new();
         let mut next_due: Option<Timestamp> = None;
         // Work was queued since the last claim, or the last claim left more due behind: a
         // freed slot is then a reason to claim again; otherwise it is not, which spares a
@@ -138,7 +142,9 @@ impl Worker {
             if shutdown.is_cancelled() {
                 break;
             }
-            let room = self.held.available_permits().min(CLAIM_BATCH);
+            let evicted = self.lock_scheduler().evict(Instant::now());
+            self.defer(evicted).await;
+            let room = self.lock_scheduler().room().min(CLAIM_BATCH);
             let due = next_due.is_some_and(|due| due <= Timestamp::now());
             if room > 0 && (queued || backlog || due) {
                 let now = Timestamp::now();
@@ -151,9 +157,7 @@ impl Worker {
                     Ok(claim) => {
                         backlog = claim.deliveries.len() == room;
                         next_due = claim.next_due;
-                        for delivery in claim.deliveries {
-                            self.spawn_delivery(&tracker, delivery, now, &shutdown);
-                        }
+                        self.admit(claim.deliveries).await;
                         if backlog {
                             continue;
                         }
@@ -167,7 +171,7 @@ impl Worker {
             // With no room, only a freed slot can let us go on. Otherwise look again at
             // least once a lease: another process sharing the database may have died
             // holding leases this one has not seen.
-            let sleep = match (room > 0, next_due) {
+            let mut sleep = match (room > 0, next_due) {
                 (true, Some(due)) => {
                     let wait = u64::try_from(due.0 - Timestamp::now().0).unwrap_or(0);
                     Duration::from_millis(wait).min(self.lease)
@@ -175,6 +179,9 @@ impl Worker {
                 (true, None) => self.lease,
                 (false, _) => Duration::from_secs(3600),
             };
+            if self.lock_scheduler().has_waiting() {
+                sleep = sleep.min(REVIEW_LINES);
+            }
             let sleep = tokio::time::Instant::now() + sleep;
             tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -184,18 +191,29 @@ impl Worker {
                 () = tokio::time::sleep_until(sleep) => queued = true,
             }
         }
-        tracker.close();
-        if tokio::time::timeout(self.grace, tracker.wait())
+        self.stopping.cancel();
+        let waiting = self.lock_scheduler().drain();
+        let now = Timestamp::now();
+        self.hand_back(
+            waiting
+                .into_iter()
+                .map(|delivery| (delivery, Duration::ZERO))
+                .collect(),
+        )
+        .await;
+        self.tasks.close();
+        if tokio::time::timeout(self.grace, self.tasks.wait())
             .await
             .is_err()
         {
             tracing::warn!("attempts still under way after the grace period");
         }
-        let unfinished: Vec<DeliveryId> = self
+        let unfinished: Vec<(DeliveryId, Timestamp)> = self
             .in_flight
             .lock()
             .expect("not poisoned")
             .drain()
+            .map(|id| (id, now))
             .collect();
         if !unfinished.is_empty()
             && let Err(error) = self.store.release(&self.id, unfinished).await
@@ -204,35 +222,128 @@ impl Worker {
         }
     }
 
-    /// Runs one claimed delivery in its own task, holding a slot of `held` until recorded.
-    fn spawn_delivery(
-        self: &Arc<Self>,
-        tracker: &TaskTracker,
-        delivery: ClaimedDelivery,
-        claimed_at: Timestamp,
-        shutdown: &CancellationToken,
-    ) {
-        let held = self
-            .held
-            .clone()
-            .try_acquire_owned()
-            .expect("room was counted before claiming");
-        self.in_flight
+    fn lock_scheduler(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Scheduler<Destination, Tenant, ClaimedDelivery>> {
+        self.scheduler
             .lock()
-            .expect("not poisoned")
-            .insert(delivery.id);
-        let worker = self.clone();
-        let stop = shutdown.clone();
-        let id = delivery.id;
-        tracker.spawn(async move {
-            worker.deliver(delivery, claimed_at, stop.clone()).await;
-            // Recorded, or left to its lease; what shutdown interrupted is released.
-            if !stop.is_cancelled() {
-                worker.in_flight.lock().expect("not poisoned").remove(&id);
+            .expect("the scheduler is never poisoned")
+    }
+
+    /// Queues claimed deliveries by destination, hands back what their destinations cannot
+    /// take soon, and starts what can start.
+    async fn admit(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) {
+        let mut destinations: HashMap<&str, Destination> = HashMap::new();
+        for delivery in &deliveries {
+            let url = delivery.target.config.url.as_str();
+            if !destinations.contains_key(url) {
+                let destination = self.transport.destination(url).await;
+                destinations.insert(url, destination);
             }
-            drop::<OwnedSemaphorePermit>(held);
-            worker.freed.notify_one();
-        });
+        }
+        let destinations: Vec<Destination> = deliveries
+            .iter()
+            .map(|delivery| destinations[delivery.target.config.url.as_str()].clone())
+            .collect();
+        let now = Instant::now();
+        let mut deferred = Vec::new();
+        {
+            let mut scheduler = self.lock_scheduler();
+            let mut in_flight = self.in_flight.lock().expect("not poisoned");
+            for (delivery, destination) in deliveries.into_iter().zip(destinations) {
+                let id = delivery.id;
+                let tenant = delivery.target.tenant;
+                match scheduler.offer(destination, tenant, delivery, now) {
+                    Ok(()) => {
+                        in_flight.insert(id);
+                    }
+                    Err(handed_back) => deferred.push(handed_back),
+                }
+            }
+        }
+        self.defer(deferred).await;
+        self.start_ready();
+    }
+
+    /// Hands back what a busy destination cannot take soon, and postpones the rest of
+    /// those hooks' due backlog with it (same URL, same busy destination), so that the next
+    /// claims bring other hooks' work instead of more of theirs.
+    async fn defer(&self, deliveries: Vec<Deferred<ClaimedDelivery>>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        self.metrics.record_deferred(deliveries.len());
+        let now = Timestamp::now();
+        let mut longest: HashMap<HookId, Duration> = HashMap::new();
+        for (delivery, wait) in &deliveries {
+            let entry = longest.entry(delivery.target.hook_id).or_default();
+            *entry = (*entry).max(*wait);
+        }
+        self.hand_back(deliveries).await;
+        let hooks = longest
+            .into_iter()
+            .map(|(hook_id, wait)| Postponed {
+                hook_id,
+                from: now.after(wait),
+                until: now.after(MAX_DEFER).max(now.after(wait + MIN_DEFER)),
+            })
+            .collect();
+        if let Err(error) = self.store.postpone_hooks(hooks, now).await {
+            tracing::warn!(%error, "could not postpone a busy destination's backlog");
+        }
+    }
+
+    /// Gives deliveries back to the store, each due after its wait.
+    async fn hand_back(&self, deliveries: Vec<Deferred<ClaimedDelivery>>) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let now = Timestamp::now();
+        let released: Vec<(DeliveryId, Timestamp)> = {
+            let mut in_flight = self.in_flight.lock().expect("not poisoned");
+            deliveries
+                .iter()
+                .map(|(delivery, wait)| {
+                    in_flight.remove(&delivery.id);
+                    (delivery.id, now.after(*wait))
+                })
+                .collect()
+        };
+        if let Err(error) = self.store.release(&self.id, released).await {
+            tracing::warn!(%error, "could not hand deliveries back; their leases will expire");
+        }
+    }
+
+    /// Starts every attempt the scheduler allows now, each in its own task.
+    fn start_ready(self: &Arc<Self>) {
+        loop {
+            if self.stopping.is_cancelled() {
+                return;
+            }
+            let Some(start) = self.lock_scheduler().next(Instant::now()) else {
+                return;
+            };
+            let worker = self.clone();
+            self.tasks.spawn(async move {
+                let Start {
+                    destination,
+                    tenant,
+                    item: delivery,
+                    started,
+                } = start;
+                let id = delivery.id;
+                worker.deliver(delivery, Timestamp::now()).await;
+                // Recorded, or left to its lease; what shutdown interrupted is released.
+                if !worker.stopping.is_cancelled() {
+                    worker.in_flight.lock().expect("not poisoned").remove(&id);
+                }
+                worker
+                    .lock_scheduler()
+                    .finished(&destination, &tenant, started, Instant::now());
+                worker.freed.notify_one();
+                worker.start_ready();
+            });
+        }
     }
 
     /// Extends the lease of every delivery held in memory.
@@ -254,34 +365,11 @@ impl Worker {
     }
 
     fn lease_end(&self, now: Timestamp) -> Timestamp {
-        Timestamp(
-            now.0
-                .saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)),
-        )
+        now.after(self.lease)
     }
 
-    fn host_slots(&self, url: &url::Url) -> Arc<Semaphore> {
-        let host = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
-        self.hosts
-            .lock()
-            .expect("not poisoned")
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_host)))
-            .clone()
-    }
-
-    /// One attempt of one delivery, recorded. Gives up without an attempt if `stop` fires
-    /// while it waits for a slot.
-    async fn deliver(
-        &self,
-        delivery: ClaimedDelivery,
-        claimed_at: Timestamp,
-        stop: CancellationToken,
-    ) {
+    /// One attempt of one delivery, recorded.
+    async fn deliver(&self, delivery: ClaimedDelivery, claimed_at: Timestamp) {
         let span = tracing::info_span!(
             "deliver",
             delivery_id = delivery.id.0,
@@ -309,16 +397,6 @@ impl Worker {
                     .await;
                     return;
                 }
-            };
-            let host = self.host_slots(&outgoing.url);
-            let slots = async {
-                let host = host.acquire_owned().await;
-                let sending = self.sending.clone().acquire_owned().await;
-                (host, sending)
-            };
-            let _slots = tokio::select! {
-                slots = slots => slots,
-                () = stop.cancelled() => return,
             };
             let delivered_at = Timestamp::now();
             let started = std::time::Instant::now();

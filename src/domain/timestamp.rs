@@ -14,6 +14,14 @@ impl Timestamp {
         Timestamp((nanos / 1_000_000) as i64)
     }
 
+    /// `wait` later (saturating).
+    pub fn after(self, wait: std::time::Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
+
     /// GitHub prints whole seconds with a `Z` suffix.
     pub fn to_github(self) -> String {
         let seconds = self.0.div_euclid(1000);

@@ -162,10 +162,45 @@ pub struct EventRecord {
     pub target_organization_id: Option<i64>,
 }
 
+/// Whose hook a delivery is for: the worker shares attempt slots fairly between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tenant {
+    /// The account that owns the hook's repository, or the organization itself.
+    Account(i64),
+    /// An app's own hook.
+    App(AppId),
+}
+
+impl Tenant {
+    /// From a hook's app and the account its repository or organization belongs to.
+    pub fn of(app_id: Option<AppId>, account_id: Option<i64>) -> Self {
+        match (app_id, account_id) {
+            (Some(app_id), _) => Tenant::App(app_id),
+            (None, account_id) => Tenant::Account(account_id.unwrap_or(0)),
+        }
+    }
+}
+
+/// A hook whose due deliveries wait until its destination has room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Postponed {
+    pub hook_id: HookId,
+    pub from: Timestamp,
+    pub until: Timestamp,
+}
+
+impl Postponed {
+    /// The spread of the new due times, in milliseconds (at least 1).
+    pub fn span_ms(&self) -> i64 {
+        (self.until.0 - self.from.0).max(1)
+    }
+}
+
 /// The hook a delivery goes to, with its *current* configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryTarget {
     pub hook_id: HookId,
+    pub tenant: Tenant,
     /// `Some(app_id)` for an app's hook.
     pub app_id: Option<AppId>,
     /// An organization hook (else a repository hook, unless `app_id`).
@@ -510,9 +545,20 @@ pub trait QueueStore: Send + Sync {
         let _ = wake;
     }
 
-    /// Gives leased deliveries back unattempted (shutdown), so others need not wait for the
-    /// lease to expire.
-    async fn release(&self, worker: &str, delivery_ids: Vec<DeliveryId>) -> Result<(), StoreError>;
+    /// Gives leased deliveries back unattempted, each due again at its time: at shutdown
+    /// (due at once, so others need not wait for the lease to expire), or when their
+    /// destination cannot take them soon (due when it is expected to have room).
+    async fn release(
+        &self,
+        worker: &str,
+        deliveries: Vec<(DeliveryId, Timestamp)>,
+    ) -> Result<(), StoreError>;
+
+    /// Moves every delivery of each hook that is due at `now` and not leased to a time
+    /// between `from` and `until` (spread by id), because the hook's destination cannot take
+    /// them sooner: claims then reach other hooks' work without wading through this backlog.
+    async fn postpone_hooks(&self, hooks: Vec<Postponed>, now: Timestamp)
+    -> Result<(), StoreError>;
 
     async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError>;
 
@@ -620,6 +666,7 @@ mod tests {
             }),
             target: Arc::new(DeliveryTarget {
                 hook_id: HookId(1),
+                tenant: Tenant::Account(1),
                 app_id: None,
                 organization: false,
                 config: settings.config,

@@ -551,7 +551,7 @@ async fn the_background_worker_delivers_as_soon_as_an_event_is_published() {
 
 async fn one_slow_receiver_cannot_take_every_slot() {
     let app = spawn_delivering_app(|config| {
-        config.delivery.per_host_concurrency = 1;
+        config.delivery.per_destination_concurrency = 1;
         config.delivery.delivery_timeout = std::time::Duration::from_secs(5);
     })
     .await;
@@ -584,6 +584,114 @@ async fn one_slow_receiver_cannot_take_every_slot() {
         slow.pending().await,
         0,
         "the slow host gets one request at a time"
+    );
+}
+
+/// Owner A's receiver accepts and never answers while A's backlog is larger than what the
+/// worker may hold in memory; owner B's deliveries still go out at once.
+async fn a_hanging_destination_of_one_owner_does_not_hold_up_another() {
+    let app = spawn_delivering_app(|config| {
+        // Sixteen deliveries held in memory, four attempts at once, two per destination.
+        config.delivery.concurrency = 4;
+        config.delivery.per_destination_concurrency = 2;
+        config.delivery.delivery_timeout = std::time::Duration::from_secs(120);
+    })
+    .await;
+    let blackhole = TestReceiver::start().await;
+    let healthy = TestReceiver::start().await;
+    app.create_hook(
+        "/repos/alpha/stuck/hooks",
+        ADMIN_TOKEN,
+        &json!({"config": {"url": blackhole.url}}),
+    )
+    .await;
+    blackhole.next_of("ping").await;
+    blackhole.set(Behaviour::Hang);
+    for _ in 0..40 {
+        app.publish("push", "alpha/stuck", json!({})).await;
+    }
+    blackhole.next_of("push").await;
+    blackhole.next_of("push").await;
+
+    app.create_hook(
+        "/repos/beta/fine/hooks",
+        ADMIN_TOKEN,
+        &json!({"config": {"url": healthy.url}}),
+    )
+    .await;
+    healthy.next_of("ping").await;
+    let guid = app.publish("push", "beta/fine", json!({})).await;
+    let got = healthy.next_of("push").await;
+    assert_eq!(got.header("x-github-delivery"), Some(guid.as_str()));
+    assert_eq!(
+        blackhole.pending().await,
+        0,
+        "the hanging destination gets two attempts at a time"
+    );
+    let metrics = app.metrics_text().await;
+    let deferred: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("hookpost_deliveries_deferred_total "))
+        .and_then(|value| value.parse().ok())
+        .expect("the deferral counter is exposed");
+    assert!(
+        deferred >= 1.0,
+        "the rest of its backlog waits in the database: {deferred}"
+    );
+}
+
+/// One owner's hooks to several hanging destinations take at most three quarters of the
+/// attempt slots; another owner's delivery takes the rest.
+async fn no_owner_takes_every_attempt_slot() {
+    let app = spawn_delivering_app(|config| {
+        config.delivery.concurrency = 4;
+        config.delivery.per_destination_concurrency = 1;
+        config.delivery.delivery_timeout = std::time::Duration::from_secs(120);
+    })
+    .await;
+    let mut hanging = Vec::new();
+    for _ in 0..4 {
+        let receiver = TestReceiver::start().await;
+        app.create_hook(
+            "/repos/alpha/many/hooks",
+            ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url}}),
+        )
+        .await;
+        receiver.next_of("ping").await;
+        receiver.set(Behaviour::Hang);
+        hanging.push(receiver);
+    }
+    app.publish("push", "alpha/many", json!({})).await;
+    let mut started = 0;
+    for _ in 0..200 {
+        started = 0;
+        for receiver in &hanging {
+            started += receiver.pending().await;
+        }
+        if started >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let healthy = TestReceiver::start().await;
+    app.create_hook(
+        "/repos/beta/fine/hooks",
+        ADMIN_TOKEN,
+        &json!({"config": {"url": healthy.url}}),
+    )
+    .await;
+    healthy.next_of("ping").await;
+    app.publish("push", "beta/fine", json!({})).await;
+    healthy.next_of("push").await;
+    let mut now_started = 0;
+    for receiver in &hanging {
+        now_started += receiver.pending().await;
+    }
+    assert_eq!(
+        (started, now_started),
+        (3, 3),
+        "the fourth hanging hook waits for a slot of its owner's share"
     );
 }
 
@@ -846,5 +954,7 @@ crate::harness::tests!(
     loopback_is_reachable_when_the_operator_allows_it,
     the_background_worker_delivers_as_soon_as_an_event_is_published,
     one_slow_receiver_cannot_take_every_slot,
+    a_hanging_destination_of_one_owner_does_not_hold_up_another,
+    no_owner_takes_every_attempt_slot,
     the_background_worker_wakes_for_a_scheduled_retry,
 );

@@ -272,14 +272,27 @@ async fn a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it(
         .record_attempt(attempt(&after.deliveries[0], at(122), true))
         .await
         .unwrap();
-    let rest: Vec<DeliveryId> = after.deliveries[1..].iter().map(|d| d.id).collect();
-    store.release("b", rest).await.unwrap();
+    // One handed back due at once (shutdown), one until its destination has room.
+    let (now_due, deferred) = (after.deliveries[1].id, after.deliveries[2].id);
+    store
+        .release("b", vec![(now_due, at(122)), (deferred, at(150))])
+        .await
+        .unwrap();
     let released = store.claim_due("c", at(123), at(183), 100).await.unwrap();
+    let ids: Vec<DeliveryId> = released.deliveries.iter().map(|d| d.id).collect();
     assert_eq!(
-        released.deliveries.len(),
-        2,
-        "released deliveries are due at once; the delivered one is done"
+        ids,
+        [now_due],
+        "a delivery released due now is claimed at once; the delivered one is done"
     );
+    assert_eq!(
+        released.next_due,
+        Some(at(150)),
+        "the deferred one is due later"
+    );
+    let later = store.claim_due("c", at(150), at(183), 100).await.unwrap();
+    let ids: Vec<DeliveryId> = later.deliveries.iter().map(|d| d.id).collect();
+    assert_eq!(ids, [deferred], "and is claimed when it is due");
     assert!(
         store
             .claim_due("d", at(1000), at(1060), 100)

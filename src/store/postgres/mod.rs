@@ -35,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
-    NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore, ScopeObjects, SessionRecord,
-    Store, StoreError, TokenHash, TokenRecord,
+    NewApp, NewEvent, Page, Postponed, PublishOutcome, QueueStats, QueueStore, ScopeObjects,
+    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -409,11 +409,29 @@ impl QueueStore for PostgresStore {
         tokio::spawn(listen::run(self.config.clone(), wake, self.closed.clone()));
     }
 
-    async fn release(&self, worker: &str, delivery_ids: Vec<DeliveryId>) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        worker: &str,
+        deliveries: Vec<(DeliveryId, Timestamp)>,
+    ) -> Result<(), StoreError> {
         in_transaction!(self, relaxed, |db| {
-            queue::release(&db, worker, &delivery_ids, Timestamp::now()).await?;
-            notify_work(&db).await?;
+            queue::release(&db, worker, &deliveries).await?;
+            // Others need to hear only of work due now; a deferral's time is found by
+            // every claim's `next_due`.
+            let now = Timestamp::now();
+            if deliveries.iter().any(|(_, due_at)| *due_at <= now) {
+                notify_work(&db).await?;
+            }
         })
+    }
+
+    async fn postpone_hooks(
+        &self,
+        hooks: Vec<Postponed>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let client = self.client(&self.relaxed).await?;
+        queue::postpone_hooks(&client, &hooks, now).await
     }
 
     async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {

@@ -19,8 +19,8 @@ use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{headers_json, last_response_columns, state_after};
 use crate::store::{
-    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, QueueStats,
-    StoreError,
+    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, Postponed,
+    QueueStats, StoreError, Tenant,
 };
 
 /// The current delivery settings of the active hooks among `hook_ids`.
@@ -31,7 +31,9 @@ async fn load_targets(
     let rows = all(
         db,
         "SELECT id, app_id, organization_id IS NOT NULL, url, content_type, secret,
-                insecure_ssl, headers
+                insecure_ssl, headers,
+                coalesce(organization_id,
+                         (SELECT account_id FROM repositories r WHERE r.id = repository_id))
          FROM hooks WHERE id = ANY($1) AND active",
         &[&hook_ids],
     )
@@ -41,9 +43,11 @@ async fn load_targets(
             let hook_id: HookId = row.try_get(0)?;
             let headers: serde_json::Value = serde_json::from_str(row.try_get(7)?)
                 .map_err(|error| StoreError::Corrupt(format!("hook {hook_id} headers: {error}")))?;
+            let app_id = row.try_get(1)?;
             let target = DeliveryTarget {
                 hook_id,
-                app_id: row.try_get(1)?,
+                tenant: Tenant::of(app_id, row.try_get(8)?),
+                app_id,
                 organization: row.try_get(2)?,
                 config: HookConfig {
                     url: row.try_get(3)?,
@@ -336,14 +340,37 @@ pub(super) async fn renew(
 pub(super) async fn release(
     db: &impl GenericClient,
     worker: &str,
-    delivery_ids: &[DeliveryId],
-    now: Timestamp,
+    deliveries: &[(DeliveryId, Timestamp)],
 ) -> Result<(), StoreError> {
+    let (ids, due): (Vec<DeliveryId>, Vec<i64>) = deliveries
+        .iter()
+        .map(|(id, due_at)| (*id, due_at.0))
+        .unzip();
     exec(
         db,
-        "UPDATE deliveries SET due_at = $3, leased_by = NULL, lease_until = NULL
-         WHERE id = ANY($1) AND leased_by = $2 AND state = 'pending'",
-        &[&delivery_ids, &worker, &now.0],
+        "UPDATE deliveries SET due_at = released.due_at, leased_by = NULL, lease_until = NULL
+         FROM unnest($1::bigint[], $3::bigint[]) AS released (id, due_at)
+         WHERE deliveries.id = released.id AND leased_by = $2 AND state = 'pending'",
+        &[&ids, &worker, &due],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn postpone_hooks(
+    db: &impl GenericClient,
+    hooks: &[Postponed],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let ids: Vec<HookId> = hooks.iter().map(|hook| hook.hook_id).collect();
+    let from: Vec<i64> = hooks.iter().map(|hook| hook.from.0).collect();
+    let span: Vec<i64> = hooks.iter().map(Postponed::span_ms).collect();
+    exec(
+        db,
+        "UPDATE deliveries SET due_at = postponed.from_ms + (deliveries.id * 7919) % postponed.span_ms
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS postponed (hook_id, from_ms, span_ms)
+         WHERE deliveries.hook_id = postponed.hook_id AND deliveries.due_at <= $4",
+        &[&ids, &from, &span, &now.0],
     )
     .await?;
     Ok(())

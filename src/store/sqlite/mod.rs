@@ -24,8 +24,8 @@ use rusqlite::Connection;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
-    NewApp, NewEvent, Page, PublishOutcome, QueueStats, QueueStore, ScopeObjects, SessionRecord,
-    Store, StoreError, TokenHash, TokenRecord,
+    NewApp, NewEvent, Page, Postponed, PublishOutcome, QueueStats, QueueStore, ScopeObjects,
+    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -344,12 +344,24 @@ impl QueueStore for SqliteStore {
             .await
     }
 
-    async fn release(&self, worker: &str, delivery_ids: Vec<DeliveryId>) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        worker: &str,
+        deliveries: Vec<(DeliveryId, Timestamp)>,
+    ) -> Result<(), StoreError> {
         let worker = worker.to_owned();
         self.writer
-            .write_relaxed(move |conn| {
-                queue::release(conn, &worker, &delivery_ids, Timestamp::now())
-            })
+            .write_relaxed(move |conn| queue::release(conn, &worker, &deliveries))
+            .await
+    }
+
+    async fn postpone_hooks(
+        &self,
+        hooks: Vec<Postponed>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write_relaxed(move |conn| queue::postpone_hooks(conn, &hooks, now))
             .await
     }
 
@@ -390,3 +402,4 @@ impl LogStore for SqliteStore {
             .await
     }
 }
+

@@ -19,8 +19,8 @@ use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{headers_json, last_response_columns, state_after};
 use crate::store::{
-    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, QueueStats,
-    StoreError,
+    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, Postponed,
+    QueueStats, StoreError, Tenant,
 };
 
 struct Leased {
@@ -38,7 +38,9 @@ fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarg
     let row = conn
         .prepare_cached(
             "SELECT active, app_id, organization_id IS NOT NULL, url, content_type, secret,
-                    insecure_ssl, headers
+                    insecure_ssl, headers,
+                    coalesce(organization_id,
+                             (SELECT account_id FROM repositories WHERE id = repository_id))
              FROM hooks WHERE id = ?1",
         )?
         .query_row([hook_id], |row| {
@@ -51,11 +53,21 @@ fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarg
                 row.get::<_, Option<String>>(5)?,
                 row.get::<_, bool>(6)?,
                 row.get::<_, String>(7)?,
+                row.get::<_, Option<i64>>(8)?,
             ))
         })
         .optional()?;
-    let Some((active, app_id, organization, url, content_type, secret, insecure_ssl, headers)) =
-        row
+    let Some((
+        active,
+        app_id,
+        organization,
+        url,
+        content_type,
+        secret,
+        insecure_ssl,
+        headers,
+        account_id,
+    )) = row
     else {
         return Ok(None);
     };
@@ -66,6 +78,7 @@ fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarg
         .map_err(|error| StoreError::Corrupt(format!("hook {hook_id} headers: {error}")))?;
     Ok(Some(DeliveryTarget {
         hook_id,
+        tenant: Tenant::of(app_id, account_id),
         app_id,
         organization,
         config: HookConfig {
@@ -269,15 +282,29 @@ pub(super) fn renew(
 pub(super) fn release(
     conn: &Connection,
     worker: &str,
-    delivery_ids: &[DeliveryId],
-    now: Timestamp,
+    deliveries: &[(DeliveryId, Timestamp)],
 ) -> Result<(), StoreError> {
     let mut statement = conn.prepare_cached(
         "UPDATE deliveries SET due_at = ?3, leased_by = NULL, lease_until = NULL
          WHERE id = ?1 AND leased_by = ?2 AND state = 'pending'",
     )?;
-    for id in delivery_ids {
-        statement.execute(params![id, worker, now.0])?;
+    for (id, due_at) in deliveries {
+        statement.execute(params![id, worker, due_at.0])?;
+    }
+    Ok(())
+}
+
+pub(super) fn postpone_hooks(
+    conn: &Connection,
+    hooks: &[Postponed],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(
+        "UPDATE deliveries SET due_at = ?2 + (id * 7919) % ?3
+         WHERE hook_id = ?1 AND due_at <= ?4",
+    )?;
+    for hook in hooks {
+        statement.execute(params![hook.hook_id, hook.from.0, hook.span_ms(), now.0])?;
     }
     Ok(())
 }
