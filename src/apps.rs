@@ -109,6 +109,8 @@ pub async fn authenticate(
     // The time claims are checked below, with GitHub's rules and messages.
     validation.validate_exp = false;
     validation.required_spec_claims.clear();
+    // GitHub ignores `aud`; so do we.
+    validation.validate_aud = false;
     jsonwebtoken::decode::<Value>(token, &decoding, &validation)
         .map_err(|_| refuse(UNDECODABLE))?;
 
@@ -121,7 +123,11 @@ pub async fn authenticate(
     if expires <= now {
         return Err(refuse(EXPIRED));
     }
-    if expires - issued > MAX_LIFETIME {
+    // Claims are any i64: a difference that overflows is too long a life, not a wrap.
+    if expires
+        .checked_sub(issued)
+        .is_none_or(|life| life > MAX_LIFETIME)
+    {
         return Err(refuse(TOO_LONG));
     }
     Ok(app)

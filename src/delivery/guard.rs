@@ -26,12 +26,19 @@ const NON_PUBLIC: &[&str] = &[
     "203.0.113.0/24",
     "224.0.0.0/4",
     "240.0.0.0/4",
-    "::/128",
-    "::1/128",
+    // IPv4-compatible (deprecated; covers :: and ::1).
+    "::/96",
+    // NAT64 and local-use NAT64, 6to4 and Teredo: they carry an IPv4 address that a
+    // gateway may turn into a private one.
     "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "2002::/16",
+    "2001::/32",
     "100::/64",
     "2001:db8::/32",
     "fc00::/7",
+    // Site-local (deprecated) and link-local.
+    "fec0::/10",
     "fe80::/10",
     "ff00::/8",
 ];
@@ -107,6 +114,13 @@ mod tests {
         "fe80::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
+        "::",
+        "::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::a00:1",
+        "2002:7f00:1::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        "fec0::1",
     ];
 
     #[test]

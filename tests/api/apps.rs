@@ -137,6 +137,22 @@ async fn jwts_are_checked_as_github_checks_them() {
             Some(hookpost::apps::TOO_LONG),
         ),
         (
+            "exp - iat past i64",
+            jwt(
+                pem,
+                &json!({"iat": i64::MIN, "exp": i64::MAX, "iss": registered.id}),
+            ),
+            Some(hookpost::apps::TOO_LONG),
+        ),
+        (
+            "an aud claim, which GitHub ignores",
+            jwt(
+                pem,
+                &json!({"iat": t - 10, "exp": t + 500, "iss": registered.id, "aud": "someone-else"}),
+            ),
+            None,
+        ),
+        (
             "iat in the future",
             jwt(
                 pem,
