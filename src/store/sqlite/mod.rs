@@ -59,6 +59,39 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The database holds secrets: its directory is the owner's alone (0700), and the file is
+/// 0600 before SQLite first opens it; SQLite gives its WAL and shared-memory files the
+/// database's mode, and any left by an older build are narrowed too.
+fn keep_private(path: &Path) -> std::io::Result<()> {
+    use std::fs::Permissions;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+        std::fs::set_permissions(parent, Permissions::from_mode(0o700))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, Permissions::from_mode(0o600)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens or creates the database at `path` and migrates it.
     ///
@@ -72,9 +105,7 @@ impl SqliteStore {
     }
 
     fn open_blocking(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
+        keep_private(path)?;
         let mut conn = connect(path)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -403,3 +434,41 @@ impl LogStore for SqliteStore {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn the_data_directory_and_its_files_are_the_owners_alone() {
+        let temporary = tempfile::tempdir().unwrap();
+        let data = temporary.path().join("data");
+        let store = SqliteStore::open(&data.join("hookpost.db")).await.unwrap();
+        store.ping().await.unwrap();
+        assert_eq!(mode(&data), 0o700);
+        let files: Vec<_> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert!(
+            files.len() >= 3,
+            "the database, its WAL and its index: {files:?}"
+        );
+        for file in files {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        // A directory and files an older build left readable are narrowed at the next open.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let wal = data.join("hookpost.db-wal");
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let again = SqliteStore::open(&data.join("hookpost.db")).await.unwrap();
+        assert_eq!((mode(&data), mode(&wal)), (0o700, 0o600));
+        again.close().await;
+        store.close().await;
+    }
+}
