@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha1::Sha1;
 use sha2::Sha256;
 
-use crate::domain::hook::{ContentType, SECRET_MASK};
+use crate::domain::hook::{ContentType, CustomHeaders, SECRET_MASK};
 use crate::domain::ids::InstallationId;
 use crate::domain::secret::Secret;
 use crate::store::{ClaimedDelivery, DeliveryTarget, EventRecord};
@@ -41,16 +41,20 @@ pub struct OutgoingRequest {
 }
 
 impl OutgoingRequest {
-    /// The URL and headers as the delivery log keeps them: credentials in custom headers
-    /// masked.
+    /// The URL and headers as the delivery log keeps them: credentials (custom headers
+    /// [`CustomHeaders::is_sensitive`] names, a URL's password) masked.
     pub fn into_logged(self) -> (String, Vec<(String, String)>) {
         let mut headers = self.headers;
         for (name, value) in &mut headers {
-            if name.eq_ignore_ascii_case("authorization") {
+            if CustomHeaders::is_sensitive(name) {
                 *value = SECRET_MASK.to_owned();
             }
         }
-        (self.url.into(), headers)
+        let mut url = self.url;
+        if url.password().is_some() {
+            let _ = url.set_password(Some(SECRET_MASK));
+        }
+        (url.into(), headers)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::hook::{HookConfig, HookScope, LastResponse, SECRET_MASK};
+use crate::domain::hook::{HookConfig, HookScope, LastResponse, SECRET_MASK, masked_url};
 use crate::store::{Hook, HookId};
 
 /// The API path of a scope's hook collection, e.g. `/repos/acme/widgets/hooks`.
@@ -107,7 +107,7 @@ impl ConfigObject {
         ConfigObject {
             content_type: config.content_type.as_str().to_owned(),
             insecure_ssl: if config.insecure_ssl { "1" } else { "0" }.to_owned(),
-            url: config.url.clone(),
+            url: masked_url(&config.url),
             secret: config.secret.as_ref().map(|_| SECRET_MASK.to_owned()),
             headers: config.headers.masked(),
         }

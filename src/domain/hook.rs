@@ -126,13 +126,24 @@ impl CustomHeaders {
         )
     }
 
-    /// As the API shows them: an `Authorization` value is a credential and is masked.
-    /// The headers as shown to their owner: `Authorization` values masked.
+    /// Whether a header's value is a credential: `Authorization`, `Proxy-Authorization`,
+    /// or a name with `token`, `secret` or `key` in it, in any case.
+    pub fn is_sensitive(name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        name == "authorization"
+            || name == "proxy-authorization"
+            || ["token", "secret", "key"]
+                .iter()
+                .any(|word| name.contains(word))
+    }
+
+    /// The headers as every front shows them, to their owner too: credentials masked (sent
+    /// back masked, a value is kept as it is).
     pub fn masked(&self) -> BTreeMap<String, String> {
         self.0
             .iter()
             .map(|(name, value)| {
-                let shown = if name.eq_ignore_ascii_case("authorization") {
+                let shown = if Self::is_sensitive(name) {
                     SECRET_MASK
                 } else {
                     value
@@ -369,7 +380,7 @@ impl ConfigPatch {
 
     pub fn apply(&self, config: &mut HookConfig) {
         if let Some(url) = &self.url {
-            config.url = url.clone();
+            config.url = keep_masked_password(url, &config.url);
         }
         if let Some(content_type) = self.content_type {
             config.content_type = content_type;
@@ -395,6 +406,30 @@ impl ConfigPatch {
             config.headers = CustomHeaders(merged);
         }
     }
+}
+
+/// `url` with the password of its userinfo masked, as every front shows a hook's URL.
+pub fn masked_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some(SECRET_MASK));
+            parsed.into()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A URL sent back with its password masked keeps the stored URL's password.
+fn keep_masked_password(given: &str, stored: &str) -> String {
+    let (Ok(mut given_url), Ok(stored_url)) = (url::Url::parse(given), url::Url::parse(stored))
+    else {
+        return given.to_owned();
+    };
+    if given_url.password() != Some(SECRET_MASK) || stored_url.password().is_none() {
+        return given.to_owned();
+    }
+    let _ = given_url.set_password(stored_url.password());
+    given_url.into()
 }
 
 pub(crate) fn checked_url(problems: &mut Problems, key: &str, url: &str) -> Option<String> {

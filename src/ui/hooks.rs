@@ -14,7 +14,7 @@ use super::pages::scope_title;
 use super::session::{Session, SignedForm};
 use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout};
 use crate::core::access::authorize;
-use crate::domain::hook::{HookInput, HookPatch, HookScope, HookSettings, SECRET_MASK};
+use crate::domain::hook::{HookInput, HookPatch, HookScope, HookSettings, SECRET_MASK, masked_url};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::validate::ValidationErrors;
@@ -251,11 +251,13 @@ fn hook_page(
     let config = &hook.settings.config;
     let headers: Vec<String> = config
         .headers
+        .masked()
         .iter()
         .map(|(name, value)| format!("{name}: {value}"))
         .collect();
+    let url = masked_url(&config.url);
     let values = FormValues {
-        url: &config.url,
+        url: &url,
         json: config.content_type.as_str() == "json",
         has_secret: config.secret.is_some(),
         verify_ssl: !config.insecure_ssl,
@@ -270,7 +272,7 @@ fn hook_page(
         html! {
             p.crumbs { a href=(super::pages::HOME) { "Webhooks" } " / " (scope_title(&hook.scope)) }
             div.heading {
-                h1 { (health_dot(&hook.last_response)) " " (config.url) }
+                h1 { (health_dot(&hook.last_response)) " " (url) }
                 form method="post" action={(base) "/ping"} {
                     (csrf_input(&path.session))
                     button type="submit" { "Ping" }
@@ -337,7 +339,7 @@ pub async fn confirm_delete(
         html! {
             section.narrow {
                 h1 { "Delete this webhook?" }
-                p { "Deliveries to " strong { (hook.settings.config.url) } " stop, and its delivery log is deleted. This cannot be undone." }
+                p { "Deliveries to " strong { (masked_url(&hook.settings.config.url)) } " stop, and its delivery log is deleted. This cannot be undone." }
                 form method="post" action={(path.base()) "/delete"} {
                     (csrf_input(&path.session))
                     button.danger type="submit" { "Yes, delete webhook" }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -81,6 +81,32 @@ pub fn router() -> Router<AppState> {
         .merge(hook_routes("/ui/repos/{owner}/{repo}"))
         .merge(hook_routes("/ui/orgs/{org}"))
         .merge(hook_routes("/ui/apps/{app_id}"))
+        .layer(axum::middleware::map_response(protect))
+}
+
+/// What every UI answer allows a browser: our own script, stylesheet and requests only (no
+/// inline script or style), no framing, no forms posted elsewhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers on every UI answer: the policy above, no MIME sniffing, no framing, no referrer
+/// beyond our origin; a page (anything not already cacheable, like the assets) is never
+/// stored, so nothing of a session stays in a browser's cache after signing out.
+async fn protect(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use super::session::{self, Session, SignedForm, read_form};
 use super::{UiError, health_dot, hook_url, layout};
 use crate::auth::{Principal, generate_token};
-use crate::domain::hook::HookScope;
+use crate::domain::hook::{HookScope, masked_url};
 use crate::web::AppState;
 
 pub const LOGIN: &str = "/ui/login";
@@ -158,7 +158,7 @@ pub async fn overview(State(state): State<AppState>, session: Session) -> Result
                         @for hook in hooks {
                             li {
                                 (health_dot(&hook.last_response))
-                                a href=(hook_url(&hook.scope, hook.id)) { (hook.settings.config.url) }
+                                a href=(hook_url(&hook.scope, hook.id)) { (masked_url(&hook.settings.config.url)) }
                                 span.muted { " (" (hook.settings.events.join(", ")) ")" }
                                 @if !hook.settings.active { span.badge { "inactive" } }
                             }

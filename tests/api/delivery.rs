@@ -695,6 +695,81 @@ async fn no_owner_takes_every_attempt_slot() {
     );
 }
 
+/// Credentials in custom headers (`Authorization`, `Proxy-Authorization`, names with
+/// `token`, `secret` or `key`) and a URL's password are sent as they are and shown nowhere:
+/// the hook, its delivery log; sent back masked, they are kept.
+async fn credentials_in_headers_and_urls_are_sent_but_never_shown() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let receiver = TestReceiver::start().await;
+    let url = receiver.url.replace("http://", "http://robot:pa55-w0rd@");
+    let credentials = json!({
+        "Proxy-Authorization": "Basic cHJveHktY3JlZA==",
+        "X-API-Key": "key-value-1",
+        "X-Session-Token": "token-value-2",
+        "x-client-secret": "secret-value-3",
+        "X-Team": "platform",
+    });
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"events": ["push"], "config": {"url": url, "headers": credentials}}),
+        )
+        .await;
+    let path = hook_path(REPO_HOOKS, &hook);
+    let hidden = [
+        "pa55-w0rd",
+        "cHJveHktY3JlZA==",
+        "key-value-1",
+        "token-value-2",
+        "secret-value-3",
+    ];
+    let shown = hook["config"].to_string();
+    for value in hidden {
+        assert!(!shown.contains(value), "{value} in {shown}");
+    }
+    assert_eq!(hook["config"]["headers"]["X-Team"], "platform");
+    assert!(
+        hook["config"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("robot:********@")
+    );
+
+    // The hook as shown, sent back: every credential kept.
+    let sent_back = app
+        .patch(&format!("{path}/config"), ADMIN_TOKEN, &hook["config"])
+        .await;
+    assert_eq!(sent_back.status, 200, "{:?}", sent_back.body);
+    app.deliver_due().await;
+    receiver.next_of("ping").await;
+    app.publish("push", "acme/widgets", json!({})).await;
+    app.deliver_due().await;
+    let got = receiver.next_of("push").await;
+    assert_eq!(
+        got.header("authorization"),
+        Some("Basic cm9ib3Q6cGE1NS13MHJk"),
+        "robot:pa55-w0rd"
+    );
+    assert_eq!(
+        got.header("proxy-authorization"),
+        Some("Basic cHJveHktY3JlZA==")
+    );
+    assert_eq!(got.header("x-api-key"), Some("key-value-1"));
+    assert_eq!(got.header("x-session-token"), Some("token-value-2"));
+    assert_eq!(got.header("x-client-secret"), Some("secret-value-3"));
+
+    let log = app.deliveries(&path).await;
+    let detail = app
+        .get(&format!("{path}/deliveries/{}", log[0]["id"]), ADMIN_TOKEN)
+        .await;
+    let logged = detail.body.to_string();
+    for value in hidden {
+        assert!(!logged.contains(value), "{value} in {logged}");
+    }
+    assert!(logged.contains("platform"), "{logged}");
+}
+
 async fn the_background_worker_wakes_for_a_scheduled_retry() {
     let app = spawn_delivering_app(|config| {
         config.delivery.retry_schedule = "200ms".parse().unwrap();
@@ -956,5 +1031,6 @@ crate::harness::tests!(
     one_slow_receiver_cannot_take_every_slot,
     a_hanging_destination_of_one_owner_does_not_hold_up_another,
     no_owner_takes_every_attempt_slot,
+    credentials_in_headers_and_urls_are_sent_but_never_shown,
     the_background_worker_wakes_for_a_scheduled_retry,
 );

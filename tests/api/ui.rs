@@ -519,6 +519,57 @@ async fn the_edit_form_keeps_the_secret_unless_told_to_remove_it() {
     assert!(removed.get("secret").is_none(), "{removed}");
 }
 
+/// Every UI answer forbids inline script, framing and MIME sniffing; pages are never cached
+/// (nothing of a session stays in a browser after signing out); credentials in a hook's
+/// headers and URL are masked on its page as in the API.
+async fn ui_pages_carry_a_strict_policy_are_never_cached_and_mask_credentials() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &json!({"config": {"url": "http://robot:pa55-w0rd@a.example/hook",
+                    "headers": {"Authorization": "Bearer auth-value-0", "X-API-Key": "key-value-1"}}}),
+        )
+        .await;
+    let browser = Browser::sign_in(&app, &token).await;
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    for path in ["/ui/login", "/ui", page.as_str(), "/ui/assets/ui.js"] {
+        let response = browser
+            .client
+            .get(format!("{}{path}", browser.origin))
+            .header(COOKIE, &browser.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "default-src 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        let cache = headers["cache-control"].to_str().unwrap();
+        if path.starts_with("/ui/assets/") {
+            assert!(cache.starts_with("public"), "{path}: {cache}");
+        } else {
+            assert_eq!(cache, "no-store", "{path}");
+        }
+    }
+    let (_, shown) = browser.get(&page).await;
+    for value in ["pa55-w0rd", "auth-value-0", "key-value-1"] {
+        assert!(!shown.contains(value), "{value} is on the page");
+    }
+    assert!(shown.contains("robot:********@a.example"));
+}
+
 async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps() {
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
@@ -763,6 +814,7 @@ crate::harness::tests!(
     hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps,
     recent_deliveries_filter_page_chart_and_open_into_request_and_response,
     a_session_is_kept_in_the_database_across_restarts_and_nodes,
+    ui_pages_carry_a_strict_policy_are_never_cached_and_mask_credentials,
     ;
     Browser in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_redelivers_it,
 );
