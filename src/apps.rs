@@ -16,6 +16,9 @@ pub enum AppAuthError {
     /// Refused, with GitHub's message (clients match on it).
     #[error("{0}")]
     Refused(&'static str),
+    /// This client address failed too often lately; it may try again after the wait.
+    #[error("Too many failed authentication attempts")]
+    TooManyFailures(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The stored public key could not be read.

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -28,8 +29,55 @@ pub enum AuthError {
     /// Credentials were presented but match no token.
     #[error("Bad credentials")]
     BadCredentials,
+    /// This client address failed too often lately; it may try again after the wait.
+    #[error("Too many failed authentication attempts")]
+    TooManyFailures(std::time::Duration),
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// Failed authentications per client address, in fixed one-minute windows: past the limit,
+/// a client's further failures are refused (`429`, `Retry-After`) until its window ends.
+/// Only failures are counted and refused, so valid credentials are never slowed.
+pub struct FailureLimiter {
+    /// Failures allowed per client and window; `0` counts nothing.
+    limit: u32,
+    clients: std::sync::Mutex<HashMap<IpAddr, (std::time::Instant, u32)>>,
+}
+
+/// How long a client's failures are counted together.
+const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// The most client addresses remembered; past it, ended windows are forgotten first.
+const FAILURE_CLIENTS: usize = 100_000;
+
+impl FailureLimiter {
+    pub fn new(limit: u32) -> Self {
+        FailureLimiter {
+            limit,
+            clients: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Counts a failure of `client`; how long it must wait when it is now over the limit.
+    pub fn failed(&self, client: IpAddr) -> Option<std::time::Duration> {
+        if self.limit == 0 {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        let mut clients = self.clients.lock().expect("never poisoned");
+        if clients.len() >= FAILURE_CLIENTS && !clients.contains_key(&client) {
+            clients.retain(|_, (since, _)| now.duration_since(*since) < FAILURE_WINDOW);
+            if clients.len() >= FAILURE_CLIENTS {
+                clients.clear();
+            }
+        }
+        let (since, count) = clients.entry(client).or_insert((now, 0));
+        if now.duration_since(*since) >= FAILURE_WINDOW {
+            (*since, *count) = (now, 0);
+        }
+        *count = count.saturating_add(1);
+        (*count > self.limit).then(|| FAILURE_WINDOW.saturating_sub(now.duration_since(*since)))
+    }
 }
 
 /// Name of the file a generated admin token is written to, inside the data directory.

@@ -36,6 +36,12 @@ pub struct ServeConfig {
     #[arg(long, env = "HOOKPOST_HEADER_ALIAS", value_delimiter = ',', value_parser = parse_alias)]
     pub header_alias: Vec<String>,
 
+    /// Failed authentications (API tokens, app JWTs, web sign-ins) a client address may
+    /// make per minute; past it, its failures get `429` with `Retry-After` (valid
+    /// credentials never do). `0`: no limit.
+    #[arg(long, env = "HOOKPOST_AUTH_FAILURE_LIMIT", default_value_t = 100)]
+    pub auth_failure_limit: u32,
+
     /// When set, `GET /metrics` requires `Authorization: Bearer <this>`.
     #[arg(long, env = "HOOKPOST_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -62,6 +68,7 @@ impl ServeConfig {
             header_alias: Vec::new(),
             admin_token: None,
             metrics_token: None,
+            auth_failure_limit: 100,
         }
     }
 }

@@ -48,6 +48,10 @@ pub enum ApiError {
     /// The path exists but not with this method (`Allow` says which).
     #[error("Method Not Allowed")]
     MethodNotAllowed,
+    /// This client address failed to authenticate too often; `Retry-After` says when to
+    /// try again.
+    #[error("Too many failed authentication attempts; retry later")]
+    TooManyRequests(std::time::Duration),
     /// Anything that is our fault; never shown to the caller.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -70,6 +74,7 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::RequiresAuthentication => ApiError::RequiresAuthentication,
             AuthError::BadCredentials => ApiError::BadCredentials,
+            AuthError::TooManyFailures(wait) => ApiError::TooManyRequests(wait),
             AuthError::Store(error) => error.into(),
         }
     }
@@ -79,6 +84,7 @@ impl From<AppAuthError> for ApiError {
     fn from(error: AppAuthError) -> Self {
         match error {
             AppAuthError::Refused(message) => ApiError::Unauthorized(message.to_owned()),
+            AppAuthError::TooManyFailures(wait) => ApiError::TooManyRequests(wait),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -109,6 +115,7 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,6 +145,10 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
+            _ => None,
+        };
         let errors = match self {
             ApiError::Validation(errors) | ApiError::Conflict(errors) => Some(errors),
             _ => None,
@@ -148,6 +159,12 @@ impl IntoResponse for ApiError {
             documentation_url: DOCUMENTATION_URL,
             status: status.as_u16().to_string(),
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -73,7 +73,8 @@ impl Server {
             wake.clone(),
             metrics.clone(),
             Arc::new(HookRules::new(&config.header_alias)),
-        );
+        )
+        .limit_auth_failures(config.auth_failure_limit);
         let state = AppState {
             core,
             metrics,

@@ -125,7 +125,10 @@ impl FromRequestParts<AppState> for AuthenticatedApp {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(|| ApiError::Unauthorized(apps::UNDECODABLE.to_owned()))?;
-        Ok(AuthenticatedApp(state.core.authenticate_app(token).await?))
+        let client = super::extract::client_address(parts);
+        Ok(AuthenticatedApp(
+            state.core.authenticate_app(token, client).await?,
+        ))
     }
 }
 

@@ -104,6 +104,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     }
 }
 
+/// The address the request came from (`connections::serve` records it), whose failed
+/// authentications are counted.
+pub fn client_address(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// The authenticated caller of an API request (`Authorization: Bearer T` or `token T`).
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
@@ -113,7 +122,10 @@ impl FromRequestParts<AppState> for Principal {
             Some(value) => Some(value.to_str().map_err(|_| ApiError::BadCredentials)?),
             None => None,
         };
-        Ok(state.core.authenticate(header).await?)
+        Ok(state
+            .core
+            .authenticate(header, client_address(parts))
+            .await?)
     }
 }
 

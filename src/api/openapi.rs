@@ -189,7 +189,11 @@ impl Doc {
         responses.insert(self.status.as_u16().to_string(), success);
         let mut errors = Vec::new();
         if self.auth != Auth::Public {
-            errors.extend([StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND]);
+            errors.extend([
+                StatusCode::UNAUTHORIZED,
+                StatusCode::NOT_FOUND,
+                StatusCode::TOO_MANY_REQUESTS,
+            ]);
         }
         if self.body.is_some() {
             errors.extend([
@@ -213,13 +217,21 @@ impl Doc {
             errors.push(StatusCode::CONFLICT);
         }
         for status in errors {
-            responses.insert(
-                status.as_u16().to_string(),
-                json!({
-                    "description": reason(status),
-                    "content": {"application/json": {"schema": SchemaOf::of::<ErrorBody>().reference()}}
-                }),
-            );
+            let mut error = json!({
+                "description": reason(status),
+                "content": {"application/json": {"schema": SchemaOf::of::<ErrorBody>().reference()}}
+            });
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                error["description"] =
+                    "Too many failed authentications from this address (`--auth-failure-limit`)"
+                        .into();
+                error["headers"] = json!({"Retry-After": {
+                    "description": "Seconds until this address may try again",
+                    "required": true,
+                    "schema": {"type": "integer", "minimum": 1}
+                }});
+            }
+            responses.insert(status.as_u16().to_string(), error);
         }
         Value::Object(responses)
     }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, FailureLimiter};
 use crate::domain::hook::HookRules;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::ValidationErrors;
@@ -59,6 +59,8 @@ pub struct Core {
     metrics: Arc<Metrics>,
     /// Server-wide rules for hook fields (reserved header names), for the fronts' parsers.
     rules: Arc<HookRules>,
+    /// Failed authentications per client address.
+    failures: Arc<FailureLimiter>,
 }
 
 impl Core {
@@ -77,7 +79,16 @@ impl Core {
             wake,
             metrics,
             rules,
+            // Unlimited until a front says otherwise (`serve`'s flag).
+            failures: Arc::new(FailureLimiter::new(0)),
         }
+    }
+
+    /// Refuses a client address's failed authentications beyond `per_minute` (`0`: never).
+    #[must_use]
+    pub fn limit_auth_failures(mut self, per_minute: u32) -> Self {
+        self.failures = Arc::new(FailureLimiter::new(per_minute));
+        self
     }
 
     /// The rules a front reads hook settings with.

@@ -1,6 +1,7 @@
 //! Who is calling: tokens and app JWTs checked, and the web UI's sessions, kept in the
 //! store (so every process of a cluster, and a restarted one, knows them) as digests only.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{Core, CoreError};
@@ -19,38 +20,79 @@ pub struct SessionView {
     pub csrf: String,
 }
 
+/// What a sign-in came to.
+#[derive(Debug)]
+pub enum SignIn {
+    /// A session was opened; its id is the cookie's value (stored only as a digest).
+    Session(String),
+    /// The token is not valid.
+    Refused,
+    /// This client failed too often lately; it may try again after the wait.
+    TooManyFailures(Duration),
+}
+
 impl Core {
-    /// Authenticates an `Authorization` header value (`Bearer T` or `token T`).
+    /// Authenticates an `Authorization` header value (`Bearer T` or `token T`) from
+    /// `client`, whose failures are counted.
     ///
     /// # Errors
-    /// Missing or bad credentials; store failures.
-    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, AuthError> {
-        self.auth.authenticate(header).await
+    /// Missing or bad credentials, too many failures from `client`; store failures.
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
+        match self.auth.authenticate(header).await {
+            Err(AuthError::BadCredentials) => Err(self
+                .failed(client)
+                .map_or(AuthError::BadCredentials, AuthError::TooManyFailures)),
+            other => other,
+        }
     }
 
-    /// The app an app's JWT authenticates, checked as GitHub checks it.
+    /// The app an app's JWT authenticates, checked as GitHub checks it; failures of
+    /// `client` are counted.
     ///
     /// # Errors
-    /// GitHub's message for each way a JWT is refused; store failures.
-    pub async fn authenticate_app(&self, jwt: &str) -> Result<AppRecord, AppAuthError> {
-        apps::authenticate(self.store.as_ref(), jwt, Timestamp::now()).await
+    /// GitHub's message for each way a JWT is refused, too many failures from `client`;
+    /// store failures.
+    pub async fn authenticate_app(
+        &self,
+        jwt: &str,
+        client: Option<IpAddr>,
+    ) -> Result<AppRecord, AppAuthError> {
+        match apps::authenticate(self.store.as_ref(), jwt, Timestamp::now()).await {
+            Err(AppAuthError::Refused(message)) => Err(self.failed(client).map_or(
+                AppAuthError::Refused(message),
+                AppAuthError::TooManyFailures,
+            )),
+            other => other,
+        }
     }
 
-    /// Opens a session for `token`; returns the session's id (its cookie's value), which is
-    /// stored only as a digest, or `None` when the token is not valid.
+    /// Counts a failed authentication of `client`: how long it must wait when over its limit.
+    fn failed(&self, client: Option<IpAddr>) -> Option<Duration> {
+        client.and_then(|client| self.failures.failed(client))
+    }
+
+    /// Opens a session for `token`, presented by `client`.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn sign_in(&self, token: &str) -> Result<Option<String>, CoreError> {
+    pub async fn sign_in(&self, token: &str, client: Option<IpAddr>) -> Result<SignIn, CoreError> {
+        let refused = || {
+            self.failed(client)
+                .map_or(SignIn::Refused, SignIn::TooManyFailures)
+        };
         // A blank token is nobody's, whatever the configuration.
         if token.trim().is_empty() {
-            return Ok(None);
+            return Ok(refused());
         }
         let token_hash = hash_token(token);
         match self.auth.principal_for(token_hash).await {
             Ok(_) => {}
             Err(AuthError::Store(error)) => return Err(error.into()),
-            Err(_) => return Ok(None),
+            Err(_) => return Ok(refused()),
         }
         let id = generate_token();
         let now = Timestamp::now();
@@ -63,7 +105,7 @@ impl Core {
         self.store
             .create_session(hash_token(&id), record, now)
             .await?;
-        Ok(Some(id))
+        Ok(SignIn::Session(id))
     }
 
     /// The session with id `id`, unless it is unknown, expired, or its token is no longer

@@ -10,6 +10,7 @@ use maud::{Markup, html};
 use super::session::{self, Session, SignedForm, read_form};
 use super::{UiError, health_dot, hook_url, layout};
 use crate::auth::{Principal, generate_token};
+use crate::core::sessions::SignIn;
 use crate::domain::hook::{HookScope, masked_url};
 use crate::web::AppState;
 
@@ -59,6 +60,10 @@ pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Re
 /// browser in to an account of its choosing.
 pub async fn login(State(state): State<AppState>, request: Request) -> Response {
     let headers = request.headers().clone();
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     let fields = match read_form(request).await {
         Ok(fields) => fields,
         Err(error) => return error.into_response(),
@@ -69,15 +74,25 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         return UiError::Forbidden.into_response();
     }
     let token = session::field(&fields, "token").unwrap_or("").trim();
-    match state.core.sign_in(token).await {
-        Ok(Some(id)) => session::with_cookie(
+    match state.core.sign_in(token, client).await {
+        Ok(SignIn::Session(id)) => session::with_cookie(
             session::cookie(Some(&id), &headers, &state),
             Redirect::to(HOME),
         ),
         Err(error) => UiError::from(error).into_response(),
-        Ok(None) => {
+        Ok(SignIn::Refused) => {
             let mut page = fresh_login_page(&state, &headers, Some("That token is not valid."));
             *page.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            page
+        }
+        Ok(SignIn::TooManyFailures(wait)) => {
+            let message = "Too many failed sign-ins from this address; try again in a minute.";
+            let mut page = fresh_login_page(&state, &headers, Some(message));
+            *page.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+            page.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                wait.as_secs().max(1).into(),
+            );
             page
         }
     }

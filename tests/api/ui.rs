@@ -12,7 +12,8 @@ use serde_json::json;
 
 use crate::apps::{as_app, install, octokit_jwt, register};
 use crate::helpers::{
-    ADMIN_TOKEN, TestApp, hook_body, spawn_app, spawn_delivering_app, spawn_stepped_app,
+    ADMIN_TOKEN, TestApp, hook_body, spawn_app, spawn_app_with, spawn_delivering_app,
+    spawn_stepped_app,
 };
 use crate::receiver::TestReceiver;
 
@@ -570,6 +571,54 @@ async fn ui_pages_carry_a_strict_policy_are_never_cached_and_mask_credentials() 
     assert!(shown.contains("robot:********@a.example"));
 }
 
+/// Past `--auth-failure-limit` failures in a minute, a client address's further failed
+/// authentications (API tokens, app JWTs, web sign-ins) are a `429` with `Retry-After`;
+/// valid credentials from the same address are never refused.
+async fn repeated_failed_authentications_are_refused_but_valid_ones_are_not() {
+    let app = spawn_app_with(|config| config.auth_failure_limit = 5).await;
+    let client = no_redirects();
+    let api = |token: &str| {
+        client
+            .get(format!(
+                "http://{}/api/v3/repos/acme/widgets/hooks",
+                app.address
+            ))
+            .header("Authorization", format!("token {token}"))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(api("hp_guessed_wrong").await.unwrap().status(), 401);
+    }
+    let refused = api("hp_guessed_wrong").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["status"], "429", "{body}");
+
+    assert_eq!(api(ADMIN_TOKEN).await.unwrap().status(), 200);
+    let jwt = client
+        .get(format!("http://{}/api/v3/app", app.address))
+        .header("Authorization", "Bearer not.a.jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwt.status(), StatusCode::TOO_MANY_REQUESTS);
+    let sign_in = Browser::post_login(&app, "hp_guessed_wrong", &[]).await;
+    assert_eq!(sign_in.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(sign_in.headers().contains_key("retry-after"));
+    let signed_in = Browser::post_login(&app, ADMIN_TOKEN, &[]).await;
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "a valid token signs in"
+    );
+}
+
 async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps() {
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
@@ -815,6 +864,7 @@ crate::harness::tests!(
     recent_deliveries_filter_page_chart_and_open_into_request_and_response,
     a_session_is_kept_in_the_database_across_restarts_and_nodes,
     ui_pages_carry_a_strict_policy_are_never_cached_and_mask_credentials,
+    repeated_failed_authentications_are_refused_but_valid_ones_are_not,
     ;
     Browser in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_redelivers_it,
 );
