@@ -52,6 +52,9 @@ pub enum ApiError {
     /// try again.
     #[error("Too many failed authentication attempts; retry later")]
     TooManyRequests(std::time::Duration),
+    /// The database cannot be reached for now; `Retry-After` says when to try again.
+    #[error("Service Unavailable")]
+    Unavailable,
     /// Anything that is our fault; never shown to the caller.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -92,6 +95,10 @@ impl From<AppAuthError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "the database is unavailable");
+            return ApiError::Unavailable;
+        }
         ApiError::Internal(anyhow::Error::new(error))
     }
 }
@@ -116,10 +123,14 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
+
+/// Seconds a client is asked to wait while the database cannot be reached.
+const UNAVAILABLE_RETRY_AFTER: u64 = 1;
 
 /// GitHub's `basic-error` and, with `errors`, `validation-error`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -147,6 +158,7 @@ impl IntoResponse for ApiError {
         };
         let retry_after = match &self {
             ApiError::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
+            ApiError::Unavailable => Some(UNAVAILABLE_RETRY_AFTER),
             _ => None,
         };
         let errors = match self {

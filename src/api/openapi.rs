@@ -216,20 +216,31 @@ impl Doc {
         if self.conflicts {
             errors.push(StatusCode::CONFLICT);
         }
+        errors.push(StatusCode::SERVICE_UNAVAILABLE);
         for status in errors {
             let mut error = json!({
                 "description": reason(status),
                 "content": {"application/json": {"schema": SchemaOf::of::<ErrorBody>().reference()}}
             });
+            let retry_after = |description: &str| {
+                json!({"Retry-After": {
+                    "description": description,
+                    "required": true,
+                    "schema": {"type": "integer", "minimum": 1}
+                }})
+            };
             if status == StatusCode::TOO_MANY_REQUESTS {
                 error["description"] =
                     "Too many failed authentications from this address (`--auth-failure-limit`)"
                         .into();
-                error["headers"] = json!({"Retry-After": {
-                    "description": "Seconds until this address may try again",
-                    "required": true,
-                    "schema": {"type": "integer", "minimum": 1}
-                }});
+                error["headers"] = retry_after("Seconds until this address may try again");
+            }
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                error["description"] =
+                    "The database cannot be reached for now; retry (a publish with the same \
+                     `Idempotency-Key`, to be sure it is queued once)"
+                        .into();
+                error["headers"] = retry_after("Seconds to wait before trying again");
             }
             responses.insert(status.as_u16().to_string(), error);
         }

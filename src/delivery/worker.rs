@@ -34,6 +34,10 @@ use crate::wire::{self, WireSettings};
 
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
+/// The first and the longest wait before recording an attempt again while the database
+/// cannot be reached.
+const RECORD_RETRY_FIRST: Duration = Duration::from_millis(100);
+const RECORD_RETRY_MOST: Duration = Duration::from_secs(1);
 /// How often waiting lines are looked at again while deliveries wait in them: a
 /// destination that got slower hands back what it can no longer start soon.
 const REVIEW_LINES: Duration = Duration::from_millis(250);
@@ -471,15 +475,28 @@ impl Worker {
             next_attempt,
         };
         let retries = record.next_attempt.is_some();
-        match self.store.record_attempt(record).await {
-            Ok(()) => {
-                // A retry is new scheduled work: the claim loop must learn its time.
-                if retries {
-                    self.wake.notify_one();
+        // While the database is unreachable, try again as it comes back rather than leave
+        // the attempt to be made again when its lease runs out; give up well within it.
+        let give_up = Instant::now() + self.lease / 2;
+        let mut wait = RECORD_RETRY_FIRST;
+        loop {
+            match self.store.record_attempt(record.clone()).await {
+                Ok(()) => {
+                    // A retry is new scheduled work: the claim loop must learn its time.
+                    if retries {
+                        self.wake.notify_one();
+                    }
+                    return;
                 }
-            }
-            Err(error) => {
-                tracing::error!(%error, "could not record an attempt; the lease will expire and it will be made again")
+                Err(error) if error.is_unavailable() && Instant::now() + wait < give_up => {
+                    tracing::warn!(%error, ?wait, "the database is unavailable; recording the attempt again soon");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RECORD_RETRY_MOST);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not record an attempt; the lease will expire and it will be made again");
+                    return;
+                }
             }
         }
     }

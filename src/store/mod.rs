@@ -48,6 +48,37 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (down, restarting, unreachable, or locked
+    /// past the busy timeout): a reason to retry later, not a fault of the request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connection(_) | StoreError::Closed => true,
+            StoreError::Postgres(error) => {
+                error.is_closed()
+                    || error.code().is_some_and(|code| {
+                        // Connection exceptions (08) and operator intervention (57P: shutdown,
+                        // crash, cannot connect now).
+                        let code = code.code();
+                        code.starts_with("08") || code.starts_with("57P")
+                    })
+                    || std::error::Error::source(error)
+                        .is_some_and(|source| source.is::<std::io::Error>())
+            }
+            StoreError::Sqlite(error) => sqlite_busy(error),
+            StoreError::Commit(error) => sqlite_busy(error),
+            StoreError::Io(_) | StoreError::Corrupt(_) => false,
+        }
+    }
+}
+
+fn sqlite_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// A webhook as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hook {

@@ -126,6 +126,8 @@ pub enum UiError {
     NotFound,
     Forbidden,
     BadRequest(String),
+    /// The database cannot be reached for now.
+    Unavailable,
     Internal(anyhow::Error),
 }
 
@@ -144,6 +146,10 @@ impl From<CoreError> for UiError {
 
 impl From<crate::store::StoreError> for UiError {
     fn from(error: crate::store::StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "the database is unavailable");
+            return UiError::Unavailable;
+        }
         UiError::Internal(anyhow::Error::new(error))
     }
 }
@@ -159,6 +165,10 @@ impl IntoResponse for UiError {
                     .to_owned(),
             ),
             UiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
+            UiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database cannot be reached right now; try again in a moment.".to_owned(),
+            ),
             UiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error in the UI");
                 (

@@ -55,6 +55,12 @@ impl Storage {
         }
     }
 
+    /// The PostgreSQL database's URL, if this storage has one.
+    #[allow(dead_code)] // Only the PostgreSQL binary's outage test reads it.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|database| database.url.as_str())
+    }
+
     /// The `HOOKPOST_*` variables that point the real binary at this storage.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let mut env = vec![(

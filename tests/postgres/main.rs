@@ -29,6 +29,7 @@ mod log;
 mod metrics;
 #[path = "../api/openapi.rs"]
 mod openapi;
+mod outage;
 #[path = "../api/persistence.rs"]
 mod persistence;
 #[path = "../api/publish.rs"]
@@ -63,6 +64,7 @@ fn main() {
         hooks::tests(),
         log::tests(),
         metrics::tests(),
+        outage::tests(),
         openapi::tests(),
         persistence::tests(),
         publish::tests(),
