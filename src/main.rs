@@ -136,7 +136,11 @@ fn parse_login(text: &str) -> Result<Login, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(error) = read_old_environment_names(&mut cli.command) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     // The PostgreSQL driver logs every statement's parameters (hook secrets among them) at
@@ -161,6 +165,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `HOOKPOST_PER_HOST_CONCURRENCY`, the old name of `HOOKPOST_PER_DESTINATION_CONCURRENCY`,
+/// still counts when the new one is not set and the flag (old name or new) was not given.
+fn read_old_environment_names(command: &mut Command) -> Result<(), String> {
+    const OLD: &str = "HOOKPOST_PER_HOST_CONCURRENCY";
+    let Command::Serve(config) = command else {
+        return Ok(());
+    };
+    let default = hookpost::delivery::DeliveryConfig::default().per_destination_concurrency;
+    if std::env::var_os("HOOKPOST_PER_DESTINATION_CONCURRENCY").is_some()
+        || config.delivery.per_destination_concurrency != default
+    {
+        return Ok(());
+    }
+    if let Some(old) = std::env::var_os(OLD) {
+        let old = old.to_string_lossy();
+        config.delivery.per_destination_concurrency = old
+            .trim()
+            .parse()
+            .map_err(|_| format!("{OLD} must be a whole number, not {old:?}"))?;
+    }
+    Ok(())
 }
 
 async fn execute(command: Command) -> anyhow::Result<()> {
