@@ -16,6 +16,8 @@ mod log;
 mod metrics;
 mod openapi;
 mod pagination;
+#[cfg(test)]
+mod properties;
 mod routes;
 mod scoped;
 
