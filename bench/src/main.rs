@@ -10,6 +10,9 @@
 //! - `backlog`: N events queued while nothing delivers (the server runs `--deliver false`),
 //!   then a delivering server starts on the same data: RSS while queued, drain rate.
 //! - `latency`: events offered at a fixed rate; publish→receipt percentiles.
+//! - `hostile`: owner A's hook points at a blackhole (accepts, never answers) and N of its
+//!   events are queued; then owner B's healthy hook is offered events at a fixed rate:
+//!   B's publish→receipt percentiles, while A's backlog waits.
 
 mod measure;
 mod publisher;
@@ -25,7 +28,7 @@ use clap::{Parser, ValueEnum};
 
 use measure::{Percentiles, ProcessUsage};
 use publisher::Publisher;
-use receiver::Receiver;
+use receiver::{Blackhole, Receiver};
 use server::Nodes;
 use storage::Storage;
 
@@ -34,6 +37,7 @@ enum Scenario {
     Throughput,
     Backlog,
     Latency,
+    Hostile,
 }
 
 #[derive(Parser, Debug)]
@@ -41,7 +45,7 @@ enum Scenario {
 struct Args {
     #[arg(long, value_enum, default_value = "throughput")]
     scenario: Scenario,
-    /// Events to publish (throughput, backlog).
+    /// Events to publish (throughput, backlog; hostile: to the blackhole).
     #[arg(long, default_value_t = 20_000)]
     events: usize,
     /// Publishes in flight at once.
@@ -50,10 +54,10 @@ struct Args {
     /// Hooks subscribed to each event (fan-out).
     #[arg(long, default_value_t = 1)]
     hooks: usize,
-    /// Events offered per second (latency).
+    /// Events offered per second (latency, hostile).
     #[arg(long, default_value_t = 1000)]
     rate: u64,
-    /// How long to offer events (latency).
+    /// How long to offer events (latency, hostile).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Size of each event's payload.
@@ -100,6 +104,7 @@ async fn main() {
         Scenario::Throughput => throughput(&args, &storage).await,
         Scenario::Backlog => backlog(&args, &storage).await,
         Scenario::Latency => latency(&args, &storage).await,
+        Scenario::Hostile => hostile(&args, &storage).await,
     }
     storage.remove().await;
 }
@@ -232,6 +237,51 @@ async fn latency(args: &Args, storage: &Storage) {
         "scenario: latency, {} events/s offered for {} s to {} hooks",
         args.rate, args.seconds, args.hooks
     );
+    report_run(
+        acks,
+        &receiver,
+        cpu,
+        total * args.hooks as u64,
+        &usage_after,
+    );
+    server.stop().await;
+}
+
+async fn hostile(args: &Args, storage: &Storage) {
+    const STUCK: &str = "alpha/stuck";
+    let blackhole = Blackhole::start().await;
+    let receiver = Receiver::start(None).await;
+    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
+    server.first().create_hook_on(STUCK, &blackhole.url()).await;
+    subscribe(&server, &receiver, args.hooks).await;
+
+    let stuck = Arc::new(Publisher::on(&server.apis(), args.payload_bytes, STUCK));
+    let started = Instant::now();
+    stuck.publish_all(args.events, args.concurrency).await;
+    let queued_in = started.elapsed();
+
+    let usage_before = server.usage();
+    let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
+    let total = args.rate * args.seconds;
+    let acks = publisher.publish_at_rate(args.rate, total).await;
+    receiver
+        .wait_for(total * args.hooks as u64, Duration::from_secs(600))
+        .await;
+    let usage_after = server.usage();
+    let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
+    println!(
+        "scenario: hostile, owner A queued {} events to a blackhole in {:.2} s; owner B offered {} events/s for {} s to {} hook(s)",
+        args.events,
+        queued_in.as_secs_f64(),
+        args.rate,
+        args.seconds,
+        args.hooks
+    );
+    println!(
+        "blackhole connections accepted: {} (owner A's attempts under way or timed out)",
+        blackhole.accepted()
+    );
+    println!("owner B:");
     report_run(
         acks,
         &receiver,

@@ -12,6 +12,8 @@ use hyper_util::rt::TokioExecutor;
 
 /// The admin token every server under test is started with.
 pub const ADMIN_TOKEN: &str = "hp_bench_admin_token";
+/// Where events are published unless a scenario says otherwise.
+pub const BENCH_REPOSITORY: &str = "bench/repo";
 
 fn client() -> &'static Client<HttpConnector, Full<Bytes>> {
     static CLIENT: OnceLock<Client<HttpConnector, Full<Bytes>>> = OnceLock::new();
@@ -44,6 +46,7 @@ pub struct Publisher {
     /// `…/events` of every node: event n goes to node n mod nodes.
     urls: Vec<String>,
     padding: String,
+    repository: String,
 }
 
 /// Nanoseconds since the Unix epoch: the receiver subtracts this from its own clock.
@@ -56,9 +59,15 @@ fn now_nanos() -> u128 {
 
 impl Publisher {
     pub fn new(apis: &[String], payload_bytes: usize) -> Self {
+        Self::on(apis, payload_bytes, BENCH_REPOSITORY)
+    }
+
+    /// Publishes on `repository` instead of [`BENCH_REPOSITORY`].
+    pub fn on(apis: &[String], payload_bytes: usize, repository: &str) -> Self {
         Publisher {
             urls: apis.iter().map(|api| format!("{api}/events")).collect(),
             padding: "x".repeat(payload_bytes.saturating_sub(60)),
+            repository: repository.to_owned(),
         }
     }
 
@@ -67,7 +76,8 @@ impl Publisher {
         let started = Instant::now();
         // The timestamp leads the payload so the receiver finds it without parsing JSON.
         let body = format!(
-            r#"{{"event":"push","repository":"bench/repo","payload":{{"t":{},"n":{n},"pad":"{}"}}}}"#,
+            r#"{{"event":"push","repository":"{}","payload":{{"t":{},"n":{n},"pad":"{}"}}}}"#,
+            self.repository,
             now_nanos(),
             self.padding
         );

@@ -1,5 +1,6 @@
 //! A minimal, fast webhook receiver: answers 200 at once, counts deliveries, and measures
-//! publish→receipt latency from the timestamp the publisher put in each payload.
+//! publish→receipt latency from the timestamp the publisher put in each payload; and a
+//! blackhole, which accepts connections and never answers.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -129,5 +130,46 @@ impl Stats {
         *self.last.lock().unwrap() = Some(Instant::now());
         self.received.fetch_add(1, Ordering::SeqCst);
         self.arrived.notify_waiters();
+    }
+}
+
+/// A receiver that accepts connections, reads nothing and never answers: every attempt to
+/// it lasts until the sender's deadline.
+pub struct Blackhole {
+    address: SocketAddr,
+    accepted: Arc<AtomicU64>,
+}
+
+/// The most connections a blackhole holds; older ones are dropped beyond it.
+const BLACKHOLE_HOLDS: usize = 10_000;
+
+impl Blackhole {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("the blackhole binds");
+        let address = listener.local_addr().expect("a local address");
+        let accepted = Arc::new(AtomicU64::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = std::collections::VecDeque::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if held.len() == BLACKHOLE_HOLDS {
+                    held.pop_front();
+                }
+                held.push_back(stream);
+            }
+        });
+        Blackhole { address, accepted }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.address)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 }

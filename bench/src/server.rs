@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::measure::ProcessUsage;
-use crate::publisher::{ADMIN_TOKEN, post_json};
+use crate::publisher::{ADMIN_TOKEN, BENCH_REPOSITORY, post_json};
 use crate::storage::Storage;
 
 pub struct Server {
@@ -64,13 +64,19 @@ impl Server {
         self.child.id().expect("the server runs")
     }
 
+    /// A `push` hook on [`BENCH_REPOSITORY`].
     pub async fn create_hook(&self, url: &str) {
+        self.create_hook_on(BENCH_REPOSITORY, url).await;
+    }
+
+    /// A `push` hook on `repository` (`owner/name`: the owner is the tenant).
+    pub async fn create_hook_on(&self, repository: &str, url: &str) {
         let body = serde_json::json!({
             "events": ["push"],
             "config": {"url": url, "content_type": "json", "secret": "bench-secret"}
         });
         let (status, answer) = post_json(
-            &format!("{}/repos/bench/repo/hooks", self.api()),
+            &format!("{}/repos/{repository}/hooks", self.api()),
             &body.to_string(),
         )
         .await;
