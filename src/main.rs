@@ -193,8 +193,7 @@ fn read_old_environment_names(command: &mut Command) -> Result<(), String> {
 async fn execute(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(config) => {
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
+            let listener = hookpost::connections::listen(config.listen)
                 .with_context(|| format!("Failed to listen on {}", config.listen))?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
