@@ -220,19 +220,32 @@ async fn backlog(args: &Args, storage: &Storage) {
     draining.stop().await;
 }
 
-async fn latency(args: &Args, storage: &Storage) {
-    let receiver = Receiver::start(None).await;
-    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
-    subscribe(&server, &receiver, args.hooks).await;
+/// Offers `--rate` events/s for `--seconds` to the benchmark repository and waits for every
+/// delivery; returns the acknowledgement times, the server CPU seconds spent meanwhile and
+/// its usage at the end.
+async fn offer_at_rate(
+    args: &Args,
+    server: &Nodes,
+    receiver: &Receiver,
+) -> (Vec<Duration>, f64, ProcessUsage) {
     let usage_before = server.usage();
     let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
     let total = args.rate * args.seconds;
     let acks = publisher.publish_at_rate(args.rate, total).await;
     receiver
-        .wait_for(total * args.hooks as u64, Duration::from_secs(120))
+        .wait_for(total * args.hooks as u64, Duration::from_secs(600))
         .await;
     let usage_after = server.usage();
     let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
+    (acks, cpu, usage_after)
+}
+
+async fn latency(args: &Args, storage: &Storage) {
+    let receiver = Receiver::start(None).await;
+    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
+    subscribe(&server, &receiver, args.hooks).await;
+    let (acks, cpu, usage_after) = offer_at_rate(args, &server, &receiver).await;
+    let total = args.rate * args.seconds;
     println!(
         "scenario: latency, {} events/s offered for {} s to {} hooks",
         args.rate, args.seconds, args.hooks
@@ -260,15 +273,8 @@ async fn hostile(args: &Args, storage: &Storage) {
     stuck.publish_all(args.events, args.concurrency).await;
     let queued_in = started.elapsed();
 
-    let usage_before = server.usage();
-    let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
+    let (acks, cpu, usage_after) = offer_at_rate(args, &server, &receiver).await;
     let total = args.rate * args.seconds;
-    let acks = publisher.publish_at_rate(args.rate, total).await;
-    receiver
-        .wait_for(total * args.hooks as u64, Duration::from_secs(600))
-        .await;
-    let usage_after = server.usage();
-    let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
     println!(
         "scenario: hostile, owner A queued {} events to a blackhole in {:.2} s; owner B offered {} events/s for {} s to {} hook(s)",
         args.events,

@@ -4,7 +4,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, hook_path, spawn_delivering_app, spawn_stepped_app};
+use crate::helpers::{ADMIN_TOKEN, TestApp, hook_path, spawn_delivering_app, spawn_stepped_app};
 use crate::receiver::{Behaviour, TestReceiver};
 use crate::schema::assert_matches;
 
@@ -587,6 +587,17 @@ async fn one_slow_receiver_cannot_take_every_slot() {
     );
 }
 
+/// A hook on `repository` (`owner/name`) to `receiver`, whose ping has arrived.
+async fn pinged_hook(app: &TestApp, repository: &str, receiver: &TestReceiver) {
+    app.create_hook(
+        &format!("/repos/{repository}/hooks"),
+        ADMIN_TOKEN,
+        &json!({"config": {"url": receiver.url}}),
+    )
+    .await;
+    receiver.next_of("ping").await;
+}
+
 /// Owner A's receiver accepts and never answers while A's backlog is larger than what the
 /// worker may hold in memory; owner B's deliveries still go out at once.
 async fn a_hanging_destination_of_one_owner_does_not_hold_up_another() {
@@ -599,13 +610,7 @@ async fn a_hanging_destination_of_one_owner_does_not_hold_up_another() {
     .await;
     let blackhole = TestReceiver::start().await;
     let healthy = TestReceiver::start().await;
-    app.create_hook(
-        "/repos/alpha/stuck/hooks",
-        ADMIN_TOKEN,
-        &json!({"config": {"url": blackhole.url}}),
-    )
-    .await;
-    blackhole.next_of("ping").await;
+    pinged_hook(&app, "alpha/stuck", &blackhole).await;
     blackhole.set(Behaviour::Hang);
     for _ in 0..40 {
         app.publish("push", "alpha/stuck", json!({})).await;
@@ -613,13 +618,7 @@ async fn a_hanging_destination_of_one_owner_does_not_hold_up_another() {
     blackhole.next_of("push").await;
     blackhole.next_of("push").await;
 
-    app.create_hook(
-        "/repos/beta/fine/hooks",
-        ADMIN_TOKEN,
-        &json!({"config": {"url": healthy.url}}),
-    )
-    .await;
-    healthy.next_of("ping").await;
+    pinged_hook(&app, "beta/fine", &healthy).await;
     let guid = app.publish("push", "beta/fine", json!({})).await;
     let got = healthy.next_of("push").await;
     assert_eq!(got.header("x-github-delivery"), Some(guid.as_str()));
@@ -652,13 +651,7 @@ async fn no_owner_takes_every_attempt_slot() {
     let mut hanging = Vec::new();
     for _ in 0..4 {
         let receiver = TestReceiver::start().await;
-        app.create_hook(
-            "/repos/alpha/many/hooks",
-            ADMIN_TOKEN,
-            &json!({"config": {"url": receiver.url}}),
-        )
-        .await;
-        receiver.next_of("ping").await;
+        pinged_hook(&app, "alpha/many", &receiver).await;
         receiver.set(Behaviour::Hang);
         hanging.push(receiver);
     }
@@ -675,13 +668,7 @@ async fn no_owner_takes_every_attempt_slot() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let healthy = TestReceiver::start().await;
-    app.create_hook(
-        "/repos/beta/fine/hooks",
-        ADMIN_TOKEN,
-        &json!({"config": {"url": healthy.url}}),
-    )
-    .await;
-    healthy.next_of("ping").await;
+    pinged_hook(&app, "beta/fine", &healthy).await;
     app.publish("push", "beta/fine", json!({})).await;
     healthy.next_of("push").await;
     let mut now_started = 0;
