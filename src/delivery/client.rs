@@ -62,13 +62,14 @@ impl Transport {
         })
     }
 
-    /// The destination a hook's URL sends to, for the per-destination limit.
-    pub async fn destination(&self, url: &str) -> Destination {
+    /// The destination a hook's URL sends to, for the per-destination limit (never waits
+    /// for DNS).
+    pub fn destination(&self, url: &str) -> Destination {
         match url::Url::parse(url)
             .ok()
             .and_then(|url| Origin::of(&url, false))
         {
-            Some(origin) => self.connector.destination(&origin).await,
+            Some(origin) => self.connector.destination(&origin),
             None => Destination::Unresolved(url.to_owned(), 0),
         }
     }

@@ -251,12 +251,31 @@ impl Connector {
         Ok(Connection::new(Stream::Tls(Box::new(tls))))
     }
 
-    /// The destination `origin`'s attempts count against.
-    pub async fn destination(&self, origin: &Origin) -> Destination {
-        match self.resolve(origin).await {
-            Ok(addresses) if !addresses.is_empty() => Destination::Address(addresses[0]),
-            _ => Destination::Unresolved(origin.host.clone(), origin.port),
-        }
+    /// The destination `origin`'s attempts count against, without waiting for DNS: a
+    /// literal address, a name's permitted address from a recent answer, or else the name
+    /// itself (its first connection resolves it). A name whose DNS hangs thus never holds
+    /// up the claims that bring everyone's work.
+    pub fn destination(&self, origin: &Origin) -> Destination {
+        let host = origin.host.trim_matches(['[', ']']);
+        let address = match host.parse::<std::net::IpAddr>() {
+            Ok(address) => Some(SocketAddr::new(address, origin.port)),
+            Err(_) => self
+                .resolved
+                .lock()
+                .expect("not poisoned")
+                .get(&(host.to_owned(), origin.port))
+                .filter(|(_, at)| at.elapsed() < RESOLVED_FOR)
+                .and_then(|(addresses, _)| {
+                    addresses
+                        .iter()
+                        .copied()
+                        .find(|address| self.guard.permits(address.ip()))
+                }),
+        };
+        address.map_or_else(
+            || Destination::Unresolved(origin.host.clone(), origin.port),
+            Destination::Address,
+        )
     }
 
     /// The addresses of `origin` the guard permits: a literal address is checked as it is,

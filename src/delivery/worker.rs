@@ -240,10 +240,9 @@ impl Worker {
         let mut destinations: HashMap<&str, Destination> = HashMap::new();
         for delivery in &deliveries {
             let url = delivery.target.config.url.as_str();
-            if !destinations.contains_key(url) {
-                let destination = self.transport.destination(url).await;
-                destinations.insert(url, destination);
-            }
+            destinations
+                .entry(url)
+                .or_insert_with(|| self.transport.destination(url));
         }
         let destinations: Vec<Destination> = deliveries
             .iter()
