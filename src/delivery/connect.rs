@@ -442,6 +442,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_destination_is_known_without_waiting_for_dns() {
+        let connector = connector(true);
+        assert_eq!(
+            connector.destination(&origin("127.0.0.1", 8080)),
+            Destination::Address("127.0.0.1:8080".parse().unwrap())
+        );
+        assert_eq!(
+            connector.destination(&origin("[::1]", 8080)),
+            Destination::Address("[::1]:8080".parse().unwrap())
+        );
+        // Not resolved yet: the name is its own destination, and nothing was looked up.
+        assert_eq!(
+            connector.destination(&origin("localhost", 8080)),
+            Destination::Unresolved("localhost".to_owned(), 8080)
+        );
+        assert!(connector.resolved.lock().unwrap().is_empty());
+        // Once a connection has resolved it, its permitted address is the destination.
+        let resolved = connector.resolve(&origin("localhost", 8080)).await.unwrap();
+        assert_eq!(
+            connector.destination(&origin("localhost", 8080)),
+            Destination::Address(resolved[0])
+        );
+        // A blocked answer is not a destination's address.
+        let strict = self::connector(false);
+        let _ = strict.resolve(&origin("localhost", 8080)).await;
+        assert_eq!(
+            strict.destination(&origin("localhost", 8080)),
+            Destination::Unresolved("localhost".to_owned(), 8080)
+        );
+    }
+
+    #[tokio::test]
     async fn idle_connections_are_reused_until_the_receiver_closes_them() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
