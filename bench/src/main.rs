@@ -220,43 +220,50 @@ async fn backlog(args: &Args, storage: &Storage) {
     draining.stop().await;
 }
 
+/// What `--rate` events/s for `--seconds` to the benchmark repository came to.
+struct Offered {
+    acks: Vec<Duration>,
+    cpu: f64,
+    deliveries: u64,
+    usage: ProcessUsage,
+}
+
+impl Offered {
+    fn report(self, receiver: &Receiver) {
+        report_run(self.acks, receiver, self.cpu, self.deliveries, &self.usage);
+    }
+}
+
 /// Offers `--rate` events/s for `--seconds` to the benchmark repository and waits for every
-/// delivery; returns the acknowledgement times, the server CPU seconds spent meanwhile and
-/// its usage at the end.
-async fn offer_at_rate(
-    args: &Args,
-    server: &Nodes,
-    receiver: &Receiver,
-) -> (Vec<Duration>, f64, ProcessUsage) {
+/// delivery, measuring the server meanwhile.
+async fn offer_at_rate(args: &Args, server: &Nodes, receiver: &Receiver) -> Offered {
     let usage_before = server.usage();
     let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
     let total = args.rate * args.seconds;
     let acks = publisher.publish_at_rate(args.rate, total).await;
+    let deliveries = total * args.hooks as u64;
     receiver
-        .wait_for(total * args.hooks as u64, Duration::from_secs(600))
+        .wait_for(deliveries, Duration::from_secs(600))
         .await;
-    let usage_after = server.usage();
-    let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
-    (acks, cpu, usage_after)
+    let usage = server.usage();
+    Offered {
+        acks,
+        cpu: usage.cpu_seconds - usage_before.cpu_seconds,
+        deliveries,
+        usage,
+    }
 }
 
 async fn latency(args: &Args, storage: &Storage) {
     let receiver = Receiver::start(None).await;
     let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
     subscribe(&server, &receiver, args.hooks).await;
-    let (acks, cpu, usage_after) = offer_at_rate(args, &server, &receiver).await;
-    let total = args.rate * args.seconds;
+    let offered = offer_at_rate(args, &server, &receiver).await;
     println!(
         "scenario: latency, {} events/s offered for {} s to {} hooks",
         args.rate, args.seconds, args.hooks
     );
-    report_run(
-        acks,
-        &receiver,
-        cpu,
-        total * args.hooks as u64,
-        &usage_after,
-    );
+    offered.report(&receiver);
     server.stop().await;
 }
 
@@ -273,8 +280,7 @@ async fn hostile(args: &Args, storage: &Storage) {
     stuck.publish_all(args.events, args.concurrency).await;
     let queued_in = started.elapsed();
 
-    let (acks, cpu, usage_after) = offer_at_rate(args, &server, &receiver).await;
-    let total = args.rate * args.seconds;
+    let offered = offer_at_rate(args, &server, &receiver).await;
     println!(
         "scenario: hostile, owner A queued {} events to a blackhole in {:.2} s; owner B offered {} events/s for {} s to {} hook(s)",
         args.events,
@@ -288,12 +294,6 @@ async fn hostile(args: &Args, storage: &Storage) {
         blackhole.accepted()
     );
     println!("owner B:");
-    report_run(
-        acks,
-        &receiver,
-        cpu,
-        total * args.hooks as u64,
-        &usage_after,
-    );
+    offered.report(&receiver);
     server.stop().await;
 }

@@ -237,23 +237,18 @@ impl Worker {
     /// Queues claimed deliveries by destination, hands back what their destinations cannot
     /// take soon, and starts what can start.
     async fn admit(self: &Arc<Self>, deliveries: Vec<ClaimedDelivery>) {
-        let mut destinations: HashMap<&str, Destination> = HashMap::new();
-        for delivery in &deliveries {
-            let url = delivery.target.config.url.as_str();
-            destinations
-                .entry(url)
-                .or_insert_with(|| self.transport.destination(url));
-        }
-        let destinations: Vec<Destination> = deliveries
-            .iter()
-            .map(|delivery| destinations[delivery.target.config.url.as_str()].clone())
-            .collect();
+        // One destination per hook of the claim (it never waits for DNS).
+        let mut destinations: HashMap<HookId, Destination> = HashMap::new();
         let now = Instant::now();
         let mut deferred = Vec::new();
         {
             let mut scheduler = self.lock_scheduler();
             let mut in_flight = self.in_flight.lock().expect("not poisoned");
-            for (delivery, destination) in deliveries.into_iter().zip(destinations) {
+            for delivery in deliveries {
+                let destination = destinations
+                    .entry(delivery.target.hook_id)
+                    .or_insert_with(|| self.transport.destination(&delivery.target.config.url))
+                    .clone();
                 let id = delivery.id;
                 let tenant = delivery.target.tenant;
                 match scheduler.offer(destination, tenant, delivery, now) {
