@@ -2,9 +2,9 @@
 //! asked for on behalf of.
 //!
 //! Tokens are random, so a plain SHA-256 digest is a safe stored form; the admin token's
-//! digest is compared in constant time. Owner tokens are looked up by digest and cached:
-//! they can be created while the server runs (by the CLI) but never change, so a cached
-//! record is never stale.
+//! digest is compared in constant time. Owner tokens are looked up by digest and cached
+//! for [`RECHECK_AFTER`] at most: another node (or the CLI) may revoke one, and every node
+//! must refuse it within a second.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,13 +12,15 @@ use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::domain::names::Login;
-use crate::store::{AccountStore, StoreError, TokenHash, TokenRecord};
+use crate::domain::timestamp::Timestamp;
+use crate::store::{AccountStore, StoreError, TokenHash, TokenRecord, TokenScope};
 
 /// Why a caller was not authenticated; each front says it in its own way.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +33,7 @@ pub enum AuthError {
     BadCredentials,
     /// This client address failed too often lately; it may try again after the wait.
     #[error("Too many failed authentication attempts")]
-    TooManyFailures(std::time::Duration),
+    TooManyFailures(Duration),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -42,11 +44,11 @@ pub enum AuthError {
 pub struct FailureLimiter {
     /// Failures allowed per client and window; `0` counts nothing.
     limit: u32,
-    clients: std::sync::Mutex<HashMap<IpAddr, (std::time::Instant, u32)>>,
+    clients: std::sync::Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 /// How long a client's failures are counted together.
-const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// The most client addresses remembered; past it, ended windows are forgotten first.
 const FAILURE_CLIENTS: usize = 100_000;
 
@@ -59,11 +61,11 @@ impl FailureLimiter {
     }
 
     /// Counts a failure of `client`; how long it must wait when it is now over the limit.
-    pub fn failed(&self, client: IpAddr) -> Option<std::time::Duration> {
+    pub fn failed(&self, client: IpAddr) -> Option<Duration> {
         if self.limit == 0 {
             return None;
         }
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let mut clients = self.clients.lock().expect("never poisoned");
         if clients.len() >= FAILURE_CLIENTS && !clients.contains_key(&client) {
             clients.retain(|_, (since, _)| now.duration_since(*since) < FAILURE_WINDOW);
@@ -104,15 +106,43 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Whether the caller may manage the hooks of `account`'s repositories and organizations.
     pub fn may_manage(&self, account: &Login) -> bool {
         match self {
             Principal::Admin => true,
             Principal::Owner(record) => {
-                let key = account.key();
-                record.owners.iter().any(|owner| owner.key() == key)
+                record.scope == TokenScope::Manage && Self::owns(record, account)
             }
         }
     }
+
+    /// Whether the caller may publish the events of `account`'s repositories and
+    /// organizations (every token scope may).
+    pub fn may_publish(&self, account: &Login) -> bool {
+        match self {
+            Principal::Admin => true,
+            Principal::Owner(record) => Self::owns(record, account),
+        }
+    }
+
+    fn owns(record: &TokenRecord, account: &Login) -> bool {
+        let key = account.key();
+        record.owners.iter().any(|owner| owner.key() == key)
+    }
+}
+
+/// How long a token's record is trusted before the store is asked again: a revoked token is
+/// refused on every node within this time.
+pub const RECHECK_AFTER: Duration = Duration::from_millis(500);
+
+/// A token's use is written down at most this often (a write per request would cost more
+/// than the request).
+const USE_RECORDED_EVERY: Duration = Duration::from_secs(60);
+
+/// An owner token's record as last read from the store.
+struct Known {
+    record: TokenRecord,
+    read_at: Instant,
 }
 
 /// Checks credentials against the admin token and the stored owner tokens.
@@ -120,9 +150,9 @@ pub struct Authenticator {
     /// `None` where no admin token is accepted (the command line acts as admin itself).
     admin: Option<TokenHash>,
     store: Arc<dyn AccountStore>,
-    /// Owner tokens seen before, by digest. Only hits are cached: a token the CLI creates
+    /// Owner tokens seen lately, by digest. Only hits are cached: a token the CLI creates
     /// later must still be found.
-    known: RwLock<HashMap<TokenHash, TokenRecord>>,
+    known: RwLock<HashMap<TokenHash, Known>>,
 }
 
 impl Authenticator {
@@ -161,20 +191,54 @@ impl Authenticator {
         {
             return Ok(Principal::Admin);
         }
-        if let Some(record) = self.known.read().expect("not poisoned").get(&hash) {
-            return Ok(Principal::Owner(record.clone()));
+        let now = Timestamp::now();
+        let mut record = self.owner_token(hash).await?;
+        if !record.is_valid_at(now) {
+            return Err(AuthError::BadCredentials);
         }
-        let record = self
+        let recorded = record.last_used_at.unwrap_or(Timestamp(i64::MIN));
+        if now >= recorded.after(USE_RECORDED_EVERY) {
+            record.last_used_at = Some(now);
+            if let Some(known) = self.known.write().expect("not poisoned").get_mut(&hash) {
+                known.record.last_used_at = Some(now);
+            }
+            let (store, id) = (self.store.clone(), record.id);
+            tokio::spawn(async move {
+                if let Err(error) = store.token_used(id, now).await {
+                    tracing::debug!(%error, token_id = id, "could not record a token's use");
+                }
+            });
+        }
+        Ok(Principal::Owner(record))
+    }
+
+    /// The record of the owner token with digest `hash`: the cached one while it is fresh,
+    /// else the store's (revoked and expired tokens included).
+    async fn owner_token(&self, hash: TokenHash) -> Result<TokenRecord, AuthError> {
+        if let Some(known) = self.known.read().expect("not poisoned").get(&hash)
+            && known.read_at.elapsed() < RECHECK_AFTER
+        {
+            return Ok(known.record.clone());
+        }
+        let read_at = Instant::now();
+        let found = self
             .store
             .find_token(hash)
             .await
-            .map_err(AuthError::Store)?
-            .ok_or(AuthError::BadCredentials)?;
-        self.known
-            .write()
-            .expect("not poisoned")
-            .insert(hash, record.clone());
-        Ok(Principal::Owner(record))
+            .map_err(AuthError::Store)?;
+        let mut known = self.known.write().expect("not poisoned");
+        let Some(record) = found else {
+            known.remove(&hash);
+            return Err(AuthError::BadCredentials);
+        };
+        known.insert(
+            hash,
+            Known {
+                record: record.clone(),
+                read_at,
+            },
+        );
+        Ok(record)
     }
 }
 
@@ -245,13 +309,46 @@ mod tests {
         assert!(a.starts_with("hp_") && a.len() == 43);
     }
 
+    fn token(owners: &[&str], scope: TokenScope) -> TokenRecord {
+        TokenRecord {
+            id: 1,
+            owners: owners
+                .iter()
+                .map(|owner| Login::parse(owner).unwrap())
+                .collect(),
+            scope,
+            created_at: Timestamp(0),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+
     #[test]
     fn owners_compare_case_insensitively() {
-        let principal = Principal::Owner(TokenRecord {
-            id: 1,
-            owners: vec![Login::parse("Acme").unwrap()],
-        });
+        let principal = Principal::Owner(token(&["Acme"], TokenScope::Manage));
         assert!(principal.may_manage(&Login::parse("acme").unwrap()));
         assert!(!principal.may_manage(&Login::parse("other").unwrap()));
+    }
+
+    #[test]
+    fn a_publish_only_token_publishes_but_manages_nothing() {
+        let principal = Principal::Owner(token(&["acme"], TokenScope::Publish));
+        let acme = Login::parse("ACME").unwrap();
+        assert!(principal.may_publish(&acme));
+        assert!(!principal.may_manage(&acme));
+        assert!(!principal.may_publish(&Login::parse("other").unwrap()));
+    }
+
+    #[test]
+    fn revoked_and_expired_tokens_are_not_valid() {
+        let mut record = token(&["acme"], TokenScope::Manage);
+        assert!(record.is_valid_at(Timestamp(i64::MAX)));
+        record.expires_at = Some(Timestamp(1_000));
+        assert!(record.is_valid_at(Timestamp(999)));
+        assert!(!record.is_valid_at(Timestamp(1_000)));
+        record.expires_at = None;
+        record.revoked_at = Some(Timestamp(5));
+        assert!(!record.is_valid_at(Timestamp(0)));
     }
 }

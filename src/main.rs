@@ -7,14 +7,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hookpost::api::admin::{CreatedToken, TokenObject};
 use hookpost::auth::Principal;
 use hookpost::config::ServeConfig;
+use hookpost::core::admin::TokenRequest;
 use hookpost::core::{Core, CoreError};
 use hookpost::domain::hook::{HookInput, HookRules, HookSettings};
 use hookpost::domain::names::Login;
 use hookpost::domain::secret::Secret;
+use hookpost::domain::timestamp::Timestamp;
 use hookpost::metrics::Metrics;
-use hookpost::store::{self, AppId, Store, StoreConfig};
+use hookpost::store::{self, AppId, Store, StoreConfig, TokenScope};
 use hookpost::tools;
 use hookpost::tools::listen::ListenConfig;
 use tokio_util::sync::CancellationToken;
@@ -121,14 +124,36 @@ enum AppCommand {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Create a token that manages the hooks of the given owners; prints it as JSON.
+    /// Create a token for the given owners; prints it as JSON (the token is shown this once).
     Create {
         /// An account (user or organization) the token may manage; repeat for several.
         #[arg(long = "owner", required = true, value_parser = parse_login)]
         owners: Vec<Login>,
+        /// `manage`: the owners' hooks and publishing; `publish`: publishing only.
+        #[arg(long, default_value = "manage", value_parser = parse_scope)]
+        scope: TokenScope,
+        /// Refuse the token after this long, e.g. `90days` (default: never).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<std::time::Duration>,
         #[command(flatten)]
         store: StoreConfig,
     },
+    /// Print every token's record (never a token) as a JSON array, revoked ones included.
+    List {
+        #[command(flatten)]
+        store: StoreConfig,
+    },
+    /// Revoke a token: every node refuses it within a second, and its web sessions end.
+    Revoke {
+        /// The token's id (from `create` or `list`).
+        id: i64,
+        #[command(flatten)]
+        store: StoreConfig,
+    },
+}
+
+fn parse_scope(text: &str) -> Result<TokenScope, String> {
+    TokenScope::parse(text).ok_or_else(|| format!("{text:?} is neither manage nor publish"))
 }
 
 fn parse_login(text: &str) -> Result<Login, String> {
@@ -205,23 +230,59 @@ async fn execute(command: Command) -> anyhow::Result<()> {
             eprintln!("the database is up to date");
             Ok(())
         }
-        Command::Token(TokenCommand::Create { owners, store }) => {
-            let store = store::open(&store).await?;
-            let created = admin_core(&store)
-                .create_token(&Principal::Admin, owners)
-                .await;
-            store.close().await;
-            let (record, token) = created.context("Failed to create the token")?;
-            let owners: Vec<&str> = record.owners.iter().map(Login::as_str).collect();
-            let printed =
-                serde_json::json!({"id": record.id, "token": token.expose(), "owners": owners});
-            println!("{printed}");
-            Ok(())
-        }
+        Command::Token(command) => token_command(command).await,
         Command::App(command) => app_command(command).await,
         Command::Publish(args) => publish(args).await,
         Command::Listen(config) => tools::listen::run(config).await,
     }
+}
+
+async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    let (TokenCommand::Create { store, .. }
+    | TokenCommand::List { store }
+    | TokenCommand::Revoke { store, .. }) = &command;
+    let store = store::open(store).await?;
+    let core = admin_core(&store);
+    let printed = match command {
+        TokenCommand::Create {
+            owners,
+            scope,
+            expires_in,
+            ..
+        } => core
+            .create_token(
+                &Principal::Admin,
+                TokenRequest {
+                    owners,
+                    scope,
+                    expires_at: expires_in.map(|wait| Timestamp::now().after(wait)),
+                },
+            )
+            .await
+            .context("Failed to create the token")
+            .and_then(|(record, token)| {
+                Ok(serde_json::to_string(&CreatedToken {
+                    token: token.expose().to_owned(),
+                    record: TokenObject::from(&record),
+                })?)
+            }),
+        TokenCommand::List { .. } => core
+            .tokens(&Principal::Admin)
+            .await
+            .context("Failed to list the tokens")
+            .and_then(|tokens| {
+                let objects: Vec<TokenObject> = tokens.iter().map(TokenObject::from).collect();
+                Ok(serde_json::to_string_pretty(&objects)?)
+            }),
+        TokenCommand::Revoke { id, .. } => match core.revoke_token(&Principal::Admin, id).await {
+            Ok(record) => Ok(serde_json::to_string(&TokenObject::from(&record))?),
+            Err(CoreError::NotFound) => Err(anyhow::anyhow!("there is no token {id}")),
+            Err(error) => Err(anyhow::Error::from(error).context("Failed to revoke the token")),
+        },
+    };
+    store.close().await;
+    println!("{}", printed?);
+    Ok(())
 }
 
 async fn publish(args: PublishArgs) -> anyhow::Result<()> {

@@ -290,6 +290,20 @@ pub struct TokenBody {
     /// The accounts whose hooks the token manages.
     #[schema(min_items = 1, value_type = Vec<AccountName>)]
     owners: Vec<String>,
+    /// `manage` (the default): the owners' hooks and publishing; `publish`: publishing only.
+    #[schema(value_type = Option<TokenScopeName>)]
+    scope: Option<String>,
+    /// Seconds from now after which the token is refused (default: never).
+    #[schema(minimum = 1, maximum = 315_360_000)]
+    expires_in: Option<u32>,
+}
+
+/// What an owner token may do.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum TokenScopeName {
+    Manage,
+    Publish,
 }
 
 /// `POST /admin/apps`: the app and its hook.

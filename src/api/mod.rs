@@ -3,7 +3,7 @@
 //! One file per resource, each with a `routes()`; handlers are thin: extract, authorize,
 //! call the core, shape GitHub's JSON. Invariant: the API never performs a delivery.
 
-mod admin;
+pub mod admin;
 mod apps;
 mod bodies;
 mod body_schemas;

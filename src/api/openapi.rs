@@ -317,7 +317,7 @@ fn cursor_pattern() -> String {
 }
 
 /// Path parameters that are numbers; every other parameter is a name.
-const NUMERIC_PARAMETERS: [&str; 3] = ["hook_id", "delivery_id", "app_id"];
+const NUMERIC_PARAMETERS: [&str; 4] = ["hook_id", "delivery_id", "app_id", "token_id"];
 
 fn path_parameters(path: &str) -> Vec<Value> {
     path.split('/')

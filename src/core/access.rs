@@ -64,13 +64,19 @@ pub fn require_admin(principal: &Principal) -> Result<(), CoreError> {
 mod tests {
     use super::*;
     use crate::domain::names::{Login, RepoName};
-    use crate::store::{AppId, TokenRecord};
+    use crate::domain::timestamp::Timestamp;
+    use crate::store::{AppId, TokenRecord, TokenScope};
 
     #[test]
     fn owners_manage_their_accounts_and_only_the_admin_manages_apps() {
         let owner = Principal::Owner(TokenRecord {
             id: 1,
             owners: vec![Login::parse("Acme").unwrap()],
+            scope: TokenScope::Manage,
+            created_at: Timestamp(0),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
         });
         let repo = HookScope::Repository {
             owner: Login::parse("acme").unwrap(),

@@ -9,8 +9,17 @@ use crate::domain::hook::HookSettings;
 use crate::domain::ids::AppId;
 use crate::domain::names::Login;
 use crate::domain::secret::Secret;
+use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::{ErrorCode, Problems};
-use crate::store::{AppRecord, Hook, Installation, NewApp, TokenRecord};
+use crate::store::{AppRecord, Hook, Installation, NewApp, NewToken, TokenRecord, TokenScope};
+
+/// What a new owner token may do, for whom, and until when.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub owners: Vec<Login>,
+    pub scope: TokenScope,
+    pub expires_at: Option<Timestamp>,
+}
 
 /// A registered app, its webhook, and the private key (which is not kept anywhere).
 pub struct Registered {
@@ -23,28 +32,63 @@ impl Core {
     /// Creates an owner token; the token itself is returned here and never again.
     ///
     /// # Errors
-    /// Not found for anyone but the admin; store failures.
+    /// Not found for anyone but the admin; a validation error for an expiry that is not in
+    /// the future; store failures.
     pub async fn create_token(
         &self,
         principal: &Principal,
-        owners: Vec<Login>,
+        request: TokenRequest,
     ) -> Result<(TokenRecord, Secret), CoreError> {
         require_admin(principal)?;
+        let now = Timestamp::now();
+        if let Some(expiry) = request.expires_at
+            && expiry <= now
+        {
+            let mut problems = Problems::new("Token");
+            problems.invalid("expires_at", "expires_at must be in the future");
+            problems.finish(|| ())?;
+        }
         let token = Secret::new(generate_token());
         let record = self
             .store
-            .create_token(hash_token(token.expose()), owners)
+            .create_token(
+                NewToken {
+                    hash: hash_token(token.expose()),
+                    owners: request.owners,
+                    scope: request.scope,
+                    expires_at: request.expires_at,
+                },
+                now,
+            )
             .await?;
         Ok((record, token))
     }
 
-    /// Every owner token's record (never a token), oldest first.
+    /// Every owner token's record (never a token), oldest first, revoked ones included.
     ///
     /// # Errors
     /// Not found for anyone but the admin; store failures.
     pub async fn tokens(&self, principal: &Principal) -> Result<Vec<TokenRecord>, CoreError> {
         require_admin(principal)?;
         Ok(self.store.list_tokens().await?)
+    }
+
+    /// Revokes owner token `id`: every node refuses it within
+    /// [`RECHECK_AFTER`](crate::auth::RECHECK_AFTER), and the sessions it opened end.
+    /// Revoking a revoked token changes nothing.
+    ///
+    /// # Errors
+    /// Not found for anyone but the admin, or when there is no such token; store failures.
+    pub async fn revoke_token(
+        &self,
+        principal: &Principal,
+        id: i64,
+    ) -> Result<TokenRecord, CoreError> {
+        require_admin(principal)?;
+        self.store
+            .revoke_token(id, Timestamp::now())
+            .await?
+            .ok_or(CoreError::NotFound)
     }
 
     /// Every registered app, oldest first.

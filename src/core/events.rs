@@ -122,7 +122,7 @@ impl Core {
             .map(|(owner, _)| owner)
             .chain(publication.organization.iter());
         for account in accounts {
-            if !principal.may_manage(account) {
+            if !principal.may_publish(account) {
                 return Err(CoreError::NotFound);
             }
         }

@@ -8,7 +8,7 @@ use super::{Core, CoreError};
 use crate::apps::{self, AppAuthError};
 use crate::auth::{AuthError, Principal, generate_token, hash_token};
 use crate::domain::timestamp::Timestamp;
-use crate::store::{AppRecord, SessionRecord};
+use crate::store::{AppRecord, SessionRecord, TokenScope};
 
 /// How long a web UI session lasts.
 const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -27,6 +27,8 @@ pub enum SignIn {
     Session(String),
     /// The token is not valid.
     Refused,
+    /// The token is valid but may only publish: it has no pages to show.
+    PublishOnly,
     /// This client failed too often lately; it may try again after the wait.
     TooManyFailures(Duration),
 }
@@ -90,6 +92,9 @@ impl Core {
         }
         let token_hash = hash_token(token);
         match self.auth.principal_for(token_hash).await {
+            Ok(Principal::Owner(record)) if record.scope == TokenScope::Publish => {
+                return Ok(SignIn::PublishOnly);
+            }
             Ok(_) => {}
             Err(AuthError::Store(error)) => return Err(error.into()),
             Err(_) => return Ok(refused()),

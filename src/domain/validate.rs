@@ -145,6 +145,37 @@ impl Problems {
         }
     }
 
+    /// A whole number within `range` (`2.0` is one too, as JSON Schema's `integer` says).
+    pub fn whole_number(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        field: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Option<u64> {
+        let value = Self::present(obj, key)?;
+        let whole = value.as_u64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|number| number.fract() == 0.0 && *number >= 0.0 && *number < 2e19)
+                .map(|number| number as u64)
+        });
+        match whole {
+            Some(number) if range.contains(&number) => Some(number),
+            _ => {
+                self.invalid(
+                    field,
+                    format!(
+                        "{field} must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     pub fn object<'v>(
         &mut self,
         obj: &'v Map<String, Value>,

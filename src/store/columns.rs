@@ -10,7 +10,7 @@ use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{
     AppId, AppRecord, AttemptId, AttemptRecord, AttemptSummary, Hook, HookId, InstallationId,
-    LatestObjects, ScopeObjects, StoreError, TokenRecord,
+    LatestObjects, ScopeObjects, StoreError, TokenRecord, TokenScope,
 };
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -114,21 +114,44 @@ pub(crate) fn scope_from_names(
     }
 }
 
-/// Token records from `(token id, owner)` rows ordered by token id; a token without owners
-/// comes as one row with no owner.
-pub(crate) fn group_owners(rows: Vec<(i64, Option<String>)>) -> Vec<TokenRecord> {
+/// The columns every token query selects, in this order: the token's, then one owner per
+/// row (`NULL` for a token without owners), ordered by token id.
+pub(crate) const TOKEN_COLUMNS: &str = "t.id, t.scope, t.created_at, t.expires_at, \
+     t.revoked_at, t.last_used_at, o.owner";
+
+/// One row selecting [`TOKEN_COLUMNS`]: the token (without owners) and the row's owner.
+pub(crate) fn read_token_row<R: Columns>(
+    row: &R,
+) -> Result<(TokenRecord, Option<Login>), R::Error> {
+    let scope = row.text(1)?;
+    let token = TokenRecord {
+        id: row.int(0)?,
+        owners: Vec::new(),
+        scope: TokenScope::parse(&scope)
+            .ok_or_else(|| row.corrupt(1, format!("token scope {scope:?}")))?,
+        created_at: Timestamp(row.int(2)?),
+        expires_at: row.opt_int(3)?.map(Timestamp),
+        revoked_at: row.opt_int(4)?.map(Timestamp),
+        last_used_at: row.opt_int(5)?.map(Timestamp),
+    };
+    let owner = match row.opt_text(6)? {
+        Some(owner) => Some(
+            Login::parse(&owner).ok_or_else(|| row.corrupt(6, format!("token owner {owner:?}")))?,
+        ),
+        None => None,
+    };
+    Ok((token, owner))
+}
+
+/// Tokens with their owners from [`read_token_row`]s ordered by token id.
+pub(crate) fn group_tokens(rows: Vec<(TokenRecord, Option<Login>)>) -> Vec<TokenRecord> {
     let mut tokens: Vec<TokenRecord> = Vec::new();
-    for (id, owner) in rows {
-        if tokens.last().is_none_or(|token| token.id != id) {
-            tokens.push(TokenRecord {
-                id,
-                owners: Vec::new(),
-            });
+    for (token, owner) in rows {
+        if tokens.last().is_none_or(|last| last.id != token.id) {
+            tokens.push(token);
         }
-        if let (Some(token), Some(owner)) =
-            (tokens.last_mut(), owner.as_deref().and_then(Login::parse))
-        {
-            token.owners.push(owner);
+        if let (Some(last), Some(owner)) = (tokens.last_mut(), owner) {
+            last.owners.push(owner);
         }
     }
     tokens

@@ -91,12 +91,63 @@ pub struct Hook {
     pub last_response: LastResponse,
 }
 
+/// What an owner token may do for its owners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenScope {
+    /// Manage their hooks and publish their events.
+    #[default]
+    Manage,
+    /// Publish their events only (for a platform's publisher, which needs no more).
+    Publish,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Manage => "manage",
+            TokenScope::Publish => "publish",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "manage" => Some(TokenScope::Manage),
+            "publish" => Some(TokenScope::Publish),
+            _ => None,
+        }
+    }
+}
+
 /// An owner token's record (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub id: i64,
     /// Accounts whose repositories' and organizations' hooks this token manages.
     pub owners: Vec<Login>,
+    pub scope: TokenScope,
+    pub created_at: Timestamp,
+    /// From this instant on the token is refused.
+    pub expires_at: Option<Timestamp>,
+    /// Revoked tokens are kept (their ids are never handed out again) and refused.
+    pub revoked_at: Option<Timestamp>,
+    /// Recorded at most once a minute per token, so it is up to a minute behind.
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl TokenRecord {
+    /// Whether the token is accepted at `now`: neither revoked nor expired.
+    pub fn is_valid_at(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| now < expiry)
+    }
+}
+
+/// A token to store: its digest and what it may do.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: TokenHash,
+    pub owners: Vec<Login>,
+    pub scope: TokenScope,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A 1-based page of a list ordered by id.
@@ -418,14 +469,26 @@ pub trait AccountStore: Send + Sync {
 
     async fn create_token(
         &self,
-        hash: TokenHash,
-        owners: Vec<Login>,
+        token: NewToken,
+        now: Timestamp,
     ) -> Result<TokenRecord, StoreError>;
 
+    /// The token with digest `hash`, revoked and expired ones included.
     async fn find_token(&self, hash: TokenHash) -> Result<Option<TokenRecord>, StoreError>;
 
-    /// Every owner token's record (never a token), oldest first.
+    /// Every owner token's record (never a token), oldest first, revoked ones included.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Marks token `id` revoked at `now` (a token revoked before keeps its first instant);
+    /// `None` when there is no such token.
+    async fn revoke_token(
+        &self,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Records that token `id` was used at `at`.
+    async fn token_used(&self, id: i64, at: Timestamp) -> Result<(), StoreError>;
 
     /// Registers an app and creates its webhook; `None` when the slug is taken.
     async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError>;

@@ -1,14 +1,20 @@
 //! Admin pages: the registered apps (each with its webhook's page) and the owner tokens.
 
-use axum::extract::State;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::Redirect;
 use maud::{Markup, html};
 
 use super::session::{Session, SignedForm};
 use super::{UiError, csrf_input, hook_url, layout};
 use crate::core::access::require_admin;
+use crate::core::admin::TokenRequest;
 use crate::domain::hook::HookScope;
 use crate::domain::names::Login;
 use crate::domain::secret::Secret;
+use crate::domain::timestamp::Timestamp;
+use crate::store::{TokenRecord, TokenScope};
 use crate::web::AppState;
 
 pub async fn apps(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
@@ -38,12 +44,41 @@ pub async fn apps(State(state): State<AppState>, session: Session) -> Result<Mar
     ))
 }
 
+/// How long a token made on the tokens page may live, as offered by its form.
+const EXPIRY_CHOICES: [(&str, &str); 5] = [
+    ("", "Never"),
+    ("7", "7 days"),
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("365", "1 year"),
+];
+
+/// A token's state as the table shows it.
+fn token_status(token: &TokenRecord, now: Timestamp) -> &'static str {
+    if token.revoked_at.is_some() {
+        "Revoked"
+    } else if token.is_valid_at(now) {
+        "Active"
+    } else {
+        "Expired"
+    }
+}
+
+/// An optional instant as the table shows it.
+fn when(at: Option<Timestamp>, otherwise: &'static str) -> Markup {
+    match at {
+        Some(at) => html! { time datetime=(at.to_github()) { (at.to_github()) } },
+        None => html! { span.muted { (otherwise) } },
+    }
+}
+
 fn tokens_page(
     session: &Session,
-    tokens: &[crate::store::TokenRecord],
+    tokens: &[TokenRecord],
     created: Option<&str>,
     error: Option<&str>,
 ) -> Markup {
+    let now = Timestamp::now();
     layout(
         "Tokens",
         Some(session),
@@ -56,13 +91,27 @@ fn tokens_page(
                 }
             }
             @if let Some(error) = error { p.error role="alert" { (error) } }
-            table {
-                thead { tr { th { "Id" } th { "Owners" } } }
+            table #tokens {
+                thead { tr { th { "Id" } th { "Owners" } th { "Scope" } th { "Created" } th { "Expires" } th { "Last used" } th { "Status" } th {} } }
                 tbody {
                     @for token in tokens {
-                        tr {
+                        @let status = token_status(token, now);
+                        tr data-token-id=(token.id) {
                             td { (token.id) }
                             td { (token.owners.iter().map(Login::as_str).collect::<Vec<_>>().join(", ")) }
+                            td { (token.scope.as_str()) }
+                            td { (when(Some(token.created_at), "")) }
+                            td { (when(token.expires_at, "never")) }
+                            td { (when(token.last_used_at, "never")) }
+                            td.status { (status) }
+                            td {
+                                @if status != "Revoked" {
+                                    form method="post" action={"/ui/admin/tokens/" (token.id) "/revoke"} {
+                                        (csrf_input(session))
+                                        button.danger type="submit" { "Revoke" }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -72,6 +121,17 @@ fn tokens_page(
                 (csrf_input(session))
                 label for="owners" { "Owners (comma separated accounts)" }
                 input #owners type="text" name="owners" required placeholder="acme, alice";
+                label for="scope" { "May" }
+                select #scope name="scope" {
+                    option value="manage" selected { "manage the owners' webhooks and publish their events" }
+                    option value="publish" { "publish events only" }
+                }
+                label for="expires" { "Expires after" }
+                select #expires name="expires_in_days" {
+                    @for (value, label) in EXPIRY_CHOICES {
+                        option value=(value) { (label) }
+                    }
+                }
                 button.primary type="submit" { "Create token" }
             }
         },
@@ -84,24 +144,43 @@ pub async fn tokens(State(state): State<AppState>, session: Session) -> Result<M
     Ok(tokens_page(&session, &tokens, None, None))
 }
 
-pub async fn create_token(
-    State(state): State<AppState>,
-    form: SignedForm,
-) -> Result<Markup, UiError> {
-    require_admin(&form.session.principal)?;
-    let owners: Option<Vec<Login>> = form
+/// Reads the create form: owners, scope and expiry; `None` when an owner is not an account
+/// name or none is given.
+fn read_token_form(form: &SignedForm) -> Option<TokenRequest> {
+    let owners: Vec<Login> = form
         .get("owners")
         .unwrap_or("")
         .split(',')
         .map(str::trim)
         .filter(|owner| !owner.is_empty())
         .map(Login::parse)
-        .collect();
-    let (created, error) = match owners.filter(|owners| !owners.is_empty()) {
-        Some(owners) => {
+        .collect::<Option<_>>()
+        .filter(|owners: &Vec<Login>| !owners.is_empty())?;
+    let scope = TokenScope::parse(form.get("scope").unwrap_or("manage"))?;
+    let expires_at = match form.get("expires_in_days").unwrap_or("") {
+        "" => None,
+        days => {
+            let days: u64 = days.parse().ok().filter(|days| (1..=3650).contains(days))?;
+            Some(Timestamp::now().after(Duration::from_secs(days * 86_400)))
+        }
+    };
+    Some(TokenRequest {
+        owners,
+        scope,
+        expires_at,
+    })
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    form: SignedForm,
+) -> Result<Markup, UiError> {
+    require_admin(&form.session.principal)?;
+    let (created, error) = match read_token_form(&form) {
+        Some(request) => {
             let (_, token) = state
                 .core
-                .create_token(&form.session.principal, owners)
+                .create_token(&form.session.principal, request)
                 .await?;
             (Some(token), None)
         }
@@ -114,4 +193,14 @@ pub async fn create_token(
         created.as_ref().map(Secret::expose),
         error,
     ))
+}
+
+/// Revokes a token, then shows the tokens again (post/redirect/get).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: SignedForm,
+) -> Result<Redirect, UiError> {
+    state.core.revoke_token(&form.session.principal, id).await?;
+    Ok(Redirect::to("/ui/admin/tokens"))
 }

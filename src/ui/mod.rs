@@ -71,6 +71,10 @@ pub fn router() -> Router<AppState> {
             get(admin::tokens).post(admin::create_token),
         )
         .route(
+            "/ui/admin/tokens/{token_id}/revoke",
+            post(admin::revoke_token),
+        )
+        .route(
             "/ui/assets/ui.css",
             get(|| async { asset("text/css", CSS) }),
         )

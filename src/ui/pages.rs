@@ -85,6 +85,13 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
             *page.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             page
         }
+        Ok(SignIn::PublishOnly) => {
+            let message =
+                "That token may only publish events; sign in with one that manages webhooks.";
+            let mut page = fresh_login_page(&state, &headers, Some(message));
+            *page.status_mut() = axum::http::StatusCode::FORBIDDEN;
+            page
+        }
         Ok(SignIn::TooManyFailures(wait)) => {
             let message = "Too many failed sign-ins from this address; try again in a minute.";
             let mut page = fresh_login_page(&state, &headers, Some(message));

@@ -26,6 +26,39 @@ async fn token_create_works_while_serve_runs_on_the_same_database() {
         app.get("/orgs/other/hooks", token).await.status,
         StatusCode::NOT_FOUND
     );
+
+    // Revoked by another process: the server refuses it within a second.
+    let id = printed["id"].to_string();
+    let revoked = run_cli(&storage, &["token", "revoke", &id]).await;
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    tokio::time::sleep(hookpost::auth::RECHECK_AFTER).await;
+    assert_eq!(
+        app.get("/orgs/globex/hooks", token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let publisher = run_cli(
+        &storage,
+        &[
+            "token",
+            "create",
+            "--owner",
+            "acme",
+            "--scope",
+            "publish",
+            "--expires-in",
+            "90days",
+        ],
+    )
+    .await;
+    assert_eq!(publisher["scope"], "publish");
+    assert!(publisher["expires_at"].is_string());
+    let listed = run_cli(&storage, &["token", "list"]).await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed[0]["revoked_at"].is_string());
+    assert_eq!(listed[1]["id"], publisher["id"]);
+    assert!(listed.iter().all(|token| token.get("token").is_none()));
     app.stop().await;
 }
 

@@ -718,6 +718,49 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
     let (_, tokens) = admin.get("/ui/admin/tokens").await;
     assert!(tokens.contains("globex, initech"));
     assert!(!tokens.contains(new_token), "shown once only");
+
+    // A publish-only token that expires, then the first one revoked from its row.
+    let created = admin
+        .post(
+            "/ui/admin/tokens",
+            &[
+                ("_csrf", admin_csrf.as_str()),
+                ("owners", "globex"),
+                ("scope", "publish"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    let shown = created.text().await.unwrap();
+    let start = shown.find(r#"id="new-token">"#).unwrap() + r#"id="new-token">"#.len();
+    let publisher = &shown[start..start + shown[start..].find('<').unwrap()];
+    let refused = Browser::post_login(&app, publisher, &[]).await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "publish-only: no pages"
+    );
+    assert!(refused.text().await.unwrap().contains("may only publish"));
+    let (_, tokens) = admin.get("/ui/admin/tokens").await;
+    assert!(tokens.contains("publish"));
+    let owners = tokens.find("globex, initech").unwrap();
+    let row = tokens[..owners].rfind("data-token-id=\"").unwrap() + "data-token-id=\"".len();
+    let first_id = &tokens[row..row + tokens[row..].find('"').unwrap()];
+    let revoked = admin
+        .post(
+            &format!("/ui/admin/tokens/{first_id}/revoke"),
+            &[("_csrf", admin_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    tokio::time::sleep(hookpost::auth::RECHECK_AFTER).await;
+    assert_eq!(
+        app.get("/orgs/initech/hooks", new_token).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the revoked token is refused"
+    );
+    let (_, tokens) = admin.get("/ui/admin/tokens").await;
+    assert!(tokens.contains("Revoked"));
     let (_, apps) = admin.get("/ui/admin/apps").await;
     assert!(apps.contains("UI App"));
     let link_start = apps.find("/ui/apps/").unwrap();

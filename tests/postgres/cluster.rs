@@ -233,7 +233,38 @@ async fn a_live_node_keeps_its_lease_however_long_the_receiver_takes() {
     assert_eq!(receiver.pending().await, 0, "the push was sent once");
 }
 
+/// A token revoked through one node is refused by another that had just accepted it (and
+/// so holds it in its cache) once that cache may be trusted no longer.
+async fn a_token_revoked_on_one_node_is_refused_by_another_within_a_second() {
+    let storage = std::sync::Arc::new(Storage::new().await);
+    let (first, second) = (
+        crate::helpers::start(&storage, |_| {}).await,
+        crate::helpers::start(&storage, |_| {}).await,
+    );
+    let token = second.owner_token(&["acme"]).await;
+    let hooks = "/repos/acme/widgets/hooks";
+    assert_eq!(second.get(hooks, &token).await.status, StatusCode::OK);
+    let listed = first
+        .get("/admin/tokens", crate::helpers::ADMIN_TOKEN)
+        .await;
+    let id = &listed.body[0]["id"];
+    let revoked = first
+        .delete(&format!("/admin/tokens/{id}"), crate::helpers::ADMIN_TOKEN)
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    tokio::time::sleep(hookpost::auth::RECHECK_AFTER).await;
+    assert_eq!(
+        second.get(hooks, &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        first.get(hooks, &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 crate::harness::tests!(
+    a_token_revoked_on_one_node_is_refused_by_another_within_a_second,
     work_queued_on_one_node_wakes_another_at_once,
     a_live_node_keeps_its_lease_however_long_the_receiver_takes,
     ;

@@ -11,7 +11,7 @@ use hookpost::domain::secret::Secret;
 use hookpost::domain::timestamp::Timestamp;
 use hookpost::store::{
     AttemptId, AttemptQuery, AttemptRecord, ClaimedDelivery, DeliveryId, Hook, IdempotencyKey,
-    LatestObjects, NewApp, NewEvent, PublishOutcome, Store,
+    LatestObjects, NewApp, NewEvent, NewToken, PublishOutcome, Store, TokenScope,
 };
 use serde_json::json;
 
@@ -34,6 +34,7 @@ checks!(
     a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it,
     pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive,
     retention_prunes_old_events_with_their_deliveries_and_attempts,
+    tokens_keep_their_scope_expiry_revocation_and_last_use,
 );
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -405,4 +406,79 @@ async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: A
         1,
         "the newest event is still queued"
     );
+}
+
+async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn Store>) {
+    let owners = vec![Login::parse("acme").unwrap(), Login::parse("Bob").unwrap()];
+    let manager = store
+        .create_token(
+            NewToken {
+                hash: [1; 32],
+                owners: owners.clone(),
+                scope: TokenScope::Manage,
+                expires_at: None,
+            },
+            at(0),
+        )
+        .await
+        .unwrap();
+    let publisher = store
+        .create_token(
+            NewToken {
+                hash: [2; 32],
+                owners: vec![owners[0].clone()],
+                scope: TokenScope::Publish,
+                expires_at: Some(at(60)),
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(manager.owners, owners);
+    assert_eq!(
+        (manager.created_at, manager.expires_at, manager.revoked_at),
+        (at(0), None, None)
+    );
+    assert_eq!(publisher.scope, TokenScope::Publish);
+    assert_eq!(publisher.expires_at, Some(at(60)));
+    assert_eq!(
+        store.find_token([2; 32]).await.unwrap(),
+        Some(publisher.clone())
+    );
+    assert_eq!(store.find_token([3; 32]).await.unwrap(), None);
+
+    store.token_used(publisher.id, at(5)).await.unwrap();
+    store.token_used(publisher.id, at(4)).await.unwrap();
+    let revoked = store
+        .revoke_token(publisher.id, at(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(at(10)));
+    assert_eq!(
+        revoked.last_used_at,
+        Some(at(5)),
+        "a use is never moved back"
+    );
+    let again = store
+        .revoke_token(publisher.id, at(20))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(at(10)),
+        "revoking again keeps the first instant"
+    );
+    assert_eq!(
+        store
+            .revoke_token(publisher.id + 100, at(20))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let listed = store.list_tokens().await.unwrap();
+    assert_eq!(listed, vec![manager, again.clone()]);
+    assert_eq!(store.find_token([2; 32]).await.unwrap(), Some(again));
 }

@@ -13,6 +13,7 @@ use crate::store::columns::pending_migrations;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_sessions.sql"),
+    include_str!("../../../migrations/postgres/0003_token_lifecycle.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.

@@ -35,8 +35,8 @@ use tokio_util::sync::CancellationToken;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
-    NewApp, NewEvent, Page, Postponed, PublishOutcome, QueueStats, QueueStore, ScopeObjects,
-    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome, QueueStats, QueueStore,
+    ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -193,13 +193,11 @@ impl AccountStore for PostgresStore {
 
     async fn create_token(
         &self,
-        hash: TokenHash,
-        owners: Vec<Login>,
+        token: NewToken,
+        now: Timestamp,
     ) -> Result<TokenRecord, StoreError> {
-        in_transaction!(self, durable, |db| tokens::create_token(
-            &db, &hash, &owners
-        )
-        .await?)
+        in_transaction!(self, durable, |db| tokens::create_token(&db, &token, now)
+            .await?)
     }
 
     async fn find_token(&self, hash: TokenHash) -> Result<Option<TokenRecord>, StoreError> {
@@ -210,6 +208,21 @@ impl AccountStore for PostgresStore {
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let client = self.client(&self.durable).await?;
         tokens::list_tokens(&client).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        tokens::revoke_token(&client, id, now).await
+    }
+
+    async fn token_used(&self, id: i64, at: Timestamp) -> Result<(), StoreError> {
+        // Bookkeeping: losing the last instant in a crash costs nothing.
+        let client = self.client(&self.relaxed).await?;
+        tokens::token_used(&client, id, at).await
     }
 
     async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {

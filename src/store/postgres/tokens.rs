@@ -2,11 +2,10 @@
 
 use deadpool_postgres::GenericClient;
 
-use super::{all, exec, one, opt};
-use crate::domain::names::Login;
+use super::{Params, all, exec, one};
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::group_owners;
-use crate::store::{StoreError, TokenHash, TokenRecord};
+use crate::store::columns::{TOKEN_COLUMNS, group_tokens, read_token_row};
+use crate::store::{NewToken, StoreError, TokenHash, TokenRecord};
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 
@@ -34,17 +33,23 @@ pub(super) async fn init_admin_token(
 
 pub(super) async fn create_token(
     db: &impl GenericClient,
-    hash: &TokenHash,
-    owners: &[Login],
+    token: &NewToken,
+    now: Timestamp,
 ) -> Result<TokenRecord, StoreError> {
     let id: i64 = one(
         db,
-        "INSERT INTO tokens (hash, created_at) VALUES ($1, $2) RETURNING id",
-        &[&hash.as_slice(), &Timestamp::now().0],
+        "INSERT INTO tokens (hash, created_at, scope, expires_at) VALUES ($1, $2, $3, $4)
+         RETURNING id",
+        &[
+            &token.hash.as_slice(),
+            &now.0,
+            &token.scope.as_str(),
+            &token.expires_at.map(|at| at.0),
+        ],
     )
     .await?
     .try_get(0)?;
-    for owner in owners {
+    for owner in &token.owners {
         exec(
             db,
             "INSERT INTO token_owners (token_id, owner_key, owner) VALUES ($1, $2, $3)
@@ -53,52 +58,75 @@ pub(super) async fn create_token(
         )
         .await?;
     }
-    Ok(TokenRecord {
-        id,
-        owners: owners.to_vec(),
-    })
+    token_by_id(db, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a token just inserted is missing".to_owned()))
 }
 
 pub(super) async fn find_token(
     db: &impl GenericClient,
     hash: &TokenHash,
 ) -> Result<Option<TokenRecord>, StoreError> {
-    let Some(row) = opt(
-        db,
-        "SELECT id FROM tokens WHERE hash = $1",
-        &[&hash.as_slice()],
-    )
-    .await?
-    else {
-        return Ok(None);
-    };
-    let id: i64 = row.try_get(0)?;
-    let owners = all(
-        db,
-        "SELECT owner FROM token_owners WHERE token_id = $1 ORDER BY owner_key",
-        &[&id],
-    )
-    .await?
-    .iter()
-    .map(|row| {
-        let owner: &str = row.try_get(0)?;
-        Login::parse(owner).ok_or_else(|| StoreError::Corrupt(format!("owner {owner:?}")))
-    })
-    .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(TokenRecord { id, owners }))
+    Ok(tokens_where(db, "t.hash = $1", &[&hash.as_slice()])
+        .await?
+        .pop())
 }
 
 pub(super) async fn list_tokens(db: &impl GenericClient) -> Result<Vec<TokenRecord>, StoreError> {
-    let rows = all(
+    tokens_where(db, "true", &[]).await
+}
+
+pub(super) async fn revoke_token(
+    db: &impl GenericClient,
+    id: i64,
+    now: Timestamp,
+) -> Result<Option<TokenRecord>, StoreError> {
+    exec(
         db,
-        "SELECT t.id, o.owner FROM tokens t LEFT JOIN token_owners o ON o.token_id = t.id
-         ORDER BY t.id, o.owner_key",
-        &[],
+        "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        &[&id, &now.0],
     )
     .await?;
-    let pairs = rows
+    token_by_id(db, id).await
+}
+
+pub(super) async fn token_used(
+    db: &impl GenericClient,
+    id: i64,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    exec(
+        db,
+        "UPDATE tokens SET last_used_at = $2
+         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+        &[&id, &at.0],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn token_by_id(db: &impl GenericClient, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+    Ok(tokens_where(db, "t.id = $1", &[&id]).await?.pop())
+}
+
+/// The tokens matching `condition` on `tokens t`, with their owners.
+async fn tokens_where(
+    db: &impl GenericClient,
+    condition: &str,
+    parameters: Params<'_>,
+) -> Result<Vec<TokenRecord>, StoreError> {
+    let rows = all(
+        db,
+        &format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN token_owners o ON o.token_id = t.id
+             WHERE {condition} ORDER BY t.id, o.owner_key"
+        ),
+        parameters,
+    )
+    .await?;
+    let rows = rows
         .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect::<Result<_, StoreError>>()?;
-    Ok(group_owners(pairs))
+        .map(read_token_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(group_tokens(rows))
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_sessions.sql"),
     include_str!("../../../migrations/sqlite/0003_ids_never_reused.sql"),
+    include_str!("../../../migrations/sqlite/0004_token_lifecycle.sql"),
 ];
 
 /// Brings the database up to the newest schema; safe to run from several processes at

@@ -24,8 +24,8 @@ use rusqlite::Connection;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
-    NewApp, NewEvent, Page, Postponed, PublishOutcome, QueueStats, QueueStore, ScopeObjects,
-    SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome, QueueStats, QueueStore,
+    ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -156,11 +156,11 @@ impl AccountStore for SqliteStore {
 
     async fn create_token(
         &self,
-        hash: TokenHash,
-        owners: Vec<Login>,
+        token: NewToken,
+        now: Timestamp,
     ) -> Result<TokenRecord, StoreError> {
         self.writer
-            .write(move |conn| tokens::create_token(conn, &hash, &owners))
+            .write(move |conn| tokens::create_token(conn, &token, now))
             .await
     }
 
@@ -172,6 +172,22 @@ impl AccountStore for SqliteStore {
 
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.readers.read(tokens::list_tokens).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id: i64,
+        now: Timestamp,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.writer
+            .write(move |conn| tokens::revoke_token(conn, id, now))
+            .await
+    }
+
+    async fn token_used(&self, id: i64, at: Timestamp) -> Result<(), StoreError> {
+        self.writer
+            .write(move |conn| tokens::token_used(conn, id, at))
+            .await
     }
 
     async fn create_app(&self, app: NewApp) -> Result<Option<(AppRecord, Hook)>, StoreError> {

@@ -1,11 +1,10 @@
 //! Token digests and the admin token's digest.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::group_owners;
-use crate::store::{StoreError, TokenHash, TokenRecord};
+use crate::store::columns::{TOKEN_COLUMNS, group_tokens, read_token_row};
+use crate::store::{NewToken, StoreError, TokenHash, TokenRecord};
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 
@@ -29,57 +28,76 @@ pub(super) fn init_admin_token(
 
 pub(super) fn create_token(
     conn: &Connection,
-    hash: &TokenHash,
-    owners: &[Login],
+    token: &NewToken,
+    now: Timestamp,
 ) -> Result<TokenRecord, StoreError> {
     let id: i64 = conn.query_row(
-        "INSERT INTO tokens (hash, created_at) VALUES (?1, ?2) RETURNING id",
-        params![hash.as_slice(), Timestamp::now().0],
+        "INSERT INTO tokens (hash, created_at, scope, expires_at) VALUES (?1, ?2, ?3, ?4)
+         RETURNING id",
+        params![
+            token.hash.as_slice(),
+            now.0,
+            token.scope.as_str(),
+            token.expires_at.map(|at| at.0)
+        ],
         |row| row.get(0),
     )?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO token_owners (token_id, owner_key, owner) VALUES (?1, ?2, ?3)
          ON CONFLICT DO NOTHING",
     )?;
-    for owner in owners {
+    for owner in &token.owners {
         insert.execute(params![id, owner.key(), owner.as_str()])?;
     }
-    Ok(TokenRecord {
-        id,
-        owners: owners.to_vec(),
-    })
+    tokens_where(conn, "t.id = ?1", [id])?
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("a token just inserted is missing".to_owned()))
 }
 
 pub(super) fn find_token(
     conn: &Connection,
     hash: &TokenHash,
 ) -> Result<Option<TokenRecord>, StoreError> {
-    let id: Option<i64> = conn
-        .prepare_cached("SELECT id FROM tokens WHERE hash = ?1")?
-        .query_row([hash.as_slice()], |row| row.get(0))
-        .optional()?;
-    let Some(id) = id else { return Ok(None) };
-    let mut owners_query = conn
-        .prepare_cached("SELECT owner FROM token_owners WHERE token_id = ?1 ORDER BY owner_key")?;
-    let owners = owners_query
-        .query_map([id], |row| row.get::<_, String>(0))?
-        .map(|owner| {
-            let owner = owner?;
-            Login::parse(&owner).ok_or_else(|| StoreError::Corrupt(format!("owner {owner:?}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Some(TokenRecord { id, owners }))
+    Ok(tokens_where(conn, "t.hash = ?1", [hash.as_slice()])?.pop())
 }
 
 pub(super) fn list_tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT t.id, o.owner FROM tokens t LEFT JOIN token_owners o ON o.token_id = t.id
-         ORDER BY t.id, o.owner_key",
+    tokens_where(conn, "true", [])
+}
+
+pub(super) fn revoke_token(
+    conn: &Connection,
+    id: i64,
+    now: Timestamp,
+) -> Result<Option<TokenRecord>, StoreError> {
+    conn.execute(
+        "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, now.0],
     )?;
+    Ok(tokens_where(conn, "t.id = ?1", [id])?.pop())
+}
+
+pub(super) fn token_used(conn: &Connection, id: i64, at: Timestamp) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE tokens SET last_used_at = ?2
+         WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+        params![id, at.0],
+    )?;
+    Ok(())
+}
+
+/// The tokens matching `condition` on `tokens t`, with their owners.
+fn tokens_where(
+    conn: &Connection,
+    condition: &str,
+    parameters: impl rusqlite::Params,
+) -> Result<Vec<TokenRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN token_owners o ON o.token_id = t.id
+         WHERE {condition} ORDER BY t.id, o.owner_key"
+    ))?;
     let rows = statement
-        .query_map([], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Option<String>>(1)?))
-        })?
+        .query_map(parameters, |row| read_token_row(row))?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(group_owners(rows))
+    Ok(group_tokens(rows))
 }
