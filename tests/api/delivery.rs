@@ -1001,7 +1001,54 @@ async fn a_trickled_body_times_out_at_the_deadline() {
     assert_eq!(item["status_code"], 0);
 }
 
+/// Proxy variables in the server's environment are not followed: a proxy would be sent the
+/// hostname and the destination guard would only check the proxy's address (so names of
+/// internal hosts would be reached through it). The delivery goes straight to the receiver.
+async fn proxy_variables_are_not_followed() {
+    let storage = crate::helpers::Storage::new().await;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let proxied = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = proxied.clone();
+    let proxy_task = tokio::spawn(async move {
+        while let Ok((_connection, _)) = proxy.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let mut env = vec![
+        ("HOOKPOST_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
+    ];
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        env.push((name, proxy_url.as_str()));
+    }
+    let (_server, address) = crate::helpers::spawn_binary(&storage, &env).await;
+    let receiver = TestReceiver::start().await;
+    // By name, as a proxy would be asked for it.
+    let url = receiver.url.replace("127.0.0.1", "localhost");
+    let client = crate::helpers::http_client();
+    let created = client
+        .post(format!("http://{address}/api/v3{REPO_HOOKS}"))
+        .header("Authorization", format!("token {ADMIN_TOKEN}"))
+        .json(&crate::helpers::hook_body(&url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    receiver.next_of("ping").await;
+    assert_eq!(proxied.load(std::sync::atomic::Ordering::SeqCst), 0);
+    proxy_task.abort();
+}
+
 crate::harness::tests!(
+    proxy_variables_are_not_followed,
     a_ping_always_carries_its_repository_or_organization,
     a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers,
     a_form_delivery_without_secret_is_url_encoded_and_unsigned,
