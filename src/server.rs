@@ -13,6 +13,7 @@ use crate::config::ServeConfig;
 use crate::core::Core;
 use crate::delivery::retention;
 use crate::delivery::worker::Worker;
+use crate::domain::guard::Guard;
 use crate::domain::hook::HookRules;
 use crate::web::AppState;
 use crate::{api, connections, store, ui};
@@ -74,7 +75,11 @@ impl Server {
             metrics.clone(),
             Arc::new(HookRules::new(&config.header_alias)),
         )
-        .limit_auth_failures(config.auth_failure_limit);
+        .limit_auth_failures(config.auth_failure_limit)
+        .with_destination_guard(Guard::new(
+            config.delivery.allow_private_targets,
+            config.delivery.allow_target.clone(),
+        ));
         let state = AppState {
             core,
             metrics,

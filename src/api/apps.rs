@@ -368,11 +368,11 @@ async fn update_config(
     JsonObject(body): JsonObject,
 ) -> Result<Json<ConfigObject>, ApiError> {
     let patch = HookPatch::config_only(bodies::config_patch(&body, state.core.hook_rules())?);
-    let hook = state
+    let saved = state
         .core
         .update_hook(&ManagedScope::of_app(&app), app.hook_id, patch)
         .await?;
-    Ok(Json(ConfigObject::of(&hook.settings.config)))
+    Ok(Json(ConfigObject::saved(&saved)))
 }
 
 async fn list_deliveries(

@@ -168,11 +168,11 @@ async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, HeaderMap, Json<HookObject>), ApiError> {
     let settings = bodies::hook_settings(&body, state.core.hook_rules())?;
-    let hook = state
+    let saved = state
         .core
         .create_hook(scoped.scope, settings, &base)
         .await?;
-    let object = HookObject::of(&hook, &base);
+    let object = HookObject::saved(&saved, &base);
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&object.url) {
         headers.insert(LOCATION, location);
@@ -196,11 +196,11 @@ async fn update(
     JsonObject(body): JsonObject,
 ) -> Result<Json<HookObject>, ApiError> {
     let patch = bodies::hook_patch(&body, state.core.hook_rules())?;
-    let hook = state
+    let saved = state
         .core
         .update_hook(&scoped.scope, scoped.hook_id()?, patch)
         .await?;
-    Ok(Json(HookObject::of(&hook, &base)))
+    Ok(Json(HookObject::saved(&saved, &base)))
 }
 
 async fn remove(State(state): State<AppState>, scoped: Scoped) -> Result<StatusCode, ApiError> {
@@ -225,9 +225,9 @@ async fn update_config(
     JsonObject(body): JsonObject,
 ) -> Result<Json<ConfigObject>, ApiError> {
     let patch = HookPatch::config_only(bodies::config_patch(&body, state.core.hook_rules())?);
-    let hook = state
+    let saved = state
         .core
         .update_hook(&scoped.scope, scoped.hook_id()?, patch)
         .await?;
-    Ok(Json(ConfigObject::of(&hook.settings.config)))
+    Ok(Json(ConfigObject::saved(&saved)))
 }

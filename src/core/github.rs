@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::hooks::SavedHook;
 use crate::domain::hook::{HookConfig, HookScope, LastResponse, SECRET_MASK, masked_url};
 use crate::store::{Hook, HookId};
 
@@ -57,6 +58,10 @@ pub struct HookObject {
     #[schema(format = "uri")]
     pub deliveries_url: String,
     pub last_response: LastResponseObject,
+    /// Hookpost's extension, in create and update answers only: what the owner should
+    /// know, e.g. that the server will block the hook's deliveries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl HookObject {
@@ -79,6 +84,15 @@ impl HookObject {
             deliveries_url: format!("{url}/deliveries"),
             last_response: LastResponseObject::of(&hook.last_response),
             url,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A hook as just created or updated, with its warnings.
+    pub fn saved(saved: &SavedHook, base: &str) -> Self {
+        HookObject {
+            warnings: saved.warnings.clone(),
+            ..HookObject::of(&saved.hook, base)
         }
     }
 }
@@ -100,6 +114,10 @@ pub struct ConfigObject {
     /// Hookpost's extension: headers sent with every delivery (`Authorization` masked).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Hookpost's extension, in the answer to a configuration update only: what the owner
+    /// should know, e.g. that the server will block the hook's deliveries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ConfigObject {
@@ -110,6 +128,15 @@ impl ConfigObject {
             url: masked_url(&config.url),
             secret: config.secret.as_ref().map(|_| SECRET_MASK.to_owned()),
             headers: config.headers.masked(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A hook's configuration as just updated, with the hook's warnings.
+    pub fn saved(saved: &SavedHook) -> Self {
+        ConfigObject {
+            warnings: saved.warnings.clone(),
+            ..ConfigObject::of(&saved.hook.settings.config)
         }
     }
 }

@@ -31,6 +31,14 @@ const ZEN: &[&str] = &[
     "Half measures are as bad as nothing at all.",
 ];
 
+/// A hook as created or updated, and what its owner should know about it.
+#[derive(Debug)]
+pub struct SavedHook {
+    pub hook: Hook,
+    /// E.g. that its deliveries will be blocked; shown with the answer, never stored.
+    pub warnings: Vec<String>,
+}
+
 impl Core {
     /// One page of the scope's hooks.
     ///
@@ -64,12 +72,31 @@ impl Core {
         scope: ManagedScope,
         settings: HookSettings,
         base: &str,
-    ) -> Result<Hook, CoreError> {
+    ) -> Result<SavedHook, CoreError> {
         let hook = self.store.create_hook(scope.into_scope(), settings).await?;
         if hook.settings.active {
             self.send_ping(&hook, base).await?;
         }
-        Ok(hook)
+        Ok(self.saved(hook))
+    }
+
+    /// What the owner of `hook` should know about its settings: that the destination guard
+    /// will block its deliveries, with the flag that would allow them.
+    pub fn hook_warnings(&self, hook: &Hook) -> Vec<String> {
+        self.guard
+            .warning_for(&hook.settings.config.url)
+            .into_iter()
+            .collect()
+    }
+
+    /// `hook` as just saved, with its warnings, each also logged (the operator is the one
+    /// who can act on them).
+    fn saved(&self, hook: Hook) -> SavedHook {
+        let warnings = self.hook_warnings(&hook);
+        for warning in &warnings {
+            tracing::warn!(hook_id = hook.id.0, "{warning}");
+        }
+        SavedHook { hook, warnings }
     }
 
     /// # Errors
@@ -90,11 +117,13 @@ impl Core {
         scope: &ManagedScope,
         id: HookId,
         patch: HookPatch,
-    ) -> Result<Hook, CoreError> {
-        self.store
+    ) -> Result<SavedHook, CoreError> {
+        let hook = self
+            .store
             .update_hook(scope.scope(), id, patch)
             .await?
-            .ok_or(CoreError::NotFound)
+            .ok_or(CoreError::NotFound)?;
+        Ok(self.saved(hook))
     }
 
     /// Deletes the hook with its deliveries and attempts.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::auth::{Authenticator, FailureLimiter};
+use crate::domain::guard::Guard;
 use crate::domain::hook::HookRules;
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::ValidationErrors;
@@ -61,6 +62,8 @@ pub struct Core {
     rules: Arc<HookRules>,
     /// Failed authentications per client address.
     failures: Arc<FailureLimiter>,
+    /// The delivery worker's destination guard, to warn about hooks it will block.
+    guard: Arc<Guard>,
 }
 
 impl Core {
@@ -81,7 +84,16 @@ impl Core {
             rules,
             // Unlimited until a front says otherwise (`serve`'s flag).
             failures: Arc::new(FailureLimiter::new(0)),
+            // The default server's: public addresses only.
+            guard: Arc::new(Guard::new(false, Vec::new())),
         }
+    }
+
+    /// Warns about hooks that `guard` (the delivery worker's) will block.
+    #[must_use]
+    pub fn with_destination_guard(mut self, guard: Guard) -> Self {
+        self.guard = Arc::new(guard);
+        self
     }
 
     /// Refuses a client address's failed authentications beyond `per_minute` (`0`: never).

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 use url::Position;
 
 use super::connect::{Connector, Destination, Origin, Stream};
-use super::guard::Guard;
 use super::http1::{Connection, ExchangeError, Response};
+use crate::domain::guard::Guard;
 use crate::wire::OutgoingRequest;
 
 /// How much of a response body is kept.

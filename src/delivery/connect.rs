@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::guard::{Blocked, Guard};
 use super::http1::Connection;
+use crate::domain::guard::{Blocked, Guard};
 
 /// How long an unused connection is kept.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -9,7 +9,6 @@
 
 pub mod client;
 pub mod connect;
-pub mod guard;
 pub mod http1;
 pub mod retention;
 pub mod retry;

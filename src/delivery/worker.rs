@@ -22,9 +22,9 @@ use tracing::Instrument;
 use super::DeliveryConfig;
 use super::client::{AttemptResult, Transport};
 use super::connect::Destination;
-use super::guard::Guard;
 use super::retry::{RetrySchedule, random_jitter};
 use super::scheduler::{Deferred, Limits, MAX_DEFER, MIN_DEFER, Scheduler, Start};
+use crate::domain::guard::Guard;
 use crate::domain::timestamp::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{

@@ -4,6 +4,7 @@
 //! valid, so the store and the API never re-validate.
 
 pub mod event;
+pub mod guard;
 pub mod hook;
 pub mod ids;
 pub mod names;

@@ -234,7 +234,7 @@ pub async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let hook = state.core.create_hook(scope, settings, &base).await?;
+    let hook = state.core.create_hook(scope, settings, &base).await?.hook;
     Ok(Redirect::to(&hook_url(&hook.scope, hook.id)).into_response())
 }
 
@@ -245,6 +245,7 @@ async fn find(state: &AppState, path: &HookPath) -> Result<Hook, UiError> {
 fn hook_page(
     path: &HookPath,
     hook: &Hook,
+    warnings: &[String],
     log: Markup,
     errors: Option<&ValidationErrors>,
 ) -> Markup {
@@ -278,6 +279,7 @@ fn hook_page(
                     button type="submit" { "Ping" }
                 }
             }
+            @for warning in warnings { p.warning role="alert" { (warning) } }
             nav.tabs aria-label="Webhook" {
                 a href="#deliveries" { "Recent Deliveries" }
                 a href="#settings" { "Settings" }
@@ -304,7 +306,8 @@ pub async fn show(
 ) -> Result<Markup, UiError> {
     let hook = find(&state, &path).await?;
     let log = deliveries::section(&state, &path, &view).await?;
-    Ok(hook_page(&path, &hook, log, None))
+    let warnings = state.core.hook_warnings(&hook);
+    Ok(hook_page(&path, &hook, &warnings, log, None))
 }
 
 pub async fn update(
@@ -317,7 +320,8 @@ pub async fn update(
         Err(errors) => {
             let hook = find(&state, &path).await?;
             let log = deliveries::section(&state, &path, &LogView::default()).await?;
-            let page = hook_page(&path, &hook, log, Some(&errors));
+            let warnings = state.core.hook_warnings(&hook);
+            let page = hook_page(&path, &hook, &warnings, log, Some(&errors));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };

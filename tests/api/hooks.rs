@@ -399,7 +399,100 @@ async fn health_and_readiness_answer() {
     app.stop().await;
 }
 
+/// A hook whose deliveries the server will block is saved (GitHub's answer) with a
+/// `warnings` extension naming the flag that would allow them, and the operator's log says
+/// it too; nothing is attempted or changed in `last_response` by it.
+async fn a_hook_the_server_will_block_is_saved_with_a_warning() {
+    let storage = crate::helpers::Storage::new().await;
+    let (server, address, log) =
+        crate::helpers::spawn_binary_logged(&storage, &[("HOOKPOST_ADMIN_TOKEN", ADMIN_TOKEN)])
+            .await;
+    let client = crate::helpers::http_client();
+    let api = format!("http://{address}/api/v3");
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        client
+            .request(method, format!("{api}{path}"))
+            .header("Authorization", format!("token {ADMIN_TOKEN}"))
+            .json(&body)
+            .send()
+    };
+    let collection = "/repos/acme/widgets/hooks";
+    let reply = send(
+        reqwest::Method::POST,
+        collection,
+        hook_body("http://127.0.0.1:9000/hook"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let created: serde_json::Value = reply.json().await.unwrap();
+    let warning = created["warnings"][0].as_str().unwrap().to_owned();
+    assert!(warning.contains("--allow-target 127.0.0.0/8"), "{warning}");
+    assert_eq!(created["last_response"]["status"], "unused");
+    assert_matches("hook", &created);
+    let path = format!("{collection}/{}", created["id"]);
+
+    let shown: serde_json::Value = send(reqwest::Method::GET, &path, json!(null))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(shown.get("warnings").is_none(), "only in save answers");
+
+    let public = json!({"config": {"url": "https://example.com/hook"}});
+    let updated: serde_json::Value = send(reqwest::Method::PATCH, &path, public)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(updated.get("warnings").is_none(), "{updated}");
+    let local = json!({"url": "http://localhost:9000/hook"});
+    let config: serde_json::Value = send(reqwest::Method::PATCH, &format!("{path}/config"), local)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        config["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("localhost"),
+        "{config}"
+    );
+    assert_matches("webhook-config", &config);
+
+    drop(server);
+    let lines = log.await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("will be blocked") && line.contains("WARN")),
+        "{lines:#?}"
+    );
+}
+
+/// The operator who allowed a range gets no warning for it.
+async fn a_hook_to_an_allowed_range_has_no_warning() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let created = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            ADMIN_TOKEN,
+            &hook_body("http://127.0.0.1:9000/hook"),
+        )
+        .await;
+    assert!(created.get("warnings").is_none(), "{created}");
+}
+
 crate::harness::tests!(
+    a_hook_the_server_will_block_is_saved_with_a_warning,
+    a_hook_to_an_allowed_range_has_no_warning,
     hook_and_delivery_ids_are_never_reused,
     a_hook_patch_with_a_config_replaces_it_as_github_documents,
     a_repository_hook_goes_through_its_whole_life,

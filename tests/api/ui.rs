@@ -898,7 +898,30 @@ async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
     app.stop().await;
 }
 
+/// The hook page says when the server will block the hook's deliveries, and how to allow
+/// them.
+async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let browser = Browser::sign_in(&app, &token).await;
+    let mut pages = Vec::new();
+    for url in ["http://127.0.0.1:9000/hook", "https://example.com/hook"] {
+        let hook = app
+            .create_hook("/repos/acme/widgets/hooks", &token, &hook_body(url))
+            .await;
+        let (status, page) = browser
+            .get(&format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        pages.push(page);
+    }
+    assert!(pages[0].contains(r#"class="warning""#), "{}", pages[0]);
+    assert!(pages[0].contains("--allow-target 127.0.0.0/8"));
+    assert!(!pages[1].contains(r#"class="warning""#));
+}
+
 crate::harness::tests!(
+    the_hook_page_warns_that_deliveries_will_be_blocked,
     the_edit_form_keeps_the_secret_unless_told_to_remove_it,
     an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does,
     a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing,

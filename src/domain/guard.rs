@@ -89,6 +89,37 @@ impl Guard {
             Err(Blocked(address))
         }
     }
+
+    /// Why deliveries to `url` will be blocked, when that is known without asking DNS: its
+    /// host is an address the guard refuses, or `localhost` (RFC 6761: always loopback).
+    /// Other names are judged when a delivery resolves them (its status then says
+    /// `blocked`).
+    pub fn warning_for(&self, url: &str) -> Option<String> {
+        let host = url::Url::parse(url).ok()?.host()?.to_owned();
+        let address: IpAddr = match &host {
+            url::Host::Ipv4(address) => (*address).into(),
+            url::Host::Ipv6(address) => (*address).into(),
+            url::Host::Domain(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if name != "localhost" && !name.ends_with(".localhost") {
+                    return None;
+                }
+                IpAddr::from([127, 0, 0, 1])
+            }
+        };
+        if self.permits(address) {
+            return None;
+        }
+        let network = self
+            .non_public
+            .iter()
+            .find(|net| net.contains(&address))
+            .map_or_else(|| address.to_string(), ToString::to_string);
+        Some(format!(
+            "deliveries to {host} will be blocked: it is not a public address; start the \
+             server with --allow-target {network} (or --allow-private-targets) to reach it"
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +153,36 @@ mod tests {
         "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         "fec0::1",
     ];
+
+    #[test]
+    fn urls_known_to_be_blocked_get_a_warning_naming_the_way_to_allow_them() {
+        let guard = Guard::new(false, Vec::new());
+        for url in [
+            "http://127.0.0.1:9000/hook",
+            "http://localhost/hook",
+            "http://api.LOCALHOST./hook",
+            "http://[::1]/",
+            "https://10.1.2.3/",
+        ] {
+            let warning = guard.warning_for(url).unwrap_or_else(|| panic!("{url}"));
+            assert!(warning.contains("--allow-target"), "{warning}");
+        }
+        let warning = guard.warning_for("http://127.0.0.1:9000/hook").unwrap();
+        assert!(warning.contains("127.0.0.0/8"), "{warning}");
+        for url in [
+            "https://example.com/hook",
+            "http://93.184.216.34/",
+            "not a url",
+        ] {
+            assert_eq!(guard.warning_for(url), None, "{url}");
+        }
+        let allowed = Guard::new(false, vec!["127.0.0.0/8".parse().unwrap()]);
+        assert_eq!(allowed.warning_for("http://localhost:8080/"), None);
+        assert_eq!(
+            Guard::new(true, Vec::new()).warning_for("http://10.0.0.1/"),
+            None
+        );
+    }
 
     #[test]
     fn non_public_addresses_are_blocked_by_default() {
