@@ -10,6 +10,7 @@
 pub mod client;
 pub mod connect;
 pub mod http1;
+pub mod outcome_log;
 pub mod retention;
 pub mod retry;
 pub mod scheduler;

@@ -22,6 +22,7 @@ use tracing::Instrument;
 use super::DeliveryConfig;
 use super::client::{AttemptResult, Transport};
 use super::connect::Destination;
+use super::outcome_log::{self, OutcomeLog};
 use super::retry::{RetrySchedule, random_jitter};
 use super::scheduler::{Deferred, Limits, MAX_DEFER, MIN_DEFER, Scheduler, Start};
 use crate::domain::guard::Guard;
@@ -67,6 +68,8 @@ pub struct Worker {
     /// are sent, so that only a dead process's leases ever run out.
     lease: Duration,
     metrics: Arc<Metrics>,
+    /// Lines about failed attempts, rate-limited.
+    outcomes: OutcomeLog,
 }
 
 impl Worker {
@@ -107,6 +110,7 @@ impl Worker {
             grace: config.delivery_timeout + Duration::from_secs(1),
             lease: config.lease.max(Duration::from_secs(1)),
             metrics,
+            outcomes: OutcomeLog::default(),
         })
     }
 
@@ -142,6 +146,10 @@ impl Worker {
         let mut backlog = false;
         let mut renewals = tokio::time::interval(self.lease / 3);
         renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Says how many lines about failed attempts a busy window left out, even when no
+        // attempt follows it.
+        let mut summaries = tokio::time::interval(outcome_log::WINDOW);
+        summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -192,6 +200,7 @@ impl Worker {
                 () = self.wake.notified() => queued = true,
                 () = self.freed.notified() => {}
                 _ = renewals.tick() => self.renew_leases().await,
+                _ = summaries.tick() => self.outcomes.close_window(Instant::now()),
                 () = tokio::time::sleep_until(sleep) => queued = true,
             }
         }
@@ -428,6 +437,38 @@ impl Worker {
         .await;
     }
 
+    /// One line about an attempt: `debug` when it succeeded, else `info` within the
+    /// outcome log's rate limit, saying what happens next.
+    fn log_outcome(
+        &self,
+        delivery: &ClaimedDelivery,
+        result: &AttemptResult,
+        next_attempt: Option<Timestamp>,
+    ) {
+        // The `deliver` span around this names the delivery, hook and event guid.
+        let event = delivery.event.name.as_str();
+        let attempt = delivery.attempts + 1;
+        let status = result.status.as_str();
+        if result.succeeded {
+            tracing::debug!(event, attempt, status, "attempt succeeded");
+            return;
+        }
+        if !self.outcomes.admit(Instant::now()) {
+            return;
+        }
+        let what = if status.starts_with("blocked") {
+            "attempt blocked by the destination guard"
+        } else {
+            "attempt failed"
+        };
+        let then = match next_attempt {
+            Some(next) => format!("retrying at {}", next.to_github()),
+            None if delivery.retry => "no retries left, the delivery has failed".to_owned(),
+            None => "not retried (a ping, test push or redelivery)".to_owned(),
+        };
+        tracing::info!(event, attempt, status, "{what}; {then}");
+    }
+
     /// Records `result` as the attempt of `delivery` and schedules its next one.
     async fn record(
         &self,
@@ -449,7 +490,7 @@ impl Worker {
                 result.retry_after,
             )
         };
-        tracing::debug!(status = %result.status, "attempt made");
+        self.log_outcome(delivery, &result, next_attempt);
         let record = AttemptRecord {
             delivery_id: delivery.id,
             hook_id: delivery.target.hook_id,

@@ -1047,7 +1047,101 @@ async fn proxy_variables_are_not_followed() {
     proxy_task.abort();
 }
 
+/// 1,001 failing attempts (a ping and 1,000 pushes to a receiver answering 500, no
+/// retries): each failure is logged once, at `info`, up to the rate limit, and summary
+/// lines count the rest, so lines + suppressed = attempts.
+async fn failed_attempts_are_logged_once_each_up_to_a_limit_then_summarized() {
+    const PUSHES: usize = 1_000;
+    let storage = crate::helpers::Storage::new().await;
+    let receiver = TestReceiver::start().await;
+    receiver.set(Behaviour::Status(500));
+    let (server, address, log) = crate::helpers::spawn_binary_logged(
+        &storage,
+        &[
+            ("HOOKPOST_ADMIN_TOKEN", ADMIN_TOKEN),
+            ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
+            ("HOOKPOST_RETRY_SCHEDULE", "none"),
+        ],
+    )
+    .await;
+    let client = crate::helpers::http_client();
+    let api = format!("http://{address}/api/v3");
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{api}{path}"))
+            .header("Authorization", format!("token {ADMIN_TOKEN}"))
+            .json(&body)
+            .send()
+    };
+    let created = post(REPO_HOOKS, crate::helpers::hook_body(&receiver.url))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    for n in 0..PUSHES {
+        let event = json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}});
+        let published = post("/events", event).await.unwrap();
+        assert_eq!(published.status(), reqwest::StatusCode::ACCEPTED);
+    }
+    let failures = "hookpost_delivery_attempts_total{outcome=\"failure\"} ";
+    let mut made = 0;
+    for _ in 0..600 {
+        let metrics = client
+            .get(format!("http://{address}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        made = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(failures)?.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if made > PUSHES {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(made, PUSHES + 1, "every attempt was made");
+    // The window the last attempts fell in ends, and its summary is written.
+    tokio::time::sleep(hookpost::delivery::outcome_log::WINDOW + std::time::Duration::from_secs(1))
+        .await;
+    drop(server);
+    let lines = log.await.unwrap();
+    let failed: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains("attempt failed"))
+        .collect();
+    let suppressed: usize = lines
+        .iter()
+        .filter_map(|line| {
+            let count = line.split("suppressed=").nth(1)?;
+            count.split_whitespace().next()?.parse::<usize>().ok()
+        })
+        .sum();
+    assert!(suppressed > 0, "a summary counts the lines left out");
+    assert_eq!(failed.len() + suppressed, PUSHES + 1);
+    assert!(
+        failed.len() <= PUSHES / 10,
+        "{} lines: the limit holds",
+        failed.len()
+    );
+    let mut guids = std::collections::HashSet::new();
+    for line in &failed {
+        assert!(line.contains("INFO") && line.contains("status="), "{line}");
+        let guid = line
+            .split("guid=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next();
+        assert!(guids.insert(guid), "each failure once: {line}");
+    }
+    assert!(!lines.iter().any(|line| line.contains("attempt succeeded")));
+}
+
 crate::harness::tests!(
+    failed_attempts_are_logged_once_each_up_to_a_limit_then_summarized,
     proxy_variables_are_not_followed,
     a_ping_always_carries_its_repository_or_organization,
     a_json_delivery_is_signed_like_github_with_mirror_and_custom_headers,
