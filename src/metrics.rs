@@ -1,6 +1,7 @@
 //! Prometheus metrics, one registry per server (no global recorder), rendered as text at
 //! `GET /metrics`. Labels are bounded: outcomes, methods, route templates and status codes,
-//! never URLs or ids.
+//! never URLs; hook ids only for the [`BUSIEST_HOOKS`](crate::store::BUSIEST_HOOKS) hooks
+//! with the most due deliveries, so 100,000 hooks make no more series than ten.
 
 use std::sync::Mutex;
 
@@ -17,6 +18,11 @@ use crate::store::QueueStats;
 pub struct OutcomeLabels {
     /// `success` or `failure`.
     pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HookLabels {
+    pub hook_id: i64,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -39,6 +45,9 @@ pub struct Metrics {
     deliveries_due: Gauge,
     deliveries_scheduled: Gauge,
     oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The busiest hooks' due deliveries, set anew at every rendering.
+    hook_due: Family<HookLabels, Gauge>,
+    hook_oldest_due_age: Family<HookLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -54,6 +63,8 @@ impl Default for Metrics {
             deliveries_due: Gauge::default(),
             deliveries_scheduled: Gauge::default(),
             oldest_due_age: Gauge::default(),
+            hook_due: Family::default(),
+            hook_oldest_due_age: Family::default(),
             registry: Mutex::new(Registry::default()),
         };
         registry.register(
@@ -96,6 +107,16 @@ impl Default for Metrics {
             "How long the oldest due delivery has been waiting",
             metrics.oldest_due_age.clone(),
         );
+        registry.register(
+            "hook_deliveries_due",
+            "Deliveries due now, for the ten hooks with the most",
+            metrics.hook_due.clone(),
+        );
+        registry.register(
+            "hook_oldest_due_delivery_age_seconds",
+            "How long the oldest due delivery has been waiting, for the ten hooks with the most due",
+            metrics.hook_oldest_due_age.clone(),
+        );
         *metrics.registry.lock().expect("not poisoned") = registry;
         metrics
     }
@@ -117,13 +138,28 @@ impl Metrics {
 
     /// The Prometheus text exposition, with the queue gauges taken from `queue`.
     pub fn render(&self, queue: &QueueStats) -> String {
+        // Held while the gauges are set too, so that concurrent renderings don't mix.
+        let registry = self.registry.lock().expect("not poisoned");
         self.deliveries_due
             .set(i64::try_from(queue.due).unwrap_or(i64::MAX));
         self.deliveries_scheduled
             .set(i64::try_from(queue.scheduled).unwrap_or(i64::MAX));
         self.oldest_due_age.set(queue.oldest_due_age_seconds);
+        // Hooks that left the top since the last rendering lose their series.
+        self.hook_due.clear();
+        self.hook_oldest_due_age.clear();
+        for hook in &queue.busiest_hooks {
+            let labels = HookLabels {
+                hook_id: hook.hook_id.0,
+            };
+            self.hook_due
+                .get_or_create(&labels)
+                .set(i64::try_from(hook.due).unwrap_or(i64::MAX));
+            self.hook_oldest_due_age
+                .get_or_create(&labels)
+                .set(hook.oldest_due_age_seconds);
+        }
         let mut text = String::new();
-        let registry = self.registry.lock().expect("not poisoned");
         prometheus_client::encoding::text::encode(&mut text, &registry)
             .expect("writing to a String cannot fail");
         text

@@ -9,8 +9,8 @@ use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{
-    AppId, AppRecord, AttemptId, AttemptRecord, AttemptSummary, Hook, HookId, InstallationId,
-    LatestObjects, ScopeObjects, StoreError, TokenRecord, TokenScope,
+    AppId, AppRecord, AttemptId, AttemptRecord, AttemptSummary, Hook, HookBacklog, HookId,
+    InstallationId, LatestObjects, ScopeObjects, StoreError, TokenRecord, TokenScope,
 };
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -319,4 +319,24 @@ pub(crate) fn read_summary<R: Columns>(row: &R) -> Result<AttemptSummary, R::Err
         repository_id: row.opt_int(10)?,
         throttled_at: row.opt_int(11)?.map(Timestamp),
     })
+}
+
+/// The hooks with the most due deliveries at `?1`, at most `?2` of them: hook id, count,
+/// oldest due time.
+pub(crate) const BUSIEST_HOOKS_QUERY: &str = "SELECT hook_id, count(*), min(due_at) \
+     FROM deliveries WHERE due_at IS NOT NULL AND due_at <= ?1 \
+     GROUP BY hook_id ORDER BY count(*) DESC, hook_id LIMIT ?2";
+
+/// Seconds from `oldest` to `now` (0 without one).
+pub(crate) fn age_seconds(oldest: Option<i64>, now: Timestamp) -> f64 {
+    oldest.map_or(0.0, |at| (now.0 - at).max(0) as f64 / 1000.0)
+}
+
+/// A row of [`BUSIEST_HOOKS_QUERY`].
+pub(crate) fn hook_backlog(hook_id: i64, due: i64, oldest: i64, now: Timestamp) -> HookBacklog {
+    HookBacklog {
+        hook_id: HookId(hook_id),
+        due: due.unsigned_abs(),
+        oldest_due_age_seconds: age_seconds(Some(oldest), now),
+    }
 }

@@ -437,13 +437,28 @@ pub struct SessionRecord {
 }
 
 /// The queue at one moment, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueStats {
     /// Pending deliveries due now (leased ones are not due until their lease ends).
     pub due: u64,
     /// Pending deliveries due later, leased ones included.
     pub scheduled: u64,
     /// How long the oldest due delivery has waited, in seconds (0 when none is due).
+    pub oldest_due_age_seconds: f64,
+    /// The [`BUSIEST_HOOKS`] hooks with the most due deliveries, most first.
+    pub busiest_hooks: Vec<HookBacklog>,
+}
+
+/// How many hooks [`QueueStats::busiest_hooks`] names: per-hook metrics stay bounded
+/// however many hooks there are.
+pub const BUSIEST_HOOKS: u32 = 10;
+
+/// One hook's due deliveries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookBacklog {
+    pub hook_id: HookId,
+    pub due: u64,
+    /// How long its oldest due delivery has waited, in seconds.
     pub oldest_due_age_seconds: f64,
 }
 

@@ -118,7 +118,65 @@ async fn a_metrics_token_closes_the_endpoint() {
     }
 }
 
+/// Per-hook series exist for the ten hooks with the most due deliveries only, and follow
+/// the queue: 12 hooks, hook i with i due deliveries, give the series of the top ten.
+async fn per_hook_series_are_bounded_to_the_busiest_hooks() {
+    let app = spawn_stepped_app(|_| {}).await;
+    let mut hook_ids = Vec::new();
+    for n in 1..=12 {
+        let hook = app
+            .create_hook(
+                &format!("/repos/acme/repo{n}/hooks"),
+                ADMIN_TOKEN,
+                &json!({"active": false, "config": {"url": "http://10.0.0.1/hook"}}),
+            )
+            .await;
+        hook_ids.push(hook["id"].as_i64().unwrap());
+        for _ in 0..n {
+            app.publish("push", &format!("acme/repo{n}"), json!({}))
+                .await;
+        }
+    }
+    // Inactive hooks receive nothing; active ones (to an address the test server blocks, so
+    // that an attempt fails at once and waits for its retry) get hook i i deliveries.
+    let samples = scrape(&app).await;
+    assert!(
+        !samples.keys().any(|key| key.starts_with("hookpost_hook_")),
+        "no series for hooks with nothing due"
+    );
+    for (index, id) in hook_ids.iter().enumerate() {
+        let n = index + 1;
+        let path = format!("/repos/acme/repo{n}/hooks/{id}");
+        let reply = app
+            .patch(&path, ADMIN_TOKEN, &json!({"active": true}))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        for _ in 0..n {
+            app.publish("push", &format!("acme/repo{n}"), json!({}))
+                .await;
+        }
+    }
+    let samples = scrape(&app).await;
+    let due: Vec<(&String, &f64)> = samples
+        .iter()
+        .filter(|(key, _)| key.starts_with("hookpost_hook_deliveries_due{"))
+        .collect();
+    assert_eq!(due.len(), 10, "{due:?}");
+    for (index, id) in hook_ids.iter().enumerate() {
+        let series = format!("hookpost_hook_deliveries_due{{hook_id=\"{id}\"}}");
+        let expected = (index >= 2).then_some((index + 1) as f64);
+        assert_eq!(samples.get(&series).copied(), expected, "{series}");
+        let age = format!("hookpost_hook_oldest_due_delivery_age_seconds{{hook_id=\"{id}\"}}");
+        assert_eq!(samples.contains_key(&age), index >= 2, "{age}");
+    }
+    // Attempted (and failed, so waiting for a retry), none is due: no series are left.
+    app.deliver_due().await;
+    let samples = scrape(&app).await;
+    assert!(!samples.keys().any(|key| key.starts_with("hookpost_hook_")));
+}
+
 crate::harness::tests!(
+    per_hook_series_are_bounded_to_the_busiest_hooks,
     counters_move_as_events_are_published_and_delivered,
     a_metrics_token_closes_the_endpoint,
 );

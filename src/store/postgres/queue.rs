@@ -17,10 +17,13 @@ use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{headers_json, last_response_columns, state_after};
+use crate::store::columns::{
+    BUSIEST_HOOKS_QUERY, age_seconds, headers_json, hook_backlog, last_response_columns,
+    state_after,
+};
 use crate::store::{
-    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, Postponed,
-    QueueStats, StoreError, Tenant,
+    AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
+    Postponed, QueueStats, StoreError, Tenant,
 };
 
 /// The current delivery settings of the active hooks among `hook_ids`.
@@ -314,10 +317,28 @@ pub(super) async fn stats(
     .await?;
     let (due, scheduled, oldest): (i64, i64, Option<i64>) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    let limit = i64::from(BUSIEST_HOOKS);
+    let busiest_hooks = all(
+        db,
+        &BUSIEST_HOOKS_QUERY.replace("?1", "$1").replace("?2", "$2"),
+        &[&now.0, &limit],
+    )
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(hook_backlog(
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            now,
+        ))
+    })
+    .collect::<Result<_, StoreError>>()?;
     Ok(QueueStats {
         due: due.unsigned_abs(),
         scheduled: scheduled.unsigned_abs(),
-        oldest_due_age_seconds: oldest.map_or(0.0, |at| (now.0 - at).max(0) as f64 / 1000.0),
+        oldest_due_age_seconds: age_seconds(oldest, now),
+        busiest_hooks,
     })
 }
 

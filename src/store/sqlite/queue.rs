@@ -17,10 +17,13 @@ use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
-use crate::store::columns::{headers_json, last_response_columns, state_after};
+use crate::store::columns::{
+    BUSIEST_HOOKS_QUERY, age_seconds, headers_json, hook_backlog, last_response_columns,
+    state_after,
+};
 use crate::store::{
-    AttemptRecord, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId, Postponed,
-    QueueStats, StoreError, Tenant,
+    AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
+    Postponed, QueueStats, StoreError, Tenant,
 };
 
 struct Leased {
@@ -246,10 +249,17 @@ pub(super) fn stats(conn: &Connection, now: Timestamp) -> Result<QueueStats, Sto
              FROM deliveries WHERE due_at IS NOT NULL",
         )?
         .query_row([now.0], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    let busiest_hooks = conn
+        .prepare_cached(BUSIEST_HOOKS_QUERY)?
+        .query_map(params![now.0, BUSIEST_HOOKS], |row| {
+            Ok(hook_backlog(row.get(0)?, row.get(1)?, row.get(2)?, now))
+        })?
+        .collect::<Result<_, _>>()?;
     Ok(QueueStats {
         due: due.unsigned_abs(),
         scheduled: scheduled.unsigned_abs(),
-        oldest_due_age_seconds: oldest.map_or(0.0, |at| (now.0 - at).max(0) as f64 / 1000.0),
+        oldest_due_age_seconds: age_seconds(oldest, now),
+        busiest_hooks,
     })
 }
 
