@@ -150,10 +150,15 @@ pub async fn publish_ndjson(target: &Target, ndjson: &str) -> ImportSummary {
         eprintln!("line {line}: {why}");
     }
     println!(
-        "published {} events ({} deliveries queued); {} lines refused",
-        summary.published,
-        summary.deliveries,
-        summary.refused.len()
+        "published {} ({} queued); {} refused",
+        counted(summary.published, "event", "events"),
+        counted(summary.deliveries, "delivery", "deliveries"),
+        counted(summary.refused.len() as u64, "line", "lines"),
     );
     summary
+}
+
+/// `n` and the noun for it: `1 event`, `2 events`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -22,6 +22,17 @@ pub enum Kind {
     /// A Python with schemathesis and PyJWT, named by [`API_TEST_PYTHON`] (`.ci/run`
     /// prepares one).
     ApiContract,
+    /// `bash`, `curl` and `jq`, which the README's walk-through uses.
+    Shell,
+}
+
+/// What [`Kind::Shell`] needs on the `PATH`.
+const SHELL_TOOLS: [&str; 3] = ["bash", "curl", "jq"];
+
+/// Whether `program` is on the `PATH`.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// The variable that names the Python the API contract test runs.
@@ -84,6 +95,11 @@ fn missing(kind: Kind) -> Option<String> {
             "{API_TEST_PYTHON} names no Python with schemathesis (.ci/run prepares one)"
         ));
     }
+    if kind == Kind::Shell
+        && let Some(tool) = SHELL_TOOLS.into_iter().find(|tool| !on_path(tool))
+    {
+        return Some(format!("{tool} is not installed (apt-get install curl jq)"));
+    }
     if kind == Kind::Browser && !std::path::Path::new("/usr/bin/chromedriver").exists() {
         return Some(
             "/usr/bin/chromedriver is missing (apt-get install chromium chromium-driver)"
@@ -95,9 +111,11 @@ fn missing(kind: Kind) -> Option<String> {
 
 fn execute(test: &Test) -> Result<(), Failed> {
     let runtime = match test.kind {
-        Kind::Plain | Kind::ApiContract => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
+        Kind::Plain | Kind::ApiContract | Kind::Shell => {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
         Kind::MultiThread | Kind::Browser => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

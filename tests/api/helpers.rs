@@ -286,10 +286,25 @@ pub async fn spawn_binary_logged(
     String,
     tokio::task::JoinHandle<Vec<String>>,
 ) {
+    spawn_serve(storage, &[], env).await
+}
+
+/// `hookpost serve ARGS…` on `storage` and a free loopback port with `HOOKPOST_*`
+/// variables `env`: the process, its address, and every log line it writes until it exits.
+pub async fn spawn_serve(
+    storage: &Storage,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::task::JoinHandle<Vec<String>>,
+) {
     use tokio::io::AsyncBufReadExt;
     let mut command = tokio::process::Command::new(BINARY);
     command
         .arg("serve")
+        .args(args)
         .env("HOOKPOST_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .envs(storage.env())

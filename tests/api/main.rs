@@ -21,6 +21,7 @@ mod openapi;
 mod persistence;
 mod publish;
 mod publishers;
+mod readme;
 mod receiver;
 mod retries;
 mod schema;
@@ -45,6 +46,7 @@ fn main() {
         openapi::tests(),
         persistence::tests(),
         publish::tests(),
+        readme::tests(),
         retries::tests(),
         schema::tests(),
         tenancy::tests(),

@@ -36,6 +36,8 @@ mod persistence;
 mod publish;
 #[path = "../api/publishers.rs"]
 mod publishers;
+#[path = "../api/readme.rs"]
+mod readme;
 #[path = "../api/receiver.rs"]
 mod receiver;
 #[path = "../api/retries.rs"]
@@ -68,6 +70,7 @@ fn main() {
         openapi::tests(),
         persistence::tests(),
         publish::tests(),
+        readme::tests(),
         retries::tests(),
         schema::tests(),
         tenancy::tests(),
