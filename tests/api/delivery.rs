@@ -1082,21 +1082,11 @@ async fn failed_attempts_are_logged_once_each_up_to_a_limit_then_summarized() {
         let published = post("/events", event).await.unwrap();
         assert_eq!(published.status(), reqwest::StatusCode::ACCEPTED);
     }
-    let failures = "hookpost_delivery_attempts_total{outcome=\"failure\"} ";
+    let failures = "hookpost_delivery_attempts_total{outcome=\"failure\"}";
     let mut made = 0;
     for _ in 0..600 {
-        let metrics = client
-            .get(format!("http://{address}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        made = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(failures)?.trim().parse::<usize>().ok())
-            .unwrap_or(0);
+        let origin = format!("http://{address}");
+        made = crate::helpers::metric_total(&client, &origin, failures).await as usize;
         if made > PUSHES {
             break;
         }

@@ -346,6 +346,26 @@ pub async fn spawn_serve(
     (child, address, log)
 }
 
+/// The sum of the samples of `metric` (every label set) in the `/metrics` of the server at
+/// `origin` (`http://host:port`).
+pub async fn metric_total(client: &reqwest::Client, origin: &str, metric: &str) -> f64 {
+    let text = client
+        .get(format!("{origin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// An HTTP client for tests; installs the process's TLS crypto provider first, which
 /// reqwest needs as this workspace builds it.
 pub fn http_client() -> reqwest::Client {

@@ -619,6 +619,15 @@ async fn repeated_failed_authentications_are_refused_but_valid_ones_are_not() {
     );
 }
 
+/// The token a tokens page shows once, after "Create token".
+fn shown_token(page: &str) -> String {
+    let start = page
+        .find(r#"id="new-token">"#)
+        .expect("the new token is shown")
+        + r#"id="new-token">"#.len();
+    page[start..start + page[start..].find('<').unwrap()].to_owned()
+}
+
 async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps() {
     let app = spawn_app().await;
     let token = app.owner_token(&["acme"]).await;
@@ -704,12 +713,7 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
         )
         .await;
     assert_eq!(created.status(), StatusCode::OK);
-    let shown = created.text().await.unwrap();
-    let start = shown
-        .find(r#"id="new-token">"#)
-        .expect("the new token is shown")
-        + r#"id="new-token">"#.len();
-    let new_token = &shown[start..start + shown[start..].find('<').unwrap()];
+    let new_token = &shown_token(&created.text().await.unwrap());
     assert_eq!(
         app.get("/orgs/initech/hooks", new_token).await.status,
         StatusCode::OK,
@@ -731,9 +735,7 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
             ],
         )
         .await;
-    let shown = created.text().await.unwrap();
-    let start = shown.find(r#"id="new-token">"#).unwrap() + r#"id="new-token">"#.len();
-    let publisher = &shown[start..start + shown[start..].find('<').unwrap()];
+    let publisher = &shown_token(&created.text().await.unwrap());
     let refused = Browser::post_login(&app, publisher, &[]).await;
     assert_eq!(
         refused.status(),

@@ -34,18 +34,7 @@ async fn node(storage: &Storage) -> (tokio::process::Child, String) {
 
 /// Attempts this node has made, from its `/metrics`.
 async fn attempts_made(client: &reqwest::Client, origin: &str) -> f64 {
-    let text = client
-        .get(format!("{origin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|line| line.starts_with("hookpost_delivery_attempts_total"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    crate::helpers::metric_total(client, origin, "hookpost_delivery_attempts_total").await
 }
 
 /// Every guid in the hook's delivery log, read through one node's API.
