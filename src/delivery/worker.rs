@@ -33,6 +33,13 @@ use crate::store::{
 };
 use crate::wire::{self, WireSettings};
 
+/// How often a worker says it is alive (PostgreSQL: its `nodes` row).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A worker silent this long is taken for dead, and its leased work is resumed by others.
+/// Well above [`HEARTBEAT`], so that a busy node is not taken for dead (a node that is, yet
+/// alive, only makes its in-flight attempts twice: delivery is at least once anyway).
+const SILENT_AFTER: Duration = Duration::from_secs(5);
+
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
 /// The first and the longest wait before recording an attempt again while the database
@@ -150,6 +157,7 @@ impl Worker {
         // attempt follows it.
         let mut summaries = tokio::time::interval(outcome_log::WINDOW);
         summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let heartbeats = tokio::spawn(self.clone().beat(shutdown.clone()));
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -205,6 +213,7 @@ impl Worker {
             }
         }
         self.stopping.cancel();
+        heartbeats.abort();
         let waiting = self.lock_scheduler().drain();
         let now = Timestamp::now();
         self.hand_back(
@@ -354,6 +363,31 @@ impl Worker {
     }
 
     /// Extends the lease of every delivery held in memory.
+    /// Says every [`HEARTBEAT`] that this worker is alive, and takes back the work of
+    /// workers silent for [`SILENT_AFTER`]: a node that died or was restarted has its
+    /// deliveries resumed by the others within seconds, not at the end of its leases.
+    async fn beat(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut ticks = tokio::time::interval(HEARTBEAT);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            match self
+                .store
+                .heartbeat(&self.id, Timestamp::now(), SILENT_AFTER)
+                .await
+            {
+                Ok(0) => {}
+                Ok(taken) => {
+                    tracing::info!(taken, "took back the deliveries of a node that stopped");
+                }
+                Err(error) => tracing::debug!(%error, "could not send a heartbeat"),
+            }
+        }
+    }
+
     async fn renew_leases(&self) {
         let held: Vec<DeliveryId> = self
             .in_flight

@@ -638,6 +638,19 @@ pub trait QueueStore: Send + Sync {
     /// several processes must leave them to expire.
     async fn recover_leases(&self, now: Timestamp) -> Result<u64, StoreError>;
 
+    /// Says that `worker` is alive, and takes back the leases of workers silent for
+    /// `silent_after` (their process died or was restarted; measured by the database's
+    /// clock, so clocks that differ between machines do not matter): those deliveries
+    /// become due at `now` and every node is woken. Returns how many were taken back. A
+    /// store that one process serves alone has nothing to do (its leases are recovered at
+    /// start).
+    async fn heartbeat(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        silent_after: std::time::Duration,
+    ) -> Result<u64, StoreError>;
+
     /// Extends the leases `worker` still holds on `delivery_ids` to `lease_until`, so that
     /// a lease can be short (a dead process's work comes back soon) and yet never run out
     /// under a delivery that is merely waiting for a slot.

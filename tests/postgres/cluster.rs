@@ -252,7 +252,73 @@ async fn a_token_revoked_on_one_node_is_refused_by_another_within_a_second() {
     );
 }
 
+/// A node killed with `kill -9` while its attempts hang has them made again by a node
+/// started after it, within seconds: leases last ten minutes here, so only the dead node's
+/// silent heartbeat can explain it.
+async fn a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end() {
+    let storage = Storage::new().await;
+    let receiver = TestReceiver::start().await;
+    receiver.set(crate::receiver::Behaviour::Hang);
+    let node_env = [
+        ("HOOKPOST_ADMIN_TOKEN", TOKEN),
+        ("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8"),
+        ("HOOKPOST_LEASE", "600s"),
+    ];
+    let (mut first, address) = spawn_binary(&storage, &node_env).await;
+    let client = http_client();
+    let api = format!("http://{address}/api/v3");
+    let created = client
+        .post(format!("{api}/repos/acme/widgets/hooks"))
+        .header("Authorization", format!("token {TOKEN}"))
+        .json(&crate::helpers::hook_body(&receiver.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    for n in 0..3 {
+        let published = client
+            .post(format!("{api}/events"))
+            .header("Authorization", format!("token {TOKEN}"))
+            .json(&json!({"event": "push", "repository": "acme/widgets", "payload": {"n": n}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.status(), StatusCode::ACCEPTED);
+    }
+    // The ping and the three pushes are in flight at the first node, hanging.
+    let mut guids = HashSet::new();
+    for _ in 0..4 {
+        guids.insert(
+            receiver
+                .next()
+                .await
+                .header("x-github-delivery")
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    first.kill().await.unwrap();
+    receiver.set(crate::receiver::Behaviour::Status(200));
+    let (_second, _) = spawn_binary(&storage, &node_env).await;
+    let started = std::time::Instant::now();
+    let mut again = HashSet::new();
+    while again.len() < guids.len() {
+        // Each wait is bounded by the receiver (20 s): a lease end would be ten minutes.
+        again.insert(
+            receiver
+                .next()
+                .await
+                .header("x-github-delivery")
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(again, guids);
+    eprintln!("resumed within {:?} of the kill", started.elapsed());
+}
+
 crate::harness::tests!(
+    a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end,
     a_token_revoked_on_one_node_is_refused_by_another_within_a_second,
     work_queued_on_one_node_wakes_another_at_once,
     a_live_node_keeps_its_lease_however_long_the_receiver_takes,

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_sessions.sql"),
     include_str!("../../../migrations/postgres/0003_token_lifecycle.sql"),
+    include_str!("../../../migrations/postgres/0004_nodes.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.

@@ -403,9 +403,23 @@ impl QueueStore for PostgresStore {
     }
 
     /// Other processes may hold leases in a shared database: none is taken back here; a
-    /// dead process's leases run out by themselves.
+    /// dead process's leases come back through the live nodes' heartbeats.
     async fn recover_leases(&self, _now: Timestamp) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    async fn heartbeat(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        silent_after: std::time::Duration,
+    ) -> Result<u64, StoreError> {
+        let silent_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
+        // Bookkeeping: a heartbeat lost in a crash is the crash's own signal.
+        in_transaction!(self, relaxed, |db| queue::heartbeat(
+            &db, worker, now, silent_ms
+        )
+        .await?)
     }
 
     async fn renew_leases(

@@ -12,7 +12,7 @@ use deadpool_postgres::GenericClient;
 
 use super::events::queue_once;
 use super::hooks::exists;
-use super::{all, exec, one, opt};
+use super::{all, exec, notify_work, one, opt};
 use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::secret::Secret;
@@ -340,6 +340,51 @@ pub(super) async fn stats(
         oldest_due_age_seconds: age_seconds(oldest, now),
         busiest_hooks,
     })
+}
+
+/// Touches `worker`'s heartbeat; forgets the nodes silent for `silent_ms` (by the
+/// database's clock) and makes their leased deliveries due at `now` (one transaction, so
+/// two live nodes never both take the same dead node's work, and a crash between the two
+/// steps loses nothing).
+pub(super) async fn heartbeat(
+    db: &impl GenericClient,
+    worker: &str,
+    now: Timestamp,
+    silent_ms: i64,
+) -> Result<u64, StoreError> {
+    exec(
+        db,
+        "INSERT INTO nodes (id, heartbeat_at)
+         VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        &[&worker],
+    )
+    .await?;
+    let dead: Vec<String> = all(
+        db,
+        "DELETE FROM nodes
+         WHERE heartbeat_at < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1
+         RETURNING id",
+        &[&silent_ms],
+    )
+    .await?
+    .iter()
+    .map(|row| row.try_get(0))
+    .collect::<Result<_, _>>()?;
+    if dead.is_empty() {
+        return Ok(0);
+    }
+    let taken = exec(
+        db,
+        "UPDATE deliveries SET due_at = $2, leased_by = NULL, lease_until = NULL
+         WHERE leased_by = ANY($1) AND state = 'pending'",
+        &[&dead, &now.0],
+    )
+    .await?;
+    if taken > 0 {
+        notify_work(db).await?;
+    }
+    Ok(taken)
 }
 
 pub(super) async fn renew(
