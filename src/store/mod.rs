@@ -685,7 +685,9 @@ pub trait QueueStore: Send + Sync {
     async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError>;
 
     /// Deletes up to `batch` events older than `before` with their deliveries and
-    /// attempts; returns how many events went.
+    /// attempts; returns how many events went. An event with a delivery still pending
+    /// (queued, leased or waiting for a retry) stays, however old: retention never drops
+    /// work.
     async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
 }
 

@@ -34,6 +34,7 @@ checks!(
     a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it,
     pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive,
     retention_prunes_old_events_with_their_deliveries_and_attempts,
+    retention_keeps_an_old_event_while_a_delivery_of_it_is_queued,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
 );
 
@@ -405,6 +406,40 @@ async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: A
         claim.deliveries.len(),
         1,
         "the newest event is still queued"
+    );
+}
+
+/// However old its event, work still queued or leased is delivered: the event is pruned
+/// only once no delivery of it is pending.
+async fn retention_keeps_an_old_event_while_a_delivery_of_it_is_queued(store: Arc<dyn Store>) {
+    hook(&store, repo(), &["push"], true).await;
+    publish(&store, at(0)).await;
+    assert_eq!(store.prune(at(50), 100).await.unwrap(), 0, "queued");
+    let claim = store.claim_due("w", at(60), at(120), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 1);
+    assert_eq!(store.prune(at(50), 100).await.unwrap(), 0, "leased");
+    let mut failed = attempt(&claim.deliveries[0], at(61), false);
+    failed.next_attempt = Some(at(300));
+    store.record_attempt(failed).await.unwrap();
+    assert_eq!(
+        store.prune(at(50), 100).await.unwrap(),
+        0,
+        "waiting for a retry"
+    );
+    let claim = store.claim_due("w", at(300), at(360), 100).await.unwrap();
+    assert_eq!(
+        claim.deliveries.len(),
+        1,
+        "the retry of an old event is made"
+    );
+    store
+        .record_attempt(attempt(&claim.deliveries[0], at(301), true))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.prune(at(50), 100).await.unwrap(),
+        1,
+        "done, then pruned"
     );
 }
 

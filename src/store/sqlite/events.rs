@@ -299,7 +299,10 @@ pub(super) fn prune(conn: &Connection, before: Timestamp, batch: u32) -> Result<
     let deleted = conn
         .prepare_cached(
             "DELETE FROM events WHERE id IN
-               (SELECT id FROM events WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+               (SELECT e.id FROM events e WHERE e.created_at < ?1
+                  AND NOT EXISTS (SELECT 1 FROM deliveries d
+                                  WHERE d.event_id = e.id AND d.state = 'pending')
+                ORDER BY e.created_at LIMIT ?2)",
         )?
         .execute(params![before.0, batch])?;
     Ok(deleted as u64)
