@@ -38,7 +38,7 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A worker silent this long is taken for dead, and its leased work is resumed by others.
 /// Well above [`HEARTBEAT`], so that a busy node is not taken for dead (a node that is, yet
 /// alive, only makes its in-flight attempts twice: delivery is at least once anyway).
-const SILENT_AFTER: Duration = Duration::from_secs(5);
+const SILENT_AFTER: Duration = Duration::from_secs(3);
 
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 512;
