@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::ids::AppId;
 use super::names::{Login, RepoName};
-use super::validate::{Problems, ValidationErrors};
+use super::validate::{ErrorCode, Problems, ValidationErrors};
 
 pub use super::secret::SECRET_MASK;
 use super::secret::Secret;
@@ -234,6 +234,15 @@ impl HookSettings {
     /// Every invalid field, at once, named as in the API (`config.url`, `events[1]`, …).
     pub fn new(input: &HookInput, rules: &HookRules) -> Result<Self, ValidationErrors> {
         let mut problems = Problems::new("Hook");
+        // A form or a command line that names no event made a hook that receives nothing
+        // (the API's own reader defaults to `push`, as GitHub does).
+        if input.events.is_empty() {
+            problems.push(
+                "events",
+                ErrorCode::MissingField,
+                "choose at least one event",
+            );
+        }
         let events = check_events(
             &mut problems,
             "events",

@@ -93,12 +93,22 @@ pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup 
                     @if attempt.redelivery { span.badge { "redelivery" } }
                     time datetime=(attempt.delivered_at.to_github()) { (ago(attempt.delivered_at, now)) }
                     span.duration { (format!("{:.2} s", attempt.duration_ms as f64 / 1000.0)) }
-                    span.status { @if attempt.status_code > 0 { (attempt.status_code) " " } (attempt.status) }
+                    span.status { (plain_status(attempt.status_code, &attempt.status)) }
                 }
                 div.detail { p.muted { "Loading…" } }
             }
         }
     }
+}
+
+/// An attempt's status as a person reads it: `200 OK`, `500 Invalid HTTP Response` (the
+/// log's status already ends with the code GitHub repeats there), `timed out`.
+fn plain_status(code: u16, status: &str) -> String {
+    if code == 0 {
+        return status.to_owned();
+    }
+    let status = status.strip_suffix(&format!(": {code}")).unwrap_or(status);
+    format!("{code} {status}")
 }
 
 /// Successes and failures per hour over the last 24 hours, as a bar chart.
@@ -183,7 +193,16 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
                 data-live=[live.then(|| format!("{base}/live?filter={}&after={newest}", view.filter()))] {
                 @for attempt in &attempts { (row(path, attempt, now)) }
             }
-            @if attempts.is_empty() { p.empty #no-deliveries { "No deliveries yet." } }
+            @if attempts.is_empty() {
+                p.empty #no-deliveries {
+                    @match (view.filter(), view.before.is_some()) {
+                        (_, true) => "No older deliveries.",
+                        ("failed", _) => "No failed deliveries.",
+                        ("redeliveries", _) => "No redeliveries.",
+                        _ => "No deliveries yet.",
+                    }
+                }
+            }
             @if let Some(before) = page.next_before {
                 a.button href={(base) "?filter=" (view.filter()) "&before=" (before) "#deliveries"} { "Older deliveries" }
             }
@@ -296,4 +315,19 @@ pub async fn live(
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_say_their_code_once() {
+        assert_eq!(plain_status(200, "OK"), "200 OK");
+        assert_eq!(
+            plain_status(500, "Invalid HTTP Response: 500"),
+            "500 Invalid HTTP Response"
+        );
+        assert_eq!(plain_status(0, "timed out"), "timed out");
+    }
 }

@@ -279,6 +279,9 @@ fn hook_page(
                     button type="submit" { "Ping" }
                 }
             }
+            @if !hook.settings.active {
+                p.warning #inactive role="status" { "This webhook is inactive: events are not delivered to it, and it is not pinged. Tick “Active” in its settings to resume." }
+            }
             @for warning in warnings { p.warning role="alert" { (warning) } }
             nav.tabs aria-label="Webhook" {
                 a href="#deliveries" { "Recent Deliveries" }
@@ -370,6 +373,14 @@ pub async fn ping(
     ApiBase(base): ApiBase,
     _form: SignedForm,
 ) -> Result<Redirect, UiError> {
+    let hook = find(&state, &path).await?;
+    if !hook.settings.active {
+        // GitHub pings inactive hooks not at all; say so rather than seem to do it.
+        return Err(UiError::BadRequest(
+            "This webhook is inactive, so it is not pinged: make it active in its settings first."
+                .to_owned(),
+        ));
+    }
     state.core.ping(&path.scope, path.hook_id, &base).await?;
     Ok(Redirect::to(&path.base()))
 }

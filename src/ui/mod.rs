@@ -20,7 +20,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::core::CoreError;
@@ -32,6 +32,7 @@ use session::{CSRF_FIELD, Session};
 
 const CSS: &str = include_str!("assets/ui.css");
 const JS: &str = include_str!("assets/ui.js");
+const FAVICON: &str = include_str!("assets/favicon.svg");
 
 /// The UI's routes; the server serves them beside the API.
 pub fn router() -> Router<AppState> {
@@ -82,6 +83,17 @@ pub fn router() -> Router<AppState> {
             "/ui/assets/ui.js",
             get(|| async { asset("text/javascript", JS) }),
         )
+        .route(
+            "/ui/assets/favicon.svg",
+            get(|| async { asset("image/svg+xml", FAVICON) }),
+        )
+        // Browsers ask for it whatever the page says.
+        .route(
+            "/favicon.ico",
+            get(|| async { Redirect::to("/ui/assets/favicon.svg") }),
+        )
+        // Any other page under /ui is the UI's own 404 page, not the API's JSON.
+        .route("/ui/{*rest}", any(|| async { UiError::NotFound }))
         .merge(hook_routes("/ui/repos/{owner}/{repo}"))
         .merge(hook_routes("/ui/orgs/{org}"))
         .merge(hook_routes("/ui/apps/{app_id}"))
@@ -199,6 +211,7 @@ pub fn layout(title: &str, session: Option<&Session>, content: Markup) -> Markup
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Hookpost" }
+                link rel="icon" href="/ui/assets/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/ui/assets/ui.css";
                 script src="/ui/assets/ui.js" defer {}
             }

@@ -900,6 +900,74 @@ async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
     app.stop().await;
 }
 
+/// Small things a daily user meets: an unknown page is the UI's own 404 page, a favicon, a
+/// hook with no event refused next to its field, an empty filter that says what it
+/// filtered, an inactive hook that says so and is not pretended to be pinged.
+async fn the_ui_explains_empty_lists_inactive_hooks_and_unknown_pages() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let browser = Browser::sign_in(&app, &token).await;
+
+    let unknown = browser
+        .client
+        .get(format!("{}/ui/no/such/page", browser.origin))
+        .header(COOKIE, &browser.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(
+        unknown.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let (status, _) = browser.get("/ui/assets/favicon.svg").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, page) = browser.get("/ui").await;
+    assert!(page.contains(r#"rel="icon""#));
+
+    let csrf = browser.csrf().await;
+    let no_events = [
+        ("_csrf", csrf.as_str()),
+        ("target", "acme/widgets"),
+        ("url", "https://example.com/hook"),
+        ("active", "1"),
+    ];
+    let refused = browser.post("/ui/hooks/new", &no_events).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("choose at least one event")
+    );
+    let hooks = app.get("/repos/acme/widgets/hooks", &token).await;
+    assert_eq!(hooks.body, json!([]), "nothing was created");
+
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &json!({"active": false, "config": {"url": "https://example.com/hook"}}),
+        )
+        .await;
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    let (_, shown) = browser.get(&page).await;
+    assert!(
+        shown.contains(r#"id="inactive""#),
+        "the page says it is inactive"
+    );
+    let (_, failed) = browser.get(&format!("{page}?filter=failed")).await;
+    assert!(failed.contains("No failed deliveries."));
+    let ping = browser
+        .post(&format!("{page}/ping"), &[("_csrf", csrf.as_str())])
+        .await;
+    assert_eq!(ping.status(), StatusCode::BAD_REQUEST);
+    assert!(ping.text().await.unwrap().contains("inactive"));
+}
+
 /// The hook page says when the server will block the hook's deliveries, and how to allow
 /// them.
 async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
@@ -923,6 +991,7 @@ async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
 }
 
 crate::harness::tests!(
+    the_ui_explains_empty_lists_inactive_hooks_and_unknown_pages,
     the_hook_page_warns_that_deliveries_will_be_blocked,
     the_edit_form_keeps_the_secret_unless_told_to_remove_it,
     an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does,
