@@ -91,7 +91,7 @@ pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup 
                     span.guid { (attempt.guid) }
                     span.event { (event) }
                     @if attempt.redelivery { span.badge { "redelivery" } }
-                    time datetime=(attempt.delivered_at.to_github()) { (ago(attempt.delivered_at, now)) }
+                    time.ago datetime=(attempt.delivered_at.to_github()) title=(attempt.delivered_at.to_github()) { (ago(attempt.delivered_at, now)) }
                     span.duration { (format!("{:.2} s", attempt.duration_ms as f64 / 1000.0)) }
                     span.status { (plain_status(attempt.status_code, &attempt.status)) }
                 }

@@ -816,6 +816,12 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
     let (status, first) = browser.get(&page).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(rows(&first), 30, "a page of 30, newest first");
+    // Relative times carry the absolute instant as a tooltip (and the script keeps them
+    // current).
+    assert!(
+        first.contains(r#"<time class="ago" datetime="20"#) && first.contains(r#"title="20"#),
+        "absolute times in tooltips"
+    );
     assert!(
         first.contains("Last 24 hours: 23 succeeded, 12 failed"),
         "the chart counts the ping too"

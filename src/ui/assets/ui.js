@@ -1,5 +1,5 @@
-// Hookpost's only script: opens delivery details on demand, switches their tabs, and
-// prepends new deliveries as the server sends them. The pages work without it, except
+// Hookpost's only script: opens delivery details on demand, switches their tabs,
+// prepends new deliveries as the server sends them, and keeps relative times current. The pages work without it, except
 // for live updates and details.
 "use strict";
 
@@ -58,3 +58,18 @@ document.addEventListener("DOMContentLoaded", () => {
     if (empty) empty.remove();
   });
 });
+
+// "just now" becomes "1 min ago" as time passes, as the server would write it.
+function ago(at) {
+  const seconds = Math.max(0, Math.floor((Date.now() - at) / 1000));
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86400)} days ago`;
+}
+setInterval(() => {
+  for (const time of document.querySelectorAll("time.ago[datetime]")) {
+    const at = Date.parse(time.getAttribute("datetime"));
+    if (!Number.isNaN(at)) time.textContent = ago(at);
+  }
+}, 30000);
