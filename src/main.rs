@@ -108,6 +108,10 @@ enum AppCommand {
         /// `json` or `form`.
         #[arg(long, default_value = "json")]
         content_type: String,
+        /// `github` (X-Hub-Signature-256), `standard` (Standard Webhooks; the secret must
+        /// be `whsec_` and the base64 of 24 to 64 random bytes) or `both`.
+        #[arg(long, default_value = "github")]
+        signature: String,
         #[command(flatten)]
         store: StoreConfig,
     },
@@ -326,6 +330,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             url,
             secret,
             content_type,
+            signature,
             store,
         } => {
             let events = if events.is_empty() {
@@ -340,6 +345,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 content_type,
                 // An empty secret is none, as in the API.
                 secret: secret.map(Secret::new),
+                signature: Some(signature),
                 ..HookInput::default()
             };
             let hook = HookSettings::new(&input, &HookRules::default())

@@ -15,9 +15,11 @@ use serde_json::Value;
 use sha1::Sha1;
 use sha2::Sha256;
 
-use crate::domain::hook::{ContentType, CustomHeaders, SECRET_MASK};
+use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, SECRET_MASK};
 use crate::domain::ids::InstallationId;
 use crate::domain::secret::Secret;
+use crate::domain::signature::standard_key;
+use crate::domain::timestamp::Timestamp;
 use crate::store::{ClaimedDelivery, DeliveryTarget, EventRecord};
 
 /// Server-wide settings of the request.
@@ -111,7 +113,44 @@ fn installation_target(
     }
 }
 
-/// Builds the request for one claimed delivery.
+/// A Standard Webhooks signature: `v1,` and the base64 of the HMAC-SHA256 of
+/// `{id}.{timestamp}.{body}`, keyed by the secret's decoded bytes.
+pub fn sign_standard(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// The Standard Webhooks headers of an attempt sent at `sent_at`: the event's guid (the
+/// same on every retry and redelivery), the attempt's Unix time, and one signature per
+/// secret that still signs (the new one first, during a rotation's overlap).
+fn standard_headers(
+    config: &HookConfig,
+    guid: &str,
+    sent_at: Timestamp,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let timestamp = sent_at.0.div_euclid(1000);
+    let signatures: Vec<String> = config
+        .secret
+        .iter()
+        .chain(config.live_previous_secret(sent_at))
+        .filter_map(|secret| standard_key(secret.expose()))
+        .map(|key| sign_standard(&key, guid, timestamp, body))
+        .collect();
+    vec![
+        ("webhook-id".into(), guid.to_owned()),
+        ("webhook-timestamp".into(), timestamp.to_string()),
+        ("webhook-signature".into(), signatures.join(" ")),
+    ]
+}
+
+/// Builds the request for one claimed delivery, sent at `sent_at`.
 ///
 /// # Errors
 /// When the stored URL does not parse (it was validated when stored, so only a damaged
@@ -119,6 +158,7 @@ fn installation_target(
 pub fn build(
     delivery: &ClaimedDelivery,
     settings: &WireSettings,
+    sent_at: Timestamp,
 ) -> Result<OutgoingRequest, url::ParseError> {
     let event = &delivery.event;
     let config = &delivery.target.config;
@@ -151,6 +191,7 @@ pub fn build(
     let sha256 = config
         .secret
         .as_ref()
+        .filter(|_| config.signature.signs_github())
         .map(|secret| sign_sha256(secret.expose(), &body));
     if let (Some(secret), Some(sha256)) = (config.secret.as_ref().map(Secret::expose), &sha256) {
         headers.push((
@@ -158,6 +199,9 @@ pub fn build(
             format!("sha1={}", sign_sha1(secret, &body)),
         ));
         headers.push(("X-Hub-Signature-256".into(), format!("sha256={sha256}")));
+    }
+    if config.signature.signs_standard() {
+        headers.extend(standard_headers(config, &event.guid, sent_at, &body));
     }
     for alias in &settings.aliases {
         headers.push((format!("X-{alias}-Delivery"), event.guid.clone()));
@@ -204,6 +248,7 @@ fn basic_credentials(url: &url::Url) -> Option<String> {
 mod tests {
     use super::*;
     use crate::domain::hook::{CustomHeaders, HookConfig};
+    use crate::domain::signature::{PreviousSecret, SignatureScheme};
     use crate::store::{AppId, DeliveryId, HookId, InstallationId};
 
     fn delivery(content_type: ContentType, secret: Option<&str>) -> ClaimedDelivery {
@@ -231,6 +276,8 @@ mod tests {
                     headers: CustomHeaders::from_json(
                         &serde_json::json!({"X-My-Request-Header": "XXX"}),
                     ),
+                    signature: SignatureScheme::Github,
+                    previous_secret: None,
                 },
             }),
             installation_id: None,
@@ -246,6 +293,86 @@ mod tests {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// When the tests' attempts are sent.
+    const SENT_AT: Timestamp = Timestamp(1_614_265_330_123);
+
+    #[test]
+    fn signs_like_the_standard_webhooks_specification() {
+        // The specification's own example (also what its reference libraries test).
+        let key = standard_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(
+            sign_standard(
+                &key,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+    }
+
+    #[test]
+    fn a_standard_hook_carries_the_standard_headers_and_both_carries_githubs_too() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let with = |signature, previous: Option<PreviousSecret>| {
+            let mut delivery = delivery(ContentType::Json, Some(secret));
+            let target = Arc::make_mut(&mut delivery.target);
+            target.config.signature = signature;
+            target.config.previous_secret = previous;
+            build(&delivery, &settings(), SENT_AT).unwrap()
+        };
+        let standard = with(SignatureScheme::Standard, None);
+        let guid = "3fdcd42d-5bcb-45c5-b01a-27a2e5e23b00";
+        assert_eq!(header(&standard, "webhook-id"), Some(guid));
+        assert_eq!(header(&standard, "webhook-timestamp"), Some("1614265330"));
+        let key = standard_key(secret).unwrap();
+        let expected = sign_standard(&key, guid, 1_614_265_330, &standard.body);
+        assert_eq!(
+            header(&standard, "webhook-signature"),
+            Some(expected.as_str())
+        );
+        assert_eq!(header(&standard, "X-Hub-Signature-256"), None);
+        assert_eq!(
+            header(&standard, "X-GitHub-Delivery"),
+            Some(guid),
+            "GitHub's others stay"
+        );
+
+        let both = with(SignatureScheme::Both, None);
+        let github = sign_sha256(secret, &both.body);
+        assert_eq!(
+            header(&both, "X-Hub-Signature-256"),
+            Some(format!("sha256={github}").as_str()),
+            "keyed by the whole whsec_ string"
+        );
+        assert!(header(&both, "webhook-signature").is_some());
+
+        // During an overlap both secrets sign, the new one first; after it only the new.
+        let old = "whsec_dGhlIG9sZCBzZWNyZXQgb2YgdGhpcyBob29rIQ==";
+        let overlap = |until| {
+            with(
+                SignatureScheme::Standard,
+                Some(PreviousSecret {
+                    secret: Secret::new(old),
+                    expires_at: Timestamp(until),
+                }),
+            )
+        };
+        let during = overlap(SENT_AT.0 + 1);
+        let old_signature = sign_standard(
+            &standard_key(old).unwrap(),
+            guid,
+            1_614_265_330,
+            &during.body,
+        );
+        assert_eq!(
+            header(&during, "webhook-signature"),
+            Some(format!("{expected} {old_signature}").as_str())
+        );
+        let after = overlap(SENT_AT.0);
+        assert_eq!(header(&after, "webhook-signature"), Some(expected.as_str()));
     }
 
     fn settings() -> WireSettings {
@@ -266,7 +393,12 @@ mod tests {
 
     #[test]
     fn json_delivery_carries_githubs_and_the_mirror_headers() {
-        let request = build(&delivery(ContentType::Json, Some("s")), &settings()).unwrap();
+        let request = build(
+            &delivery(ContentType::Json, Some("s")),
+            &settings(),
+            SENT_AT,
+        )
+        .unwrap();
         assert_eq!(&request.body[..], br#"{"action":"opened","n":"a b&c"}"#);
         assert_eq!(header(&request, "content-type"), Some("application/json"));
         assert_eq!(header(&request, "x-github-event"), Some("issues"));
@@ -297,7 +429,7 @@ mod tests {
 
     #[test]
     fn form_delivery_is_url_encoded_and_unsigned_without_secret() {
-        let request = build(&delivery(ContentType::Form, None), &settings()).unwrap();
+        let request = build(&delivery(ContentType::Form, None), &settings(), SENT_AT).unwrap();
         assert_eq!(
             std::str::from_utf8(&request.body).unwrap(),
             "payload=%7B%22action%22%3A%22opened%22%2C%22n%22%3A%22a+b%26c%22%7D"
@@ -315,14 +447,14 @@ mod tests {
         let mut with_credentials = delivery(ContentType::Json, None);
         Arc::make_mut(&mut with_credentials.target).config.url =
             "https://hook%20user:p%40ss@receiver.example/hook".into();
-        let request = build(&with_credentials, &settings()).unwrap();
+        let request = build(&with_credentials, &settings(), SENT_AT).unwrap();
         // base64("hook user:p@ss")
         assert_eq!(
             header(&request, "authorization"),
             Some("Basic aG9vayB1c2VyOnBAc3M=")
         );
         assert_eq!(
-            build(&delivery(ContentType::Json, None), &settings())
+            build(&delivery(ContentType::Json, None), &settings(), SENT_AT)
                 .unwrap()
                 .headers
                 .iter()
@@ -337,7 +469,7 @@ mod tests {
         let mut app_delivery = delivery(ContentType::Json, None);
         Arc::make_mut(&mut app_delivery.target).app_id = Some(AppId(5));
         app_delivery.installation_id = Some(InstallationId(77));
-        let request = build(&app_delivery, &settings()).unwrap();
+        let request = build(&app_delivery, &settings(), SENT_AT).unwrap();
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(body["installation"], serde_json::json!({"id": 77}));
         assert_eq!(

@@ -12,6 +12,8 @@ use crate::domain::hook::{
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
+use crate::domain::signature::{SignatureScheme, parse_overlap};
+use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::{ErrorCode, Problems, ValidationErrors};
 
 /// Reads a create body, applying GitHub's defaults (`web`, active, `["push"]`, `form`).
@@ -97,13 +99,44 @@ fn config_patch_under(
             "" => Some(None),
             secret => Some(Some(Secret::new(secret))),
         });
-    ConfigPatch {
+    let signature = problems
+        .string(config, "signature", &format!("{key}.signature"))
+        .and_then(|text| {
+            SignatureScheme::parse(text).or_else(|| {
+                problems.invalid(
+                    &format!("{key}.signature"),
+                    "signature must be \"github\", \"standard\" or \"both\"",
+                );
+                None
+            })
+        });
+    let overlap = problems
+        .string(config, "secret_overlap", &format!("{key}.secret_overlap"))
+        .and_then(|text| {
+            parse_overlap(text).or_else(|| {
+                problems.invalid(
+                    &format!("{key}.secret_overlap"),
+                    "secret_overlap must be a whole number of s, m, h or d (e.g. \"24h\"), \
+                     at most 7 days",
+                );
+                None
+            })
+        });
+    // An overlap means something only beside a new secret.
+    let rotated_until = overlap
+        .filter(|_| matches!(secret, Some(Some(_))))
+        .map(|overlap| Timestamp::now().after(overlap));
+    let patch = ConfigPatch {
         url,
         content_type,
         secret,
         insecure_ssl: read_insecure_ssl(problems, config, key),
         headers: read_headers(problems, config, rules, key),
-    }
+        signature,
+        rotated_until,
+    };
+    patch.check_signature(problems, key);
+    patch
 }
 
 /// Reads the body of `PATCH …/hooks/{id}/config`, which is a config object itself.
@@ -199,6 +232,7 @@ fn replacing_config(
     }
     patch.content_type.get_or_insert(ContentType::Form);
     patch.insecure_ssl.get_or_insert(false);
+    patch.signature.get_or_insert(SignatureScheme::Github);
     patch
 }
 

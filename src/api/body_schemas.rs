@@ -103,6 +103,15 @@ struct ConfigFields {
     /// keeps the value the header has.
     #[schema(value_type = Option<CustomHeaders>)]
     headers: Option<BTreeMap<String, String>>,
+    /// Hookpost's extension: `github` (the default: `X-Hub-Signature-256`), `standard`
+    /// (the Standard Webhooks headers) or `both`; `standard` and `both` need a `secret` of
+    /// `whsec_` and the base64 of 24 to 64 random bytes, given with it.
+    #[schema(value_type = Option<crate::core::github::SignatureName>)]
+    signature: Option<String>,
+    /// Hookpost's extension: with a new `secret`, how long the old one still signs
+    /// Standard deliveries beside it (e.g. `24h`; at most 7 days).
+    #[schema(value_type = Option<SecretOverlap>)]
+    secret_overlap: Option<String>,
 }
 
 /// Always `web`.
@@ -151,6 +160,11 @@ patterned_string!(
 patterned_string!(
     /// An account or repository name.
     AccountName = NAME_PATTERN
+);
+patterned_string!(
+    /// How long a rotated secret still signs: a whole number of `s`, `m`, `h` or `d`, at
+    /// most 7 days.
+    SecretOverlap = crate::domain::signature::OVERLAP_PATTERN
 );
 patterned_string!(
     /// A repository's `owner/name`.

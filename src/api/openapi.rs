@@ -14,6 +14,7 @@ use utoipa::openapi::schema::Schema;
 use super::pagination::MAX_PER_PAGE;
 use super::routes::Operation;
 use crate::domain::hook::HookRules;
+use crate::domain::signature::STANDARD_SECRET_PATTERN;
 use crate::error::ErrorBody;
 
 /// A type's schema: its name in `components` and how to add it (and the types it refers
@@ -459,6 +460,17 @@ pub fn document(operations: &[Operation], rules: &HookRules) -> Value {
             {"required": ["repository"], "properties": {"repository": {"type": "string"}}},
             {"required": ["organization"], "properties": {"organization": {"type": "string"}}}
         ]);
+    }
+    // Asking for the Standard Webhooks signature asks for a `whsec_` secret with it.
+    if let Some(fields) = components.get_mut("ConfigFields") {
+        fields["if"] = json!({
+            "required": ["signature"],
+            "properties": {"signature": {"enum": ["standard", "both"]}}
+        });
+        fields["then"] = json!({
+            "required": ["secret"],
+            "properties": {"secret": {"type": "string", "pattern": STANDARD_SECRET_PATTERN}}
+        });
     }
     // The rules that depend on the server's flags (`--header-alias`).
     if let Some(headers) = components.get_mut("CustomHeaders") {

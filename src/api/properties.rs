@@ -150,6 +150,8 @@ fn any_app_jwt_is_checked_without_panicking() {
             secret: None,
             insecure_ssl: false,
             headers: Vec::new(),
+            signature: None,
+            secret_overlap: None,
         },
         &HookRules::default(),
     )

@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 
 use super::hooks::SavedHook;
 use crate::domain::hook::{HookConfig, HookScope, LastResponse, SECRET_MASK, masked_url};
+use crate::domain::signature::SignatureScheme;
+use crate::domain::timestamp::Timestamp;
 use crate::store::{Hook, HookId};
 
 /// The API path of a scope's hook collection, e.g. `/repos/acme/widgets/hooks`.
@@ -114,6 +116,16 @@ pub struct ConfigObject {
     /// Hookpost's extension: headers sent with every delivery (`Authorization` masked).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Hookpost's extension: `standard` or `both` when deliveries carry the Standard
+    /// Webhooks headers; absent for GitHub's (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<SignatureName>)]
+    pub signature: Option<&'static str>,
+    /// Hookpost's extension: while a rotated secret still signs beside the new one, when
+    /// it stops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub previous_secret_expires_at: Option<String>,
     /// Hookpost's extension, in the answer to a configuration update only: what the owner
     /// should know, e.g. that the server will block the hook's deliveries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -128,6 +140,12 @@ impl ConfigObject {
             url: masked_url(&config.url),
             secret: config.secret.as_ref().map(|_| SECRET_MASK.to_owned()),
             headers: config.headers.masked(),
+            signature: (config.signature != SignatureScheme::Github)
+                .then(|| config.signature.as_str()),
+            previous_secret_expires_at: config
+                .live_previous_secret(Timestamp::now())
+                .and(config.previous_secret.as_ref())
+                .map(|previous| previous.expires_at.to_github()),
             warnings: Vec::new(),
         }
     }
@@ -139,6 +157,15 @@ impl ConfigObject {
             ..ConfigObject::of(&saved.hook.settings.config)
         }
     }
+}
+
+/// Which signature headers a hook's deliveries carry.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum SignatureName {
+    Github,
+    Standard,
+    Both,
 }
 
 /// GitHub's `hook-response`: the outcome of the hook's latest attempt.

@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::domain::event::Publication;
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::timestamp::Timestamp;
+use crate::domain::validate::Problems;
 use crate::store::{Hook, HookId, HookPage, Page};
 
 /// GitHub's zen sayings, one of which every `ping` carries.
@@ -118,6 +119,15 @@ impl Core {
         id: HookId,
         patch: HookPatch,
     ) -> Result<SavedHook, CoreError> {
+        // What the patch makes of this hook must still pair its signature scheme with a
+        // fitting secret (a new plain secret for a Standard hook, say, does not).
+        let mut after = self.hook(scope, id).await?.settings;
+        patch.apply(&mut after);
+        if let Some(problem) = after.config.signature_problem() {
+            let mut problems = Problems::new("Hook");
+            problems.invalid("config.secret", problem);
+            problems.finish(|| ())?;
+        }
         let hook = self
             .store
             .update_hook(scope.scope(), id, patch)

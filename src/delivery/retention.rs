@@ -1,5 +1,6 @@
 //! Pruning events (with their deliveries and attempts) older than `--retention`, in small
-//! batches so that the writer is never held for long.
+//! batches so that the writer is never held for long; and erasing the previous secrets of
+//! rotations whose overlap ended.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,10 +39,15 @@ pub async fn prune_expired(
 /// Prunes now and every [`INTERVAL`] until `shutdown`.
 pub async fn run(store: Arc<dyn Store>, retention: Duration, shutdown: CancellationToken) {
     loop {
-        match prune_expired(store.as_ref(), retention, Timestamp::now()).await {
+        let now = Timestamp::now();
+        match prune_expired(store.as_ref(), retention, now).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "pruned events past retention"),
             Err(error) => tracing::warn!(%error, "pruning failed; will try again"),
+        }
+        // A rotated secret whose overlap ended signs nothing: it is not kept either.
+        if let Err(error) = store.erase_expired_secrets(now).await {
+            tracing::warn!(%error, "erasing rotated secrets failed; will try again");
         }
         tokio::select! {
             () = shutdown.cancelled() => return,

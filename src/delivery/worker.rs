@@ -418,7 +418,7 @@ impl Worker {
             guid = %delivery.event.guid
         );
         async {
-            let outgoing = match wire::build(&delivery, &self.wire) {
+            let outgoing = match wire::build(&delivery, &self.wire, Timestamp::now()) {
                 Ok(outgoing) => outgoing,
                 Err(error) => {
                     // Only a damaged database can hold such a URL: the attempt still ends,

@@ -10,6 +10,8 @@ use serde_json::Value;
 
 use super::ids::AppId;
 use super::names::{Login, RepoName};
+use super::signature::{PreviousSecret, SignatureScheme, parse_overlap, standard_key};
+use super::timestamp::Timestamp;
 use super::validate::{ErrorCode, Problems, ValidationErrors};
 
 pub use super::secret::SECRET_MASK;
@@ -214,7 +216,36 @@ pub struct HookConfig {
     /// `true` skips TLS certificate verification for this hook (GitHub's `insecure_ssl: "1"`).
     pub insecure_ssl: bool,
     pub headers: CustomHeaders,
+    /// Which signature headers deliveries carry (Hookpost's extension; GitHub's by default).
+    pub signature: SignatureScheme,
+    /// The secret before the latest rotation, still signing Standard deliveries beside the
+    /// new one until it expires.
+    pub previous_secret: Option<PreviousSecret>,
 }
+
+impl HookConfig {
+    /// What is wrong with the pairing of this config's signature scheme and secret, if
+    /// anything: the Standard scheme needs a `whsec_` secret.
+    pub fn signature_problem(&self) -> Option<&'static str> {
+        let fits = self
+            .secret
+            .as_ref()
+            .is_some_and(|secret| standard_key(secret.expose()).is_some());
+        (self.signature.signs_standard() && !fits).then_some(STANDARD_SECRET_NEEDED)
+    }
+
+    /// The previous secret while it still signs at `now` (Standard scheme only).
+    pub fn live_previous_secret(&self, now: Timestamp) -> Option<&Secret> {
+        self.previous_secret
+            .as_ref()
+            .filter(|_| self.signature.signs_standard())
+            .and_then(|previous| previous.live_at(now))
+    }
+}
+
+/// Why a secret does not do for the Standard Webhooks scheme.
+pub const STANDARD_SECRET_NEEDED: &str = "a hook signed the Standard Webhooks way (signature \
+     \"standard\" or \"both\") needs a secret: whsec_ and the base64 of 24 to 64 random bytes";
 
 /// Everything a client sets on a hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,9 +280,12 @@ impl HookSettings {
             input.events.iter().map(String::as_str),
         );
         let config = ConfigPatch::from_input(&mut problems, input, rules);
-        problems.finish(|| {
-            HookSettings::assemble("web", input.active, events.unwrap_or_default(), &config)
-        })
+        let settings =
+            HookSettings::assemble("web", input.active, events.unwrap_or_default(), &config);
+        if let Some(problem) = settings.config.signature_problem() {
+            problems.invalid("config.secret", problem);
+        }
+        problems.finish(|| settings)
     }
 
     pub(crate) fn assemble(
@@ -270,6 +304,8 @@ impl HookSettings {
                 secret: None,
                 insecure_ssl: false,
                 headers: CustomHeaders::default(),
+                signature: SignatureScheme::Github,
+                previous_secret: None,
             },
         };
         config.apply(&mut settings.config);
@@ -291,6 +327,11 @@ pub struct HookInput {
     pub secret: Option<Secret>,
     pub insecure_ssl: bool,
     pub headers: Vec<(String, String)>,
+    /// `github`, `standard` or `both`; `None` leaves the scheme as it is (GitHub's, for a
+    /// new hook).
+    pub signature: Option<String>,
+    /// With a new secret: how long the old one still signs (`24h`, …; `None`: not at all).
+    pub secret_overlap: Option<String>,
 }
 
 /// An event name as GitHub spells them: `[a-z_]{1,64}`.
@@ -366,6 +407,9 @@ pub struct ConfigPatch {
     pub(crate) secret: Option<Option<Secret>>,
     pub(crate) insecure_ssl: Option<bool>,
     pub(crate) headers: Option<CustomHeaders>,
+    pub(crate) signature: Option<SignatureScheme>,
+    /// With a new `secret`: until when the old one still signs (Standard scheme only).
+    pub(crate) rotated_until: Option<Timestamp>,
 }
 
 impl ConfigPatch {
@@ -384,6 +428,48 @@ impl ConfigPatch {
                 .map(|secret| Some(secret.clone()).filter(|secret| !secret.expose().is_empty())),
             insecure_ssl: Some(input.insecure_ssl),
             headers: check_headers(problems, headers, rules, "config"),
+            signature: input.signature.as_deref().and_then(|text| {
+                SignatureScheme::parse(text).or_else(|| {
+                    problems.invalid(
+                        "config.signature",
+                        "signature must be \"github\", \"standard\" or \"both\"",
+                    );
+                    None
+                })
+            }),
+            rotated_until: input
+                .secret_overlap
+                .as_deref()
+                .filter(|text| !text.is_empty())
+                .and_then(|text| {
+                    parse_overlap(text).or_else(|| {
+                        problems.invalid(
+                            "config.secret_overlap",
+                            "secret_overlap must be a whole number of s, m, h or d, at most 7 days",
+                        );
+                        None
+                    })
+                })
+                .filter(|_| {
+                    input
+                        .secret
+                        .as_ref()
+                        .is_some_and(|secret| !secret.expose().is_empty())
+                })
+                .map(|overlap| Timestamp::now().after(overlap)),
+        }
+    }
+
+    /// Checks what the patch says alone: a patch that asks for the Standard scheme gives
+    /// a `whsec_` secret with it (whatever the hook had).
+    pub(crate) fn check_signature(&self, problems: &mut Problems, key: &str) {
+        if !self.signature.is_some_and(SignatureScheme::signs_standard) {
+            return;
+        }
+        let fits =
+            matches!(&self.secret, Some(Some(secret)) if standard_key(secret.expose()).is_some());
+        if !fits {
+            problems.invalid(&format!("{key}.secret"), STANDARD_SECRET_NEEDED);
         }
     }
 
@@ -394,8 +480,21 @@ impl ConfigPatch {
         if let Some(content_type) = self.content_type {
             config.content_type = content_type;
         }
-        if let Some(secret) = &self.secret {
-            config.secret = secret.clone();
+        if let Some(secret) = &self.secret
+            && *secret != config.secret
+        {
+            let old = std::mem::replace(&mut config.secret, secret.clone());
+            config.previous_secret = self
+                .rotated_until
+                .zip(old)
+                .map(|(expires_at, secret)| PreviousSecret { secret, expires_at });
+        }
+        if let Some(signature) = self.signature {
+            config.signature = signature;
+        }
+        // Only the Standard scheme signs with two secrets at once.
+        if !config.signature.signs_standard() {
+            config.previous_secret = None;
         }
         if let Some(insecure_ssl) = self.insecure_ssl {
             config.insecure_ssl = insecure_ssl;

@@ -9,5 +9,6 @@ pub mod hook;
 pub mod ids;
 pub mod names;
 pub mod secret;
+pub mod signature;
 pub mod timestamp;
 pub mod validate;

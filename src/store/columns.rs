@@ -7,6 +7,7 @@ use crate::domain::hook::{
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
+use crate::domain::signature::{PreviousSecret, SignatureScheme};
 use crate::domain::timestamp::Timestamp;
 use crate::store::{
     AppId, AppRecord, AttemptId, AttemptRecord, AttemptSummary, Hook, HookBacklog, HookId,
@@ -198,15 +199,66 @@ fn json_column<R: Columns, T: serde::de::DeserializeOwned>(
         .map_err(|error| row.corrupt(index, format!("a JSON column: {error}")))
 }
 
-/// The columns every hook query selects, in this order.
-pub(crate) const HOOK_COLUMNS: &str = "h.id, h.name, h.active, CAST(h.events AS TEXT), h.url, \
-     h.content_type, \
-     h.secret, h.insecure_ssl, h.headers, h.created_at, h.updated_at, h.last_status, \
-     h.last_code, h.last_message";
+/// The columns of a hook's `config` (a literal, so that [`HOOK_COLUMNS`] can include it).
+macro_rules! config_columns {
+    () => {
+        "h.url, h.content_type, h.secret, h.insecure_ssl, h.headers, h.signature, \
+         h.previous_secret, h.previous_secret_expires_at"
+    };
+}
+
+/// The columns of a hook's `config`, in this order (read by [`read_config`]).
+pub(crate) const CONFIG_COLUMNS: &str = config_columns!();
+
+/// A hook's config from the [`CONFIG_COLUMNS`] of a row, starting at column `at`.
+pub(crate) fn read_config<R: Columns>(row: &R, at: usize) -> Result<HookConfig, R::Error> {
+    let signature = row.text(at + 5)?;
+    let previous_secret = match (row.opt_text(at + 6)?, row.opt_int(at + 7)?) {
+        (Some(secret), Some(expires_at)) => Some(PreviousSecret {
+            secret: Secret::new(secret),
+            expires_at: Timestamp(expires_at),
+        }),
+        _ => None,
+    };
+    Ok(HookConfig {
+        url: row.text(at)?,
+        content_type: ContentType::parse(&row.text(at + 1)?).unwrap_or(ContentType::Form),
+        secret: row.opt_text(at + 2)?.map(Secret::new),
+        insecure_ssl: row.boolean(at + 3)?,
+        headers: CustomHeaders::from_json(&json_column(row, at + 4)?),
+        signature: SignatureScheme::parse(&signature)
+            .ok_or_else(|| row.corrupt(at + 5, format!("signature scheme {signature:?}")))?,
+        previous_secret,
+    })
+}
+
+/// A config's [`CONFIG_COLUMNS`] values after `url`, `content_type`, `secret` and
+/// `insecure_ssl`, as both backends write them: headers (JSON), signature scheme, previous
+/// secret and its expiry.
+pub(crate) fn config_extras(
+    config: &HookConfig,
+) -> (String, &'static str, Option<&str>, Option<i64>) {
+    let previous = config.previous_secret.as_ref();
+    (
+        config.headers.to_json().to_string(),
+        config.signature.as_str(),
+        previous.map(|previous| previous.secret.expose()),
+        previous.map(|previous| previous.expires_at.0),
+    )
+}
+
+/// The columns every hook query selects, in this order; queries may select more after
+/// them, from column [`HOOK_COLUMN_COUNT`] on.
+pub(crate) const HOOK_COLUMNS: &str = concat!(
+    "h.id, h.name, h.active, CAST(h.events AS TEXT), h.created_at, h.updated_at, \
+     h.last_status, h.last_code, h.last_message, ",
+    config_columns!()
+);
+pub(crate) const HOOK_COLUMN_COUNT: usize = 17;
 
 /// A hook from the [`HOOK_COLUMNS`] of a row, in `scope`.
 pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, R::Error> {
-    let last_code = row.opt_int(12)?;
+    let last_code = row.opt_int(7)?;
     Ok(Hook {
         id: HookId(row.int(0)?),
         scope: scope.clone(),
@@ -214,20 +266,14 @@ pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, 
             name: row.text(1)?,
             active: row.boolean(2)?,
             events: json_column(row, 3)?,
-            config: HookConfig {
-                url: row.text(4)?,
-                content_type: ContentType::parse(&row.text(5)?).unwrap_or(ContentType::Form),
-                secret: row.opt_text(6)?.map(Secret::new),
-                insecure_ssl: row.boolean(7)?,
-                headers: CustomHeaders::from_json(&json_column(row, 8)?),
-            },
+            config: read_config(row, 9)?,
         },
-        created_at: Timestamp(row.int(9)?),
-        updated_at: Timestamp(row.int(10)?),
+        created_at: Timestamp(row.int(4)?),
+        updated_at: Timestamp(row.int(5)?),
         last_response: last_response(
-            row.opt_text(11)?.as_deref(),
+            row.opt_text(6)?.as_deref(),
             last_code.and_then(|code| u16::try_from(code).ok()),
-            row.opt_text(13)?,
+            row.opt_text(8)?,
         ),
     })
 }

@@ -542,6 +542,10 @@ pub trait AccountStore: Send + Sync {
 /// Repository, organization and app hooks, and what was last published for their scopes.
 #[async_trait::async_trait]
 pub trait HookStore: Send + Sync {
+    /// Forgets the previous secrets of rotations whose overlap ended before `now` (they
+    /// sign nothing any more); returns how many.
+    async fn erase_expired_secrets(&self, now: Timestamp) -> Result<u64, StoreError>;
+
     /// Creates the repository or organization on first mention.
     async fn create_hook(
         &self,
@@ -767,8 +771,14 @@ mod tests {
                 ),
                 ("X-Trace".to_owned(), "trace-value-3".to_owned()),
             ],
+            signature: None,
+            secret_overlap: None,
         };
-        let settings = HookSettings::new(&input, &HookRules::default()).unwrap();
+        let mut settings = HookSettings::new(&input, &HookRules::default()).unwrap();
+        settings.config.previous_secret = Some(crate::domain::signature::PreviousSecret {
+            secret: Secret::new("hook-secret-rotated-1"),
+            expires_at: Timestamp(1),
+        });
         let hook = Hook {
             id: HookId(1),
             scope: HookScope::App { app_id: AppId(1) },
@@ -807,6 +817,7 @@ mod tests {
             "header-secret-2",
             "trace-value-3",
             "token-secret-4",
+            "hook-secret-rotated-1",
         ] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }

@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
+use crate::domain::signature::standard_key;
 use crate::domain::timestamp::Timestamp;
-use crate::wire::{sign_sha1, sign_sha256};
+use crate::wire::{sign_sha1, sign_sha256, sign_standard};
 
 /// How `listen` behaves.
 #[derive(Debug, Clone, clap::Args)]
@@ -80,8 +81,46 @@ pub struct SignatureCheck {
     pub valid: bool,
 }
 
-/// Checks every signature header of a request against `secret`.
-pub fn check_signatures(headers: &HeaderMap, body: &[u8], secret: &str) -> Vec<SignatureCheck> {
+/// How far a Standard Webhooks timestamp may be from the receiver's clock (the
+/// specification's replay window).
+pub const STANDARD_TOLERANCE_SECONDS: i64 = 5 * 60;
+
+/// The Standard Webhooks check of a request (`None` without `webhook-signature`): valid
+/// when one of its `v1,` signatures is the HMAC of `{webhook-id}.{webhook-timestamp}.{body}`
+/// under the key of `secret`, and the timestamp is within five minutes of `now`.
+fn check_standard(
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &str,
+    now: Timestamp,
+) -> Option<SignatureCheck> {
+    let signatures = headers.get("webhook-signature")?.to_str().ok()?;
+    let id = header_text(headers, "webhook-id");
+    let timestamp: Option<i64> = header_text(headers, "webhook-timestamp").parse().ok();
+    let fresh = timestamp
+        .is_some_and(|at| (now.0.div_euclid(1000) - at).abs() <= STANDARD_TOLERANCE_SECONDS);
+    let valid = match (standard_key(secret), timestamp) {
+        (Some(key), Some(at)) if fresh => {
+            let expected = sign_standard(&key, id, at, body);
+            signatures.split(' ').any(|given| {
+                given.starts_with("v1,") && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+            })
+        }
+        _ => false,
+    };
+    Some(SignatureCheck {
+        name: "standard".to_owned(),
+        valid,
+    })
+}
+
+/// Checks every signature header of a request against `secret` at `now`.
+pub fn check_signatures(
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &str,
+    now: Timestamp,
+) -> Vec<SignatureCheck> {
     let matches =
         |given: &str, expected: &str| bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
     let mut checks = Vec::new();
@@ -101,7 +140,11 @@ pub fn check_signatures(headers: &HeaderMap, body: &[u8], secret: &str) -> Vec<S
                     .strip_prefix("sha1=")
                     .is_some_and(|hex| matches(hex, &sign_sha1(secret, body))),
             )),
-            alias if alias.starts_with("x-") && alias.ends_with("-signature") => {
+            alias
+                if alias.starts_with("x-")
+                    && alias.ends_with("-signature")
+                    && !value.is_empty() =>
+            {
                 Some((alias.to_owned(), matches(value, &sign_sha256(secret, body))))
             }
             _ => None,
@@ -110,6 +153,7 @@ pub fn check_signatures(headers: &HeaderMap, body: &[u8], secret: &str) -> Vec<S
             checks.push(SignatureCheck { name, valid });
         }
     }
+    checks.extend(check_standard(headers, body, secret, now));
     checks
 }
 
@@ -137,14 +181,16 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> &'h str {
         .unwrap_or("-")
 }
 
-fn report(config: &ListenConfig, headers: &HeaderMap, body: &[u8]) {
+/// Prints one delivery; returns whether its signatures (if a secret was given) all verify.
+fn report(config: &ListenConfig, headers: &HeaderMap, body: &[u8]) -> bool {
     let payload = payload_of(headers, body);
     let event = header_text(headers, "x-github-event");
     let action = payload["action"].as_str();
     let checks = config
         .secret
         .as_deref()
-        .map(|secret| check_signatures(headers, body, secret));
+        .map(|secret| check_signatures(headers, body, secret, Timestamp::now()));
+    let verified = checks.iter().flatten().all(|check| check.valid);
     let time = Timestamp::now().to_github();
     if config.json {
         let signatures: serde_json::Map<String, Value> = checks
@@ -174,7 +220,7 @@ fn report(config: &ListenConfig, headers: &HeaderMap, body: &[u8]) {
             line["payload"] = payload.clone();
         }
         println!("{line}");
-        return;
+        return verified;
     }
     let what = action.map_or_else(|| event.to_owned(), |action| format!("{event}.{action}"));
     let signatures = match &checks {
@@ -200,6 +246,7 @@ fn report(config: &ListenConfig, headers: &HeaderMap, body: &[u8]) {
             serde_json::to_string_pretty(&payload).unwrap_or_default()
         );
     }
+    verified
 }
 
 async fn receive(
@@ -208,7 +255,10 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    report(&listener.config, &headers, &body);
+    if !report(&listener.config, &headers, &body) {
+        // As a receiver should: a delivery that does not verify is not acted upon.
+        return (StatusCode::UNAUTHORIZED, "signature does not verify\n").into_response();
+    }
     let Some(forward) = &listener.config.forward else {
         return StatusCode::from_u16(listener.config.status)
             .unwrap_or(StatusCode::OK)
@@ -261,7 +311,7 @@ mod tests {
                 .unwrap(),
         );
         headers.insert("x-gogs-signature", sign_sha256("s", body).parse().unwrap());
-        let mut checks = check_signatures(&headers, body, "s");
+        let mut checks = check_signatures(&headers, body, "s", Timestamp::now());
         checks.sort_by(|a, b| a.name.cmp(&b.name));
         let summary: Vec<(&str, bool)> =
             checks.iter().map(|c| (c.name.as_str(), c.valid)).collect();

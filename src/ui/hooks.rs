@@ -17,6 +17,7 @@ use crate::core::access::authorize;
 use crate::domain::hook::{HookInput, HookPatch, HookScope, HookSettings, SECRET_MASK, masked_url};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
+use crate::domain::signature::SignatureScheme;
 use crate::domain::validate::ValidationErrors;
 use crate::store::Hook;
 use crate::web::{ApiBase, AppState};
@@ -42,6 +43,7 @@ struct FormValues<'a> {
     events: &'a [String],
     active: bool,
     headers: String,
+    signature: SignatureScheme,
 }
 
 /// The messages of the problems with the API field `field` (or inside it:
@@ -90,6 +92,25 @@ fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -
                 label for="remove_secret" { "Remove the secret (deliveries are no longer signed)" }
             }
         }
+        label for="signature" { "Signature headers" }
+        select #signature name="signature" {
+            @for (scheme, label) in [
+                (SignatureScheme::Github, "GitHub's (X-Hub-Signature-256)"),
+                (SignatureScheme::Standard, "Standard Webhooks (webhook-signature; needs a whsec_ secret)"),
+                (SignatureScheme::Both, "Both"),
+            ] {
+                option value=(scheme.as_str()) selected[values.signature == scheme] { (label) }
+            }
+        }
+        (field_errors(errors, "config.signature"))
+        (field_errors(errors, "config.secret"))
+        label for="secret_overlap" { "When the secret changes, the old one still signs (Standard Webhooks only)" }
+        select #secret_overlap name="secret_overlap" {
+            @for (value, label) in [("", "not at all"), ("1h", "for an hour"), ("24h", "for a day"), ("7d", "for a week")] {
+                option value=(value) { (label) }
+            }
+        }
+        (field_errors(errors, "config.secret_overlap"))
         div.check {
             input #verify_ssl type="checkbox" name="verify_ssl" value="1" checked[values.verify_ssl];
             label for="verify_ssl" { "Enable SSL verification" }
@@ -154,6 +175,8 @@ fn input_from(form: &SignedForm) -> HookInput {
         },
         insecure_ssl: form.get("verify_ssl").is_none(),
         headers,
+        signature: form.get("signature").map(str::to_owned),
+        secret_overlap: form.get("secret_overlap").map(str::to_owned),
     }
 }
 
@@ -180,6 +203,7 @@ fn new_page(session: &Session, target: &str, errors: Option<&ValidationErrors>) 
         events: &["push".to_owned()],
         active: true,
         headers: String::new(),
+        signature: SignatureScheme::Github,
     };
     layout(
         "Add webhook",
@@ -265,6 +289,7 @@ fn hook_page(
         events: &hook.settings.events,
         active: hook.settings.active,
         headers: headers.join("\n"),
+        signature: config.signature,
     };
     let base = path.base();
     layout(

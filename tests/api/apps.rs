@@ -394,6 +394,27 @@ async fn the_cli_registers_and_installs_apps() {
     let (status, body) = as_app(&app, "/app", &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["installations_count"], 1);
+
+    // An app hook signed the Standard Webhooks way, from the command line too.
+    let standard = run_cli(
+        &app.storage,
+        &[
+            "app",
+            "create",
+            "--name",
+            "Standard App",
+            "--url",
+            "http://b.example/",
+            "--signature",
+            "standard",
+            "--secret",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=",
+        ],
+    )
+    .await;
+    let token = octokit_jwt(standard["pem"].as_str().unwrap(), standard["id"].clone());
+    let (_, config) = as_app(&app, "/app/hook/config", &token).await;
+    assert_eq!(config["signature"], "standard");
 }
 
 crate::harness::tests!(

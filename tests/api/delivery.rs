@@ -11,7 +11,7 @@ use crate::schema::assert_matches;
 const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
 
 /// HMACs computed here with the RustCrypto crates directly, not through the server's code.
-fn hmac_sha256(secret: &str, body: &[u8]) -> String {
+pub fn hmac_sha256(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())

@@ -25,6 +25,7 @@ mod readme;
 mod receiver;
 mod retries;
 mod schema;
+mod signatures;
 mod storage;
 mod tenancy;
 mod tools;
@@ -49,6 +50,7 @@ fn main() {
         readme::tests(),
         retries::tests(),
         schema::tests(),
+        signatures::tests(),
         tenancy::tests(),
         tools::tests(),
         ui::tests(),

@@ -94,6 +94,83 @@ async fn listen_prints_deliveries_with_their_signatures_checked() {
     assert_eq!(log[0]["status"], "Invalid HTTP Response: 503");
 }
 
+/// A Standard Webhooks signature computed here with the RustCrypto crates, not the server's
+/// code: `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`.
+fn standard_signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{KeyInit, Mac};
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = engine
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", engine.encode(mac.finalize().into_bytes()))
+}
+
+async fn listen_accepts_a_standard_delivery_and_refuses_a_tampered_or_stale_one() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=";
+    let app = spawn_stepped_app(|_| {}).await;
+    let mut listening = Listening::start(&["--secret", SECRET, "--json"]).await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            ADMIN_TOKEN,
+            &json!({"config": {"url": listening.url, "secret": SECRET, "signature": "standard"}}),
+        )
+        .await;
+    app.deliver_due().await;
+    let line = listening.next_json().await;
+    assert_eq!(line["signatures"], json!({"standard": true}));
+    let log = app
+        .deliveries(&hook_path("/repos/acme/widgets/hooks", &hook))
+        .await;
+    assert_eq!(log[0]["status"], "OK", "accepted");
+
+    let client = crate::helpers::http_client();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let body = br#"{"zen":"Keep it logically awesome."}"#;
+    let send = |timestamp: i64, signed: &'static [u8], sent: &'static [u8]| {
+        client
+            .post(&listening.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_1")
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                standard_signature(SECRET, "msg_1", timestamp, signed),
+            )
+            .body(sent)
+            .send()
+    };
+    let fine = send(now, body, body).await.unwrap();
+    assert_eq!(fine.status(), reqwest::StatusCode::OK);
+    let tampered = send(now, body, br#"{"zen":"Keep it logically awful."}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        tampered.status(),
+        reqwest::StatusCode::UNAUTHORIZED,
+        "tampered body"
+    );
+    let stale = send(now - 301, body, body).await.unwrap();
+    assert_eq!(
+        stale.status(),
+        reqwest::StatusCode::UNAUTHORIZED,
+        "stale timestamp"
+    );
+    for expected in [true, false, false] {
+        assert_eq!(
+            listening.next_json().await["signatures"]["standard"],
+            expected
+        );
+    }
+}
+
 async fn listen_forwards_requests_byte_for_byte_and_relays_the_answer() {
     let app = spawn_stepped_app(|_| {}).await;
     let receiver = TestReceiver::start().await;
@@ -248,6 +325,7 @@ async fn an_ndjson_import_reports_every_bad_line_and_publishes_the_rest() {
 }
 
 crate::harness::tests!(
+    listen_accepts_a_standard_delivery_and_refuses_a_tampered_or_stale_one,
     listen_prints_deliveries_with_their_signatures_checked,
     listen_forwards_requests_byte_for_byte_and_relays_the_answer,
     publish_sends_one_event_from_standard_input,

@@ -974,6 +974,71 @@ async fn the_ui_explains_empty_lists_inactive_hooks_and_unknown_pages() {
     assert!(ping.text().await.unwrap().contains("inactive"));
 }
 
+/// The settings form chooses the signature headers; the Standard scheme refuses a plain
+/// secret next to its field, as the API does.
+async fn the_form_chooses_standard_webhooks_signatures() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let browser = Browser::sign_in(&app, &token).await;
+    let csrf = browser.csrf().await;
+    let form = |secret: &'static str| {
+        [
+            ("target", "acme/widgets"),
+            ("url", "https://example.com/hook"),
+            ("events", "push"),
+            ("active", "1"),
+            ("signature", "standard"),
+            ("secret", secret),
+        ]
+    };
+    let plain = [form("plain").as_slice(), &[("_csrf", csrf.as_str())]].concat();
+    let refused = browser.post("/ui/hooks/new", &plain).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("whsec_"));
+    let whsec = form("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=");
+    let signed = [whsec.as_slice(), &[("_csrf", csrf.as_str())]].concat();
+    let created = browser.post("/ui/hooks/new", &signed).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let hooks = app.get("/repos/acme/widgets/hooks", &token).await;
+    assert_eq!(hooks.body[0]["config"]["signature"], "standard");
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hooks.body[0]["id"]);
+    let (_, shown) = browser.get(&page).await;
+    assert!(
+        shown.contains(r#"<option value="standard" selected>"#),
+        "the form shows it"
+    );
+
+    // A new secret with an overlap: the old one still signs for a day.
+    let rotate = [
+        ("_csrf", csrf.as_str()),
+        ("url", "https://example.com/hook"),
+        ("content_type", "json"),
+        ("events", "push"),
+        ("active", "1"),
+        ("signature", "standard"),
+        (
+            "secret",
+            "whsec_c2Vjb25kIHNlY3JldCBvZiB0aGUgdGVzdCBob29rIQ==",
+        ),
+        ("secret_overlap", "24h"),
+    ];
+    assert_eq!(
+        browser.post(&page, &rotate).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let config = app
+        .get(
+            &format!("/repos/acme/widgets/hooks/{}/config", hooks.body[0]["id"]),
+            &token,
+        )
+        .await;
+    assert!(
+        config.body["previous_secret_expires_at"].is_string(),
+        "{}",
+        config.body
+    );
+}
+
 /// The hook page says when the server will block the hook's deliveries, and how to allow
 /// them.
 async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
@@ -997,6 +1062,7 @@ async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
 }
 
 crate::harness::tests!(
+    the_form_chooses_standard_webhooks_signatures,
     the_ui_explains_empty_lists_inactive_hooks_and_unknown_pages,
     the_hook_page_warns_that_deliveries_will_be_blocked,
     the_edit_form_keeps_the_secret_unless_told_to_remove_it,

@@ -44,6 +44,8 @@ mod receiver;
 mod retries;
 #[path = "../api/schema.rs"]
 mod schema;
+#[path = "../api/signatures.rs"]
+mod signatures;
 #[path = "../api/storage.rs"]
 mod storage;
 #[path = "../api/tenancy.rs"]
@@ -73,6 +75,7 @@ fn main() {
         readme::tests(),
         retries::tests(),
         schema::tests(),
+        signatures::tests(),
         tenancy::tests(),
         tools::tests(),
         ui::tests(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use hookpost::domain::hook::{HookInput, HookRules, HookScope, HookSettings};
 use hookpost::domain::names::{Login, RepoName};
 use hookpost::domain::secret::Secret;
+use hookpost::domain::signature::{PreviousSecret, SignatureScheme};
 use hookpost::domain::timestamp::Timestamp;
 use hookpost::store::{
     AttemptId, AttemptQuery, AttemptRecord, ClaimedDelivery, DeliveryId, Hook, IdempotencyKey,
@@ -35,6 +36,7 @@ checks!(
     pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive,
     retention_prunes_old_events_with_their_deliveries_and_attempts,
     retention_keeps_an_old_event_while_a_delivery_of_it_is_queued,
+    a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap_ends,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
 );
 
@@ -441,6 +443,34 @@ async fn retention_keeps_an_old_event_while_a_delivery_of_it_is_queued(store: Ar
         1,
         "done, then pruned"
     );
+}
+
+async fn a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap_ends(
+    store: Arc<dyn Store>,
+) {
+    let mut wanted = settings(&["push"], true);
+    wanted.config.signature = SignatureScheme::Both;
+    wanted.config.secret = Some(Secret::new("whsec_new"));
+    wanted.config.previous_secret = Some(PreviousSecret {
+        secret: Secret::new("whsec_old"),
+        expires_at: at(100),
+    });
+    let created = store.create_hook(repo(), wanted.clone()).await.unwrap();
+    let read = |id| {
+        let store = store.clone();
+        async move { store.get_hook(&repo(), id).await.unwrap().unwrap() }
+    };
+    assert_eq!(read(created.id).await.settings.config, wanted.config);
+    // A delivery's target carries them too.
+    publish(&store, at(1)).await;
+    let claim = store.claim_due("w", at(2), at(62), 10).await.unwrap();
+    assert_eq!(claim.deliveries[0].target.config, wanted.config);
+
+    assert_eq!(store.erase_expired_secrets(at(99)).await.unwrap(), 0);
+    assert_eq!(store.erase_expired_secrets(at(100)).await.unwrap(), 1);
+    let config = read(created.id).await.settings.config;
+    assert_eq!(config.previous_secret, None);
+    assert_eq!(config.signature, SignatureScheme::Both, "the rest stays");
 }
 
 async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn Store>) {

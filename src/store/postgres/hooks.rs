@@ -8,7 +8,8 @@ use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    HOOK_COLUMNS, ScopeRow, corrupt, created_hook, login, read_hook, scope_from_names,
+    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, login,
+    read_hook, scope_from_names,
 };
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
@@ -147,10 +148,13 @@ pub(super) async fn create(
     let scope_row = ensure_scope(db, scope).await?;
     let now = Timestamp::now();
     let config = &settings.config;
+    let (headers, signature, previous, previous_until) = config_extras(config);
     let sql = format!(
         "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
-                            headers, created_at, updated_at)
-         VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+                            headers, signature, previous_secret, previous_secret_expires_at,
+                            created_at, updated_at)
+         VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+         RETURNING id",
         scope_row.column
     );
     let id: HookId = one(
@@ -165,7 +169,10 @@ pub(super) async fn create(
             &config.content_type.as_str(),
             &config.secret.as_ref().map(Secret::expose),
             &config.insecure_ssl,
-            &config.headers.to_json().to_string(),
+            &headers,
+            &signature,
+            &previous,
+            &previous_until,
             &now.0,
         ],
     )
@@ -219,7 +226,12 @@ pub(super) async fn list_all(db: &impl GenericClient) -> Result<Vec<Hook>, Store
         .await?
         .iter()
         .map(|row| {
-            let scope = scope_from_names(row.try_get(14)?, row.try_get(15)?, row.try_get(16)?)?;
+            let names = HOOK_COLUMN_COUNT;
+            let scope = scope_from_names(
+                row.try_get(names)?,
+                row.try_get(names + 1)?,
+                row.try_get(names + 2)?,
+            )?;
             read_hook(row, &scope)
         })
         .collect()
@@ -284,10 +296,13 @@ pub(super) async fn update(
     hook.updated_at = Timestamp::now();
     let settings = &hook.settings;
     let config = &settings.config;
+    let (headers, signature, previous, previous_until) = config_extras(config);
     exec(
         db,
         "UPDATE hooks SET active = $2, events = $3::text::jsonb, url = $4, content_type = $5,
-                          secret = $6, insecure_ssl = $7, headers = $8, updated_at = $9
+                          secret = $6, insecure_ssl = $7, headers = $8, signature = $9,
+                          previous_secret = $10, previous_secret_expires_at = $11,
+                          updated_at = $12
          WHERE id = $1",
         &[
             &id,
@@ -297,7 +312,10 @@ pub(super) async fn update(
             &config.content_type.as_str(),
             &config.secret.as_ref().map(Secret::expose),
             &config.insecure_ssl,
-            &config.headers.to_json().to_string(),
+            &headers,
+            &signature,
+            &previous,
+            &previous_until,
             &hook.updated_at.0,
         ],
     )
@@ -318,4 +336,17 @@ pub(super) async fn delete(
         scope_row.column
     );
     Ok(exec(db, &sql, &[&id, &scope_row.id]).await? == 1)
+}
+
+pub(super) async fn erase_expired_secrets(
+    db: &impl GenericClient,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    exec(
+        db,
+        "UPDATE hooks SET previous_secret = NULL, previous_secret_expires_at = NULL
+         WHERE previous_secret_expires_at <= $1",
+        &[&now.0],
+    )
+    .await
 }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_sessions.sql"),
     include_str!("../../../migrations/postgres/0003_token_lifecycle.sql"),
     include_str!("../../../migrations/postgres/0004_nodes.sql"),
+    include_str!("../../../migrations/postgres/0005_signature_schemes.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.

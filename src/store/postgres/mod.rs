@@ -320,6 +320,11 @@ impl HookStore for PostgresStore {
         hooks::list_all(&client).await
     }
 
+    async fn erase_expired_secrets(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let client = self.client(&self.durable).await?;
+        hooks::erase_expired_secrets(&client, now).await
+    }
+
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
         in_transaction!(self, durable, |db| hooks::delete(&db, scope, id).await?)
     }

@@ -13,13 +13,12 @@ use deadpool_postgres::GenericClient;
 use super::events::queue_once;
 use super::hooks::exists;
 use super::{all, exec, notify_work, one, opt};
-use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::hook::HookScope;
 use crate::domain::ids::{AttemptId, DeliveryId};
-use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    BUSIEST_HOOKS_QUERY, age_seconds, headers_json, hook_backlog, last_response_columns,
-    state_after,
+    BUSIEST_HOOKS_QUERY, CONFIG_COLUMNS, age_seconds, headers_json, hook_backlog,
+    last_response_columns, read_config, state_after,
 };
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
@@ -33,32 +32,26 @@ async fn load_targets(
 ) -> Result<HashMap<HookId, Arc<DeliveryTarget>>, StoreError> {
     let rows = all(
         db,
-        "SELECT id, app_id, organization_id IS NOT NULL, url, content_type, secret,
-                insecure_ssl, headers,
-                coalesce(organization_id,
-                         (SELECT account_id FROM repositories r WHERE r.id = repository_id))
-         FROM hooks WHERE id = ANY($1) AND active",
+        &format!(
+            "SELECT h.id, h.app_id, h.organization_id IS NOT NULL,
+                    coalesce(h.organization_id,
+                             (SELECT account_id FROM repositories r WHERE r.id = h.repository_id)),
+                    {CONFIG_COLUMNS}
+             FROM hooks h WHERE h.id = ANY($1) AND h.active"
+        ),
         &[&hook_ids],
     )
     .await?;
     rows.iter()
         .map(|row| {
             let hook_id: HookId = row.try_get(0)?;
-            let headers: serde_json::Value = serde_json::from_str(row.try_get(7)?)
-                .map_err(|error| StoreError::Corrupt(format!("hook {hook_id} headers: {error}")))?;
             let app_id = row.try_get(1)?;
             let target = DeliveryTarget {
                 hook_id,
-                tenant: Tenant::of(app_id, row.try_get(8)?),
+                tenant: Tenant::of(app_id, row.try_get(3)?),
                 app_id,
                 organization: row.try_get(2)?,
-                config: HookConfig {
-                    url: row.try_get(3)?,
-                    content_type: ContentType::parse(row.try_get(4)?).unwrap_or(ContentType::Form),
-                    secret: row.try_get::<_, Option<String>>(5)?.map(Secret::new),
-                    insecure_ssl: row.try_get(6)?,
-                    headers: CustomHeaders::from_json(&headers),
-                },
+                config: read_config(row, 4)?,
             };
             Ok((hook_id, Arc::new(target)))
         })

@@ -7,7 +7,8 @@ use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    HOOK_COLUMNS, ScopeRow, corrupt, created_hook, read_hook, scope_from_names,
+    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, read_hook,
+    scope_from_names,
 };
 use crate::store::{Hook, HookId, HookPage, Page, StoreError};
 
@@ -118,11 +119,13 @@ pub(super) fn create(
     let scope_row = ensure_scope(conn, scope)?;
     let now = Timestamp::now();
     let config = &settings.config;
+    let (headers, signature, previous, previous_until) = config_extras(config);
     let id: HookId = conn
         .prepare_cached(&format!(
             "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
-                                headers, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id",
+                                headers, signature, previous_secret,
+                                previous_secret_expires_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) RETURNING id",
             scope_row.column
         ))?
         .query_row(
@@ -135,7 +138,10 @@ pub(super) fn create(
                 config.content_type.as_str(),
                 config.secret.as_ref().map(Secret::expose),
                 config.insecure_ssl,
-                config.headers.to_json().to_string(),
+                headers,
+                signature,
+                previous,
+                previous_until,
                 now.0,
             ],
             |row| row.get(0),
@@ -185,9 +191,9 @@ pub(super) fn list_all(conn: &Connection) -> Result<Vec<Hook>, StoreError> {
     let mut rows = statement.query([])?;
     let mut hooks = Vec::new();
     while let Some(row) = rows.next()? {
-        let owner: Option<String> = row.get(14)?;
-        let repo: Option<String> = row.get(15)?;
-        let org: Option<String> = row.get(16)?;
+        let owner: Option<String> = row.get(HOOK_COLUMN_COUNT)?;
+        let repo: Option<String> = row.get(HOOK_COLUMN_COUNT + 1)?;
+        let org: Option<String> = row.get(HOOK_COLUMN_COUNT + 2)?;
         let scope = scope_from_names(owner.as_deref(), repo.as_deref(), org.as_deref())?;
         hooks.push(read_hook(row, &scope)?);
     }
@@ -237,9 +243,11 @@ pub(super) fn update(
     hook.updated_at = Timestamp::now();
     let settings = &hook.settings;
     let config = &settings.config;
+    let (headers, signature, previous, previous_until) = config_extras(config);
     conn.prepare_cached(
         "UPDATE hooks SET active = ?2, events = ?3, url = ?4, content_type = ?5, secret = ?6,
-                          insecure_ssl = ?7, headers = ?8, updated_at = ?9
+                          insecure_ssl = ?7, headers = ?8, signature = ?9, previous_secret = ?10,
+                          previous_secret_expires_at = ?11, updated_at = ?12
          WHERE id = ?1",
     )?
     .execute(params![
@@ -250,7 +258,10 @@ pub(super) fn update(
         config.content_type.as_str(),
         config.secret.as_ref().map(Secret::expose),
         config.insecure_ssl,
-        config.headers.to_json().to_string(),
+        headers,
+        signature,
+        previous,
+        previous_until,
         hook.updated_at.0,
     ])?;
     Ok(Some(hook))
@@ -267,4 +278,14 @@ pub(super) fn delete(conn: &Connection, scope: &HookScope, id: HookId) -> Result
         ))?
         .execute(params![id, scope_row.id])?;
     Ok(deleted == 1)
+}
+
+pub(super) fn erase_expired_secrets(conn: &Connection, now: Timestamp) -> Result<u64, StoreError> {
+    let erased = conn
+        .prepare_cached(
+            "UPDATE hooks SET previous_secret = NULL, previous_secret_expires_at = NULL
+             WHERE previous_secret_expires_at <= ?1",
+        )?
+        .execute([now.0])?;
+    Ok(erased as u64)
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0002_sessions.sql"),
     include_str!("../../../migrations/sqlite/0003_ids_never_reused.sql"),
     include_str!("../../../migrations/sqlite/0004_token_lifecycle.sql"),
+    include_str!("../../../migrations/sqlite/0005_signature_schemes.sql"),
 ];
 
 /// Brings the database up to the newest schema; safe to run from several processes at

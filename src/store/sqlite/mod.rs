@@ -286,6 +286,12 @@ impl HookStore for SqliteStore {
         self.readers.read(hooks::list_all).await
     }
 
+    async fn erase_expired_secrets(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| hooks::erase_expired_secrets(conn, now))
+            .await
+    }
+
     async fn delete_hook(&self, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
         let scope = scope.clone();
         self.writer

@@ -12,14 +12,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::events::queue_once;
 use super::hooks::{find_scope, get_in};
-use crate::domain::hook::{ContentType, CustomHeaders, HookConfig, HookScope};
+use crate::domain::hook::HookScope;
 use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::ids::{AttemptId, DeliveryId};
-use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    BUSIEST_HOOKS_QUERY, age_seconds, headers_json, hook_backlog, last_response_columns,
-    state_after,
+    BUSIEST_HOOKS_QUERY, CONFIG_COLUMNS, age_seconds, headers_json, hook_backlog,
+    last_response_columns, read_config, state_after,
 };
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
@@ -38,60 +37,26 @@ struct Leased {
 
 /// A hook's current delivery settings, or `None` when it is inactive.
 fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarget>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT active, app_id, organization_id IS NOT NULL, url, content_type, secret,
-                    insecure_ssl, headers,
-                    coalesce(organization_id,
-                             (SELECT account_id FROM repositories WHERE id = repository_id))
-             FROM hooks WHERE id = ?1",
-        )?
+    let target = conn
+        .prepare_cached(&format!(
+            "SELECT h.active, h.app_id, h.organization_id IS NOT NULL,
+                    coalesce(h.organization_id,
+                             (SELECT account_id FROM repositories WHERE id = h.repository_id)),
+                    {CONFIG_COLUMNS}
+             FROM hooks h WHERE h.id = ?1"
+        ))?
         .query_row([hook_id], |row| {
-            Ok((
-                row.get::<_, bool>(0)?,
-                row.get::<_, Option<AppId>>(1)?,
-                row.get::<_, bool>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, Option<String>>(5)?,
-                row.get::<_, bool>(6)?,
-                row.get::<_, String>(7)?,
-                row.get::<_, Option<i64>>(8)?,
-            ))
+            let app_id: Option<AppId> = row.get(1)?;
+            Ok(row.get::<_, bool>(0)?.then_some(DeliveryTarget {
+                hook_id,
+                tenant: Tenant::of(app_id, row.get(3)?),
+                app_id,
+                organization: row.get(2)?,
+                config: read_config(row, 4)?,
+            }))
         })
         .optional()?;
-    let Some((
-        active,
-        app_id,
-        organization,
-        url,
-        content_type,
-        secret,
-        insecure_ssl,
-        headers,
-        account_id,
-    )) = row
-    else {
-        return Ok(None);
-    };
-    if !active {
-        return Ok(None);
-    }
-    let headers: serde_json::Value = serde_json::from_str(&headers)
-        .map_err(|error| StoreError::Corrupt(format!("hook {hook_id} headers: {error}")))?;
-    Ok(Some(DeliveryTarget {
-        hook_id,
-        tenant: Tenant::of(app_id, account_id),
-        app_id,
-        organization,
-        config: HookConfig {
-            url,
-            content_type: ContentType::parse(&content_type).unwrap_or(ContentType::Form),
-            secret: secret.map(Secret::new),
-            insecure_ssl,
-            headers: CustomHeaders::from_json(&headers),
-        },
-    }))
+    Ok(target.flatten())
 }
 
 fn load_event(conn: &Connection, event_id: i64) -> Result<EventRecord, StoreError> {
