@@ -323,6 +323,21 @@ mod tests {
             target.config.previous_secret = previous;
             build(&delivery, &settings(), SENT_AT).unwrap()
         };
+        // GitHub's scheme: exactly GitHub's headers, none of the Standard ones.
+        let github = with(SignatureScheme::Github, None);
+        let plain = build(
+            &delivery(ContentType::Json, Some(secret)),
+            &settings(),
+            SENT_AT,
+        )
+        .unwrap();
+        assert_eq!(github.headers, plain.headers);
+        assert!(
+            github
+                .headers
+                .iter()
+                .all(|(name, _)| !name.starts_with("webhook-"))
+        );
         let standard = with(SignatureScheme::Standard, None);
         let guid = "3fdcd42d-5bcb-45c5-b01a-27a2e5e23b00";
         assert_eq!(header(&standard, "webhook-id"), Some(guid));
