@@ -8,12 +8,12 @@ use serde_json::{Map, Value};
 use crate::domain::event::Publication;
 use crate::domain::hook::{
     ConfigPatch, ContentType, CustomHeaders, HookPatch, HookRules, HookSettings, SECRET_MASK,
-    check_content_type, check_events, check_headers, checked_url, is_event_name,
+    check_content_type, check_events, check_headers, check_overlap, check_signature_scheme,
+    checked_url, is_event_name,
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
-use crate::domain::signature::{SignatureScheme, parse_overlap};
-use crate::domain::timestamp::Timestamp;
+use crate::domain::signature::SignatureScheme;
 use crate::domain::validate::{ErrorCode, Problems, ValidationErrors};
 
 /// Reads a create body, applying GitHub's defaults (`web`, active, `["push"]`, `form`).
@@ -101,31 +101,10 @@ fn config_patch_under(
         });
     let signature = problems
         .string(config, "signature", &format!("{key}.signature"))
-        .and_then(|text| {
-            SignatureScheme::parse(text).or_else(|| {
-                problems.invalid(
-                    &format!("{key}.signature"),
-                    "signature must be \"github\", \"standard\" or \"both\"",
-                );
-                None
-            })
-        });
-    let overlap = problems
+        .and_then(|text| check_signature_scheme(problems, key, text));
+    let rotated_until = problems
         .string(config, "secret_overlap", &format!("{key}.secret_overlap"))
-        .and_then(|text| {
-            parse_overlap(text).or_else(|| {
-                problems.invalid(
-                    &format!("{key}.secret_overlap"),
-                    "secret_overlap must be a whole number of s, m, h or d (e.g. \"24h\"), \
-                     at most 7 days",
-                );
-                None
-            })
-        });
-    // An overlap means something only beside a new secret.
-    let rotated_until = overlap
-        .filter(|_| matches!(secret, Some(Some(_))))
-        .map(|overlap| Timestamp::now().after(overlap));
+        .and_then(|text| check_overlap(problems, key, text, matches!(secret, Some(Some(_)))));
     let patch = ConfigPatch {
         url,
         content_type,

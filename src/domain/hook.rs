@@ -428,35 +428,21 @@ impl ConfigPatch {
                 .map(|secret| Some(secret.clone()).filter(|secret| !secret.expose().is_empty())),
             insecure_ssl: Some(input.insecure_ssl),
             headers: check_headers(problems, headers, rules, "config"),
-            signature: input.signature.as_deref().and_then(|text| {
-                SignatureScheme::parse(text).or_else(|| {
-                    problems.invalid(
-                        "config.signature",
-                        "signature must be \"github\", \"standard\" or \"both\"",
-                    );
-                    None
-                })
-            }),
+            signature: input
+                .signature
+                .as_deref()
+                .and_then(|text| check_signature_scheme(problems, "config", text)),
             rotated_until: input
                 .secret_overlap
                 .as_deref()
                 .filter(|text| !text.is_empty())
                 .and_then(|text| {
-                    parse_overlap(text).or_else(|| {
-                        problems.invalid(
-                            "config.secret_overlap",
-                            "secret_overlap must be a whole number of s, m, h or d, at most 7 days",
-                        );
-                        None
-                    })
-                })
-                .filter(|_| {
-                    input
+                    let new_secret = input
                         .secret
                         .as_ref()
-                        .is_some_and(|secret| !secret.expose().is_empty())
-                })
-                .map(|overlap| Timestamp::now().after(overlap)),
+                        .is_some_and(|secret| !secret.expose().is_empty());
+                    check_overlap(problems, "config", text, new_secret)
+                }),
         }
     }
 
@@ -548,6 +534,40 @@ pub(crate) fn checked_url(problems: &mut Problems, key: &str, url: &str) -> Opti
             None
         }
     }
+}
+
+/// A config's `signature`, or a problem on `{key}.signature`.
+pub(crate) fn check_signature_scheme(
+    problems: &mut Problems,
+    key: &str,
+    text: &str,
+) -> Option<SignatureScheme> {
+    let parsed = SignatureScheme::parse(text);
+    if parsed.is_none() {
+        problems.invalid(
+            &format!("{key}.signature"),
+            format!("signature must be \"github\", \"standard\" or \"both\", not {text:?}"),
+        );
+    }
+    parsed
+}
+
+/// A config's `secret_overlap`, or a problem on `{key}.secret_overlap`; it counts only beside
+/// a new secret (`new_secret`), and then says until when the old one still signs.
+pub(crate) fn check_overlap(
+    problems: &mut Problems,
+    key: &str,
+    text: &str,
+    new_secret: bool,
+) -> Option<Timestamp> {
+    let Some(overlap) = parse_overlap(text) else {
+        problems.invalid(
+            &format!("{key}.secret_overlap"),
+            "secret_overlap must be a whole number of s, m, h or d (e.g. \"24h\"), at most 7 days",
+        );
+        return None;
+    };
+    new_secret.then(|| Timestamp::now().after(overlap))
 }
 
 pub(crate) fn check_content_type(
