@@ -12,7 +12,7 @@ use crate::domain::event::Publication;
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::Problems;
-use crate::store::{Hook, HookId, HookPage, Page};
+use crate::store::{Hook, HookId, HookPage, HookUpdate, Page};
 
 /// GitHub's zen sayings, one of which every `ping` carries.
 const ZEN: &[&str] = &[
@@ -119,21 +119,17 @@ impl Core {
         id: HookId,
         patch: HookPatch,
     ) -> Result<SavedHook, CoreError> {
-        // What the patch makes of this hook must still pair its signature scheme with a
-        // fitting secret (a new plain secret for a Standard hook, say, does not).
-        let mut after = self.hook(scope, id).await?.settings;
-        patch.apply(&mut after);
-        if let Some(problem) = after.config.signature_problem() {
-            let mut problems = Problems::new("Hook");
-            problems.invalid("config.secret", problem);
-            problems.finish(|| ())?;
+        match self.store.update_hook(scope.scope(), id, patch).await? {
+            HookUpdate::Updated(hook) => Ok(self.saved(*hook)),
+            HookUpdate::Missing => Err(CoreError::NotFound),
+            // What the patch made of the stored settings breaks a rule (a new plain secret
+            // for a Standard hook, say): checked in the update's own transaction.
+            HookUpdate::Refused(rule) => {
+                let mut problems = Problems::new("Hook");
+                problems.invalid("config.secret", rule);
+                Err(problems.finish(|| ()).unwrap_err().into())
+            }
         }
-        let hook = self
-            .store
-            .update_hook(scope.scope(), id, patch)
-            .await?
-            .ok_or(CoreError::NotFound)?;
-        Ok(self.saved(hook))
     }
 
     /// Deletes the hook with its deliveries and attempts.

@@ -118,6 +118,17 @@ impl TokenScope {
     }
 }
 
+/// What an update made of a hook.
+#[derive(Debug)]
+pub enum HookUpdate {
+    Updated(Box<Hook>),
+    /// No such hook in that scope.
+    Missing,
+    /// The patched settings would break this rule (e.g. a Standard Webhooks hook with a
+    /// plain secret); the hook is as it was.
+    Refused(&'static str),
+}
+
 /// An owner token's record (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -558,13 +569,14 @@ pub trait HookStore: Send + Sync {
     /// `None` when no hook `id` exists in `scope`.
     async fn get_hook(&self, scope: &HookScope, id: HookId) -> Result<Option<Hook>, StoreError>;
 
-    /// Applies `patch` to the stored settings atomically; `None` when no such hook.
+    /// Applies `patch` to the stored settings atomically, unless what it makes of them
+    /// breaks a rule that depends on them (nothing is written then).
     async fn update_hook(
         &self,
         scope: &HookScope,
         id: HookId,
         patch: HookPatch,
-    ) -> Result<Option<Hook>, StoreError>;
+    ) -> Result<HookUpdate, StoreError>;
 
     /// Every repository and organization hook, ordered by account, repository and id: the
     /// web UI's overview (which keeps those of the caller's owners).

@@ -5,14 +5,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use hookpost::domain::hook::{HookInput, HookRules, HookScope, HookSettings};
+use hookpost::domain::hook::{HookInput, HookPatch, HookRules, HookScope, HookSettings};
 use hookpost::domain::names::{Login, RepoName};
 use hookpost::domain::secret::Secret;
 use hookpost::domain::signature::{PreviousSecret, SignatureScheme};
 use hookpost::domain::timestamp::Timestamp;
 use hookpost::store::{
-    AttemptId, AttemptQuery, AttemptRecord, ClaimedDelivery, DeliveryId, Hook, IdempotencyKey,
-    LatestObjects, NewApp, NewEvent, NewToken, PublishOutcome, Store, TokenScope,
+    AttemptId, AttemptQuery, AttemptRecord, ClaimedDelivery, DeliveryId, Hook, HookUpdate,
+    IdempotencyKey, LatestObjects, NewApp, NewEvent, NewToken, PublishOutcome, Store, TokenScope,
 };
 use serde_json::json;
 
@@ -465,6 +465,19 @@ async fn a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap
     publish(&store, at(1)).await;
     let claim = store.claim_due("w", at(2), at(62), 10).await.unwrap();
     assert_eq!(claim.deliveries[0].target.config, wanted.config);
+
+    // An update that would leave the Standard scheme with a plain secret changes nothing.
+    let input = HookInput {
+        active: true,
+        url: "https://receiver.example/hook".to_owned(),
+        content_type: "json".to_owned(),
+        secret: Some(Secret::new("plain")),
+        ..HookInput::default()
+    };
+    let patch = HookPatch::from_input(&input, &HookRules::default()).unwrap();
+    let refused = store.update_hook(&repo(), created.id, patch).await.unwrap();
+    assert!(matches!(refused, HookUpdate::Refused(_)), "{refused:?}");
+    assert_eq!(read(created.id).await.settings.config, wanted.config);
 
     assert_eq!(store.erase_expired_secrets(at(99)).await.unwrap(), 0);
     assert_eq!(store.erase_expired_secrets(at(100)).await.unwrap(), 1);

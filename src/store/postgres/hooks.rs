@@ -11,7 +11,7 @@ use crate::store::columns::{
     HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, login,
     read_hook, scope_from_names,
 };
-use crate::store::{Hook, HookId, HookPage, Page, StoreError};
+use crate::store::{Hook, HookId, HookPage, HookUpdate, Page, StoreError};
 
 /// Looks the scope up without creating it.
 pub(super) async fn find_scope(
@@ -277,9 +277,9 @@ pub(super) async fn update(
     scope: &HookScope,
     id: HookId,
     patch: &HookPatch,
-) -> Result<Option<Hook>, StoreError> {
+) -> Result<HookUpdate, StoreError> {
     let Some(scope_row) = find_scope(db, scope).await? else {
-        return Ok(None);
+        return Ok(HookUpdate::Missing);
     };
     // Locks the row: concurrent patches apply one after the other.
     let lock = format!(
@@ -287,12 +287,15 @@ pub(super) async fn update(
         scope_row.column
     );
     if opt(db, &lock, &[&id, &scope_row.id]).await?.is_none() {
-        return Ok(None);
+        return Ok(HookUpdate::Missing);
     }
     let Some(mut hook) = get_in(db, &scope_row, id).await? else {
-        return Ok(None);
+        return Ok(HookUpdate::Missing);
     };
     patch.apply(&mut hook.settings);
+    if let Some(rule) = hook.settings.config.signature_problem() {
+        return Ok(HookUpdate::Refused(rule));
+    }
     hook.updated_at = Timestamp::now();
     let settings = &hook.settings;
     let config = &settings.config;
@@ -320,7 +323,7 @@ pub(super) async fn update(
         ],
     )
     .await?;
-    Ok(Some(hook))
+    Ok(HookUpdate::Updated(Box::new(hook)))
 }
 
 pub(super) async fn delete(

@@ -34,9 +34,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
-    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
-    NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome, QueueStats, QueueStore,
-    ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
+    Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome,
+    QueueStats, QueueStore, ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -310,7 +310,7 @@ impl HookStore for PostgresStore {
         scope: &HookScope,
         id: HookId,
         patch: HookPatch,
-    ) -> Result<Option<Hook>, StoreError> {
+    ) -> Result<HookUpdate, StoreError> {
         in_transaction!(self, durable, |db| hooks::update(&db, scope, id, &patch)
             .await?)
     }

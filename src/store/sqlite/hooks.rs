@@ -10,7 +10,7 @@ use crate::store::columns::{
     HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, read_hook,
     scope_from_names,
 };
-use crate::store::{Hook, HookId, HookPage, Page, StoreError};
+use crate::store::{Hook, HookId, HookPage, HookUpdate, Page, StoreError};
 
 /// Looks the scope up without creating it.
 pub(super) fn find_scope(
@@ -232,14 +232,17 @@ pub(super) fn update(
     scope: &HookScope,
     id: HookId,
     patch: &HookPatch,
-) -> Result<Option<Hook>, StoreError> {
+) -> Result<HookUpdate, StoreError> {
     let Some(scope_row) = find_scope(conn, scope)? else {
-        return Ok(None);
+        return Ok(HookUpdate::Missing);
     };
     let Some(mut hook) = get_in(conn, &scope_row, id)? else {
-        return Ok(None);
+        return Ok(HookUpdate::Missing);
     };
     patch.apply(&mut hook.settings);
+    if let Some(rule) = hook.settings.config.signature_problem() {
+        return Ok(HookUpdate::Refused(rule));
+    }
     hook.updated_at = Timestamp::now();
     let settings = &hook.settings;
     let config = &settings.config;
@@ -264,7 +267,7 @@ pub(super) fn update(
         previous_until,
         hook.updated_at.0,
     ])?;
-    Ok(Some(hook))
+    Ok(HookUpdate::Updated(Box::new(hook)))
 }
 
 pub(super) fn delete(conn: &Connection, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {

@@ -23,9 +23,9 @@ use rusqlite::Connection;
 
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
-    Claim, Hook, HookId, HookPage, HookStore, IdempotencyKey, IngestStore, Installation, LogStore,
-    NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome, QueueStats, QueueStore,
-    ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
+    Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome,
+    QueueStats, QueueStore, ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -275,7 +275,7 @@ impl HookStore for SqliteStore {
         scope: &HookScope,
         id: HookId,
         patch: HookPatch,
-    ) -> Result<Option<Hook>, StoreError> {
+    ) -> Result<HookUpdate, StoreError> {
         let scope = scope.clone();
         self.writer
             .write(move |conn| hooks::update(conn, &scope, id, &patch))
