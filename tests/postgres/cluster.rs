@@ -286,16 +286,13 @@ async fn a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end() {
         assert_eq!(published.status(), StatusCode::ACCEPTED);
     }
     // The ping and the three pushes are in flight at the first node, hanging.
+    let next_guid = || async {
+        let received = receiver.next().await;
+        received.header("x-github-delivery").unwrap().to_owned()
+    };
     let mut guids = HashSet::new();
     for _ in 0..4 {
-        guids.insert(
-            receiver
-                .next()
-                .await
-                .header("x-github-delivery")
-                .unwrap()
-                .to_owned(),
-        );
+        guids.insert(next_guid().await);
     }
     first.kill().await.unwrap();
     receiver.set(crate::receiver::Behaviour::Status(200));
@@ -304,14 +301,7 @@ async fn a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end() {
     let mut again = HashSet::new();
     while again.len() < guids.len() {
         // Each wait is bounded by the receiver (20 s): a lease end would be ten minutes.
-        again.insert(
-            receiver
-                .next()
-                .await
-                .header("x-github-delivery")
-                .unwrap()
-                .to_owned(),
-        );
+        again.insert(next_guid().await);
     }
     assert_eq!(again, guids);
     eprintln!("resumed within {:?} of the kill", started.elapsed());
