@@ -61,8 +61,40 @@ enum Command {
     App(AppCommand),
     /// Publish events to a running server: one from FILE (or `-`), or many with `--ndjson`.
     Publish(PublishArgs),
+    /// Attempt once more every failed delivery of a hook published in a window, on a
+    /// running server, with a progress bar.
+    Recover(RecoverArgs),
     /// Receive webhooks locally: print each delivery with its signatures checked.
     Listen(ListenConfig),
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("owner").required(true).args(["repository", "organization"])))]
+struct RecoverArgs {
+    /// The server's origin, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "HOOKPOST_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// A token that manages the hook.
+    #[arg(long, env = "HOOKPOST_TOKEN", hide_env_values = true)]
+    token: String,
+    /// owner/name of the hook's repository.
+    #[arg(long = "repo")]
+    repository: Option<String>,
+    /// The hook's organization.
+    #[arg(long = "org")]
+    organization: Option<String>,
+    /// The hook's id.
+    #[arg(long)]
+    hook: i64,
+    /// The oldest publish time recovered: an ISO 8601 time, or how long ago (`24h`).
+    #[arg(long)]
+    since: String,
+    /// The newest publish time recovered (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    /// How long to follow the progress before leaving the recovery to run on.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    wait: std::time::Duration,
 }
 
 #[derive(clap::Args)]
@@ -112,6 +144,10 @@ enum AppCommand {
         /// be `whsec_` and the base64 of 24 to 64 random bytes) or `both`.
         #[arg(long, default_value = "github")]
         signature: String,
+        /// The app hook's own retry schedule (`10s,1m,1h`, or `none`); the server's when
+        /// not given.
+        #[arg(long)]
+        retry_schedule: Option<String>,
         #[command(flatten)]
         store: StoreConfig,
     },
@@ -237,6 +273,7 @@ async fn execute(command: Command) -> anyhow::Result<()> {
         Command::Token(command) => token_command(command).await,
         Command::App(command) => app_command(command).await,
         Command::Publish(args) => publish(args).await,
+        Command::Recover(args) => recover(args).await,
         Command::Listen(config) => tools::listen::run(config).await,
     }
 }
@@ -289,8 +326,34 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn recover(args: RecoverArgs) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    let instant = |text: &str| tools::recover::parse_instant(text, now).map_err(anyhow::Error::msg);
+    let since = instant(&args.since)?;
+    let until = args.until.as_deref().map(instant).transpose()?;
+    let hook = match (&args.repository, &args.organization) {
+        (Some(repository), _) => format!("/repos/{repository}/hooks/{}", args.hook),
+        (None, organization) => {
+            let organization = organization.as_deref().unwrap_or_default();
+            format!("/orgs/{organization}/hooks/{}", args.hook)
+        }
+    };
+    let target = tools::Target {
+        server: args.server,
+        token: args.token,
+    };
+    tools::recover::run(
+        &target,
+        &tools::recover::HookPath(hook),
+        since,
+        until,
+        args.wait,
+    )
+    .await
+}
+
 async fn publish(args: PublishArgs) -> anyhow::Result<()> {
-    let target = tools::publish::Target {
+    let target = tools::Target {
         server: args.server,
         token: args.token,
     };
@@ -331,6 +394,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             secret,
             content_type,
             signature,
+            retry_schedule,
             store,
         } => {
             let events = if events.is_empty() {
@@ -346,6 +410,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 // An empty secret is none, as in the API.
                 secret: secret.map(Secret::new),
                 signature: Some(signature),
+                retry_schedule,
                 ..HookInput::default()
             };
             let hook = HookSettings::new(&input, &HookRules::default())

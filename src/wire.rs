@@ -278,6 +278,7 @@ mod tests {
                     ),
                     signature: SignatureScheme::Github,
                     previous_secret: None,
+                    retry_schedule: None,
                 },
             }),
             installation_id: None,

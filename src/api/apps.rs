@@ -14,9 +14,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::bodies;
-use super::body_schemas::{AppBody, ConfigBody, InstallationBody};
+use super::body_schemas::{AppBody, ConfigBody, InstallationBody, RecoveryBody};
 use super::extract::{JsonObject, PathParams, QueryMap};
-use super::log::{Accepted, DeliveryDetail, DeliveryItem, list_log, redeliver_log, show_log};
+use super::log::{
+    Accepted, DeliveryDetail, DeliveryItem, RecoveryObject, list_log, recover_log, redeliver_log,
+    show_log, show_recovery,
+};
 use super::openapi::{Auth, Doc, Query};
 use super::routes::Routes;
 use super::scoped::number;
@@ -104,6 +107,25 @@ pub fn routes() -> Routes {
             "Redeliver a delivery for an app webhook",
             Doc::new(Auth::App).replies::<Accepted>(StatusCode::ACCEPTED),
             redeliver,
+        )
+        .add(
+            Method::POST,
+            "/app/hook/deliveries/recover",
+            "apps/recover-webhook-deliveries",
+            "Redeliver an app webhook's failed deliveries published in a window (Hookpost's extension)",
+            Doc::new(Auth::App)
+                .body::<RecoveryBody>(true)
+                .replies::<RecoveryObject>(StatusCode::ACCEPTED)
+                .conflicts(),
+            recover,
+        )
+        .add(
+            Method::GET,
+            "/app/hook/recoveries/{recovery_id}",
+            "apps/get-webhook-recovery",
+            "Get a recovery of an app webhook's failed deliveries (Hookpost's extension)",
+            Doc::new(Auth::App).replies::<RecoveryObject>(StatusCode::OK),
+            show_recovery_of,
         )
 }
 
@@ -408,4 +430,23 @@ async fn redeliver(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let scope = ManagedScope::of_app(&app);
     redeliver_log(&state, &scope, app.hook_id, delivery_id(&params)?).await
+}
+
+async fn recover(
+    State(state): State<AppState>,
+    AuthenticatedApp(app): AuthenticatedApp,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<RecoveryObject>), ApiError> {
+    let scope = ManagedScope::of_app(&app);
+    recover_log(&state, &scope, app.hook_id, &body).await
+}
+
+async fn show_recovery_of(
+    State(state): State<AppState>,
+    AuthenticatedApp(app): AuthenticatedApp,
+    PathParams(params): PathParams,
+) -> Result<Json<RecoveryObject>, ApiError> {
+    let scope = ManagedScope::of_app(&app);
+    let recovery_id = number(&params, "recovery_id")?.ok_or(ApiError::NotFound)?;
+    show_recovery(&state, &scope, app.hook_id, recovery_id).await
 }

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use crate::domain::event::Publication;
 use crate::domain::hook::{
     ConfigPatch, ContentType, CustomHeaders, HookPatch, HookRules, HookSettings, SECRET_MASK,
-    check_content_type, check_events, check_headers, check_overlap, check_signature_scheme,
-    checked_url, is_event_name,
+    check_content_type, check_events, check_headers, check_overlap, check_retry_schedule,
+    check_signature_scheme, checked_url, is_event_name,
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
@@ -105,6 +105,15 @@ fn config_patch_under(
     let rotated_until = problems
         .string(config, "secret_overlap", &format!("{key}.secret_overlap"))
         .and_then(|text| check_overlap(problems, key, text, matches!(secret, Some(Some(_)))));
+    // `null` goes back to the server's schedule.
+    let retry_schedule = match config.get("retry_schedule") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(_) => problems
+            .string(config, "retry_schedule", &format!("{key}.retry_schedule"))
+            .and_then(|text| check_retry_schedule(problems, key, text))
+            .map(Some),
+    };
     let patch = ConfigPatch {
         url,
         content_type,
@@ -113,6 +122,7 @@ fn config_patch_under(
         headers: read_headers(problems, config, rules, key),
         signature,
         rotated_until,
+        retry_schedule,
     };
     patch.check_signature(problems, key);
     patch
@@ -198,7 +208,7 @@ pub fn hook_patch(
 /// The `config` of `PATCH …/hooks/{id}`, which replaces GitHub's config fields as GitHub
 /// documents: an omitted `secret` is removed (`********`, the masked value sent back, keeps
 /// it), an omitted `content_type` is `form` again and `insecure_ssl` `"0"`. Hookpost's own
-/// fields (`headers`) are kept unless given, so a GitHub-only client never resets them.
+/// fields (`headers`, `retry_schedule`) are kept unless given, so a GitHub-only client never resets them.
 fn replacing_config(
     problems: &mut Problems,
     config: &Map<String, Value>,

@@ -16,6 +16,7 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema,
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::hook::{MAX_EVENTS, MAX_HEADER_NAME, MAX_HEADER_VALUE, MAX_HEADERS, MAX_URL};
+use crate::domain::retry::hook_schedule_pattern;
 
 /// An account or repository name (`Login`, `RepoName`): 1 to 100 of `A-Z a-z 0-9 . _ -`,
 /// not `.` or `..`.
@@ -112,6 +113,10 @@ struct ConfigFields {
     /// Standard deliveries beside it (e.g. `24h`; at most 7 days).
     #[schema(value_type = Option<SecretOverlap>)]
     secret_overlap: Option<String>,
+    /// Hookpost's extension: the hook's own retry schedule (`10s,1m,1h`, or `none` for no
+    /// automatic retries); `null` goes back to the server's `--retry-schedule`.
+    #[schema(value_type = Option<RetryScheduleText>)]
+    retry_schedule: Option<String>,
 }
 
 /// Always `web`.
@@ -166,6 +171,25 @@ patterned_string!(
     /// most 7 days.
     SecretOverlap = crate::domain::signature::OVERLAP_PATTERN
 );
+/// A hook's retry schedule: `none`, or up to 20 comma-separated steps, each a whole
+/// number of `s`, `m`, `h` or `d` from 1 s to 7 days.
+struct RetryScheduleText;
+
+impl PartialSchema for RetryScheduleText {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(hook_schedule_pattern()))
+            .description(Some(
+                "`none`, or up to 20 comma-separated steps, each a whole number of `s`, `m`, \
+                 `h` or `d` from 1 s to 7 days",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for RetryScheduleText {}
+
 patterned_string!(
     /// A repository's `owner/name`.
     FullName = FULL_NAME_PATTERN
@@ -268,6 +292,36 @@ impl PartialSchema for CustomHeaders {
 }
 
 impl ToSchema for CustomHeaders {}
+
+/// `POST …/deliveries/recover` (Hookpost's extension): the window of publish times whose
+/// failed deliveries are attempted once more.
+#[derive(ToSchema)]
+#[schema(as = RecoveryRequest)]
+pub struct RecoveryBody {
+    /// The oldest publish time recovered.
+    #[schema(format = DateTime)]
+    since: String,
+    /// The newest publish time recovered (default: now).
+    #[schema(value_type = Option<DateTimeText>)]
+    until: Option<String>,
+}
+
+/// An ISO 8601 (RFC 3339) time.
+struct DateTimeText;
+
+impl PartialSchema for DateTimeText {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                utoipa::openapi::schema::KnownFormat::DateTime,
+            )))
+            .description(Some("An ISO 8601 time, e.g. 2026-01-31T12:00:00Z"))
+            .into()
+    }
+}
+
+impl ToSchema for DateTimeText {}
 
 /// `POST /events` (Hookpost's extension): `repository` or `organization` names who
 /// published it.

@@ -1,12 +1,18 @@
 //! The delivery log of repository and organization hooks: GitHub's
-//! `…/hooks/{hook_id}/deliveries`, one delivery, and redelivery (rendered by `log`).
+//! `…/hooks/{hook_id}/deliveries`, one delivery, and redelivery, and Hookpost's bulk
+//! recovery of failed deliveries (rendered by `log`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 
+use super::body_schemas::RecoveryBody;
+use super::extract::JsonObject;
 use super::extract::QueryMap;
-use super::log::{Accepted, DeliveryDetail, DeliveryItem, list_log, redeliver_log, show_log};
+use super::log::{
+    Accepted, DeliveryDetail, DeliveryItem, RecoveryObject, list_log, recover_log, redeliver_log,
+    show_log, show_recovery,
+};
 use super::openapi::{Auth, Doc, Query};
 use super::routes::Routes;
 use super::scoped::Scoped;
@@ -15,13 +21,12 @@ use crate::error::ApiError;
 use crate::web::{ApiBase, AppState};
 
 pub fn routes() -> Routes {
-    scoped_routes("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries", "repos").merge(scoped_routes(
-        "/orgs/{org}/hooks/{hook_id}/deliveries",
-        "orgs",
-    ))
+    scoped_routes("/repos/{owner}/{repo}/hooks/{hook_id}", "repos")
+        .merge(scoped_routes("/orgs/{org}/hooks/{hook_id}", "orgs"))
 }
 
-fn scoped_routes(prefix: &str, tag: &str) -> Routes {
+fn scoped_routes(hook: &str, tag: &str) -> Routes {
+    let prefix = &format!("{hook}/deliveries");
     Routes::default()
         .add(
             Method::GET,
@@ -46,6 +51,25 @@ fn scoped_routes(prefix: &str, tag: &str) -> Routes {
             "Redeliver a delivery for a webhook",
             Doc::new(Auth::Token).replies::<Accepted>(StatusCode::ACCEPTED),
             redeliver,
+        )
+        .add(
+            Method::POST,
+            &format!("{prefix}/recover"),
+            &format!("{tag}/recover-webhook-deliveries"),
+            "Redeliver a webhook's failed deliveries published in a window (Hookpost's extension)",
+            Doc::new(Auth::Token)
+                .body::<RecoveryBody>(true)
+                .replies::<RecoveryObject>(StatusCode::ACCEPTED)
+                .conflicts(),
+            recover,
+        )
+        .add(
+            Method::GET,
+            &format!("{hook}/recoveries/{{recovery_id}}"),
+            &format!("{tag}/get-webhook-recovery"),
+            "Get a recovery of a webhook's failed deliveries (Hookpost's extension)",
+            Doc::new(Auth::Token).replies::<RecoveryObject>(StatusCode::OK),
+            show_recovery_of,
         )
 }
 
@@ -85,6 +109,27 @@ async fn redeliver(
         &scoped.scope,
         scoped.hook_id()?,
         scoped.delivery_id()?,
+    )
+    .await
+}
+
+async fn recover(
+    State(state): State<AppState>,
+    scoped: Scoped,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<RecoveryObject>), ApiError> {
+    recover_log(&state, &scoped.scope, scoped.hook_id()?, &body).await
+}
+
+async fn show_recovery_of(
+    State(state): State<AppState>,
+    scoped: Scoped,
+) -> Result<Json<RecoveryObject>, ApiError> {
+    show_recovery(
+        &state,
+        &scoped.scope,
+        scoped.hook_id()?,
+        scoped.recovery_id()?,
     )
     .await
 }

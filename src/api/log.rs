@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Json;
 use axum::http::header::LINK;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::pagination::read_per_page;
@@ -22,7 +23,7 @@ use crate::domain::ids::{AttemptId, InstallationId};
 use crate::domain::timestamp::Timestamp;
 use crate::domain::validate::Problems;
 use crate::error::ApiError;
-use crate::store::{AttemptQuery, AttemptSummary, HookId, StatusClass};
+use crate::store::{AttemptQuery, AttemptSummary, HookId, Recovery, StatusClass, Trigger};
 use crate::web::AppState;
 
 /// An opaque cursor: the id below which the next page starts.
@@ -37,7 +38,8 @@ fn decode_cursor(text: &str) -> Option<AttemptId> {
         .map(AttemptId)
 }
 
-/// Reads `per_page`, `cursor`, `status` and `redelivery`.
+/// Reads `per_page`, `cursor`, `status` and `redelivery` (GitHub's), and Hookpost's
+/// `trigger`, `event`, `guid`, `since` and `until`.
 ///
 /// # Errors
 /// 400 for a malformed cursor, 422 for any other malformed parameter.
@@ -76,12 +78,44 @@ pub fn read_query(query: &HashMap<String, String>) -> Result<AttemptQuery, ApiEr
             None
         }
     };
+    let trigger = query.get("trigger").and_then(|text| {
+        let trigger = Trigger::parse(text);
+        if trigger.is_none() {
+            problems.invalid(
+                "trigger",
+                format!("trigger must be publish, retry, redelivery or recovery, not {text:?}"),
+            );
+        }
+        trigger
+    });
+    let mut instant =
+        |name: &str| read_instant(&mut problems, name, query.get(name).map(String::as_str));
+    let since = instant("since");
+    let until = instant("until");
     Ok(problems.finish(|| AttemptQuery {
         before,
         limit,
         status,
         redelivery,
+        trigger,
+        event: query.get("event").cloned(),
+        guid: query.get("guid").cloned(),
+        since,
+        until,
     })?)
+}
+
+/// An ISO 8601 time given as `name`, or a problem on it.
+fn read_instant(problems: &mut Problems, name: &str, text: Option<&str>) -> Option<Timestamp> {
+    let text = text?;
+    let instant = Timestamp::parse(text);
+    if instant.is_none() {
+        problems.invalid(
+            name,
+            format!("{name} must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not {text:?}"),
+        );
+    }
+    instant
 }
 
 fn seconds(duration_ms: i64) -> f64 {
@@ -115,6 +149,18 @@ pub struct DeliveryItem {
     pub repository_id: Option<i64>,
     #[schema(format = DateTime)]
     pub throttled_at: Option<String>,
+    /// Hookpost's extension: 1 for a delivery's first attempt, 2 for its first retry, …
+    /// (a manual redelivery counts from 1 again).
+    #[schema(minimum = 1)]
+    pub attempt_number: u32,
+    /// Hookpost's extension: what made this attempt (`redelivery` above is GitHub's flag,
+    /// true for retries and redeliveries alike).
+    #[schema(value_type = String, pattern = "^(publish|retry|redelivery|recovery)$")]
+    pub trigger: &'static str,
+    /// Hookpost's extension: when the automatic retry after this attempt is due; null
+    /// when none is waiting.
+    #[schema(format = DateTime, required = true)]
+    pub next_attempt_at: Option<String>,
 }
 
 impl DeliveryItem {
@@ -132,6 +178,9 @@ impl DeliveryItem {
             installation_id: attempt.installation_id,
             repository_id: attempt.repository_id,
             throttled_at: attempt.throttled_at.map(Timestamp::to_github),
+            attempt_number: attempt.attempt_number,
+            trigger: attempt.trigger.as_str(),
+            next_attempt_at: attempt.next_attempt_at.map(Timestamp::to_github),
         }
     }
 }
@@ -223,6 +272,22 @@ pub fn next_link(
     if let Some(redelivery) = query.redelivery {
         url.push_str(&format!("&redelivery={redelivery}"));
     }
+    if let Some(trigger) = query.trigger {
+        url.push_str(&format!("&trigger={}", trigger.as_str()));
+    }
+    for (name, value) in [("event", &query.event), ("guid", &query.guid)] {
+        if let Some(value) = value {
+            url.push_str(&format!(
+                "&{name}={}",
+                utf8_percent_encode(value, NON_ALPHANUMERIC)
+            ));
+        }
+    }
+    for (name, instant) in [("since", query.since), ("until", query.until)] {
+        if let Some(instant) = instant {
+            url.push_str(&format!("&{name}={}", instant.to_precise()));
+        }
+    }
     HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).ok()
 }
 
@@ -235,7 +300,7 @@ pub async fn list_log(
     query: &HashMap<String, String>,
 ) -> Result<(HeaderMap, Json<Vec<DeliveryItem>>), ApiError> {
     let query = read_query(query)?;
-    let page = state.core.attempts(scope, hook_id, query).await?;
+    let page = state.core.attempts(scope, hook_id, query.clone()).await?;
     let mut headers = HeaderMap::new();
     if let Some(link) = page
         .next_before
@@ -269,6 +334,83 @@ pub async fn redeliver_log(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     state.core.redeliver(scope, hook_id, attempt_id).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted {})))
+}
+
+/// Reads a recovery body: `since`, and `until` if given, ISO 8601 times.
+fn read_window(body: &Map<String, Value>) -> Result<(Timestamp, Option<Timestamp>), ApiError> {
+    let mut problems = Problems::new("Recovery");
+    let since = problems.required_string(body, "since", "since");
+    let since = read_instant(&mut problems, "since", since);
+    let until = problems.string(body, "until", "until");
+    let until = read_instant(&mut problems, "until", until);
+    Ok(problems.finish(|| (since.unwrap_or(Timestamp(0)), until))?)
+}
+
+/// A recovery as the API shows it (Hookpost's extension).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Recovery)]
+pub struct RecoveryObject {
+    pub id: i64,
+    /// Deliveries queued: the events of the window whose latest attempt had failed.
+    pub deliveries: u64,
+    #[schema(format = DateTime)]
+    pub since: String,
+    #[schema(format = DateTime, required = true)]
+    pub until: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// `running` until every queued delivery has been attempted, then `finished`.
+    #[schema(value_type = String, pattern = "^(running|finished)$")]
+    pub state: &'static str,
+    pub queued: u64,
+    /// Attempted so far.
+    pub done: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+impl RecoveryObject {
+    fn of(recovery: &Recovery) -> Self {
+        RecoveryObject {
+            id: recovery.id,
+            deliveries: recovery.queued,
+            since: recovery.since.to_precise(),
+            until: recovery.until.map(Timestamp::to_precise),
+            created_at: recovery.created_at.to_github(),
+            state: if recovery.is_running() {
+                "running"
+            } else {
+                "finished"
+            },
+            queued: recovery.queued,
+            done: recovery.done,
+            succeeded: recovery.succeeded,
+            failed: recovery.failed,
+        }
+    }
+}
+
+/// Starts a recovery of the hook's failed deliveries → `202` with the recovery.
+pub async fn recover_log(
+    state: &AppState,
+    scope: &ManagedScope,
+    hook_id: HookId,
+    body: &Map<String, Value>,
+) -> Result<(StatusCode, Json<RecoveryObject>), ApiError> {
+    let (since, until) = read_window(body)?;
+    let recovery = state.core.recover(scope, hook_id, since, until).await?;
+    Ok((StatusCode::ACCEPTED, Json(RecoveryObject::of(&recovery))))
+}
+
+/// One recovery of the hook, with its progress.
+pub async fn show_recovery(
+    state: &AppState,
+    scope: &ManagedScope,
+    hook_id: HookId,
+    recovery_id: i64,
+) -> Result<Json<RecoveryObject>, ApiError> {
+    let recovery = state.core.recovery(scope, hook_id, recovery_id).await?;
+    Ok(Json(RecoveryObject::of(&recovery)))
 }
 
 #[cfg(test)]

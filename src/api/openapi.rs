@@ -60,7 +60,8 @@ pub enum Query {
     None,
     /// `page`, `per_page` (hook lists).
     Pages,
-    /// `per_page`, `cursor`, `status`, `redelivery` (delivery logs).
+    /// `per_page`, `cursor`, `status`, `redelivery`, and Hookpost's `trigger`, `event`,
+    /// `guid`, `since`, `until` (delivery logs).
     Log,
 }
 
@@ -285,6 +286,37 @@ impl Doc {
                     "Only retries and redeliveries, or only first attempts",
                     json!({"type": "boolean"}),
                 ));
+                parameters.push(query(
+                    "trigger",
+                    "Hookpost's extension: only first attempts (`publish`), automatic retries (`retry`), manual redeliveries (`redelivery`) or those of a bulk recovery (`recovery`)",
+                    json!({"type": "string", "enum": ["publish", "retry", "redelivery", "recovery"]}),
+                ));
+                parameters.push(query(
+                    "event",
+                    "Hookpost's extension: only attempts of events with this name (`push`)",
+                    json!({"type": "string"}),
+                ));
+                parameters.push(query(
+                    "guid",
+                    "Hookpost's extension: only attempts of the event with this `X-GitHub-Delivery`",
+                    json!({"type": "string"}),
+                ));
+                for (name, description) in [
+                    (
+                        "since",
+                        "Hookpost's extension: only attempts made at or after this time",
+                    ),
+                    (
+                        "until",
+                        "Hookpost's extension: only attempts made at or before this time",
+                    ),
+                ] {
+                    parameters.push(query(
+                        name,
+                        description,
+                        json!({"type": "string", "format": "date-time"}),
+                    ));
+                }
             }
         }
         if self.idempotency_key {
@@ -318,7 +350,13 @@ fn cursor_pattern() -> String {
 }
 
 /// Path parameters that are numbers; every other parameter is a name.
-const NUMERIC_PARAMETERS: [&str; 4] = ["hook_id", "delivery_id", "app_id", "token_id"];
+const NUMERIC_PARAMETERS: [&str; 5] = [
+    "hook_id",
+    "delivery_id",
+    "app_id",
+    "token_id",
+    "recovery_id",
+];
 
 fn path_parameters(path: &str) -> Vec<Value> {
     path.split('/')

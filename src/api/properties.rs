@@ -74,14 +74,28 @@ fn object() -> impl Strategy<Value = Map<String, Value>> {
 
 fn query() -> impl Strategy<Value = HashMap<String, String>> {
     let name = prop_oneof![
-        proptest::sample::select(&["page", "per_page", "cursor", "status", "redelivery"][..])
-            .prop_map(str::to_owned),
+        proptest::sample::select(
+            &[
+                "page",
+                "per_page",
+                "cursor",
+                "status",
+                "redelivery",
+                "trigger",
+                "event",
+                "guid",
+                "since",
+                "until"
+            ][..]
+        )
+        .prop_map(str::to_owned),
         ".{0,6}",
     ];
     let value = prop_oneof![
         ".{0,20}",
         any::<i64>().prop_map(|n| n.to_string()),
-        "[0-9a-f]{16}"
+        "[0-9a-f]{16}",
+        "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
     ];
     proptest::collection::hash_map(name, value, 0..6)
 }
@@ -150,8 +164,7 @@ fn any_app_jwt_is_checked_without_panicking() {
             secret: None,
             insecure_ssl: false,
             headers: Vec::new(),
-            signature: None,
-            secret_overlap: None,
+            ..HookInput::default()
         },
         &HookRules::default(),
     )

@@ -21,6 +21,7 @@ pub struct Scoped {
     pub scope: ManagedScope,
     hook_id: Option<HookId>,
     delivery_id: Option<AttemptId>,
+    recovery_id: Option<i64>,
 }
 
 impl Scoped {
@@ -30,6 +31,10 @@ impl Scoped {
 
     pub fn delivery_id(&self) -> Result<AttemptId, ApiError> {
         self.delivery_id.ok_or(ApiError::NotFound)
+    }
+
+    pub fn recovery_id(&self) -> Result<i64, ApiError> {
+        self.recovery_id.ok_or(ApiError::NotFound)
     }
 }
 
@@ -50,10 +55,12 @@ impl FromRequestParts<AppState> for Scoped {
         let scope = scope_from_path_params(&params).ok_or(ApiError::NotFound)?;
         let hook_id = number(&params, "hook_id")?.map(HookId);
         let delivery_id = number(&params, "delivery_id")?.map(AttemptId);
+        let recovery_id = number(&params, "recovery_id")?;
         Ok(Scoped {
             scope: authorize(&principal, scope)?,
             hook_id,
             delivery_id,
+            recovery_id,
         })
     }
 }

@@ -1,5 +1,5 @@
-//! A hook's delivery log: pages of attempts, one attempt as the receiver got it, and
-//! redelivery.
+//! A hook's delivery log: pages of attempts, one attempt as the receiver got it,
+//! redelivery, and bulk recovery of failed deliveries.
 
 use bytes::Bytes;
 
@@ -7,7 +7,8 @@ use super::access::ManagedScope;
 use super::{Core, CoreError};
 use crate::domain::ids::AttemptId;
 use crate::domain::timestamp::Timestamp;
-use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId};
+use crate::domain::validate::{ErrorCode, Problems};
+use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, Recovery, RecoveryStart};
 use crate::wire::payload_for;
 
 /// One page of a hook's attempts, newest first.
@@ -39,8 +40,9 @@ impl Core {
         query: AttemptQuery,
     ) -> Result<AttemptPage, CoreError> {
         // One more than asked tells whether a next page exists.
+        let limit = query.limit;
         let probe = AttemptQuery {
-            limit: query.limit.saturating_add(1),
+            limit: limit.saturating_add(1),
             ..query
         };
         let mut attempts = self
@@ -49,8 +51,8 @@ impl Core {
             .await?
             .ok_or(CoreError::NotFound)?;
         let mut next_before = None;
-        if attempts.len() > query.limit as usize {
-            attempts.truncate(query.limit as usize);
+        if attempts.len() > limit as usize {
+            attempts.truncate(limit as usize);
             next_before = attempts.last().map(|attempt| attempt.id);
         }
         Ok(AttemptPage {
@@ -95,5 +97,56 @@ impl Core {
         }
         self.queued();
         Ok(())
+    }
+
+    /// Starts a recovery: one more attempt of each of the hook's events published from
+    /// `since` to `until` whose latest attempt failed and that has nothing pending.
+    ///
+    /// # Errors
+    /// Not found when the scope has no such hook; conflict while another recovery of the
+    /// hook runs. A window that holds nothing (`until` before `since`) recovers nothing.
+    pub async fn recover(
+        &self,
+        scope: &ManagedScope,
+        hook_id: HookId,
+        since: Timestamp,
+        until: Option<Timestamp>,
+    ) -> Result<Recovery, CoreError> {
+        match self
+            .store
+            .start_recovery(scope.scope(), hook_id, since, until, Timestamp::now())
+            .await?
+        {
+            RecoveryStart::Missing => Err(CoreError::NotFound),
+            RecoveryStart::Running(id) => {
+                let mut problems = Problems::new("Recovery");
+                problems.push(
+                    "hook_id",
+                    ErrorCode::AlreadyExists,
+                    format!("recovery {id} of this hook is still running; one at a time"),
+                );
+                Err(CoreError::Conflict(problems.finish(|| ()).unwrap_err()))
+            }
+            RecoveryStart::Started(recovery) => {
+                if recovery.queued > 0 {
+                    self.queued();
+                }
+                Ok(recovery)
+            }
+        }
+    }
+
+    /// # Errors
+    /// Not found when the hook has no such recovery.
+    pub async fn recovery(
+        &self,
+        scope: &ManagedScope,
+        hook_id: HookId,
+        recovery_id: i64,
+    ) -> Result<Recovery, CoreError> {
+        self.store
+            .get_recovery(scope.scope(), hook_id, recovery_id)
+            .await?
+            .ok_or(CoreError::NotFound)
     }
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::hooks::SavedHook;
 use crate::domain::hook::{HookConfig, HookScope, LastResponse, SECRET_MASK, masked_url};
+use crate::domain::retry::RetrySchedule;
 use crate::domain::signature::SignatureScheme;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{Hook, HookId};
@@ -126,6 +127,10 @@ pub struct ConfigObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
     pub previous_secret_expires_at: Option<String>,
+    /// Hookpost's extension: the hook's own retry schedule (`10s,1m,5m`, or `none`);
+    /// absent when the hook follows the server's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<String>,
     /// Hookpost's extension, in the answer to a configuration update only: what the owner
     /// should know, e.g. that the server will block the hook's deliveries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -146,6 +151,7 @@ impl ConfigObject {
                 .live_previous_secret(Timestamp::now())
                 .and(config.previous_secret.as_ref())
                 .map(|previous| previous.expires_at.to_github()),
+            retry_schedule: config.retry_schedule.as_ref().map(RetrySchedule::to_text),
             warnings: Vec::new(),
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! [`worker::Worker`] claims due deliveries from the store under a lease and runs each in
 //! its own task; [`crate::wire`] builds the bytes, [`client`] sends them over [`connect`]ions
-//! the destination [`guard`] permits, written and read by [`http1`], [`retry`] decides when to try again, and [`retention`] prunes old
+//! the destination [`guard`] permits, written and read by [`http1`], [`crate::domain::retry`] decides when to try again (with [`retry`]'s jitter), and [`retention`] prunes old
 //! events. Invariant: a delivery's outcome is recorded in the store before its lease is
 //! released; what a worker holds only in memory is always still in the store as leased.
 
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use retry::RetrySchedule;
+use crate::domain::retry::RetrySchedule;
 
 /// Delivery settings of `hookpost serve`.
 #[derive(Debug, Clone, clap::Args)]

@@ -23,9 +23,10 @@ use super::DeliveryConfig;
 use super::client::{AttemptResult, Transport};
 use super::connect::Destination;
 use super::outcome_log::{self, OutcomeLog};
-use super::retry::{RetrySchedule, random_jitter};
+use super::retry::random_jitter;
 use super::scheduler::{Deferred, Limits, MAX_DEFER, MIN_DEFER, Scheduler, Start};
 use crate::domain::guard::Guard;
+use crate::domain::retry::RetrySchedule;
 use crate::domain::timestamp::Timestamp;
 use crate::metrics::Metrics;
 use crate::store::{
@@ -517,7 +518,9 @@ impl Worker {
         let next_attempt = if result.succeeded || !delivery.retry {
             None
         } else {
-            self.schedule.next_attempt(
+            // The hook's own schedule, else the server's.
+            let schedule = delivery.target.config.retry_schedule.as_ref();
+            schedule.unwrap_or(&self.schedule).next_attempt(
                 delivery.attempts + 1,
                 now,
                 random_jitter(),

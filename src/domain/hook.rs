@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ids::AppId;
 use super::names::{Login, RepoName};
+use super::retry::RetrySchedule;
 use super::signature::{PreviousSecret, SignatureScheme, parse_overlap, standard_key};
 use super::timestamp::Timestamp;
 use super::validate::{ErrorCode, Problems, ValidationErrors};
@@ -221,6 +222,8 @@ pub struct HookConfig {
     /// The secret before the latest rotation, still signing Standard deliveries beside the
     /// new one until it expires.
     pub previous_secret: Option<PreviousSecret>,
+    /// The hook's own retry schedule (Hookpost's extension); `None` follows the server's.
+    pub retry_schedule: Option<RetrySchedule>,
 }
 
 impl HookConfig {
@@ -306,6 +309,7 @@ impl HookSettings {
                 headers: CustomHeaders::default(),
                 signature: SignatureScheme::Github,
                 previous_secret: None,
+                retry_schedule: None,
             },
         };
         config.apply(&mut settings.config);
@@ -332,6 +336,9 @@ pub struct HookInput {
     pub signature: Option<String>,
     /// With a new secret: how long the old one still signs (`24h`, …; `None`: not at all).
     pub secret_overlap: Option<String>,
+    /// The hook's own retry schedule (`10s,1m`, `none`); empty follows the server's, and
+    /// `None` leaves it as it is.
+    pub retry_schedule: Option<String>,
 }
 
 /// An event name as GitHub spells them: `[a-z_]{1,64}`.
@@ -410,6 +417,8 @@ pub struct ConfigPatch {
     pub(crate) signature: Option<SignatureScheme>,
     /// With a new `secret`: until when the old one still signs (Standard scheme only).
     pub(crate) rotated_until: Option<Timestamp>,
+    /// `Some(None)` goes back to the server's schedule.
+    pub(crate) retry_schedule: Option<Option<RetrySchedule>>,
 }
 
 impl ConfigPatch {
@@ -442,6 +451,13 @@ impl ConfigPatch {
                         .as_ref()
                         .is_some_and(|secret| !secret.expose().is_empty());
                     check_overlap(problems, "config", text, new_secret)
+                }),
+            retry_schedule: input
+                .retry_schedule
+                .as_deref()
+                .and_then(|text| match text.trim() {
+                    "" => Some(None),
+                    text => check_retry_schedule(problems, "config", text).map(Some),
                 }),
         }
     }
@@ -484,6 +500,9 @@ impl ConfigPatch {
         }
         if let Some(insecure_ssl) = self.insecure_ssl {
             config.insecure_ssl = insecure_ssl;
+        }
+        if let Some(schedule) = &self.retry_schedule {
+            config.retry_schedule.clone_from(schedule);
         }
         if let Some(headers) = &self.headers {
             // A masked value sent back means "keep the value you have".
@@ -534,6 +553,17 @@ pub(crate) fn checked_url(problems: &mut Problems, key: &str, url: &str) -> Opti
             None
         }
     }
+}
+
+/// A config's `retry_schedule`, or a problem on `{key}.retry_schedule`.
+pub(crate) fn check_retry_schedule(
+    problems: &mut Problems,
+    key: &str,
+    text: &str,
+) -> Option<RetrySchedule> {
+    RetrySchedule::for_hook(text)
+        .map_err(|why| problems.invalid(&format!("{key}.retry_schedule"), why))
+        .ok()
 }
 
 /// A config's `signature`, or a problem on `{key}.signature`.

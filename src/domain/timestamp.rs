@@ -30,6 +30,24 @@ impl Timestamp {
             .and_then(|instant| instant.format(&Rfc3339).ok())
             .unwrap_or_default()
     }
+
+    /// RFC 3339 to the millisecond, so that [`Timestamp::parse`] reads back the same
+    /// instant (for instants the caller gave, such as a filter's bounds).
+    pub fn to_precise(self) -> String {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .ok()
+            .and_then(|instant| instant.format(&Rfc3339).ok())
+            .unwrap_or_default()
+    }
+
+    /// An RFC 3339 instant (`2011-09-06T17:26:27Z`, any offset, fractions kept to the
+    /// millisecond); `None` for anything else or an instant out of range.
+    pub fn parse(text: &str) -> Option<Self> {
+        let instant = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+        i64::try_from(instant.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Timestamp)
+    }
 }
 
 #[cfg(test)]
@@ -42,5 +60,23 @@ mod tests {
             Timestamp(1_315_329_987_999).to_github(),
             "2011-09-06T17:26:27Z"
         );
+    }
+
+    #[test]
+    fn parses_rfc3339_with_any_offset() {
+        assert_eq!(
+            Timestamp::parse("2011-09-06T17:26:27Z"),
+            Some(Timestamp(1_315_329_987_000))
+        );
+        assert_eq!(
+            Timestamp::parse("2011-09-06T19:26:27.5+02:00"),
+            Some(Timestamp(1_315_329_987_500))
+        );
+        for instant in [Timestamp(1_315_329_987_500), Timestamp(1_315_329_987_000)] {
+            assert_eq!(Timestamp::parse(&instant.to_precise()), Some(instant));
+        }
+        for bad in ["", "yesterday", "2011-09-06", "2011-09-06 17:26:27"] {
+            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
     }
 }

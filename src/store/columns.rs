@@ -6,12 +6,14 @@ use crate::domain::hook::{
     ContentType, CustomHeaders, HookConfig, HookScope, HookSettings, LastResponse,
 };
 use crate::domain::names::{Login, RepoName};
+use crate::domain::retry::RetrySchedule;
 use crate::domain::secret::Secret;
 use crate::domain::signature::{PreviousSecret, SignatureScheme};
 use crate::domain::timestamp::Timestamp;
 use crate::store::{
-    AppId, AppRecord, AttemptId, AttemptRecord, AttemptSummary, Hook, HookBacklog, HookId,
-    InstallationId, LatestObjects, ScopeObjects, StoreError, TokenRecord, TokenScope,
+    AppId, AppRecord, AttemptId, AttemptQuery, AttemptRecord, AttemptSummary, Hook, HookBacklog,
+    HookId, InstallationId, LatestObjects, Recovery, ScopeObjects, StatusClass, StoreError,
+    TokenRecord, TokenScope, Trigger,
 };
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -78,6 +80,76 @@ pub(crate) fn state_after(attempt: &AttemptRecord) -> &'static str {
         (false, None) => "failed",
     }
 }
+
+/// Queues a recovery's deliveries (see `IngestStore::start_recovery`), with `{hook}`,
+/// `{since}`, `{until}`, `{now}` and `{recovery}` replaced by a backend's placeholders: for
+/// each of the hook's events published in the window, one more delivery after its latest if
+/// that one failed and none is pending, due a millisecond apart, oldest event first.
+/// Driven by `events_by_age` and `deliveries_by_event`.
+pub(crate) const RECOVERY_INSERT: &str = "INSERT INTO deliveries \
+       (event_id, hook_id, installation_id, retry, redelivery, state, due_at, recovery_id) \
+     SELECT d.event_id, d.hook_id, d.installation_id, {false}, {true}, 'pending', \
+            {now} + row_number() OVER (ORDER BY d.event_id) - 1, {recovery} \
+     FROM events e JOIN deliveries d ON d.event_id = e.id AND d.hook_id = {hook} \
+     WHERE e.created_at >= {since} AND e.created_at <= {until} AND d.state = 'failed' \
+       AND d.id = (SELECT max(x.id) FROM deliveries x \
+                   WHERE x.event_id = e.id AND x.hook_id = {hook}) \
+       AND NOT EXISTS (SELECT 1 FROM deliveries p \
+                       WHERE p.event_id = e.id AND p.hook_id = {hook} AND p.state = 'pending')";
+
+/// [`RECOVERY_INSERT`] with a backend's placeholders and boolean literals.
+pub(crate) fn recovery_insert(
+    placeholder: impl Fn(usize) -> String,
+    (false_literal, true_literal): (&str, &str),
+) -> String {
+    RECOVERY_INSERT
+        .replace("{hook}", &placeholder(1))
+        .replace("{since}", &placeholder(2))
+        .replace("{until}", &placeholder(3))
+        .replace("{now}", &placeholder(4))
+        .replace("{recovery}", &placeholder(5))
+        .replace("{false}", false_literal)
+        .replace("{true}", true_literal)
+}
+
+/// A recovery with its progress, for `?1`/`$1` = recovery id and `?2`/`$2` = hook id
+/// (read by [`read_recovery`]).
+pub(crate) fn recovery_query(placeholder: impl Fn(usize) -> String) -> String {
+    format!(
+        "SELECT r.id, r.since, r.until, r.created_at, r.queued, \
+                coalesce(sum(CASE WHEN d.state <> 'pending' THEN 1 ELSE 0 END), 0), \
+                coalesce(sum(CASE WHEN d.state = 'succeeded' THEN 1 ELSE 0 END), 0), \
+                coalesce(sum(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END), 0), \
+                coalesce(sum(CASE WHEN d.state = 'pending' THEN 1 ELSE 0 END), 0) \
+         FROM recoveries r LEFT JOIN deliveries d ON d.recovery_id = r.id \
+         WHERE r.id = {} AND r.hook_id = {} \
+         GROUP BY r.id, r.since, r.until, r.created_at, r.queued",
+        placeholder(1),
+        placeholder(2)
+    )
+}
+
+/// A row of [`recovery_query`].
+pub(crate) fn read_recovery<R: Columns>(row: &R) -> Result<Recovery, R::Error> {
+    let count = |index| row.int(index).map(i64::unsigned_abs);
+    Ok(Recovery {
+        id: row.int(0)?,
+        since: Timestamp(row.int(1)?),
+        until: row.opt_int(2)?.map(Timestamp),
+        created_at: Timestamp(row.int(3)?),
+        queued: count(4)?,
+        done: count(5)?,
+        succeeded: count(6)?,
+        failed: count(7)?,
+        pending: count(8)?,
+    })
+}
+
+/// The hook's running recovery, if any, for `?1`/`$1` = hook id.
+pub(crate) const RUNNING_RECOVERY_QUERY: &str = "SELECT r.id FROM recoveries r \
+     WHERE r.hook_id = {hook} AND EXISTS (SELECT 1 FROM deliveries d \
+         WHERE d.recovery_id = r.id AND d.state = 'pending') \
+     ORDER BY r.id DESC LIMIT 1";
 
 /// How long an `Idempotency-Key` is remembered.
 pub(crate) const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -203,7 +275,7 @@ fn json_column<R: Columns, T: serde::de::DeserializeOwned>(
 macro_rules! config_columns {
     () => {
         "h.url, h.content_type, h.secret, h.insecure_ssl, h.headers, h.signature, \
-         h.previous_secret, h.previous_secret_expires_at"
+         h.previous_secret, h.previous_secret_expires_at, h.retry_schedule"
     };
 }
 
@@ -220,6 +292,10 @@ pub(crate) fn read_config<R: Columns>(row: &R, at: usize) -> Result<HookConfig, 
         }),
         _ => None,
     };
+    let retry_schedule = match row.opt_text(at + 8)? {
+        Some(text) => Some(RetrySchedule::for_hook(&text).map_err(|why| row.corrupt(at + 8, why))?),
+        None => None,
+    };
     Ok(HookConfig {
         url: row.text(at)?,
         content_type: ContentType::parse(&row.text(at + 1)?).unwrap_or(ContentType::Form),
@@ -229,22 +305,31 @@ pub(crate) fn read_config<R: Columns>(row: &R, at: usize) -> Result<HookConfig, 
         signature: SignatureScheme::parse(&signature)
             .ok_or_else(|| row.corrupt(at + 5, format!("signature scheme {signature:?}")))?,
         previous_secret,
+        retry_schedule,
     })
 }
 
 /// A config's [`CONFIG_COLUMNS`] values after `url`, `content_type`, `secret` and
-/// `insecure_ssl`, as both backends write them: headers (JSON), signature scheme, previous
-/// secret and its expiry.
-pub(crate) fn config_extras(
-    config: &HookConfig,
-) -> (String, &'static str, Option<&str>, Option<i64>) {
+/// `insecure_ssl`, as both backends write them.
+pub(crate) struct ConfigExtras<'a> {
+    /// JSON.
+    pub(crate) headers: String,
+    pub(crate) signature: &'static str,
+    pub(crate) previous_secret: Option<&'a str>,
+    pub(crate) previous_secret_expires_at: Option<i64>,
+    /// `None` follows the server's schedule.
+    pub(crate) retry_schedule: Option<String>,
+}
+
+pub(crate) fn config_extras(config: &HookConfig) -> ConfigExtras<'_> {
     let previous = config.previous_secret.as_ref();
-    (
-        config.headers.to_json().to_string(),
-        config.signature.as_str(),
-        previous.map(|previous| previous.secret.expose()),
-        previous.map(|previous| previous.expires_at.0),
-    )
+    ConfigExtras {
+        headers: config.headers.to_json().to_string(),
+        signature: config.signature.as_str(),
+        previous_secret: previous.map(|previous| previous.secret.expose()),
+        previous_secret_expires_at: previous.map(|previous| previous.expires_at.0),
+        retry_schedule: config.retry_schedule.as_ref().map(RetrySchedule::to_text),
+    }
 }
 
 /// The columns every hook query selects, in this order; queries may select more after
@@ -254,7 +339,7 @@ pub(crate) const HOOK_COLUMNS: &str = concat!(
      h.last_status, h.last_code, h.last_message, ",
     config_columns!()
 );
-pub(crate) const HOOK_COLUMN_COUNT: usize = 17;
+pub(crate) const HOOK_COLUMN_COUNT: usize = 18;
 
 /// A hook from the [`HOOK_COLUMNS`] of a row, in `scope`.
 pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, R::Error> {
@@ -347,7 +432,95 @@ pub(crate) fn read_app<R: Columns>(row: &R) -> Result<AppRecord, R::Error> {
 /// event).
 pub(crate) const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redelivery, \
      a.duration_ms, a.status, a.status_code, e.name, e.action, a.installation_id, \
-     e.target_repository_id, a.throttled_at";
+     e.target_repository_id, a.throttled_at, \
+     (SELECT count(*) FROM attempts x WHERE x.delivery_id = a.delivery_id AND x.id <= a.id), \
+     d.redelivery, \
+     CASE WHEN d.state = 'pending' AND d.leased_by IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM attempts y WHERE y.delivery_id = a.delivery_id AND y.id > a.id) \
+     THEN d.due_at END, \
+     d.recovery_id IS NOT NULL";
+
+/// How many columns [`SUMMARY_COLUMNS`] are: a query's own columns follow them.
+pub(crate) const SUMMARY_WIDTH: usize = 16;
+
+/// The rows [`SUMMARY_COLUMNS`] read: attempts `a` with their event `e` and delivery `d`.
+pub(crate) const SUMMARY_ROWS: &str =
+    "attempts a JOIN events e ON e.id = a.event_id JOIN deliveries d ON d.id = a.delivery_id";
+
+/// A value bound to one of [`log_filter`]'s placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LogParam {
+    Int(i64),
+    Text(String),
+}
+
+/// The `WHERE` clause of a delivery-log page over [`SUMMARY_ROWS`]: only the filters the
+/// query sets are written (so each form of the statement gets a plan that uses its
+/// indexes), with `placeholder(n)` for the n-th (1-based) of the returned values.
+pub(crate) fn log_filter(
+    hook_id: HookId,
+    query: &AttemptQuery,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<LogParam>) {
+    let mut params = vec![
+        LogParam::Int(hook_id.0),
+        LogParam::Int(query.before.map_or(i64::MAX, |id| id.0)),
+    ];
+    let mut clause = format!(
+        "a.hook_id = {} AND a.id < {}",
+        placeholder(1),
+        placeholder(2)
+    );
+    let bind = |params: &mut Vec<LogParam>, value: LogParam| {
+        params.push(value);
+        placeholder(params.len())
+    };
+    if let Some(redelivery) = query.redelivery {
+        clause.push_str(if redelivery {
+            " AND a.redelivery"
+        } else {
+            " AND NOT a.redelivery"
+        });
+    }
+    match query.status {
+        None => {}
+        Some(StatusClass::Success) => clause.push_str(" AND a.status_code BETWEEN 200 AND 399"),
+        Some(StatusClass::Failure) => {
+            clause.push_str(" AND (a.status_code = 0 OR a.status_code BETWEEN 400 AND 599)")
+        }
+    }
+    match query.trigger {
+        None => {}
+        Some(Trigger::Publish) => clause.push_str(" AND NOT a.redelivery"),
+        Some(Trigger::Retry) => clause.push_str(" AND a.redelivery AND NOT d.redelivery"),
+        Some(Trigger::Redelivery) => {
+            clause.push_str(" AND d.redelivery AND d.recovery_id IS NULL");
+        }
+        Some(Trigger::Recovery) => clause.push_str(" AND d.recovery_id IS NOT NULL"),
+    }
+    if let Some(event) = &query.event {
+        let name = bind(&mut params, LogParam::Text(event.clone()));
+        clause.push_str(&format!(" AND e.name = {name}"));
+    }
+    if let Some(guid) = &query.guid {
+        let guid = bind(&mut params, LogParam::Text(guid.clone()));
+        // Through the delivery: attempts are indexed by delivery, deliveries by event.
+        clause.push_str(&format!(
+            " AND a.delivery_id IN (SELECT g.id FROM deliveries g \
+               WHERE g.hook_id = {} AND g.event_id = (SELECT id FROM events WHERE guid = {guid}))",
+            placeholder(1)
+        ));
+    }
+    if let Some(since) = query.since {
+        let since = bind(&mut params, LogParam::Int(since.0));
+        clause.push_str(&format!(" AND a.delivered_at >= {since}"));
+    }
+    if let Some(until) = query.until {
+        let until = bind(&mut params, LogParam::Int(until.0));
+        clause.push_str(&format!(" AND a.delivered_at <= {until}"));
+    }
+    (clause, params)
+}
 
 /// A delivery-log item from the [`SUMMARY_COLUMNS`] of a row.
 pub(crate) fn read_summary<R: Columns>(row: &R) -> Result<AttemptSummary, R::Error> {
@@ -364,6 +537,9 @@ pub(crate) fn read_summary<R: Columns>(row: &R) -> Result<AttemptSummary, R::Err
         installation_id: row.opt_int(9)?.map(InstallationId),
         repository_id: row.opt_int(10)?,
         throttled_at: row.opt_int(11)?.map(Timestamp),
+        attempt_number: u32::try_from(row.int(12)?).unwrap_or(u32::MAX),
+        trigger: Trigger::of(row.boolean(3)?, row.boolean(13)?, row.boolean(15)?),
+        next_attempt_at: row.opt_int(14)?.map(Timestamp),
     })
 }
 

@@ -357,14 +357,73 @@ pub enum StatusClass {
     Failure,
 }
 
-/// Which attempts of a hook to list: newest first, below a cursor.
+/// What made an attempt: Hookpost's `trigger`, which tells apart what GitHub's
+/// `redelivery` flag lumps together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The first attempt of a published event (or of a ping).
+    Publish,
+    /// An automatic retry on the retry schedule.
+    Retry,
+    /// A manual redelivery (or a test push, which redelivers the latest push).
+    Redelivery,
+    /// A redelivery queued by a bulk recovery.
+    Recovery,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Publish,
+        Trigger::Retry,
+        Trigger::Redelivery,
+        Trigger::Recovery,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Publish => "publish",
+            Trigger::Retry => "retry",
+            Trigger::Redelivery => "redelivery",
+            Trigger::Recovery => "recovery",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Trigger::ALL
+            .into_iter()
+            .find(|trigger| trigger.as_str() == text)
+    }
+
+    /// Read from an attempt's `redelivery` flag (GitHub's: any attempt but the first of
+    /// an automatic delivery), its delivery's (a manual redelivery) and whether a recovery
+    /// queued that delivery.
+    pub fn of(attempt_redelivery: bool, delivery_redelivery: bool, recovery: bool) -> Self {
+        match (attempt_redelivery, delivery_redelivery, recovery) {
+            (_, _, true) => Trigger::Recovery,
+            (_, true, false) => Trigger::Redelivery,
+            (true, false, false) => Trigger::Retry,
+            (false, false, false) => Trigger::Publish,
+        }
+    }
+}
+
+/// Which attempts of a hook to list: newest first, below a cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttemptQuery {
     /// Only attempts with a smaller id (the cursor).
     pub before: Option<AttemptId>,
     pub limit: u32,
     pub status: Option<StatusClass>,
     pub redelivery: Option<bool>,
+    pub trigger: Option<Trigger>,
+    /// Only attempts of events with this name (`push`, not `push.opened`).
+    pub event: Option<String>,
+    /// Only attempts of the event with this `X-GitHub-Delivery`.
+    pub guid: Option<String>,
+    /// Only attempts made at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Only attempts made at or before this instant.
+    pub until: Option<Timestamp>,
 }
 
 /// A delivery-log item (GitHub's `hook-delivery-item`).
@@ -382,6 +441,13 @@ pub struct AttemptSummary {
     pub installation_id: Option<InstallationId>,
     pub repository_id: Option<i64>,
     pub throttled_at: Option<Timestamp>,
+    /// 1 for a delivery's first attempt, 2 for its first retry, …; a manual redelivery
+    /// is a delivery of its own and counts from 1.
+    pub attempt_number: u32,
+    pub trigger: Trigger,
+    /// When the automatic retry that follows this attempt is due; `None` once nothing more
+    /// is scheduled (or the retry is under way).
+    pub next_attempt_at: Option<Timestamp>,
 }
 
 /// One attempt in full (GitHub's `hook-delivery`).
@@ -394,6 +460,41 @@ pub struct AttemptDetail {
     pub event_payload: Arc<[u8]>,
     pub response_headers: Vec<(String, String)>,
     pub response_body: Vec<u8>,
+}
+
+/// A bulk recovery of a hook: one more attempt (a redelivery) of each of its events
+/// published in a window whose latest attempt failed and that had nothing pending, and its
+/// progress, counted from the deliveries it queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub id: i64,
+    pub since: Timestamp,
+    pub until: Option<Timestamp>,
+    pub created_at: Timestamp,
+    /// Deliveries queued.
+    pub queued: u64,
+    /// Of those, attempted.
+    pub done: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// Queued and not yet attempted (what retention pruned with its event is neither).
+    pub pending: u64,
+}
+
+impl Recovery {
+    pub fn is_running(&self) -> bool {
+        self.pending > 0
+    }
+}
+
+/// What asking for a recovery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryStart {
+    /// No such hook in the scope.
+    Missing,
+    /// The hook's recovery with this id is still running: one at a time.
+    Running(i64),
+    Started(Recovery),
 }
 
 /// A GitHub App as stored: only the public half of its key is kept.
@@ -629,6 +730,27 @@ pub trait IngestStore: Send + Sync {
         attempt_id: AttemptId,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// Starts a recovery of the hook's events published from `since` to `until` (both
+    /// inclusive): each whose latest delivery failed and none of whose deliveries is pending
+    /// gets one more, tried once, oldest event first. One running recovery per hook.
+    async fn start_recovery(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        since: Timestamp,
+        until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<RecoveryStart, StoreError>;
+
+    /// A recovery of the hook, with its progress; `None` when the scope has no such hook or
+    /// the hook no such recovery.
+    async fn get_recovery(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        recovery_id: i64,
+    ) -> Result<Option<Recovery>, StoreError>;
 }
 
 /// The delivery queue: claims and leases, attempts recorded, retention.
@@ -784,6 +906,7 @@ mod tests {
                 ("X-Trace".to_owned(), "trace-value-3".to_owned()),
             ],
             signature: None,
+            retry_schedule: None,
             secret_overlap: None,
         };
         let mut settings = HookSettings::new(&input, &HookRules::default()).unwrap();

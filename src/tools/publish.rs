@@ -5,56 +5,20 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::{Target, call};
+
 /// Records in flight at once during an NDJSON import.
 const IN_FLIGHT: usize = 16;
-
-/// Where to publish.
-pub struct Target {
-    /// The server's origin, e.g. `http://127.0.0.1:8080`.
-    pub server: String,
-    pub token: String,
-}
-
-impl Target {
-    fn events_url(&self) -> String {
-        format!("{}/api/v3/events", self.server.trim_end_matches('/'))
-    }
-}
 
 /// Publishes `body` (a `{"event", "repository"|"organization", "payload"}` object); returns
 /// the server's answer, or its error message.
 async fn send(client: &reqwest::Client, target: &Target, body: &Value) -> Result<Value, String> {
-    let response = client
-        .post(target.events_url())
-        .bearer_auth(&target.token)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|error| format!("cannot reach {}: {error}", target.server))?;
-    let status = response.status();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|error| format!("{status}: unreadable answer: {error}"))?;
-    let answer: Value = serde_json::from_slice(&bytes)
-        .map_err(|error| format!("{status}: unreadable answer: {error}"))?;
-    if status.is_success() {
-        return Ok(answer);
-    }
-    let mut message = format!("{status}: {}", answer["message"].as_str().unwrap_or(""));
-    for error in answer["errors"].as_array().into_iter().flatten() {
-        message.push_str(&format!(
-            "; {}: {}",
-            error["field"].as_str().unwrap_or("?"),
-            error["message"].as_str().unwrap_or("invalid")
-        ));
-    }
-    Err(message)
+    call(client, target, Method::POST, "/events", Some(body)).await
 }
 
 /// Publishes one event whose payload is `payload_text`; prints the server's answer.

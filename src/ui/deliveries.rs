@@ -14,7 +14,7 @@ use maud::{Markup, html};
 use super::session::SignedForm;
 use super::{HookPath, UiError, csrf_input};
 use crate::domain::timestamp::Timestamp;
-use crate::store::{AttemptId, AttemptQuery, AttemptSummary, StatusClass};
+use crate::store::{AttemptId, AttemptQuery, AttemptSummary, Recovery, StatusClass, Trigger};
 use crate::web::AppState;
 
 /// Rows per page.
@@ -30,7 +30,7 @@ const CHART_LIMIT: u32 = 5000;
 /// The log's filter and page, from the query string.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct LogView {
-    /// `failed` or `redeliveries`; anything else is all.
+    /// `failed`, `retries` or `redeliveries`; anything else is all.
     #[serde(default)]
     filter: Option<String>,
     /// Attempts older than this id (the next page).
@@ -39,12 +39,16 @@ pub struct LogView {
     /// For the live stream: attempts newer than this id.
     #[serde(default)]
     after: Option<AttemptId>,
+    /// A recovery just started, whose progress the page shows.
+    #[serde(default)]
+    recovery: Option<i64>,
 }
 
 impl LogView {
     fn filter(&self) -> &str {
         match self.filter.as_deref() {
             Some("failed") => "failed",
+            Some("retries") => "retries",
             Some("redeliveries") => "redeliveries",
             _ => "all",
         }
@@ -55,7 +59,12 @@ impl LogView {
             before,
             limit,
             status: (self.filter() == "failed").then_some(StatusClass::Failure),
-            redelivery: (self.filter() == "redeliveries").then_some(true),
+            trigger: match self.filter() {
+                "retries" => Some(Trigger::Retry),
+                "redeliveries" => Some(Trigger::Redelivery),
+                _ => None,
+            },
+            ..AttemptQuery::default()
         }
     }
 }
@@ -75,6 +84,17 @@ fn ago(at: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// "in 5 min", for a retry still to come.
+fn until(at: Timestamp, now: Timestamp) -> String {
+    let seconds = (at.0 - now.0).max(0) / 1000;
+    match seconds {
+        0..=59 => "in under a minute".to_owned(),
+        60..=3599 => format!("in {} min", seconds / 60),
+        3600..=86_399 => format!("in {} h", seconds / 3600),
+        _ => format!("in {} days", seconds / 86_400),
+    }
+}
+
 /// One delivery row; it opens into the attempt's details, fetched when first opened.
 pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup {
     let event = match &attempt.action {
@@ -90,10 +110,18 @@ pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup 
                         aria-label=(if ok { "Succeeded" } else { "Failed" }) {}
                     span.guid { (attempt.guid) }
                     span.event { (event) }
-                    @if attempt.redelivery { span.badge { "redelivery" } }
+                    @match attempt.trigger {
+                        Trigger::Publish => {},
+                        Trigger::Retry => span.badge title="An automatic retry" { "retry " (attempt.attempt_number - 1) },
+                        Trigger::Redelivery => span.badge title="A manual redelivery" { "redelivery" },
+                        Trigger::Recovery => span.badge title="Redelivered by a recovery of failed deliveries" { "recovery" },
+                    }
                     time.ago datetime=(attempt.delivered_at.to_github()) title=(attempt.delivered_at.to_github()) { (ago(attempt.delivered_at, now)) }
                     span.duration { (format!("{:.2} s", attempt.duration_ms as f64 / 1000.0)) }
                     span.status { (plain_status(attempt.status_code, &attempt.status)) }
+                    @if let Some(next) = attempt.next_attempt_at {
+                        span.next { "next retry " time datetime=(next.to_github()) title=(next.to_github()) { (until(next, now)) } }
+                    }
                 }
                 div.detail { p.muted { "Loading…" } }
             }
@@ -174,14 +202,30 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
     let base = path.base();
     let newest = attempts.first().map_or(0, |attempt| attempt.id.0);
     let live = view.before.is_none();
+    let recovery = match view.recovery {
+        Some(id) => Some(state.core.recovery(&path.scope, path.hook_id, id).await?),
+        None => None,
+    };
     let filters = [
         ("all", "All"),
         ("failed", "Failed"),
+        ("retries", "Retries"),
         ("redeliveries", "Redeliveries"),
     ];
     Ok(html! {
         section #deliveries aria-labelledby="deliveries-title" {
             h2 #deliveries-title { "Recent Deliveries" }
+            @if let Some(recovery) = &recovery { (recovery_notice(recovery)) }
+            form.recover method="post" action={(base) "/recover"} {
+                (csrf_input(&path.session))
+                label for="recover_since" { "Redeliver failed deliveries published in the last" }
+                select #recover_since name="since" {
+                    @for (value, label, _) in RECOVERY_WINDOWS {
+                        option value=(value) selected[value == "24h"] { (label) }
+                    }
+                }
+                button type="submit" { "Redeliver failed" }
+            }
             (chart(&recent, now))
             nav.filters aria-label="Filter deliveries" {
                 @for (value, label) in filters {
@@ -198,6 +242,7 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
                     @match (view.filter(), view.before.is_some()) {
                         (_, true) => "No older deliveries.",
                         ("failed", _) => "No failed deliveries.",
+                        ("retries", _) => "No automatic retries.",
                         ("redeliveries", _) => "No redeliveries.",
                         _ => "No deliveries yet.",
                     }
@@ -208,6 +253,57 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
             }
         }
     })
+}
+
+/// The windows the "Redeliver failed" form offers: value, label, hours.
+const RECOVERY_WINDOWS: [(&str, &str, i64); 4] = [
+    ("1h", "hour", 1),
+    ("24h", "24 hours", 24),
+    ("7d", "7 days", 7 * 24),
+    ("30d", "30 days", 30 * 24),
+];
+
+/// What a recovery has done so far.
+fn recovery_notice(recovery: &Recovery) -> Markup {
+    html! {
+        p.notice #recovery role="status" {
+            @if recovery.queued == 0 {
+                "Nothing to redeliver: no delivery in that window had failed last."
+            } @else if recovery.is_running() {
+                "Redelivering " (recovery.queued) " failed deliveries: " (recovery.done)
+                " attempted so far (" (recovery.succeeded) " succeeded, " (recovery.failed)
+                " failed). Reload to follow it."
+            } @else {
+                "Redelivered " (recovery.queued) " failed deliveries: " (recovery.succeeded)
+                " succeeded, " (recovery.failed) " failed."
+            }
+        }
+    }
+}
+
+/// Starts a recovery of the hook's failed deliveries of the chosen window, then shows its
+/// progress on the hook's page.
+pub async fn recover(
+    State(state): State<AppState>,
+    path: HookPath,
+    form: SignedForm,
+) -> Result<Redirect, UiError> {
+    let chosen = form.get("since").unwrap_or_default();
+    let hours = RECOVERY_WINDOWS
+        .iter()
+        .find(|(value, _, _)| *value == chosen)
+        .map(|(_, _, hours)| *hours)
+        .ok_or_else(|| UiError::BadRequest(format!("{chosen:?} is not a window offered")))?;
+    let since = Timestamp(Timestamp::now().0 - hours * 3_600_000);
+    let recovery = state
+        .core
+        .recover(&path.scope, path.hook_id, since, None)
+        .await?;
+    Ok(Redirect::to(&format!(
+        "{}?recovery={}#deliveries",
+        path.base(),
+        recovery.id
+    )))
 }
 
 /// Pretty-printed JSON, or the text as it is.

@@ -16,6 +16,7 @@ use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout};
 use crate::core::access::authorize;
 use crate::domain::hook::{HookInput, HookPatch, HookScope, HookSettings, SECRET_MASK, masked_url};
 use crate::domain::names::{Login, RepoName};
+use crate::domain::retry::RetrySchedule;
 use crate::domain::secret::Secret;
 use crate::domain::signature::SignatureScheme;
 use crate::domain::validate::ValidationErrors;
@@ -44,6 +45,35 @@ struct FormValues<'a> {
     active: bool,
     headers: String,
     signature: SignatureScheme,
+    /// The hook's own retry schedule; empty follows the server's.
+    retry_schedule: String,
+}
+
+impl<'a> FormValues<'a> {
+    /// What was typed into a form that was refused, so that nothing typed is lost (but
+    /// the secret, which is never shown back).
+    fn typed(input: &'a HookInput, has_secret: bool) -> Self {
+        FormValues {
+            url: &input.url,
+            json: input.content_type != "form",
+            has_secret,
+            verify_ssl: !input.insecure_ssl,
+            events: &input.events,
+            active: input.active,
+            headers: input
+                .headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            signature: input
+                .signature
+                .as_deref()
+                .and_then(SignatureScheme::parse)
+                .unwrap_or(SignatureScheme::Github),
+            retry_schedule: input.retry_schedule.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// The messages of the problems with the API field `field` (or inside it:
@@ -111,6 +141,10 @@ fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -
             }
         }
         (field_errors(errors, "config.secret_overlap"))
+        label for="retry_schedule" { "Retry schedule (e.g. " code { "10s,1m,1h" } ", or " code { "none" } "; empty for the server's)" }
+        input #retry_schedule type="text" name="retry_schedule" value=(values.retry_schedule)
+            placeholder="the server's schedule" autocomplete="off";
+        (field_errors(errors, "config.retry_schedule"))
         div.check {
             input #verify_ssl type="checkbox" name="verify_ssl" value="1" checked[values.verify_ssl];
             label for="verify_ssl" { "Enable SSL verification" }
@@ -177,6 +211,7 @@ fn input_from(form: &SignedForm) -> HookInput {
         headers,
         signature: form.get("signature").map(str::to_owned),
         secret_overlap: form.get("secret_overlap").map(str::to_owned),
+        retry_schedule: Some(form.get("retry_schedule").unwrap_or("").trim().to_owned()),
     }
 }
 
@@ -194,7 +229,13 @@ pub struct NewQuery {
     target: Option<String>,
 }
 
-fn new_page(session: &Session, target: &str, errors: Option<&ValidationErrors>) -> Markup {
+/// The "Add webhook" page: empty, or with what was typed and what was wrong with it.
+fn new_page(
+    session: &Session,
+    target: &str,
+    refused: Option<(&ValidationErrors, &HookInput)>,
+) -> Markup {
+    let errors = refused.map(|(errors, _)| errors);
     let defaults = FormValues {
         url: "",
         json: true,
@@ -204,6 +245,7 @@ fn new_page(session: &Session, target: &str, errors: Option<&ValidationErrors>) 
         active: true,
         headers: String::new(),
         signature: SignatureScheme::Github,
+        retry_schedule: String::new(),
     };
     layout(
         "Add webhook",
@@ -215,7 +257,10 @@ fn new_page(session: &Session, target: &str, errors: Option<&ValidationErrors>) 
                 (csrf_input(session))
                 label for="target" { "Repository (" code { "owner/name" } ") or organization" }
                 input #target type="text" name="target" value=(target) required placeholder="acme/widgets";
-                (settings_fields(&defaults, errors))
+                @match refused {
+                    Some((_, input)) => (settings_fields(&FormValues::typed(input, false), errors)),
+                    None => (settings_fields(&defaults, errors)),
+                }
                 button.primary type="submit" { "Add webhook" }
             }
         },
@@ -251,10 +296,11 @@ pub async fn create(
         let message = format!("You cannot add webhooks to {target:?}.");
         return Err(UiError::BadRequest(message));
     };
-    let settings = match HookSettings::new(&input_from(&form), state.core.hook_rules()) {
+    let input = input_from(&form);
+    let settings = match HookSettings::new(&input, state.core.hook_rules()) {
         Ok(settings) => settings,
         Err(errors) => {
-            let page = new_page(&form.session, &target, Some(&errors));
+            let page = new_page(&form.session, &target, Some((&errors, &input)));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -266,13 +312,15 @@ async fn find(state: &AppState, path: &HookPath) -> Result<Hook, UiError> {
     Ok(state.core.hook(&path.scope, path.hook_id).await?)
 }
 
+/// A hook's page; after a refused update, its form shows what was typed and what was wrong.
 fn hook_page(
     path: &HookPath,
     hook: &Hook,
     warnings: &[String],
     log: Markup,
-    errors: Option<&ValidationErrors>,
+    refused: Option<(&ValidationErrors, &HookInput)>,
 ) -> Markup {
+    let errors = refused.map(|(errors, _)| errors);
     let config = &hook.settings.config;
     let headers: Vec<String> = config
         .headers
@@ -290,6 +338,15 @@ fn hook_page(
         active: hook.settings.active,
         headers: headers.join("\n"),
         signature: config.signature,
+        retry_schedule: config
+            .retry_schedule
+            .as_ref()
+            .map(RetrySchedule::to_text)
+            .unwrap_or_default(),
+    };
+    let values = match refused {
+        Some((_, input)) => FormValues::typed(input, config.secret.is_some()),
+        None => values,
     };
     let base = path.base();
     layout(
@@ -343,13 +400,14 @@ pub async fn update(
     path: HookPath,
     form: SignedForm,
 ) -> Result<Response, UiError> {
-    let patch = match HookPatch::from_input(&input_from(&form), state.core.hook_rules()) {
+    let input = input_from(&form);
+    let patch = match HookPatch::from_input(&input, state.core.hook_rules()) {
         Ok(patch) => patch,
         Err(errors) => {
             let hook = find(&state, &path).await?;
             let log = deliveries::section(&state, &path, &LogView::default()).await?;
             let warnings = state.core.hook_warnings(&hook);
-            let page = hook_page(&path, &hook, &warnings, log, Some(&errors));
+            let page = hook_page(&path, &hook, &warnings, log, Some((&errors, &input)));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };

@@ -59,6 +59,10 @@ pub fn router() -> Router<AppState> {
                 &format!("{base}/hooks/{{hook_id}}/deliveries/{{delivery_id}}/attempts"),
                 post(deliveries::redeliver),
             )
+            .route(
+                &format!("{base}/hooks/{{hook_id}}/recover"),
+                post(deliveries::recover),
+            )
     };
     Router::new()
         .route("/", get(|| async { Redirect::to(pages::HOME) }))

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -18,8 +18,44 @@ pub const LOGIN: &str = "/ui/login";
 pub const LOGOUT: &str = "/ui/logout";
 pub const HOME: &str = "/ui";
 
-/// The sign-in form, carrying `login_csrf` (which its cookie also holds).
-fn login_page(login_csrf: &str, error: Option<&str>) -> Markup {
+/// The sign-in page that brings the browser back to `next` (a UI path) afterwards.
+pub fn login_url(next: &str, expired: bool) -> String {
+    let mut url = LOGIN.to_owned();
+    if let Some(next) = safe_next(next) {
+        url.push_str("?next=");
+        url.extend(percent_encoding::utf8_percent_encode(
+            next,
+            percent_encoding::NON_ALPHANUMERIC,
+        ));
+    }
+    if expired {
+        url.push_str(if url.contains('?') { "&" } else { "?" });
+        url.push_str("expired=1");
+    }
+    url
+}
+
+/// Where a sign-in may send the browser: a path of the UI on this server, never another
+/// site (`//evil.example`, `https://…`, `/\evil.example`), the sign-in page itself, or
+/// anything that is not plain printable text.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let inside_ui = next == HOME || next.starts_with("/ui/") || next.starts_with("/ui?");
+    let plain = next.len() <= 2048 && next.bytes().all(|b| b.is_ascii_graphic());
+    let elsewhere = next.contains('\\') || next.starts_with(LOGIN) || next.starts_with(LOGOUT);
+    (inside_ui && plain && !elsewhere).then_some(next)
+}
+
+/// The sign-in page's query: where to go afterwards, and whether a session just expired.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    expired: Option<String>,
+}
+/// The sign-in form, carrying `login_csrf` (which its cookie also holds) and where to go
+/// afterwards.
+fn login_page(login_csrf: &str, next: Option<&str>, error: Option<&str>) -> Markup {
     layout(
         "Sign in",
         None,
@@ -32,6 +68,9 @@ fn login_page(login_csrf: &str, error: Option<&str>) -> Markup {
                 }
                 form method="post" action=(LOGIN) {
                     input type="hidden" name=(session::CSRF_FIELD) value=(login_csrf);
+                    @if let Some(next) = next {
+                        input type="hidden" name="next" value=(next);
+                    }
                     label for="token" { "Token" }
                     input #token type="password" name="token" autocomplete="current-password" required autofocus;
                     button.primary type="submit" { "Sign in" }
@@ -42,16 +81,29 @@ fn login_page(login_csrf: &str, error: Option<&str>) -> Markup {
 }
 
 /// A sign-in form with a fresh CSRF token, which a cookie of its own also carries.
-fn fresh_login_page(state: &AppState, headers: &HeaderMap, error: Option<&str>) -> Response {
+fn fresh_login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    next: Option<&str>,
+    error: Option<&str>,
+) -> Response {
     let login_csrf = generate_token();
     session::with_cookie(
         session::login_cookie(&login_csrf, headers, state),
-        login_page(&login_csrf, error),
+        login_page(&login_csrf, next.and_then(safe_next), error),
     )
 }
 
-pub async fn login_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    fresh_login_page(&state, &headers, None)
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let expired = query
+        .expired
+        .is_some()
+        .then_some("Your session has expired: sign in again.");
+    fresh_login_page(&state, &headers, query.next.as_deref(), expired)
 }
 
 /// Checks the token as the API would and starts a session. There is no session to hold a
@@ -74,27 +126,29 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         return UiError::Forbidden.into_response();
     }
     let token = session::field(&fields, "token").unwrap_or("").trim();
+    let next = session::field(&fields, "next").and_then(safe_next);
     match state.core.sign_in(token, client).await {
         Ok(SignIn::Session(id)) => session::with_cookie(
             session::cookie(Some(&id), &headers, &state),
-            Redirect::to(HOME),
+            Redirect::to(next.unwrap_or(HOME)),
         ),
         Err(error) => UiError::from(error).into_response(),
         Ok(SignIn::Refused) => {
-            let mut page = fresh_login_page(&state, &headers, Some("That token is not valid."));
+            let mut page =
+                fresh_login_page(&state, &headers, next, Some("That token is not valid."));
             *page.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             page
         }
         Ok(SignIn::PublishOnly) => {
             let message =
                 "That token may only publish events; sign in with one that manages webhooks.";
-            let mut page = fresh_login_page(&state, &headers, Some(message));
+            let mut page = fresh_login_page(&state, &headers, next, Some(message));
             *page.status_mut() = axum::http::StatusCode::FORBIDDEN;
             page
         }
         Ok(SignIn::TooManyFailures(wait)) => {
             let message = "Too many failed sign-ins from this address; try again in a minute.";
-            let mut page = fresh_login_page(&state, &headers, Some(message));
+            let mut page = fresh_login_page(&state, &headers, next, Some(message));
             *page.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
             page.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -113,7 +113,8 @@ impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let to_login = || Redirect::to(pages::LOGIN).into_response();
+        let had_cookie = session_id(&parts.headers).is_some();
+        let to_login = || sign_in_first(parts, had_cookie);
         let id = session_id(&parts.headers).ok_or_else(to_login)?;
         let view = state
             .core
@@ -126,6 +127,26 @@ impl FromRequestParts<AppState> for Session {
             csrf: Arc::from(view.csrf),
         })
     }
+}
+
+/// The answer to a request without a valid session: a page is sent to the sign-in form,
+/// which brings the browser back to it (and says the session expired, when one was sent);
+/// a script's fetch of a fragment (`Sec-Fetch-Dest: empty`) gets a 401 it can explain,
+/// rather than the sign-in page inside a delivery row.
+fn sign_in_first(parts: &Parts, expired: bool) -> Response {
+    let fetched = parts
+        .headers
+        .get("sec-fetch-dest")
+        .is_some_and(|dest| dest.as_bytes() == b"empty");
+    if fetched {
+        let message = "Your session has expired: sign in again.";
+        return (axum::http::StatusCode::UNAUTHORIZED, message).into_response();
+    }
+    let here = parts
+        .uri
+        .path_and_query()
+        .map_or(pages::HOME, |path| path.as_str());
+    Redirect::to(&pages::login_url(here, expired)).into_response()
 }
 
 /// A form posted by a signed-in browser, with its CSRF token checked: every handler that

@@ -8,6 +8,7 @@ use hookpost::domain::hook::{HookInput, HookRules, HookScope, HookSettings};
 use hookpost::domain::names::{Login, RepoName};
 use hookpost::domain::timestamp::Timestamp;
 use hookpost::store::{self, LatestObjects, NewEvent};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, Storage, TestApp, hook_path, spawn_stepped_app};
@@ -58,6 +59,17 @@ async fn failures_follow_the_schedule_until_one_succeeds() {
         .await;
     let start = Timestamp::now();
     assert_eq!(app.deliver_due_at(start).await, 1);
+    let first = &app.deliveries(&path).await[0];
+    assert_eq!(
+        (first["attempt_number"].as_u64(), first["trigger"].as_str()),
+        (Some(1), Some("publish"))
+    );
+    let next = first["next_attempt_at"].as_str().expect("a retry is due");
+    let next = Timestamp::parse(next).unwrap();
+    assert!(
+        (at(start, 7)..=at(start, 13)).contains(&next),
+        "the retry is due 10 s ± 20% later: {first}"
+    );
     assert_eq!(
         app.deliver_due_at(at(start, 7)).await,
         0,
@@ -76,13 +88,29 @@ async fn failures_follow_the_schedule_until_one_succeeds() {
         0,
         "a success ends the schedule"
     );
+    let log = app.deliveries(&path).await;
     assert_eq!(
-        statuses(&app.deliveries(&path).await),
+        statuses(&log),
         [
             ("OK".to_owned(), true),
             ("Invalid HTTP Response: 500".to_owned(), true),
             ("Invalid HTTP Response: 500".to_owned(), false),
         ]
+    );
+    let told: Vec<(u64, &str, bool)> = log
+        .iter()
+        .map(|item| {
+            (
+                item["attempt_number"].as_u64().unwrap(),
+                item["trigger"].as_str().unwrap(),
+                item["next_attempt_at"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [(3, "retry", true), (2, "retry", true), (1, "publish", true)],
+        "retries are told from the first attempt, and nothing is due after the success"
     );
     for _ in 0..3 {
         receiver.next_of("push").await;
@@ -280,6 +308,112 @@ async fn a_lease_keeps_a_delivery_from_others_until_it_expires() {
     store.close().await;
 }
 
+async fn a_hooks_own_schedule_replaces_the_servers() {
+    // The server retries after 10 s, 1 min, 5 min, …; this hook once, after 2 s.
+    let (app, receiver, path) = hook_on(Behaviour::Status(500), |_| {}).await;
+    let reply = app
+        .patch(
+            &format!("{path}/config"),
+            ADMIN_TOKEN,
+            &json!({"retry_schedule": "2s"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["retry_schedule"], "2s");
+    app.publish("push", "acme/widgets", json!({})).await;
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1);
+    let next = app.deliveries(&path).await[0]["next_attempt_at"].clone();
+    let next = Timestamp::parse(next.as_str().expect("a retry is due")).unwrap();
+    assert!((at(start, 1)..=at(start, 3)).contains(&next), "2 s ± 20%");
+    assert_eq!(
+        app.deliver_due_at(at(start, 3)).await,
+        1,
+        "the hook's 2 s, not 10 s"
+    );
+    assert_eq!(
+        app.deliver_due_at(at(start, 86_400)).await,
+        0,
+        "one retry, then the hook's schedule is spent"
+    );
+
+    // A hook PATCH with a config (GitHub's fields) keeps Hookpost's schedule.
+    let hook = app
+        .patch(
+            &path,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url}}),
+        )
+        .await
+        .body;
+    assert_eq!(hook["config"]["retry_schedule"], "2s", "{hook}");
+    // `none` means no retries for this hook alone.
+    app.patch(
+        &format!("{path}/config"),
+        ADMIN_TOKEN,
+        &json!({"retry_schedule": "none"}),
+    )
+    .await;
+    app.publish("push", "acme/widgets", json!({})).await;
+    assert_eq!(app.deliver_due_at(at(start, 86_401)).await, 1);
+    assert!(app.deliveries(&path).await[0]["next_attempt_at"].is_null());
+    assert_eq!(app.deliver_due_at(at(start, 86_400 * 30)).await, 0);
+    // `null` goes back to the server's schedule (its first step: 10 s).
+    let config = app
+        .patch(
+            &format!("{path}/config"),
+            ADMIN_TOKEN,
+            &json!({"retry_schedule": null}),
+        )
+        .await
+        .body;
+    assert!(config.get("retry_schedule").is_none(), "{config}");
+    app.publish("push", "acme/widgets", json!({})).await;
+    let later = at(start, 86_400 * 31);
+    assert_eq!(app.deliver_due_at(later).await, 1);
+    assert_eq!(
+        app.deliver_due_at(at(later, 3)).await,
+        0,
+        "not after 2 s any more"
+    );
+    assert_eq!(
+        app.deliver_due_at(at(later, 13)).await,
+        1,
+        "after the server's 10 s"
+    );
+}
+
+async fn a_hooks_schedule_cannot_hammer_its_receiver_or_swell_the_server() {
+    let (app, _receiver, path) = hook_on(Behaviour::Status(500), |_| {}).await;
+    let huge = vec!["1s"; 200_000].join(",");
+    for (schedule, why) in [
+        (json!("500ms"), "faster than once a second"),
+        (json!("1s,0s"), "a zero step"),
+        (json!("8d"), "a step over a week"),
+        (json!("sometimes"), "not a schedule"),
+        (json!(10), "not a string"),
+        (json!(huge), "200,000 steps"),
+    ] {
+        let reply = app
+            .patch(
+                &format!("{path}/config"),
+                ADMIN_TOKEN,
+                &json!({"retry_schedule": schedule}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}");
+        assert_eq!(
+            reply.body["errors"][0]["field"], "config.retry_schedule",
+            "{why}"
+        );
+        let hook = app.get(&path, ADMIN_TOKEN).await.body;
+        assert!(
+            hook["config"].get("retry_schedule").is_none(),
+            "{why}: nothing changed"
+        );
+    }
+}
+
 async fn events_past_retention_are_pruned_with_their_log() {
     let (app, _receiver, path) = hook_on(Behaviour::Status(200), |_| {}).await;
     app.publish("push", "acme/widgets", json!({})).await;
@@ -311,4 +445,6 @@ crate::harness::tests!(
     a_manual_redelivery_is_one_attempt_and_a_success_cancels_pending_retries,
     a_lease_keeps_a_delivery_from_others_until_it_expires,
     events_past_retention_are_pruned_with_their_log,
+    a_hooks_own_schedule_replaces_the_servers,
+    a_hooks_schedule_cannot_hammer_its_receiver_or_swell_the_server,
 );

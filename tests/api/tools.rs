@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-use crate::helpers::{ADMIN_TOKEN, BINARY, TestApp, hook_path, spawn_stepped_app};
-use crate::receiver::TestReceiver;
+use crate::helpers::{
+    ADMIN_TOKEN, BINARY, TestApp, hook_path, spawn_delivering_app, spawn_stepped_app,
+};
+use crate::receiver::{Behaviour, TestReceiver};
 
 struct Listening {
     _child: Child,
@@ -324,10 +326,80 @@ async fn an_ndjson_import_reports_every_bad_line_and_publishes_the_rest() {
     );
 }
 
+/// `hookpost recover` against a delivering server: it starts the recovery, shows its
+/// progress, and ends when every failed delivery was attempted again.
+async fn recover_redelivers_failed_deliveries_with_a_progress_bar() {
+    let app = spawn_delivering_app(|config| {
+        config.delivery.retry_schedule = "none".parse().unwrap();
+    })
+    .await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            ADMIN_TOKEN,
+            &json!({"events": ["push"], "config": {"url": receiver.url}}),
+        )
+        .await;
+    receiver.next_of("ping").await;
+    // The receiver picks its answer after handing the request over: wait until the ping's
+    // 200 is recorded before turning it to 500s.
+    let path = hook_path("/repos/acme/widgets/hooks", &hook);
+    for _ in 0..500 {
+        if !app.deliveries(&path).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    receiver.set(Behaviour::Status(500));
+    for n in 0..20 {
+        app.publish("push", "acme/widgets", json!({"n": n})).await;
+    }
+    for _ in 0..20 {
+        receiver.next_of("push").await;
+    }
+    receiver.set(Behaviour::Status(200));
+    let hook_id = hook["id"].to_string();
+    let run = |since: &'static str| {
+        let server = format!("http://{}", app.address);
+        let hook_id = hook_id.clone();
+        async move {
+            Command::new(BINARY)
+                .args(["recover", "--repo", "acme/widgets", "--hook", &hook_id])
+                .args(["--since", since, "--wait", "60s"])
+                .env("HOOKPOST_SERVER", server)
+                .env("HOOKPOST_TOKEN", ADMIN_TOKEN)
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let output = run("1h").await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("20/20 attempted: 20 succeeded, 0 failed"),
+        "{stderr}"
+    );
+    let recovery: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(recovery["state"], "finished");
+    assert_eq!(recovery["succeeded"], 20);
+    for _ in 0..20 {
+        receiver.next_of("push").await;
+    }
+    assert_eq!(receiver.pending().await, 0, "each once");
+
+    let refused = run("last week").await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ISO 8601"));
+}
+
 crate::harness::tests!(
     listen_accepts_a_standard_delivery_and_refuses_a_tampered_or_stale_one,
     listen_prints_deliveries_with_their_signatures_checked,
     listen_forwards_requests_byte_for_byte_and_relays_the_answer,
     publish_sends_one_event_from_standard_input,
     an_ndjson_import_reports_every_bad_line_and_publishes_the_rest,
+    recover_redelivers_failed_deliveries_with_a_progress_bar,
 );

@@ -156,7 +156,8 @@ async fn a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(response.headers()[LOCATION], "/ui/login");
+    let location = response.headers()[LOCATION].to_str().unwrap();
+    assert!(location.starts_with("/ui/login?"), "{location}");
 }
 
 async fn an_owner_sees_nothing_of_another_owners_hooks_in_the_ui() {
@@ -859,6 +860,286 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
     assert!(detail.contains(r#"role="tab""#) && detail.contains("Redeliver"));
 }
 
+/// Automatic retries are told from manual redeliveries (a badge with the retry's number,
+/// a filter of their own), a failed attempt says when the next is due, and the settings
+/// form sets the hook's own retry schedule, refusing one that would hammer its receiver.
+async fn retries_are_told_from_redeliveries_and_the_form_sets_the_retry_schedule() {
+    use hookpost::domain::timestamp::Timestamp;
+    let app = spawn_stepped_app(|_| {}).await;
+    let token = app.owner_token(&["acme"]).await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &hook_body(&receiver.url),
+        )
+        .await;
+    app.deliver_due().await; // the ping
+    receiver.set(crate::receiver::Behaviour::Status(500));
+    app.publish("push", "acme/widgets", json!({})).await;
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1);
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    let browser = Browser::sign_in(&app, &token).await;
+    let rows = |html: &str| html.matches(r#"<li class="delivery""#).count();
+    let (_, failed) = browser.get(&page).await;
+    assert!(
+        failed.contains("next retry"),
+        "the failed push says when it is retried"
+    );
+    assert_eq!(
+        app.deliver_due_at(Timestamp(start.0 + 15_000)).await,
+        1,
+        "the server's first step, 10 s"
+    );
+    let (_, retried) = browser.get(&page).await;
+    assert!(
+        retried.contains(">retry 1<"),
+        "the retry carries its number"
+    );
+    assert!(
+        !retried.contains(">redelivery<"),
+        "a retry is no redelivery"
+    );
+    let (_, retries) = browser.get(&format!("{page}?filter=retries")).await;
+    assert_eq!(rows(&retries), 1);
+    let (_, redeliveries) = browser.get(&format!("{page}?filter=redeliveries")).await;
+    assert_eq!(rows(&redeliveries), 0, "{redeliveries}");
+    assert!(redeliveries.contains("No redeliveries."));
+    let newest = app
+        .deliveries(&format!("/repos/acme/widgets/hooks/{}", hook["id"]))
+        .await[0]["id"]
+        .clone();
+    let csrf = browser.csrf().await;
+    let redeliver = browser
+        .post(
+            &format!("{page}/deliveries/{newest}/attempts"),
+            &[("_csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(redeliver.status(), StatusCode::SEE_OTHER);
+    app.deliver_due_at(Timestamp(start.0 + 16_000)).await;
+    let (_, redeliveries) = browser.get(&format!("{page}?filter=redeliveries")).await;
+    assert_eq!(rows(&redeliveries), 1);
+    assert!(redeliveries.contains(">redelivery<"));
+
+    let form = |schedule: &'static str| {
+        vec![
+            ("url", receiver.url.as_str()),
+            ("content_type", "json"),
+            ("events", "push"),
+            ("other_events", "deployment, fork"),
+            ("active", "1"),
+            ("headers", "X-Team: payments"),
+            ("retry_schedule", schedule),
+            ("_csrf", csrf.as_str()),
+        ]
+    };
+    let refused = browser.post(&page, &form("500ms")).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("from 1s to 7d"), "the field says why");
+    for kept in [
+        r#"value="500ms""#,
+        r#"value="deployment, fork""#,
+        "X-Team: payments</textarea>",
+    ] {
+        assert!(text.contains(kept), "what was typed is kept: {kept}");
+    }
+    let saved = browser.post(&page, &form("30s,5m")).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let config = app
+        .get(
+            &format!("/repos/acme/widgets/hooks/{}/config", hook["id"]),
+            &token,
+        )
+        .await;
+    assert_eq!(config.body["retry_schedule"], "30s,5m");
+    let (_, shown) = browser.get(&page).await;
+    assert!(
+        shown.contains(r#"value="30s,5m""#),
+        "the form shows the schedule"
+    );
+}
+
+/// "Redeliver failed" on a hook's page starts a recovery and the page follows it.
+async fn failed_deliveries_are_redelivered_from_the_hook_page_with_their_progress() {
+    let app = spawn_stepped_app(|config| {
+        config.delivery.retry_schedule = "none".parse().unwrap();
+    })
+    .await;
+    let token = app.owner_token(&["acme"]).await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &hook_body(&receiver.url),
+        )
+        .await;
+    app.deliver_due().await; // the ping
+    receiver.set(crate::receiver::Behaviour::Status(500));
+    for n in 0..3 {
+        app.publish("push", "acme/widgets", json!({"n": n})).await;
+    }
+    assert_eq!(app.deliver_due().await, 3);
+    receiver.set(crate::receiver::Behaviour::Status(200));
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    let browser = Browser::sign_in(&app, &token).await;
+    let (_, shown) = browser.get(&page).await;
+    assert!(
+        shown.contains("Redeliver failed"),
+        "the action is on the page"
+    );
+    let csrf = browser.csrf().await;
+    let started = browser
+        .post(
+            &format!("{page}/recover"),
+            &[("since", "24h"), ("_csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let location = started.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.contains("?recovery="), "{location}");
+    let (_, running) = browser.get(&location).await;
+    assert!(
+        running.contains("Redelivering 3 failed deliveries: 0 attempted"),
+        "{running}"
+    );
+    let again = browser
+        .post(
+            &format!("{page}/recover"),
+            &[("since", "24h"), ("_csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(again.text().await.unwrap().contains("still running"));
+    let odd = browser
+        .post(
+            &format!("{page}/recover"),
+            &[("since", "forever"), ("_csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(odd.status(), StatusCode::BAD_REQUEST);
+
+    assert_eq!(app.deliver_due().await, 3);
+    let (_, finished) = browser.get(&location).await;
+    assert!(
+        finished.contains("Redelivered 3 failed deliveries: 3 succeeded, 0 failed."),
+        "{finished}"
+    );
+    assert_eq!(
+        finished.matches(">recovery<").count(),
+        3,
+        "each redelivery says why"
+    );
+}
+
+/// A page asked for without a session leads to the sign-in form and, once signed in, back
+/// to that page — never to another site — and an expired session is said so; a delivery
+/// opened by the script gets a 401 to explain, not the sign-in page inside its row.
+async fn signing_in_returns_to_the_page_asked_for_and_never_elsewhere() {
+    let app = spawn_app().await;
+    let token = app.owner_token(&["acme"]).await;
+    let origin = format!("http://{}", app.address);
+    let client = no_redirects();
+    let wanted = "/ui/repos/acme/widgets/hooks/7?filter=failed";
+    let sent_away = client
+        .get(format!("{origin}{wanted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent_away.status(), StatusCode::SEE_OTHER);
+    let location = sent_away.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(
+        location,
+        "/ui/login?next=%2Fui%2Frepos%2Facme%2Fwidgets%2Fhooks%2F7%3Ffilter%3Dfailed"
+    );
+    // An expired (or unknown) session says so.
+    let stale = client
+        .get(format!("{origin}{wanted}"))
+        .header(COOKIE, "hookpost_session=not-a-session")
+        .send()
+        .await
+        .unwrap();
+    let stale_location = stale.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(stale_location.ends_with("&expired=1"), "{stale_location}");
+    let form = client
+        .get(format!("{origin}{stale_location}"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form.headers()[SET_COOKIE].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = form.text().await.unwrap();
+    assert!(page.contains("Your session has expired"), "{page}");
+    assert!(page.contains(r#"name="next" value="/ui/repos/acme/widgets/hooks/7?filter=failed""#));
+    let csrf = field_value(&page, "_csrf");
+    let sign_in = |next: &'static str| {
+        let (client, origin, cookie, csrf, token) = (
+            client.clone(),
+            origin.clone(),
+            cookie.clone(),
+            csrf.clone(),
+            token.clone(),
+        );
+        async move {
+            let response = client
+                .post(format!("{origin}/ui/login"))
+                .header(COOKIE, cookie)
+                .form(&[
+                    ("token", token.as_str()),
+                    ("_csrf", csrf.as_str()),
+                    ("next", next),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next}");
+            response.headers()[LOCATION].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(sign_in(wanted).await, wanted, "back where the browser was");
+    // The attacker's destinations: another site in every spelling, the sign-in page itself,
+    // and a header split.
+    for hostile in [
+        "https://evil.example/ui/",
+        "//evil.example/ui/",
+        "/\\evil.example",
+        "/ui/\\evil.example",
+        "javascript:alert(1)",
+        "/ui/login?next=/ui",
+        "/ui/logout",
+        "/ui/x\r\nSet-Cookie: a=b",
+        "/uiother",
+        "",
+    ] {
+        assert_eq!(
+            sign_in(hostile).await,
+            "/ui",
+            "{hostile:?} goes to the overview"
+        );
+    }
+
+    // The script's fetch of a delivery's details, after the session is gone.
+    let fetched = client
+        .get(format!(
+            "{origin}/ui/repos/acme/widgets/hooks/7/deliveries/1"
+        ))
+        .header(COOKIE, "hookpost_session=not-a-session")
+        .header("Sec-Fetch-Dest", "empty")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), StatusCode::UNAUTHORIZED);
+    let text = fetched.text().await.unwrap();
+    assert!(
+        text.contains("session has expired") && !text.contains("<form"),
+        "{text}"
+    );
+}
+
 async fn a_session_is_kept_in_the_database_across_restarts_and_nodes() {
     let storage = std::sync::Arc::new(crate::helpers::Storage::new().await);
     let app = crate::helpers::start(&storage, |_| {}).await;
@@ -1074,6 +1355,9 @@ crate::harness::tests!(
     a_session_is_kept_in_the_database_across_restarts_and_nodes,
     ui_pages_carry_a_strict_policy_are_never_cached_and_mask_credentials,
     repeated_failed_authentications_are_refused_but_valid_ones_are_not,
+    retries_are_told_from_redeliveries_and_the_form_sets_the_retry_schedule,
+    failed_deliveries_are_redelivered_from_the_hook_page_with_their_progress,
+    signing_in_returns_to_the_page_asked_for_and_never_elsewhere,
     ;
     Browser in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_redelivers_it,
 );

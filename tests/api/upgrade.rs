@@ -50,8 +50,11 @@ async fn a_database_of_the_last_release_migrates_and_answers_as_it_did() {
     })
     .await;
     for (path, expected) in &answers {
-        let reply = app.get(path, ADMIN_TOKEN).await;
+        let mut reply = app.get(path, ADMIN_TOKEN).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
+        if path.contains("/deliveries") {
+            strip_added_item_fields(&mut reply.body);
+        }
         assert_eq!(&reply.body, expected, "{path} answers as the release did");
     }
     // And it goes on working: a new hook gets an id after the release's.
@@ -64,6 +67,23 @@ async fn a_database_of_the_last_release_migrates_and_answers_as_it_did() {
         .await;
     assert!(created["id"].as_i64().unwrap() > 2, "{created}");
     app.stop().await;
+}
+
+/// Delivery-log fields added after the release (Hookpost's extensions); a migrated log
+/// item must carry them, and otherwise be what the release answered.
+const ADDED_ITEM_FIELDS: [&str; 3] = ["attempt_number", "trigger", "next_attempt_at"];
+
+fn strip_added_item_fields(body: &mut Value) {
+    let items: Vec<&mut Value> = match body {
+        Value::Array(items) => items.iter_mut().collect(),
+        item => vec![item],
+    };
+    for item in items {
+        let item = item.as_object_mut().expect("a delivery item");
+        for field in ADDED_ITEM_FIELDS {
+            assert!(item.remove(field).is_some(), "{field} added to {item:?}");
+        }
+    }
 }
 
 crate::harness::tests!(a_database_of_the_last_release_migrates_and_answers_as_it_did);

@@ -34,9 +34,12 @@ checks!(
     an_idempotency_key_replays_its_first_answer_or_refuses_another_body,
     a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it,
     pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive,
+    the_log_numbers_its_attempts_says_what_made_them_and_filters_them,
+    a_recovery_queues_failed_deliveries_without_pending_work_one_recovery_at_a_time,
     retention_prunes_old_events_with_their_deliveries_and_attempts,
     retention_keeps_an_old_event_while_a_delivery_of_it_is_queued,
     a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap_ends,
+    a_hooks_own_retry_schedule_is_kept_and_reaches_its_deliveries,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
 );
 
@@ -130,10 +133,8 @@ fn attempt(delivery: &ClaimedDelivery, now: Timestamp, succeeded: bool) -> Attem
 
 fn everything(limit: u32) -> AttemptQuery {
     AttemptQuery {
-        before: None,
         limit,
-        status: None,
-        redelivery: None,
+        ..AttemptQuery::default()
     }
 }
 
@@ -383,6 +384,271 @@ async fn pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive(store: 
     );
 }
 
+async fn the_log_numbers_its_attempts_says_what_made_them_and_filters_them(store: Arc<dyn Store>) {
+    use hookpost::store::{StatusClass, Trigger};
+    let created = hook(&store, repo(), &["push", "issues"], true).await;
+    let pushed = push(json!({"n": 1}));
+    let push_guid = pushed.guid.clone();
+    store.publish(pushed, None, at(0)).await.unwrap();
+    let issue = NewEvent {
+        name: "issues".to_owned(),
+        action: Some("opened".to_owned()),
+        ..push(json!({"n": 2}))
+    };
+    store.publish(issue, None, at(1)).await.unwrap();
+    let claim = store.claim_due("w", at(2), at(62), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 2);
+    for delivery in &claim.deliveries {
+        let failed = delivery.event.name == "push";
+        let mut record = attempt(delivery, at(3), !failed);
+        record.next_attempt = failed.then(|| at(100));
+        store.record_attempt(record).await.unwrap();
+    }
+    let list = |query: AttemptQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_attempts(&repo(), created.id, query)
+                .await
+                .unwrap()
+                .expect("the hook exists")
+        }
+    };
+    let first = list(everything(10)).await;
+    let push_first = first.iter().find(|a| a.event == "push").unwrap().clone();
+    assert_eq!(
+        (
+            push_first.attempt_number,
+            push_first.trigger,
+            push_first.next_attempt_at
+        ),
+        (1, Trigger::Publish, Some(at(100))),
+        "a failed first attempt says when its retry is due"
+    );
+
+    // The retry, failing for good.
+    let retry = store.claim_due("w", at(100), at(160), 100).await.unwrap();
+    assert_eq!(retry.deliveries.len(), 1);
+    let mut record = attempt(&retry.deliveries[0], at(101), false);
+    record.redelivery = true;
+    store.record_attempt(record).await.unwrap();
+    // A manual redelivery of the first attempt, succeeding.
+    assert!(
+        store
+            .redeliver(&repo(), created.id, push_first.id, at(200))
+            .await
+            .unwrap()
+    );
+    let manual = store.claim_due("w", at(200), at(260), 100).await.unwrap();
+    assert_eq!(manual.deliveries.len(), 1);
+    let mut record = attempt(&manual.deliveries[0], at(201), true);
+    record.redelivery = true;
+    store.record_attempt(record).await.unwrap();
+
+    let all = list(everything(10)).await;
+    let shape: Vec<(&str, u32, Trigger, Option<Timestamp>)> = all
+        .iter()
+        .map(|a| {
+            (
+                a.event.as_str(),
+                a.attempt_number,
+                a.trigger,
+                a.next_attempt_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("push", 1, Trigger::Redelivery, None),
+            ("push", 2, Trigger::Retry, None),
+            ("issues", 1, Trigger::Publish, None),
+            ("push", 1, Trigger::Publish, None),
+        ],
+        "newest first; nothing is due any more"
+    );
+    let ids = |attempts: Vec<hookpost::store::AttemptSummary>| -> Vec<AttemptId> {
+        attempts.iter().map(|a| a.id).collect()
+    };
+    let (redelivered, retried, issued, published) = (all[0].id, all[1].id, all[2].id, all[3].id);
+    for (query, expected) in [
+        (
+            AttemptQuery {
+                trigger: Some(Trigger::Retry),
+                ..everything(10)
+            },
+            vec![retried],
+        ),
+        (
+            AttemptQuery {
+                trigger: Some(Trigger::Redelivery),
+                ..everything(10)
+            },
+            vec![redelivered],
+        ),
+        (
+            AttemptQuery {
+                trigger: Some(Trigger::Publish),
+                ..everything(10)
+            },
+            vec![issued, published],
+        ),
+        (
+            AttemptQuery {
+                event: Some("issues".to_owned()),
+                ..everything(10)
+            },
+            vec![issued],
+        ),
+        (
+            AttemptQuery {
+                event: Some("pull_request".to_owned()),
+                ..everything(10)
+            },
+            vec![],
+        ),
+        (
+            AttemptQuery {
+                guid: Some(push_guid.clone()),
+                ..everything(10)
+            },
+            vec![redelivered, retried, published],
+        ),
+        (
+            AttemptQuery {
+                guid: Some("no-such-guid".to_owned()),
+                ..everything(10)
+            },
+            vec![],
+        ),
+        (
+            AttemptQuery {
+                guid: Some(push_guid.clone()),
+                status: Some(StatusClass::Failure),
+                ..everything(10)
+            },
+            vec![retried, published],
+        ),
+        (
+            AttemptQuery {
+                since: Some(at(101)),
+                ..everything(10)
+            },
+            vec![redelivered, retried],
+        ),
+        (
+            AttemptQuery {
+                since: Some(at(3)),
+                until: Some(at(101)),
+                ..everything(10)
+            },
+            vec![retried, issued, published],
+        ),
+        (
+            AttemptQuery {
+                until: Some(at(2)),
+                ..everything(10)
+            },
+            vec![],
+        ),
+        (
+            AttemptQuery {
+                guid: Some(push_guid.clone()),
+                before: Some(retried),
+                ..everything(10)
+            },
+            vec![published],
+        ),
+    ] {
+        assert_eq!(ids(list(query.clone()).await), expected, "{query:?}");
+    }
+}
+
+async fn a_recovery_queues_failed_deliveries_without_pending_work_one_recovery_at_a_time(
+    store: Arc<dyn Store>,
+) {
+    use hookpost::store::RecoveryStart;
+    let created = hook(&store, repo(), &["push"], true).await;
+    publish(&store, at(0)).await; // will wait for a retry
+    publish(&store, at(1)).await; // will have failed for good
+    publish(&store, at(500)).await; // outside the window, failed
+    let claim = store.claim_due("w", at(501), at(561), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 3);
+    for delivery in &claim.deliveries {
+        let mut record = attempt(delivery, at(502), false);
+        if delivery.event.payload.as_ref() == json!({"n": at(0).0}).to_string().as_bytes() {
+            record.next_attempt = Some(at(10_000));
+        }
+        store.record_attempt(record).await.unwrap();
+    }
+    let started = store
+        .start_recovery(&repo(), created.id, at(0), Some(at(100)), at(600))
+        .await
+        .unwrap();
+    let RecoveryStart::Started(recovery) = started else {
+        panic!("{started:?}");
+    };
+    assert_eq!(
+        (recovery.queued, recovery.done),
+        (1, 0),
+        "only the one failed for good"
+    );
+    assert_eq!(
+        store
+            .start_recovery(&repo(), created.id, at(0), None, at(601))
+            .await
+            .unwrap(),
+        RecoveryStart::Running(recovery.id)
+    );
+    let claim = store.claim_due("w", at(602), at(662), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 1);
+    assert!(claim.deliveries[0].redelivery && !claim.deliveries[0].retry);
+    store
+        .record_attempt(attempt(&claim.deliveries[0], at(603), true))
+        .await
+        .unwrap();
+    let finished = store
+        .get_recovery(&repo(), created.id, recovery.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            finished.queued,
+            finished.done,
+            finished.succeeded,
+            finished.failed
+        ),
+        (1, 1, 1, 0)
+    );
+    assert!(!finished.is_running());
+    let again = store
+        .start_recovery(&repo(), created.id, at(0), Some(at(100)), at(700))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, RecoveryStart::Started(ref r) if r.queued == 0),
+        "nothing failed last any more: {again:?}"
+    );
+    let other = HookScope::Organization {
+        org: Login::parse("acme").unwrap(),
+    };
+    assert_eq!(
+        store
+            .start_recovery(&other, created.id, at(0), None, at(800))
+            .await
+            .unwrap(),
+        RecoveryStart::Missing
+    );
+    assert_eq!(
+        store
+            .get_recovery(&other, created.id, recovery.id)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: Arc<dyn Store>) {
     let created = hook(&store, repo(), &["push"], true).await;
     publish(&store, at(0)).await;
@@ -484,6 +750,45 @@ async fn a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap
     let config = read(created.id).await.settings.config;
     assert_eq!(config.previous_secret, None);
     assert_eq!(config.signature, SignatureScheme::Both, "the rest stays");
+}
+
+async fn a_hooks_own_retry_schedule_is_kept_and_reaches_its_deliveries(store: Arc<dyn Store>) {
+    use hookpost::domain::retry::RetrySchedule;
+    let mut wanted = settings(&["push"], true);
+    wanted.config.retry_schedule = Some(RetrySchedule::for_hook("5s,90m,7d").unwrap());
+    let created = store.create_hook(repo(), wanted.clone()).await.unwrap();
+    let read = || {
+        let store = store.clone();
+        async move {
+            store
+                .get_hook(&repo(), created.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .settings
+                .config
+        }
+    };
+    assert_eq!(read().await, wanted.config);
+    publish(&store, at(1)).await;
+    let claim = store.claim_due("w", at(2), at(62), 10).await.unwrap();
+    assert_eq!(claim.deliveries[0].target.config, wanted.config);
+    for (text, expected) in [
+        ("none", Some(RetrySchedule::for_hook("none").unwrap())),
+        ("", None),
+    ] {
+        let input = HookInput {
+            active: true,
+            events: vec!["push".to_owned()],
+            url: "https://receiver.example/hook".to_owned(),
+            content_type: "form".to_owned(),
+            retry_schedule: Some(text.to_owned()),
+            ..HookInput::default()
+        };
+        let patch = HookPatch::from_input(&input, &HookRules::default()).unwrap();
+        store.update_hook(&repo(), created.id, patch).await.unwrap();
+        assert_eq!(read().await.retry_schedule, expected, "{text:?}");
+    }
 }
 
 async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn Store>) {

@@ -148,12 +148,12 @@ pub(super) async fn create(
     let scope_row = ensure_scope(db, scope).await?;
     let now = Timestamp::now();
     let config = &settings.config;
-    let (headers, signature, previous, previous_until) = config_extras(config);
+    let extras = config_extras(config);
     let sql = format!(
         "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
                             headers, signature, previous_secret, previous_secret_expires_at,
-                            created_at, updated_at)
-         VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+                            created_at, updated_at, retry_schedule)
+         VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
          RETURNING id",
         scope_row.column
     );
@@ -169,11 +169,12 @@ pub(super) async fn create(
             &config.content_type.as_str(),
             &config.secret.as_ref().map(Secret::expose),
             &config.insecure_ssl,
-            &headers,
-            &signature,
-            &previous,
-            &previous_until,
+            &extras.headers,
+            &extras.signature,
+            &extras.previous_secret,
+            &extras.previous_secret_expires_at,
             &now.0,
+            &extras.retry_schedule,
         ],
     )
     .await?
@@ -299,13 +300,13 @@ pub(super) async fn update(
     hook.updated_at = Timestamp::now();
     let settings = &hook.settings;
     let config = &settings.config;
-    let (headers, signature, previous, previous_until) = config_extras(config);
+    let extras = config_extras(config);
     exec(
         db,
         "UPDATE hooks SET active = $2, events = $3::text::jsonb, url = $4, content_type = $5,
                           secret = $6, insecure_ssl = $7, headers = $8, signature = $9,
                           previous_secret = $10, previous_secret_expires_at = $11,
-                          updated_at = $12
+                          updated_at = $12, retry_schedule = $13
          WHERE id = $1",
         &[
             &id,
@@ -315,11 +316,12 @@ pub(super) async fn update(
             &config.content_type.as_str(),
             &config.secret.as_ref().map(Secret::expose),
             &config.insecure_ssl,
-            &headers,
-            &signature,
-            &previous,
-            &previous_until,
+            &extras.headers,
+            &extras.signature,
+            &extras.previous_secret,
+            &extras.previous_secret_expires_at,
             &hook.updated_at.0,
+            &extras.retry_schedule,
         ],
     )
     .await?;

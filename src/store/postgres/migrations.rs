@@ -16,6 +16,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_token_lifecycle.sql"),
     include_str!("../../../migrations/postgres/0004_nodes.sql"),
     include_str!("../../../migrations/postgres/0005_signature_schemes.sql"),
+    include_str!("../../../migrations/postgres/0006_hook_retry_schedules.sql"),
+    include_str!("../../../migrations/postgres/0007_recoveries.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.

@@ -20,6 +20,7 @@ mod listen;
 mod log;
 mod migrations;
 mod queue;
+mod recovery;
 mod rows;
 mod sessions;
 mod tokens;
@@ -36,7 +37,8 @@ use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
     Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome,
-    QueueStats, QueueStore, ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord, Store,
+    StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -387,6 +389,33 @@ impl IngestStore for PostgresStore {
             }
             queued
         })
+    }
+
+    async fn start_recovery(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        since: Timestamp,
+        until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<RecoveryStart, StoreError> {
+        in_transaction!(self, durable, |db| {
+            let started = recovery::start(&db, scope, hook_id, (since, until), now).await?;
+            if matches!(&started, RecoveryStart::Started(recovery) if recovery.queued > 0) {
+                notify_work(&db).await?;
+            }
+            started
+        })
+    }
+
+    async fn get_recovery(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        recovery_id: i64,
+    ) -> Result<Option<Recovery>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        recovery::find(&client, scope, hook_id, recovery_id).await
     }
 }
 

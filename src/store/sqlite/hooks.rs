@@ -119,13 +119,13 @@ pub(super) fn create(
     let scope_row = ensure_scope(conn, scope)?;
     let now = Timestamp::now();
     let config = &settings.config;
-    let (headers, signature, previous, previous_until) = config_extras(config);
+    let extras = config_extras(config);
     let id: HookId = conn
         .prepare_cached(&format!(
             "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
                                 headers, signature, previous_secret,
-                                previous_secret_expires_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13) RETURNING id",
+                                previous_secret_expires_at, retry_schedule, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?13, ?13) RETURNING id",
             scope_row.column
         ))?
         .query_row(
@@ -138,11 +138,12 @@ pub(super) fn create(
                 config.content_type.as_str(),
                 config.secret.as_ref().map(Secret::expose),
                 config.insecure_ssl,
-                headers,
-                signature,
-                previous,
-                previous_until,
+                extras.headers,
+                extras.signature,
+                extras.previous_secret,
+                extras.previous_secret_expires_at,
                 now.0,
+                extras.retry_schedule,
             ],
             |row| row.get(0),
         )?;
@@ -246,11 +247,12 @@ pub(super) fn update(
     hook.updated_at = Timestamp::now();
     let settings = &hook.settings;
     let config = &settings.config;
-    let (headers, signature, previous, previous_until) = config_extras(config);
+    let extras = config_extras(config);
     conn.prepare_cached(
         "UPDATE hooks SET active = ?2, events = ?3, url = ?4, content_type = ?5, secret = ?6,
                           insecure_ssl = ?7, headers = ?8, signature = ?9, previous_secret = ?10,
-                          previous_secret_expires_at = ?11, updated_at = ?12
+                          previous_secret_expires_at = ?11, updated_at = ?12,
+                          retry_schedule = ?13
          WHERE id = ?1",
     )?
     .execute(params![
@@ -261,13 +263,22 @@ pub(super) fn update(
         config.content_type.as_str(),
         config.secret.as_ref().map(Secret::expose),
         config.insecure_ssl,
-        headers,
-        signature,
-        previous,
-        previous_until,
+        extras.headers,
+        extras.signature,
+        extras.previous_secret,
+        extras.previous_secret_expires_at,
         hook.updated_at.0,
+        extras.retry_schedule,
     ])?;
     Ok(HookUpdate::Updated(Box::new(hook)))
+}
+
+/// Whether the scope has hook `id`.
+pub(super) fn exists(conn: &Connection, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {
+    Ok(match find_scope(conn, scope)? {
+        Some(scope_row) => get_in(conn, &scope_row, id)?.is_some(),
+        None => false,
+    })
 }
 
 pub(super) fn delete(conn: &Connection, scope: &HookScope, id: HookId) -> Result<bool, StoreError> {

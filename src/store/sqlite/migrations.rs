@@ -14,6 +14,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_ids_never_reused.sql"),
     include_str!("../../../migrations/sqlite/0004_token_lifecycle.sql"),
     include_str!("../../../migrations/sqlite/0005_signature_schemes.sql"),
+    include_str!("../../../migrations/sqlite/0006_hook_retry_schedules.sql"),
+    include_str!("../../../migrations/sqlite/0007_recoveries.sql"),
 ];
 
 /// Brings the database up to the newest schema; safe to run from several processes at

@@ -11,6 +11,7 @@ mod log;
 mod migrations;
 mod queue;
 mod readers;
+mod recovery;
 mod rows;
 mod sessions;
 mod tokens;
@@ -25,7 +26,8 @@ use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
     Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome,
-    QueueStats, QueueStore, ScopeObjects, SessionRecord, Store, StoreError, TokenHash, TokenRecord,
+    QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord, Store,
+    StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -353,6 +355,32 @@ impl IngestStore for SqliteStore {
         let scope = scope.clone();
         self.writer
             .write(move |conn| queue::redeliver(conn, &scope, hook_id, attempt_id, now))
+            .await
+    }
+
+    async fn start_recovery(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        since: Timestamp,
+        until: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<RecoveryStart, StoreError> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |conn| recovery::start(conn, &scope, hook_id, (since, until), now))
+            .await
+    }
+
+    async fn get_recovery(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        recovery_id: i64,
+    ) -> Result<Option<Recovery>, StoreError> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |conn| recovery::find(conn, &scope, hook_id, recovery_id))
             .await
     }
 }

@@ -6,10 +6,26 @@
 function loadDetail(details) {
   if (details.dataset.loaded) return;
   details.dataset.loaded = "1";
+  const target = details.querySelector(".detail");
   fetch(details.dataset.src, { credentials: "same-origin" })
     .then((response) => response.ok ? response.text() : Promise.reject(response.status))
-    .then((html) => { details.querySelector(".detail").innerHTML = html; })
-    .catch(() => { details.querySelector(".detail").textContent = "Could not load this delivery."; });
+    .then((html) => { target.innerHTML = html; })
+    .catch((status) => {
+      delete details.dataset.loaded;
+      if (status === 401) {
+        // The session expired: say so, and offer a sign-in that comes back here.
+        const here = location.pathname + location.search;
+        const link = document.createElement("a");
+        link.href = "/ui/login?expired=1&next=" + encodeURIComponent(here);
+        link.textContent = "Sign in again";
+        const message = document.createElement("p");
+        message.className = "error";
+        message.append("Your session has expired. ", link, ".");
+        target.replaceChildren(message);
+      } else {
+        target.textContent = "Could not load this delivery.";
+      }
+    });
 }
 
 function selectTab(tab) {
