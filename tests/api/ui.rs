@@ -783,8 +783,12 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
-async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response() {
-    let app = crate::helpers::spawn_stepped_app(|_| {}).await;
+/// A stepped server, acme's owner token, a receiver, and acme/widgets' hook on it whose
+/// ping was delivered.
+async fn a_pinged_hook(
+    adjust: impl FnOnce(&mut hookpost::config::ServeConfig),
+) -> (TestApp, String, TestReceiver, serde_json::Value) {
+    let app = spawn_stepped_app(adjust).await;
     let token = app.owner_token(&["acme"]).await;
     let receiver = TestReceiver::start().await;
     let hook = app
@@ -795,6 +799,11 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
         )
         .await;
     app.deliver_due().await; // the ping
+    (app, token, receiver, hook)
+}
+
+async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response() {
+    let (app, token, receiver, hook) = a_pinged_hook(|_| {}).await;
     // 34 pushes: every third answered 500.
     for n in 0..34 {
         receiver.set(if n % 3 == 0 {
@@ -865,17 +874,7 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
 /// form sets the hook's own retry schedule, refusing one that would hammer its receiver.
 async fn retries_are_told_from_redeliveries_and_the_form_sets_the_retry_schedule() {
     use hookpost::domain::timestamp::Timestamp;
-    let app = spawn_stepped_app(|_| {}).await;
-    let token = app.owner_token(&["acme"]).await;
-    let receiver = TestReceiver::start().await;
-    let hook = app
-        .create_hook(
-            "/repos/acme/widgets/hooks",
-            &token,
-            &hook_body(&receiver.url),
-        )
-        .await;
-    app.deliver_due().await; // the ping
+    let (app, token, receiver, hook) = a_pinged_hook(|_| {}).await;
     receiver.set(crate::receiver::Behaviour::Status(500));
     app.publish("push", "acme/widgets", json!({})).await;
     let start = Timestamp::now();
@@ -965,20 +964,10 @@ async fn retries_are_told_from_redeliveries_and_the_form_sets_the_retry_schedule
 
 /// "Redeliver failed" on a hook's page starts a recovery and the page follows it.
 async fn failed_deliveries_are_redelivered_from_the_hook_page_with_their_progress() {
-    let app = spawn_stepped_app(|config| {
+    let (app, token, receiver, hook) = a_pinged_hook(|config| {
         config.delivery.retry_schedule = "none".parse().unwrap();
     })
     .await;
-    let token = app.owner_token(&["acme"]).await;
-    let receiver = TestReceiver::start().await;
-    let hook = app
-        .create_hook(
-            "/repos/acme/widgets/hooks",
-            &token,
-            &hook_body(&receiver.url),
-        )
-        .await;
-    app.deliver_due().await; // the ping
     receiver.set(crate::receiver::Behaviour::Status(500));
     for n in 0..3 {
         app.publish("push", "acme/widgets", json!({"n": n})).await;
