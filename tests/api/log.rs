@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, get_page, hook_path, spawn_stepped_app};
+use crate::helpers::{ADMIN_TOKEN, TestApp, get_page, hook_path, spawn_stepped_app};
 use crate::receiver::{Behaviour, TestReceiver};
 use crate::schema::assert_matches;
 
@@ -59,7 +59,9 @@ async fn paging_by_link_returns_every_attempt_once_newest_first_while_more_arriv
     assert!(newest[0]["id"].as_i64() > seen.first().copied());
 }
 
-async fn filters_select_by_outcome_redelivery_trigger_event_guid_and_time() {
+/// A server that never retries, a receiver, and a push hook on it whose ping was
+/// delivered; the hook's API path.
+async fn push_hook_without_retries() -> (TestApp, TestReceiver, String) {
     let app = spawn_stepped_app(|config| {
         config.delivery.retry_schedule = "none".parse().unwrap();
     })
@@ -74,6 +76,11 @@ async fn filters_select_by_outcome_redelivery_trigger_event_guid_and_time() {
         .await;
     let path = hook_path(REPO_HOOKS, &hook);
     app.deliver_due().await;
+    (app, receiver, path)
+}
+
+async fn filters_select_by_outcome_redelivery_trigger_event_guid_and_time() {
+    let (app, receiver, path) = push_hook_without_retries().await;
     receiver.set(Behaviour::Status(502));
     for _ in 0..3 {
         app.publish("push", "acme/widgets", json!({})).await;
@@ -304,20 +311,7 @@ async fn another_owners_delivery_log_is_not_found() {
 async fn a_recovery_redelivers_each_failed_delivery_of_its_window_once_and_reports_progress() {
     use hookpost::domain::timestamp::Timestamp;
     const FAILED: usize = 1000;
-    let app = spawn_stepped_app(|config| {
-        config.delivery.retry_schedule = "none".parse().unwrap();
-    })
-    .await;
-    let receiver = TestReceiver::start().await;
-    let hook = app
-        .create_hook(
-            REPO_HOOKS,
-            ADMIN_TOKEN,
-            &json!({"events": ["push"], "config": {"url": receiver.url}}),
-        )
-        .await;
-    let path = hook_path(REPO_HOOKS, &hook);
-    app.deliver_due().await;
+    let (app, receiver, path) = push_hook_without_retries().await;
     receiver.next_of("ping").await;
     receiver.set(Behaviour::Status(503));
     let since = Timestamp::now();
