@@ -148,6 +148,10 @@ enum AppCommand {
         /// not given.
         #[arg(long)]
         retry_schedule: Option<String>,
+        /// At most this many deliveries per second to the app hook (every attempt counts);
+        /// no limit when not given.
+        #[arg(long)]
+        rate_limit: Option<u32>,
         #[command(flatten)]
         store: StoreConfig,
     },
@@ -395,6 +399,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             content_type,
             signature,
             retry_schedule,
+            rate_limit,
             store,
         } => {
             let events = if events.is_empty() {
@@ -411,6 +416,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 secret: secret.map(Secret::new),
                 signature: Some(signature),
                 retry_schedule,
+                rate_limit: rate_limit.map(|rate| rate.to_string()),
                 ..HookInput::default()
             };
             let hook = HookSettings::new(&input, &HookRules::default())

@@ -279,12 +279,14 @@ mod tests {
                     signature: SignatureScheme::Github,
                     previous_secret: None,
                     retry_schedule: None,
+                    rate_limit: None,
                 },
             }),
             installation_id: None,
             attempts: 0,
             retry: true,
             redelivery: false,
+            throttled_at: None,
         }
     }
 

@@ -8,10 +8,11 @@ use serde_json::{Map, Value};
 use crate::domain::event::Publication;
 use crate::domain::hook::{
     ConfigPatch, ContentType, CustomHeaders, HookPatch, HookRules, HookSettings, SECRET_MASK,
-    check_content_type, check_events, check_headers, check_overlap, check_retry_schedule,
-    check_signature_scheme, checked_url, is_event_name,
+    check_content_type, check_events, check_headers, check_overlap, check_rate_limit,
+    check_retry_schedule, check_signature_scheme, checked_url, is_event_name,
 };
 use crate::domain::names::{Login, RepoName};
+use crate::domain::rate::MAX_RATE_LIMIT;
 use crate::domain::secret::Secret;
 use crate::domain::signature::SignatureScheme;
 use crate::domain::validate::{ErrorCode, Problems, ValidationErrors};
@@ -114,6 +115,20 @@ fn config_patch_under(
             .and_then(|text| check_retry_schedule(problems, key, text))
             .map(Some),
     };
+    // `null` removes the limit.
+    let rate_limit = match config.get("rate_limit") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(_) => problems
+            .whole_number(
+                config,
+                "rate_limit",
+                &format!("{key}.rate_limit"),
+                1..=u64::from(MAX_RATE_LIMIT),
+            )
+            .and_then(|rate| check_rate_limit(problems, key, i64::try_from(rate).ok()?))
+            .map(Some),
+    };
     let patch = ConfigPatch {
         url,
         content_type,
@@ -123,6 +138,7 @@ fn config_patch_under(
         signature,
         rotated_until,
         retry_schedule,
+        rate_limit,
     };
     patch.check_signature(problems, key);
     patch

@@ -16,6 +16,7 @@ use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema,
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::hook::{MAX_EVENTS, MAX_HEADER_NAME, MAX_HEADER_VALUE, MAX_HEADERS, MAX_URL};
+use crate::domain::rate::MAX_RATE_LIMIT;
 use crate::domain::retry::hook_schedule_pattern;
 
 /// An account or repository name (`Login`, `RepoName`): 1 to 100 of `A-Z a-z 0-9 . _ -`,
@@ -117,6 +118,11 @@ struct ConfigFields {
     /// automatic retries); `null` goes back to the server's `--retry-schedule`.
     #[schema(value_type = Option<RetryScheduleText>)]
     retry_schedule: Option<String>,
+    /// Hookpost's extension: at most this many deliveries per second (every attempt counts:
+    /// retries, pings, redeliveries), with bursts of up to one second's worth, across every
+    /// node; `null` removes the limit. A delivery that waited for it shows `throttled_at`.
+    #[schema(value_type = Option<RateLimitNumber>)]
+    rate_limit: Option<u32>,
 }
 
 /// Always `web`.
@@ -189,6 +195,24 @@ impl PartialSchema for RetryScheduleText {
 }
 
 impl ToSchema for RetryScheduleText {}
+
+/// A hook's rate limit: deliveries per second.
+struct RateLimitNumber;
+
+impl PartialSchema for RateLimitNumber {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_RATE_LIMIT))
+            .description(Some(
+                "deliveries per second, with bursts of one second's worth",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for RateLimitNumber {}
 
 patterned_string!(
     /// A repository's `owner/name`.

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::hooks::SavedHook;
 use crate::domain::hook::{HookConfig, HookScope, LastResponse, SECRET_MASK, masked_url};
+use crate::domain::rate::RateLimit;
 use crate::domain::retry::RetrySchedule;
 use crate::domain::signature::SignatureScheme;
 use crate::domain::timestamp::Timestamp;
@@ -131,6 +132,10 @@ pub struct ConfigObject {
     /// absent when the hook follows the server's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_schedule: Option<String>,
+    /// Hookpost's extension: at most this many deliveries per second; absent without a
+    /// limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
     /// Hookpost's extension, in the answer to a configuration update only: what the owner
     /// should know, e.g. that the server will block the hook's deliveries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -152,6 +157,7 @@ impl ConfigObject {
                 .and(config.previous_secret.as_ref())
                 .map(|previous| previous.expires_at.to_github()),
             retry_schedule: config.retry_schedule.as_ref().map(RetrySchedule::to_text),
+            rate_limit: config.rate_limit.map(RateLimit::per_second),
             warnings: Vec::new(),
         }
     }

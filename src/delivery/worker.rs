@@ -176,7 +176,7 @@ impl Worker {
                     .await
                 {
                     Ok(claim) => {
-                        backlog = claim.deliveries.len() == room;
+                        backlog = claim.deliveries.len() + claim.throttled >= room;
                         next_due = claim.next_due;
                         self.admit(claim.deliveries).await;
                         if backlog {
@@ -542,7 +542,7 @@ impl Worker {
             request_headers,
             response_headers: result.headers,
             response_body: result.body,
-            throttled_at: None,
+            throttled_at: delivery.throttled_at,
             succeeded: result.succeeded,
             next_attempt,
         };

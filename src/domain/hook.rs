@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ids::AppId;
 use super::names::{Login, RepoName};
+use super::rate::RateLimit;
 use super::retry::RetrySchedule;
 use super::signature::{PreviousSecret, SignatureScheme, parse_overlap, standard_key};
 use super::timestamp::Timestamp;
@@ -224,6 +225,8 @@ pub struct HookConfig {
     pub previous_secret: Option<PreviousSecret>,
     /// The hook's own retry schedule (Hookpost's extension); `None` follows the server's.
     pub retry_schedule: Option<RetrySchedule>,
+    /// At most this many attempts per second (Hookpost's extension); `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl HookConfig {
@@ -310,6 +313,7 @@ impl HookSettings {
                 signature: SignatureScheme::Github,
                 previous_secret: None,
                 retry_schedule: None,
+                rate_limit: None,
             },
         };
         config.apply(&mut settings.config);
@@ -339,6 +343,8 @@ pub struct HookInput {
     /// The hook's own retry schedule (`10s,1m`, `none`); empty follows the server's, and
     /// `None` leaves it as it is.
     pub retry_schedule: Option<String>,
+    /// Deliveries per second at most; empty for no limit, and `None` leaves it as it is.
+    pub rate_limit: Option<String>,
 }
 
 /// An event name as GitHub spells them: `[a-z_]{1,64}`.
@@ -419,6 +425,8 @@ pub struct ConfigPatch {
     pub(crate) rotated_until: Option<Timestamp>,
     /// `Some(None)` goes back to the server's schedule.
     pub(crate) retry_schedule: Option<Option<RetrySchedule>>,
+    /// `Some(None)` removes the limit.
+    pub(crate) rate_limit: Option<Option<RateLimit>>,
 }
 
 impl ConfigPatch {
@@ -458,6 +466,16 @@ impl ConfigPatch {
                 .and_then(|text| match text.trim() {
                     "" => Some(None),
                     text => check_retry_schedule(problems, "config", text).map(Some),
+                }),
+            rate_limit: input
+                .rate_limit
+                .as_deref()
+                .and_then(|text| match text.trim() {
+                    "" => Some(None),
+                    text => {
+                        let rate = text.parse::<i64>().unwrap_or(0);
+                        check_rate_limit(problems, "config", rate).map(Some)
+                    }
                 }),
         }
     }
@@ -503,6 +521,9 @@ impl ConfigPatch {
         }
         if let Some(schedule) = &self.retry_schedule {
             config.retry_schedule.clone_from(schedule);
+        }
+        if let Some(rate_limit) = self.rate_limit {
+            config.rate_limit = rate_limit;
         }
         if let Some(headers) = &self.headers {
             // A masked value sent back means "keep the value you have".
@@ -563,6 +584,13 @@ pub(crate) fn check_retry_schedule(
 ) -> Option<RetrySchedule> {
     RetrySchedule::for_hook(text)
         .map_err(|why| problems.invalid(&format!("{key}.retry_schedule"), why))
+        .ok()
+}
+
+/// A config's `rate_limit`, or a problem on `{key}.rate_limit`.
+pub(crate) fn check_rate_limit(problems: &mut Problems, key: &str, rate: i64) -> Option<RateLimit> {
+    RateLimit::new(rate)
+        .map_err(|why| problems.invalid(&format!("{key}.rate_limit"), why))
         .ok()
 }
 

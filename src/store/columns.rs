@@ -6,6 +6,7 @@ use crate::domain::hook::{
     ContentType, CustomHeaders, HookConfig, HookScope, HookSettings, LastResponse,
 };
 use crate::domain::names::{Login, RepoName};
+use crate::domain::rate::RateLimit;
 use crate::domain::retry::RetrySchedule;
 use crate::domain::secret::Secret;
 use crate::domain::signature::{PreviousSecret, SignatureScheme};
@@ -275,7 +276,7 @@ fn json_column<R: Columns, T: serde::de::DeserializeOwned>(
 macro_rules! config_columns {
     () => {
         "h.url, h.content_type, h.secret, h.insecure_ssl, h.headers, h.signature, \
-         h.previous_secret, h.previous_secret_expires_at, h.retry_schedule"
+         h.previous_secret, h.previous_secret_expires_at, h.retry_schedule, h.rate_limit"
     };
 }
 
@@ -296,6 +297,10 @@ pub(crate) fn read_config<R: Columns>(row: &R, at: usize) -> Result<HookConfig, 
         Some(text) => Some(RetrySchedule::for_hook(&text).map_err(|why| row.corrupt(at + 8, why))?),
         None => None,
     };
+    let rate_limit = match row.opt_int(at + 9)? {
+        Some(rate) => Some(RateLimit::new(rate).map_err(|why| row.corrupt(at + 9, why))?),
+        None => None,
+    };
     Ok(HookConfig {
         url: row.text(at)?,
         content_type: ContentType::parse(&row.text(at + 1)?).unwrap_or(ContentType::Form),
@@ -306,6 +311,7 @@ pub(crate) fn read_config<R: Columns>(row: &R, at: usize) -> Result<HookConfig, 
             .ok_or_else(|| row.corrupt(at + 5, format!("signature scheme {signature:?}")))?,
         previous_secret,
         retry_schedule,
+        rate_limit,
     })
 }
 
@@ -319,6 +325,8 @@ pub(crate) struct ConfigExtras<'a> {
     pub(crate) previous_secret_expires_at: Option<i64>,
     /// `None` follows the server's schedule.
     pub(crate) retry_schedule: Option<String>,
+    /// `None`: no limit.
+    pub(crate) rate_limit: Option<i64>,
 }
 
 pub(crate) fn config_extras(config: &HookConfig) -> ConfigExtras<'_> {
@@ -329,6 +337,7 @@ pub(crate) fn config_extras(config: &HookConfig) -> ConfigExtras<'_> {
         previous_secret: previous.map(|previous| previous.secret.expose()),
         previous_secret_expires_at: previous.map(|previous| previous.expires_at.0),
         retry_schedule: config.retry_schedule.as_ref().map(RetrySchedule::to_text),
+        rate_limit: config.rate_limit.map(|rate| i64::from(rate.per_second())),
     }
 }
 
@@ -339,7 +348,7 @@ pub(crate) const HOOK_COLUMNS: &str = concat!(
      h.last_status, h.last_code, h.last_message, ",
     config_columns!()
 );
-pub(crate) const HOOK_COLUMN_COUNT: usize = 18;
+pub(crate) const HOOK_COLUMN_COUNT: usize = 19;
 
 /// A hook from the [`HOOK_COLUMNS`] of a row, in `scope`.
 pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, R::Error> {

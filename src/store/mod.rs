@@ -12,6 +12,7 @@ mod columns;
 mod ids;
 pub mod postgres;
 pub mod sqlite;
+mod throttle;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -315,6 +316,9 @@ pub struct ClaimedDelivery {
     /// Follows the retry schedule (automatic delivery) or is tried once (redelivery, test).
     pub retry: bool,
     pub redelivery: bool,
+    /// When this delivery was first put off to a slot of its hook's rate limit; it has
+    /// that slot, and starts without taking another.
+    pub throttled_at: Option<Timestamp>,
 }
 
 /// What a claim found: the leased deliveries and when the next one not yet due is due.
@@ -322,6 +326,9 @@ pub struct ClaimedDelivery {
 pub struct Claim {
     pub deliveries: Vec<ClaimedDelivery>,
     pub next_due: Option<Timestamp>,
+    /// Deliveries claimed and put off to their hook's rate-limit slot at once (not in
+    /// `deliveries`): with them, a full claim says more is due.
+    pub throttled: usize,
 }
 
 /// One finished attempt and what follows from it.
@@ -908,6 +915,7 @@ mod tests {
             signature: None,
             retry_schedule: None,
             secret_overlap: None,
+            rate_limit: None,
         };
         let mut settings = HookSettings::new(&input, &HookRules::default()).unwrap();
         settings.config.previous_secret = Some(crate::domain::signature::PreviousSecret {
@@ -944,6 +952,7 @@ mod tests {
             attempts: 0,
             retry: true,
             redelivery: false,
+            throttled_at: None,
         };
         let token = Secret::new("hp_token-secret-4");
         let printed = format!("{hook:?} {claim:?} {token:?} {token}");

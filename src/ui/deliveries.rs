@@ -95,6 +95,16 @@ fn until(at: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// How long an attempt waited for its hook's rate limit: `0.4 s`, `12 s`, `3 min`.
+fn waited_for(from: Timestamp, until: Timestamp) -> String {
+    let ms = (until.0 - from.0).max(0);
+    match ms {
+        0..10_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        10_000..120_000 => format!("{} s", ms / 1000),
+        _ => format!("{} min", ms / 60_000),
+    }
+}
+
 /// One delivery row; it opens into the attempt's details, fetched when first opened.
 pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup {
     let event = match &attempt.action {
@@ -115,6 +125,11 @@ pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup 
                         Trigger::Retry => span.badge title="An automatic retry" { "retry " (attempt.attempt_number - 1) },
                         Trigger::Redelivery => span.badge title="A manual redelivery" { "redelivery" },
                         Trigger::Recovery => span.badge title="Redelivered by a recovery of failed deliveries" { "recovery" },
+                    }
+                    @if let Some(waited) = attempt.throttled_at {
+                        span.badge title={"Waited for the hook's rate limit from " (waited.to_github())} {
+                            "rate-limited " (waited_for(waited, attempt.delivered_at))
+                        }
                     }
                     time.ago datetime=(attempt.delivered_at.to_github()) title=(attempt.delivered_at.to_github()) { (ago(attempt.delivered_at, now)) }
                     span.duration { (format!("{:.2} s", attempt.duration_ms as f64 / 1000.0)) }

@@ -47,6 +47,8 @@ struct FormValues<'a> {
     signature: SignatureScheme,
     /// The hook's own retry schedule; empty follows the server's.
     retry_schedule: String,
+    /// Deliveries per second at most; empty for no limit.
+    rate_limit: String,
 }
 
 impl<'a> FormValues<'a> {
@@ -72,6 +74,7 @@ impl<'a> FormValues<'a> {
                 .and_then(SignatureScheme::parse)
                 .unwrap_or(SignatureScheme::Github),
             retry_schedule: input.retry_schedule.clone().unwrap_or_default(),
+            rate_limit: input.rate_limit.clone().unwrap_or_default(),
         }
     }
 }
@@ -145,6 +148,10 @@ fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -
         input #retry_schedule type="text" name="retry_schedule" value=(values.retry_schedule)
             placeholder="the server's schedule" autocomplete="off";
         (field_errors(errors, "config.retry_schedule"))
+        label for="rate_limit" { "Rate limit (deliveries per second, every attempt counted; empty for none)" }
+        input #rate_limit type="number" name="rate_limit" min="1" step="1" value=(values.rate_limit)
+            placeholder="no limit" autocomplete="off";
+        (field_errors(errors, "config.rate_limit"))
         div.check {
             input #verify_ssl type="checkbox" name="verify_ssl" value="1" checked[values.verify_ssl];
             label for="verify_ssl" { "Enable SSL verification" }
@@ -212,6 +219,7 @@ fn input_from(form: &SignedForm) -> HookInput {
         signature: form.get("signature").map(str::to_owned),
         secret_overlap: form.get("secret_overlap").map(str::to_owned),
         retry_schedule: Some(form.get("retry_schedule").unwrap_or("").trim().to_owned()),
+        rate_limit: Some(form.get("rate_limit").unwrap_or("").trim().to_owned()),
     }
 }
 
@@ -246,6 +254,7 @@ fn new_page(
         headers: String::new(),
         signature: SignatureScheme::Github,
         retry_schedule: String::new(),
+        rate_limit: String::new(),
     };
     layout(
         "Add webhook",
@@ -342,6 +351,10 @@ fn hook_page(
             .retry_schedule
             .as_ref()
             .map(RetrySchedule::to_text)
+            .unwrap_or_default(),
+        rate_limit: config
+            .rate_limit
+            .map(|rate| rate.per_second().to_string())
             .unwrap_or_default(),
     };
     let values = match refused {

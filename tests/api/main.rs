@@ -12,6 +12,7 @@ mod contract;
 mod crash;
 mod delivery;
 mod errors;
+mod flow;
 mod harness;
 mod helpers;
 mod hooks;
@@ -41,6 +42,7 @@ fn main() {
         crash::tests(),
         delivery::tests(),
         errors::tests(),
+        flow::tests(),
         hooks::tests(),
         log::tests(),
         metrics::tests(),

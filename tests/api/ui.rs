@@ -962,6 +962,66 @@ async fn retries_are_told_from_redeliveries_and_the_form_sets_the_retry_schedule
     );
 }
 
+/// The settings form sets a rate limit (a refused one keeps what was typed, with the
+/// reason beside the field), and a delivery that waited for it says so in its row.
+async fn the_form_sets_a_rate_limit_and_rows_say_which_deliveries_waited() {
+    use hookpost::domain::timestamp::Timestamp;
+    let (app, token, receiver, hook) = a_pinged_hook(|_| {}).await;
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    let browser = Browser::sign_in(&app, &token).await;
+    let csrf = browser.csrf().await;
+    let form = |rate: &'static str| {
+        vec![
+            ("url", receiver.url.as_str()),
+            ("content_type", "json"),
+            ("events", "push"),
+            ("active", "1"),
+            ("rate_limit", rate),
+            ("_csrf", csrf.as_str()),
+        ]
+    };
+    for refused in ["0", "100001", "fast"] {
+        let reply = browser.post(&page, &form(refused)).await;
+        assert_eq!(
+            reply.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{refused}"
+        );
+        let text = reply.text().await.unwrap();
+        assert!(text.contains("from 1 to 100000"), "the field says why");
+        assert!(
+            text.contains(&format!(r#"value="{refused}""#)),
+            "what was typed is kept"
+        );
+    }
+    let saved = browser.post(&page, &form("1")).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let config = app
+        .get(
+            &format!("/repos/acme/widgets/hooks/{}/config", hook["id"]),
+            &token,
+        )
+        .await;
+    assert_eq!(config.body["rate_limit"], 1);
+    let (_, shown) = browser.get(&page).await;
+    assert!(shown.contains(r#"name="rate_limit" min="1" step="1" value="1""#));
+
+    for _ in 0..2 {
+        app.publish("push", "acme/widgets", json!({})).await;
+    }
+    let start = Timestamp::now();
+    assert_eq!(app.deliver_due_at(start).await, 1, "one a second");
+    let (_, one) = browser.get(&page).await;
+    assert!(!one.contains("rate-limited"), "the first did not wait");
+    assert_eq!(app.deliver_due_at(Timestamp(start.0 + 1000)).await, 1);
+    let (_, two) = browser.get(&page).await;
+    // (How long it waited reads the worker's own clock, not the one this test gives it.)
+    assert!(
+        two.contains(">rate-limited "),
+        "the second waited for its slot"
+    );
+}
+
 /// "Redeliver failed" on a hook's page starts a recovery and the page follows it.
 async fn failed_deliveries_are_redelivered_from_the_hook_page_with_their_progress() {
     let (app, token, receiver, hook) = a_pinged_hook(|config| {
@@ -1332,6 +1392,7 @@ async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
 }
 
 crate::harness::tests!(
+    the_form_sets_a_rate_limit_and_rows_say_which_deliveries_waited,
     the_form_chooses_standard_webhooks_signatures,
     the_ui_explains_empty_lists_inactive_hooks_and_unknown_pages,
     the_hook_page_warns_that_deliveries_will_be_blocked,

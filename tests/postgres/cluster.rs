@@ -307,7 +307,46 @@ async fn a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end() {
     eprintln!("resumed within {:?} of the kill", started.elapsed());
 }
 
+/// A hook limited to 5 per second, with events published through two delivering nodes
+/// on one database: together they never send it more than its limit allows.
+async fn a_rate_limit_holds_across_two_nodes() {
+    let storage = std::sync::Arc::new(Storage::new().await);
+    let delivering = |config: &mut hookpost::config::ServeConfig| {
+        config.delivery.deliver = true;
+        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
+    };
+    let nodes = [
+        crate::helpers::start(&storage, delivering).await,
+        crate::helpers::start(&storage, delivering).await,
+    ];
+    let receiver = TestReceiver::start().await;
+    let start = hookpost::domain::timestamp::Timestamp::now();
+    nodes[0]
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            crate::helpers::ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url, "rate_limit": 5}}),
+        )
+        .await;
+    for n in 0..19 {
+        nodes[n % 2]
+            .publish("push", "acme/widgets", json!({"n": n}))
+            .await;
+    }
+    let times = crate::flow::receipts(&receiver, 20).await;
+    crate::flow::assert_within_limit(&times, start, 5);
+    let made = [
+        attempts_made(&http_client(), nodes[0].api.trim_end_matches("/api/v3")).await,
+        attempts_made(&http_client(), nodes[1].api.trim_end_matches("/api/v3")).await,
+    ];
+    eprintln!(
+        "attempts by node: {made:?}; the last receipt {} ms after the start",
+        times[19].0 - start.0
+    );
+}
+
 crate::harness::tests!(
+    a_rate_limit_holds_across_two_nodes,
     a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end,
     a_token_revoked_on_one_node_is_refused_by_another_within_a_second,
     work_queued_on_one_node_wakes_another_at_once,

@@ -17,6 +17,8 @@ mod crash;
 mod delivery;
 #[path = "../api/errors.rs"]
 mod errors;
+#[path = "../api/flow.rs"]
+mod flow;
 #[path = "../api/harness.rs"]
 mod harness;
 #[path = "../api/helpers.rs"]
@@ -65,6 +67,7 @@ fn main() {
         crash::tests(),
         delivery::tests(),
         errors::tests(),
+        flow::tests(),
         hooks::tests(),
         log::tests(),
         metrics::tests(),

@@ -40,6 +40,7 @@ checks!(
     retention_keeps_an_old_event_while_a_delivery_of_it_is_queued,
     a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap_ends,
     a_hooks_own_retry_schedule_is_kept_and_reaches_its_deliveries,
+    a_rate_limited_hooks_claims_take_slots_once_and_put_off_the_rest,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
 );
 
@@ -789,6 +790,74 @@ async fn a_hooks_own_retry_schedule_is_kept_and_reaches_its_deliveries(store: Ar
         store.update_hook(&repo(), created.id, patch).await.unwrap();
         assert_eq!(read().await.retry_schedule, expected, "{text:?}");
     }
+}
+
+/// A hook limited to 2 per second: a claim starts a second's worth and puts the rest off
+/// to their slots (500 ms apart), marked throttled; claimed again in their slot they start
+/// without taking another; the attempt shows when the wait began; a retry takes a new slot.
+async fn a_rate_limited_hooks_claims_take_slots_once_and_put_off_the_rest(store: Arc<dyn Store>) {
+    use hookpost::domain::rate::RateLimit;
+    let ms = |ms: i64| Timestamp(at(2).0 + ms);
+    let mut limited = settings(&["push"], true);
+    limited.config.rate_limit = Some(RateLimit::new(2).unwrap());
+    let created = store.create_hook(repo(), limited).await.unwrap();
+    let read = store.get_hook(&repo(), created.id).await.unwrap().unwrap();
+    assert_eq!(read.settings.config.rate_limit, RateLimit::new(2).ok());
+    for _ in 0..5 {
+        publish(&store, at(1)).await;
+    }
+    let first = store.claim_due("w", ms(0), ms(60_000), 10).await.unwrap();
+    assert_eq!((first.deliveries.len(), first.throttled), (2, 3));
+    assert!(first.deliveries.iter().all(|d| d.throttled_at.is_none()));
+    assert_eq!(first.next_due, Some(ms(500)), "the first slot put off");
+    let none = store.claim_due("w", ms(499), ms(60_000), 10).await.unwrap();
+    assert!(none.deliveries.is_empty());
+    let slotted = store
+        .claim_due("w", ms(1000), ms(60_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (slotted.deliveries.len(), slotted.throttled),
+        (2, 0),
+        "their slots are theirs: no new ones taken"
+    );
+    assert!(
+        slotted
+            .deliveries
+            .iter()
+            .all(|d| d.throttled_at == Some(ms(0)))
+    );
+    let mut failed = attempt(&slotted.deliveries[0], ms(1000), false);
+    failed.throttled_at = slotted.deliveries[0].throttled_at;
+    failed.next_attempt = Some(ms(1100));
+    store.record_attempt(failed).await.unwrap();
+    let log = store
+        .list_attempts(&repo(), created.id, everything(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(log[0].throttled_at, Some(ms(0)));
+
+    // The retry takes a slot of its own: the five taken so far reach 2.5 s, so its slot,
+    // a second's worth of slots earlier than the next, is at 2 s.
+    let retry = store
+        .claim_due("w", ms(1100), ms(60_000), 10)
+        .await
+        .unwrap();
+    assert_eq!((retry.deliveries.len(), retry.throttled), (0, 1));
+    let fifth = store
+        .claim_due("w", ms(1500), ms(60_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(fifth.deliveries.len(), 1);
+    assert_eq!(fifth.deliveries[0].attempts, 0);
+    let retried = store
+        .claim_due("w", ms(2000), ms(60_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(retried.deliveries.len(), 1);
+    assert_eq!(retried.deliveries[0].attempts, 1, "the retry");
+    assert_eq!(retried.deliveries[0].throttled_at, Some(ms(1100)));
 }
 
 async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn Store>) {

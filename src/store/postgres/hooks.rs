@@ -152,8 +152,9 @@ pub(super) async fn create(
     let sql = format!(
         "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
                             headers, signature, previous_secret, previous_secret_expires_at,
-                            created_at, updated_at, retry_schedule)
-         VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
+                            created_at, updated_at, retry_schedule, rate_limit)
+         VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14,
+                 $15)
          RETURNING id",
         scope_row.column
     );
@@ -175,6 +176,7 @@ pub(super) async fn create(
             &extras.previous_secret_expires_at,
             &now.0,
             &extras.retry_schedule,
+            &extras.rate_limit,
         ],
     )
     .await?
@@ -306,7 +308,7 @@ pub(super) async fn update(
         "UPDATE hooks SET active = $2, events = $3::text::jsonb, url = $4, content_type = $5,
                           secret = $6, insecure_ssl = $7, headers = $8, signature = $9,
                           previous_secret = $10, previous_secret_expires_at = $11,
-                          updated_at = $12, retry_schedule = $13
+                          updated_at = $12, retry_schedule = $13, rate_limit = $14
          WHERE id = $1",
         &[
             &id,
@@ -322,6 +324,7 @@ pub(super) async fn update(
             &extras.previous_secret_expires_at,
             &hook.updated_at.0,
             &extras.retry_schedule,
+            &extras.rate_limit,
         ],
     )
     .await?;

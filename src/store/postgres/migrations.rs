@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_signature_schemes.sql"),
     include_str!("../../../migrations/postgres/0006_hook_retry_schedules.sql"),
     include_str!("../../../migrations/postgres/0007_recoveries.sql"),
+    include_str!("../../../migrations/postgres/0008_rate_limits.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.

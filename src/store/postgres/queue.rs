@@ -20,6 +20,7 @@ use crate::store::columns::{
     BUSIEST_HOOKS_QUERY, CONFIG_COLUMNS, age_seconds, headers_json, hook_backlog,
     last_response_columns, read_config, state_after,
 };
+use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
     Postponed, QueueStats, StoreError, Tenant,
@@ -101,7 +102,7 @@ pub(super) async fn claim_due(
          UPDATE deliveries d SET due_at = $3, leased_by = $4, lease_until = $3
          FROM due WHERE d.id = due.id
          RETURNING d.id, d.event_id, d.hook_id, d.installation_id, d.attempts, d.retry,
-                   d.redelivery",
+                   d.redelivery, d.throttled_at",
         &[&now.0, &i64::from(limit), &lease_until.0, &worker],
     )
     .await?;
@@ -141,8 +142,10 @@ pub(super) async fn claim_due(
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             retry: row.try_get(5)?,
             redelivery: row.try_get(6)?,
+            throttled_at: row.try_get::<_, Option<i64>>(7)?.map(Timestamp),
         });
     }
+    let (deliveries, throttled) = take_rate_slots(db, deliveries, now).await?;
     if !cancelled.is_empty() {
         exec(
             db,
@@ -163,7 +166,51 @@ pub(super) async fn claim_due(
     Ok(Claim {
         deliveries,
         next_due: next_due.map(Timestamp),
+        throttled,
     })
+}
+
+/// Rate-limited hooks' deliveries take their slots (one statement for every hook); those
+/// whose slot is later are put off to it. Returns what may start now and how many waited.
+async fn take_rate_slots(
+    db: &impl GenericClient,
+    deliveries: Vec<ClaimedDelivery>,
+    now: Timestamp,
+) -> Result<(Vec<ClaimedDelivery>, usize), StoreError> {
+    let needed = throttle::slots_needed(&deliveries);
+    if needed.is_empty() {
+        return Ok((deliveries, 0));
+    }
+    let hooks: Vec<HookId> = needed.iter().map(|need| need.hook_id).collect();
+    let spans: Vec<i64> = needed.iter().map(throttle::SlotsNeeded::span_us).collect();
+    // As `RateLimit::advance`: from now if the hook was idle, else from where it was.
+    let advanced: HashMap<HookId, i64> = all(
+        db,
+        "UPDATE hooks h SET rate_tat = greatest(h.rate_tat, $2) + s.span_us
+         FROM unnest($1::bigint[], $3::bigint[]) AS s(id, span_us)
+         WHERE h.id = s.id
+         RETURNING h.id, h.rate_tat",
+        &[&hooks, &(now.0 * 1000), &spans],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+    .collect::<Result<_, StoreError>>()?;
+    let (ready, put_off) = throttle::split(deliveries, &needed, &advanced, now);
+    if !put_off.is_empty() {
+        let (ids, due): (Vec<DeliveryId>, Vec<i64>) =
+            put_off.iter().map(|(id, slot)| (*id, slot.0)).unzip();
+        exec(
+            db,
+            "UPDATE deliveries SET due_at = slot.due_at, leased_by = NULL, lease_until = NULL,
+                                   throttled_at = coalesce(throttled_at, $3)
+             FROM unnest($1::bigint[], $2::bigint[]) AS slot (id, due_at)
+             WHERE deliveries.id = slot.id",
+            &[&ids, &due, &now.0],
+        )
+        .await?;
+    }
+    Ok((ready, put_off.len()))
 }
 
 /// Records `attempts` (of distinct deliveries) with a handful of statements however many
@@ -242,7 +289,7 @@ pub(super) async fn record_attempts(
     exec(
         db,
         "UPDATE deliveries d SET state = u.state, attempts = d.attempts + 1, due_at = u.due_at,
-                                 leased_by = NULL, lease_until = NULL
+                                 leased_by = NULL, lease_until = NULL, throttled_at = NULL
          FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, state, due_at)
          WHERE d.id = u.id",
         &[&delivery_ids, &states, &next_attempts],

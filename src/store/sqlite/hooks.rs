@@ -124,8 +124,10 @@ pub(super) fn create(
         .prepare_cached(&format!(
             "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
                                 headers, signature, previous_secret,
-                                previous_secret_expires_at, retry_schedule, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?13, ?13) RETURNING id",
+                                previous_secret_expires_at, retry_schedule, created_at, updated_at,
+                                rate_limit)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?13, ?13, ?15)
+             RETURNING id",
             scope_row.column
         ))?
         .query_row(
@@ -144,6 +146,7 @@ pub(super) fn create(
                 extras.previous_secret_expires_at,
                 now.0,
                 extras.retry_schedule,
+                extras.rate_limit,
             ],
             |row| row.get(0),
         )?;
@@ -252,7 +255,7 @@ pub(super) fn update(
         "UPDATE hooks SET active = ?2, events = ?3, url = ?4, content_type = ?5, secret = ?6,
                           insecure_ssl = ?7, headers = ?8, signature = ?9, previous_secret = ?10,
                           previous_secret_expires_at = ?11, updated_at = ?12,
-                          retry_schedule = ?13
+                          retry_schedule = ?13, rate_limit = ?14
          WHERE id = ?1",
     )?
     .execute(params![
@@ -269,6 +272,7 @@ pub(super) fn update(
         extras.previous_secret_expires_at,
         hook.updated_at.0,
         extras.retry_schedule,
+        extras.rate_limit,
     ])?;
     Ok(HookUpdate::Updated(Box::new(hook)))
 }

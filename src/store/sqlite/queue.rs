@@ -20,6 +20,7 @@ use crate::store::columns::{
     BUSIEST_HOOKS_QUERY, CONFIG_COLUMNS, age_seconds, headers_json, hook_backlog,
     last_response_columns, read_config, state_after,
 };
+use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
     Postponed, QueueStats, StoreError, Tenant,
@@ -33,6 +34,7 @@ struct Leased {
     attempts: u32,
     retry: bool,
     redelivery: bool,
+    throttled_at: Option<i64>,
 }
 
 /// A hook's current delivery settings, or `None` when it is inactive.
@@ -89,7 +91,8 @@ pub(super) fn claim_due(
         .prepare_cached(
             "UPDATE deliveries SET due_at = ?3, leased_by = ?4, lease_until = ?3
              WHERE id IN (SELECT id FROM deliveries WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2)
-             RETURNING id, event_id, hook_id, installation_id, attempts, retry, redelivery",
+             RETURNING id, event_id, hook_id, installation_id, attempts, retry, redelivery,
+                       throttled_at",
         )?
         .query_map(params![now.0, limit, lease_until.0, worker], |row| {
             Ok(Leased {
@@ -100,6 +103,7 @@ pub(super) fn claim_due(
                 attempts: row.get(4)?,
                 retry: row.get(5)?,
                 redelivery: row.get(6)?,
+                throttled_at: row.get(7)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -142,15 +146,58 @@ pub(super) fn claim_due(
             attempts: row.attempts,
             retry: row.retry,
             redelivery: row.redelivery,
+            throttled_at: row.throttled_at.map(Timestamp),
         });
     }
+    let (deliveries, throttled) = take_rate_slots(conn, deliveries, now)?;
     let next_due: Option<i64> = conn
         .prepare_cached("SELECT min(due_at) FROM deliveries WHERE due_at IS NOT NULL")?
         .query_row([], |row| row.get(0))?;
     Ok(Claim {
         deliveries,
         next_due: next_due.map(Timestamp),
+        throttled,
     })
+}
+
+/// Rate-limited hooks' deliveries take their slots; those whose slot is later are put off
+/// to it. Returns what may start now and how many waited.
+fn take_rate_slots(
+    conn: &Connection,
+    deliveries: Vec<ClaimedDelivery>,
+    now: Timestamp,
+) -> Result<(Vec<ClaimedDelivery>, usize), StoreError> {
+    let needed = throttle::slots_needed(&deliveries);
+    if needed.is_empty() {
+        return Ok((deliveries, 0));
+    }
+    let mut advanced = HashMap::with_capacity(needed.len());
+    {
+        // As `RateLimit::advance`: from now if the hook was idle, else from where it was.
+        let mut take = conn.prepare_cached(
+            "UPDATE hooks SET rate_tat = max(rate_tat, ?2) + ?3 WHERE id = ?1 RETURNING rate_tat",
+        )?;
+        for need in &needed {
+            let tat: Option<i64> = take
+                .query_row(params![need.hook_id, now.0 * 1000, need.span_us()], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            if let Some(tat) = tat {
+                advanced.insert(need.hook_id, tat);
+            }
+        }
+    }
+    let (ready, put_off) = throttle::split(deliveries, &needed, &advanced, now);
+    let mut wait = conn.prepare_cached(
+        "UPDATE deliveries SET due_at = ?2, leased_by = NULL, lease_until = NULL,
+                               throttled_at = coalesce(throttled_at, ?3)
+         WHERE id = ?1",
+    )?;
+    for (id, slot) in &put_off {
+        wait.execute(params![id, slot.0, now.0])?;
+    }
+    Ok((ready, put_off.len()))
 }
 
 pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Result<(), StoreError> {
@@ -179,7 +226,7 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
     let state = state_after(attempt);
     conn.prepare_cached(
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, due_at = ?3,
-                               leased_by = NULL, lease_until = NULL
+                               leased_by = NULL, lease_until = NULL, throttled_at = NULL
          WHERE id = ?1",
     )?
     .execute(params![
