@@ -152,6 +152,9 @@ enum AppCommand {
         /// no limit when not given.
         #[arg(long)]
         rate_limit: Option<u32>,
+        /// `none`, or `fifo`: the app hook gets its deliveries one at a time, in commit order.
+        #[arg(long, default_value = "none")]
+        ordering: String,
         #[command(flatten)]
         store: StoreConfig,
     },
@@ -400,6 +403,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
             signature,
             retry_schedule,
             rate_limit,
+            ordering,
             store,
         } => {
             let events = if events.is_empty() {
@@ -417,6 +421,7 @@ async fn app_command(command: AppCommand) -> anyhow::Result<()> {
                 signature: Some(signature),
                 retry_schedule,
                 rate_limit: rate_limit.map(|rate| rate.to_string()),
+                ordering: Some(ordering),
                 ..HookInput::default()
             };
             let hook = HookSettings::new(&input, &HookRules::default())

@@ -280,6 +280,7 @@ mod tests {
                     previous_secret: None,
                     retry_schedule: None,
                     rate_limit: None,
+                    ordering: crate::domain::order::DeliveryOrder::Any,
                 },
             }),
             installation_id: None,
@@ -287,6 +288,7 @@ mod tests {
             retry: true,
             redelivery: false,
             throttled_at: None,
+            in_line: false,
         }
     }
 

@@ -13,6 +13,9 @@
 //! - `hostile`: owner A's hook points at a blackhole (accepts, never answers) and N of its
 //!   events are queued; then owner B's healthy hook is offered events at a fixed rate:
 //!   B's publish→receipt percentiles, while A's backlog waits.
+//! - `rate-limit`: `--limited-events` events queued for owner A's hook limited to `--limit`
+//!   deliveries/s, then the `throughput` load on owner B's unlimited hook beside it: B's
+//!   deliveries/s (compare with `--limited-events 0`, interleaved) and the rate A received.
 
 mod measure;
 mod publisher;
@@ -38,6 +41,7 @@ enum Scenario {
     Backlog,
     Latency,
     Hostile,
+    RateLimit,
 }
 
 #[derive(Parser, Debug)]
@@ -73,6 +77,12 @@ struct Args {
     /// `hookpost serve` processes sharing the database (PostgreSQL only).
     #[arg(long, default_value_t = 1)]
     nodes: usize,
+    /// Events for the rate-limited hook (rate-limit; 0 runs without it, the baseline).
+    #[arg(long, default_value_t = 1000)]
+    limited_events: usize,
+    /// The limited hook's `rate_limit`, deliveries per second (rate-limit).
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
 }
 
 #[tokio::main]
@@ -105,6 +115,7 @@ async fn main() {
         Scenario::Backlog => backlog(&args, &storage).await,
         Scenario::Latency => latency(&args, &storage).await,
         Scenario::Hostile => hostile(&args, &storage).await,
+        Scenario::RateLimit => rate_limit(&args, &storage).await,
     }
     storage.remove().await;
 }
@@ -295,5 +306,65 @@ async fn hostile(args: &Args, storage: &Storage) {
     );
     println!("owner B:");
     offered.report(&receiver);
+    server.stop().await;
+}
+
+async fn rate_limit(args: &Args, storage: &Storage) {
+    const LIMITED: &str = "alpha/limited";
+    let limited = Receiver::start(None).await;
+    let receiver = Receiver::start(None).await;
+    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
+    if args.limited_events > 0 {
+        server
+            .first()
+            .create_limited_hook_on(LIMITED, &limited.url(), Some(args.limit))
+            .await;
+    }
+    subscribe(&server, &receiver, args.hooks).await;
+    let publisher = Arc::new(Publisher::on(&server.apis(), args.payload_bytes, LIMITED));
+    publisher
+        .publish_all(args.limited_events, args.concurrency)
+        .await;
+
+    let expected = (args.events * args.hooks) as u64;
+    let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
+    let started = Instant::now();
+    publisher.publish_all(args.events, args.concurrency).await;
+    receiver.wait_for(expected, Duration::from_secs(600)).await;
+    let delivered_in = receiver.last_receipt().duration_since(started);
+    println!(
+        "scenario: rate-limit, owner A: {} events to a hook limited to {}/s; owner B: {} events x {} hooks, concurrency {}",
+        args.limited_events, args.limit, args.events, args.hooks, args.concurrency
+    );
+    println!(
+        "owner B end-to-end deliveries/s: {:.0}",
+        expected as f64 / delivered_in.as_secs_f64()
+    );
+    if args.limited_events > 0 {
+        let wait = Duration::from_secs(60 + 2 * args.limited_events as u64 / u64::from(args.limit));
+        limited.wait_for(args.limited_events as u64, wait).await;
+        let arrivals = limited.arrivals();
+        let span = arrivals[arrivals.len() - 1].duration_since(arrivals[0]);
+        // After the first second's burst, the most that arrived in any one second.
+        let busiest = arrivals
+            .iter()
+            .filter(|at| at.duration_since(arrivals[0]) >= Duration::from_secs(1))
+            .map(|at| {
+                arrivals
+                    .iter()
+                    .filter(|other| {
+                        **other <= *at && at.duration_since(**other) < Duration::from_secs(1)
+                    })
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        println!(
+            "owner A received {} in {:.2} s: {:.1} deliveries/s overall; busiest second after the first: {busiest}",
+            arrivals.len(),
+            span.as_secs_f64(),
+            arrivals.len() as f64 / span.as_secs_f64()
+        );
+    }
     server.stop().await;
 }

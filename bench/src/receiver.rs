@@ -19,6 +19,8 @@ use tokio::sync::Notify;
 struct Stats {
     received: AtomicU64,
     latencies: Mutex<Vec<Duration>>,
+    /// When each delivery arrived.
+    arrivals: Mutex<Vec<Instant>>,
     last: Mutex<Option<Instant>>,
     arrived: Notify,
 }
@@ -90,6 +92,7 @@ impl Receiver {
     pub fn reset(&self) {
         self.stats.received.store(0, Ordering::SeqCst);
         self.stats.latencies.lock().unwrap().clear();
+        self.stats.arrivals.lock().unwrap().clear();
     }
 
     pub async fn wait_for(&self, count: u64, limit: Duration) {
@@ -115,6 +118,11 @@ impl Receiver {
     pub fn latencies(&self) -> Vec<Duration> {
         self.stats.latencies.lock().unwrap().clone()
     }
+
+    /// When each delivery arrived, in order.
+    pub fn arrivals(&self) -> Vec<Instant> {
+        self.stats.arrivals.lock().unwrap().clone()
+    }
 }
 
 impl Stats {
@@ -127,7 +135,9 @@ impl Stats {
             let latency = Duration::from_nanos(now.saturating_sub(sent) as u64);
             self.latencies.lock().unwrap().push(latency);
         }
-        *self.last.lock().unwrap() = Some(Instant::now());
+        let arrived = Instant::now();
+        self.arrivals.lock().unwrap().push(arrived);
+        *self.last.lock().unwrap() = Some(arrived);
         self.received.fetch_add(1, Ordering::SeqCst);
         self.arrived.notify_waiters();
     }

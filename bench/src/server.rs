@@ -71,9 +71,20 @@ impl Server {
 
     /// A `push` hook on `repository` (`owner/name`: the owner is the tenant).
     pub async fn create_hook_on(&self, repository: &str, url: &str) {
+        self.create_limited_hook_on(repository, url, None).await;
+    }
+
+    /// The same, at most `rate_limit` deliveries per second when given.
+    pub async fn create_limited_hook_on(
+        &self,
+        repository: &str,
+        url: &str,
+        rate_limit: Option<u32>,
+    ) {
         let body = serde_json::json!({
             "events": ["push"],
-            "config": {"url": url, "content_type": "json", "secret": "bench-secret"}
+            "config": {"url": url, "content_type": "json", "secret": "bench-secret",
+                       "rate_limit": rate_limit}
         });
         let (status, answer) = post_json(
             &format!("{}/repos/{repository}/hooks", self.api()),

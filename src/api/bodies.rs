@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use crate::domain::event::Publication;
 use crate::domain::hook::{
     ConfigPatch, ContentType, CustomHeaders, HookPatch, HookRules, HookSettings, SECRET_MASK,
-    check_content_type, check_events, check_headers, check_overlap, check_rate_limit,
-    check_retry_schedule, check_signature_scheme, checked_url, is_event_name,
+    check_content_type, check_events, check_headers, check_ordering, check_overlap,
+    check_rate_limit, check_retry_schedule, check_signature_scheme, checked_url, is_event_name,
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::rate::MAX_RATE_LIMIT;
@@ -129,6 +129,9 @@ fn config_patch_under(
             .and_then(|rate| check_rate_limit(problems, key, i64::try_from(rate).ok()?))
             .map(Some),
     };
+    let ordering = problems
+        .string(config, "ordering", &format!("{key}.ordering"))
+        .and_then(|text| check_ordering(problems, key, text));
     let patch = ConfigPatch {
         url,
         content_type,
@@ -139,6 +142,7 @@ fn config_patch_under(
         rotated_until,
         retry_schedule,
         rate_limit,
+        ordering,
     };
     patch.check_signature(problems, key);
     patch

@@ -123,6 +123,11 @@ struct ConfigFields {
     /// node; `null` removes the limit. A delivery that waited for it shows `throttled_at`.
     #[schema(value_type = Option<RateLimitNumber>)]
     rate_limit: Option<u32>,
+    /// Hookpost's extension: `none` (the default) or `fifo`: deliveries one at a time in
+    /// the order their events were committed; a failing one is retried on the hook's
+    /// schedule while the later ones wait; a manual redelivery joins the back of the line.
+    #[schema(value_type = Option<crate::core::github::OrderingName>)]
+    ordering: Option<String>,
 }
 
 /// Always `web`.

@@ -136,6 +136,11 @@ pub struct ConfigObject {
     /// limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<u32>,
+    /// Hookpost's extension: `fifo` when the hook receives its deliveries one at a time in
+    /// commit order; absent for side by side (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<OrderingName>)]
+    pub ordering: Option<&'static str>,
     /// Hookpost's extension, in the answer to a configuration update only: what the owner
     /// should know, e.g. that the server will block the hook's deliveries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -158,6 +163,7 @@ impl ConfigObject {
                 .map(|previous| previous.expires_at.to_github()),
             retry_schedule: config.retry_schedule.as_ref().map(RetrySchedule::to_text),
             rate_limit: config.rate_limit.map(RateLimit::per_second),
+            ordering: config.ordering.is_fifo().then(|| config.ordering.as_str()),
             warnings: Vec::new(),
         }
     }
@@ -169,6 +175,14 @@ impl ConfigObject {
             ..ConfigObject::of(&saved.hook.settings.config)
         }
     }
+}
+
+/// In what order a hook receives its deliveries.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum OrderingName {
+    None,
+    Fifo,
 }
 
 /// Which signature headers a hook's deliveries carry.

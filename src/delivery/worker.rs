@@ -543,10 +543,12 @@ impl Worker {
             response_headers: result.headers,
             response_body: result.body,
             throttled_at: delivery.throttled_at,
+            in_line: delivery.in_line,
             succeeded: result.succeeded,
             next_attempt,
         };
-        let retries = record.next_attempt.is_some();
+        // A retry is new scheduled work, and so is the next delivery of a FIFO line.
+        let new_work = record.next_attempt.is_some() || record.in_line;
         // While the database is unreachable, try again as it comes back rather than leave
         // the attempt to be made again when its lease runs out; give up well within it.
         let give_up = Instant::now() + self.lease / 2;
@@ -554,8 +556,8 @@ impl Worker {
         loop {
             match self.store.record_attempt(record.clone()).await {
                 Ok(()) => {
-                    // A retry is new scheduled work: the claim loop must learn its time.
-                    if retries {
+                    // The claim loop must learn of new work's time.
+                    if new_work {
                         self.wake.notify_one();
                     }
                     return;

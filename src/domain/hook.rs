@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ids::AppId;
 use super::names::{Login, RepoName};
+use super::order::DeliveryOrder;
 use super::rate::RateLimit;
 use super::retry::RetrySchedule;
 use super::signature::{PreviousSecret, SignatureScheme, parse_overlap, standard_key};
@@ -227,6 +228,8 @@ pub struct HookConfig {
     pub retry_schedule: Option<RetrySchedule>,
     /// At most this many attempts per second (Hookpost's extension); `None`: no limit.
     pub rate_limit: Option<RateLimit>,
+    /// Side by side, or one at a time in commit order (Hookpost's extension).
+    pub ordering: DeliveryOrder,
 }
 
 impl HookConfig {
@@ -314,6 +317,7 @@ impl HookSettings {
                 previous_secret: None,
                 retry_schedule: None,
                 rate_limit: None,
+                ordering: DeliveryOrder::Any,
             },
         };
         config.apply(&mut settings.config);
@@ -345,6 +349,8 @@ pub struct HookInput {
     pub retry_schedule: Option<String>,
     /// Deliveries per second at most; empty for no limit, and `None` leaves it as it is.
     pub rate_limit: Option<String>,
+    /// `none` or `fifo`; `None` leaves it as it is.
+    pub ordering: Option<String>,
 }
 
 /// An event name as GitHub spells them: `[a-z_]{1,64}`.
@@ -427,6 +433,7 @@ pub struct ConfigPatch {
     pub(crate) retry_schedule: Option<Option<RetrySchedule>>,
     /// `Some(None)` removes the limit.
     pub(crate) rate_limit: Option<Option<RateLimit>>,
+    pub(crate) ordering: Option<DeliveryOrder>,
 }
 
 impl ConfigPatch {
@@ -477,6 +484,10 @@ impl ConfigPatch {
                         check_rate_limit(problems, "config", rate).map(Some)
                     }
                 }),
+            ordering: input
+                .ordering
+                .as_deref()
+                .and_then(|text| check_ordering(problems, "config", text)),
         }
     }
 
@@ -524,6 +535,9 @@ impl ConfigPatch {
         }
         if let Some(rate_limit) = self.rate_limit {
             config.rate_limit = rate_limit;
+        }
+        if let Some(ordering) = self.ordering {
+            config.ordering = ordering;
         }
         if let Some(headers) = &self.headers {
             // A masked value sent back means "keep the value you have".
@@ -591,6 +605,17 @@ pub(crate) fn check_retry_schedule(
 pub(crate) fn check_rate_limit(problems: &mut Problems, key: &str, rate: i64) -> Option<RateLimit> {
     RateLimit::new(rate)
         .map_err(|why| problems.invalid(&format!("{key}.rate_limit"), why))
+        .ok()
+}
+
+/// A config's `ordering`, or a problem on `{key}.ordering`.
+pub(crate) fn check_ordering(
+    problems: &mut Problems,
+    key: &str,
+    text: &str,
+) -> Option<DeliveryOrder> {
+    DeliveryOrder::parse(text)
+        .map_err(|why| problems.invalid(&format!("{key}.ordering"), why))
         .ok()
 }
 

@@ -8,6 +8,7 @@ pub mod guard;
 pub mod hook;
 pub mod ids;
 pub mod names;
+pub mod order;
 pub mod rate;
 pub mod retry;
 pub mod secret;

@@ -6,6 +6,7 @@ use crate::domain::hook::{
     ContentType, CustomHeaders, HookConfig, HookScope, HookSettings, LastResponse,
 };
 use crate::domain::names::{Login, RepoName};
+use crate::domain::order::DeliveryOrder;
 use crate::domain::rate::RateLimit;
 use crate::domain::retry::RetrySchedule;
 use crate::domain::secret::Secret;
@@ -90,13 +91,27 @@ pub(crate) fn state_after(attempt: &AttemptRecord) -> &'static str {
 pub(crate) const RECOVERY_INSERT: &str = "INSERT INTO deliveries \
        (event_id, hook_id, installation_id, retry, redelivery, state, due_at, recovery_id) \
      SELECT d.event_id, d.hook_id, d.installation_id, {false}, {true}, 'pending', \
-            {now} + row_number() OVER (ORDER BY d.event_id) - 1, {recovery} \
+            CASE WHEN (SELECT ordering FROM hooks WHERE id = {hook}) = 'fifo' THEN NULL \
+                 ELSE {now} + row_number() OVER (ORDER BY d.event_id) - 1 END, {recovery} \
      FROM events e JOIN deliveries d ON d.event_id = e.id AND d.hook_id = {hook} \
      WHERE e.created_at >= {since} AND e.created_at <= {until} AND d.state = 'failed' \
        AND d.id = (SELECT max(x.id) FROM deliveries x \
                    WHERE x.event_id = e.id AND x.hook_id = {hook}) \
        AND NOT EXISTS (SELECT 1 FROM deliveries p \
                        WHERE p.event_id = e.id AND p.hook_id = {hook} AND p.state = 'pending')";
+
+/// Ends a hook's FIFO line (for `?1`/`$1` = hook id, `?2`/`$2` = now) when the hook stops
+/// being FIFO or active: every delivery waiting in it is due at once, side by side (and,
+/// for an inactive hook, cancelled by the claim that finds it, as GitHub sends nothing).
+pub(crate) const END_LINE: &str = "UPDATE deliveries SET due_at = coalesce(due_at, {now}), \
+     fifo_seq = NULL WHERE hook_id = {hook} AND state = 'pending' AND fifo_seq IS NOT NULL";
+
+/// [`END_LINE`] with a backend's placeholders.
+pub(crate) fn end_line(placeholder: impl Fn(usize) -> String) -> String {
+    END_LINE
+        .replace("{hook}", &placeholder(1))
+        .replace("{now}", &placeholder(2))
+}
 
 /// [`RECOVERY_INSERT`] with a backend's placeholders and boolean literals.
 pub(crate) fn recovery_insert(
@@ -276,7 +291,8 @@ fn json_column<R: Columns, T: serde::de::DeserializeOwned>(
 macro_rules! config_columns {
     () => {
         "h.url, h.content_type, h.secret, h.insecure_ssl, h.headers, h.signature, \
-         h.previous_secret, h.previous_secret_expires_at, h.retry_schedule, h.rate_limit"
+         h.previous_secret, h.previous_secret_expires_at, h.retry_schedule, h.rate_limit, \
+         h.ordering"
     };
 }
 
@@ -301,6 +317,8 @@ pub(crate) fn read_config<R: Columns>(row: &R, at: usize) -> Result<HookConfig, 
         Some(rate) => Some(RateLimit::new(rate).map_err(|why| row.corrupt(at + 9, why))?),
         None => None,
     };
+    let ordering = row.text(at + 10)?;
+    let ordering = DeliveryOrder::parse(&ordering).map_err(|why| row.corrupt(at + 10, why))?;
     Ok(HookConfig {
         url: row.text(at)?,
         content_type: ContentType::parse(&row.text(at + 1)?).unwrap_or(ContentType::Form),
@@ -312,6 +330,7 @@ pub(crate) fn read_config<R: Columns>(row: &R, at: usize) -> Result<HookConfig, 
         previous_secret,
         retry_schedule,
         rate_limit,
+        ordering,
     })
 }
 
@@ -327,6 +346,7 @@ pub(crate) struct ConfigExtras<'a> {
     pub(crate) retry_schedule: Option<String>,
     /// `None`: no limit.
     pub(crate) rate_limit: Option<i64>,
+    pub(crate) ordering: &'static str,
 }
 
 pub(crate) fn config_extras(config: &HookConfig) -> ConfigExtras<'_> {
@@ -338,6 +358,7 @@ pub(crate) fn config_extras(config: &HookConfig) -> ConfigExtras<'_> {
         previous_secret_expires_at: previous.map(|previous| previous.expires_at.0),
         retry_schedule: config.retry_schedule.as_ref().map(RetrySchedule::to_text),
         rate_limit: config.rate_limit.map(|rate| i64::from(rate.per_second())),
+        ordering: config.ordering.as_str(),
     }
 }
 
@@ -348,7 +369,7 @@ pub(crate) const HOOK_COLUMNS: &str = concat!(
      h.last_status, h.last_code, h.last_message, ",
     config_columns!()
 );
-pub(crate) const HOOK_COLUMN_COUNT: usize = 19;
+pub(crate) const HOOK_COLUMN_COUNT: usize = 20;
 
 /// A hook from the [`HOOK_COLUMNS`] of a row, in `scope`.
 pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, R::Error> {

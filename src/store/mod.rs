@@ -319,6 +319,8 @@ pub struct ClaimedDelivery {
     /// When this delivery was first put off to a slot of its hook's rate limit; it has
     /// that slot, and starts without taking another.
     pub throttled_at: Option<Timestamp>,
+    /// Has a place in its FIFO hook's line.
+    pub in_line: bool,
 }
 
 /// What a claim found: the leased deliveries and when the next one not yet due is due.
@@ -350,6 +352,8 @@ pub struct AttemptRecord {
     pub response_headers: Vec<(String, String)>,
     pub response_body: Vec<u8>,
     pub throttled_at: Option<Timestamp>,
+    /// The delivery has a place in its FIFO hook's line: once it ends, the next is due.
+    pub in_line: bool,
     pub succeeded: bool,
     /// When to try again; `None` when this delivery gets no more automatic attempts.
     pub next_attempt: Option<Timestamp>,
@@ -916,6 +920,7 @@ mod tests {
             retry_schedule: None,
             secret_overlap: None,
             rate_limit: None,
+            ordering: None,
         };
         let mut settings = HookSettings::new(&input, &HookRules::default()).unwrap();
         settings.config.previous_secret = Some(crate::domain::signature::PreviousSecret {
@@ -953,6 +958,7 @@ mod tests {
             retry: true,
             redelivery: false,
             throttled_at: None,
+            in_line: false,
         };
         let token = Secret::new("hp_token-secret-4");
         let printed = format!("{hook:?} {claim:?} {token:?} {token}");

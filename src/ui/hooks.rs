@@ -16,6 +16,7 @@ use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout};
 use crate::core::access::authorize;
 use crate::domain::hook::{HookInput, HookPatch, HookScope, HookSettings, SECRET_MASK, masked_url};
 use crate::domain::names::{Login, RepoName};
+use crate::domain::order::DeliveryOrder;
 use crate::domain::retry::RetrySchedule;
 use crate::domain::secret::Secret;
 use crate::domain::signature::SignatureScheme;
@@ -49,6 +50,7 @@ struct FormValues<'a> {
     retry_schedule: String,
     /// Deliveries per second at most; empty for no limit.
     rate_limit: String,
+    ordering: DeliveryOrder,
 }
 
 impl<'a> FormValues<'a> {
@@ -75,6 +77,11 @@ impl<'a> FormValues<'a> {
                 .unwrap_or(SignatureScheme::Github),
             retry_schedule: input.retry_schedule.clone().unwrap_or_default(),
             rate_limit: input.rate_limit.clone().unwrap_or_default(),
+            ordering: input
+                .ordering
+                .as_deref()
+                .and_then(|text| DeliveryOrder::parse(text).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -152,6 +159,16 @@ fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -
         input #rate_limit type="number" name="rate_limit" min="1" step="1" value=(values.rate_limit)
             placeholder="no limit" autocomplete="off";
         (field_errors(errors, "config.rate_limit"))
+        label for="ordering" { "Order of deliveries" }
+        select #ordering name="ordering" {
+            @for (order, label) in [
+                (DeliveryOrder::Any, "Side by side (as GitHub sends them)"),
+                (DeliveryOrder::Fifo, "One at a time, in the order events happened (FIFO)"),
+            ] {
+                option value=(order.as_str()) selected[values.ordering == order] { (label) }
+            }
+        }
+        (field_errors(errors, "config.ordering"))
         div.check {
             input #verify_ssl type="checkbox" name="verify_ssl" value="1" checked[values.verify_ssl];
             label for="verify_ssl" { "Enable SSL verification" }
@@ -220,6 +237,7 @@ fn input_from(form: &SignedForm) -> HookInput {
         secret_overlap: form.get("secret_overlap").map(str::to_owned),
         retry_schedule: Some(form.get("retry_schedule").unwrap_or("").trim().to_owned()),
         rate_limit: Some(form.get("rate_limit").unwrap_or("").trim().to_owned()),
+        ordering: form.get("ordering").map(str::to_owned),
     }
 }
 
@@ -255,6 +273,7 @@ fn new_page(
         signature: SignatureScheme::Github,
         retry_schedule: String::new(),
         rate_limit: String::new(),
+        ordering: DeliveryOrder::Any,
     };
     layout(
         "Add webhook",
@@ -356,6 +375,7 @@ fn hook_page(
             .rate_limit
             .map(|rate| rate.per_second().to_string())
             .unwrap_or_default(),
+        ordering: config.ordering,
     };
     let values = match refused {
         Some((_, input)) => FormValues::typed(input, config.secret.is_some()),

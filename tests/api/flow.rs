@@ -175,8 +175,29 @@ async fn rate_limits_are_checked_and_refused_values_change_nothing() {
             "{refused}"
         );
     }
+    for refused in [
+        json!("lifo"),
+        json!(1),
+        json!("fifo".repeat(100_000)),
+        json!({}),
+    ] {
+        let reply = app
+            .patch(
+                &format!("{path}/config"),
+                ADMIN_TOKEN,
+                &json!({"ordering": refused, "rate_limit": 7}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.body["errors"][0]["field"], "config.ordering");
+        assert!(
+            reply.body.to_string().len() < 10_000,
+            "the error does not echo it"
+        );
+    }
     let config = app.get(&format!("{path}/config"), ADMIN_TOKEN).await.body;
     assert_eq!(config["rate_limit"], 50, "unchanged: {config}");
+    assert!(config.get("ordering").is_none(), "side by side: {config}");
 
     let kept = app
         .patch(
@@ -203,8 +224,138 @@ async fn rate_limits_are_checked_and_refused_values_change_nothing() {
     assert_eq!(hooks.as_array().unwrap().len(), 1, "no hook was created");
 }
 
+/// A receiver that fails the first attempt of every event whose `n` is in `fail_first`,
+/// and records, in order, the `n` of each request it answered 200, and the most requests
+/// it held at once.
+pub struct OrderReceiver {
+    pub url: String,
+    state: std::sync::Arc<std::sync::Mutex<OrderState>>,
+}
+
+#[derive(Default)]
+struct OrderState {
+    fail_first: std::collections::HashSet<u64>,
+    seen: std::collections::HashSet<u64>,
+    accepted: Vec<u64>,
+    holding: usize,
+    most_held: usize,
+}
+
+impl OrderReceiver {
+    pub async fn start(fail_first: impl IntoIterator<Item = u64>) -> Self {
+        use http_body_util::BodyExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(std::sync::Mutex::new(OrderState {
+            fail_first: fail_first.into_iter().collect(),
+            ..OrderState::default()
+        }));
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            let state = state.clone();
+                            async move {
+                                state.lock().unwrap().enter();
+                                let body = request.into_body().collect().await;
+                                // Long enough that an overlapping request would be seen.
+                                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                                let n = body
+                                    .ok()
+                                    .and_then(|body| {
+                                        serde_json::from_slice::<Value>(&body.to_bytes()).ok()
+                                    })
+                                    .and_then(|payload| payload["n"].as_u64());
+                                let status = state.lock().unwrap().answer(n);
+                                let mut response = hyper::Response::new(http_body_util::Empty::<
+                                    hyper::body::Bytes,
+                                >::new(
+                                ));
+                                *response.status_mut() =
+                                    hyper::StatusCode::from_u16(status).unwrap();
+                                Ok::<_, std::convert::Infallible>(response)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        OrderReceiver { url, state }
+    }
+
+    /// Waits (up to 60 s) until `count` events were accepted; returns their `n` in the
+    /// order accepted, and the most requests held at once.
+    pub async fn accepted(&self, count: usize) -> (Vec<u64>, usize) {
+        for _ in 0..600 {
+            {
+                let state = self.state.lock().unwrap();
+                if state.accepted.len() >= count {
+                    return (state.accepted.clone(), state.most_held);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let state = self.state.lock().unwrap();
+        panic!("only {:?} of {count} were accepted", state.accepted);
+    }
+}
+
+impl OrderState {
+    fn enter(&mut self) {
+        self.holding += 1;
+        self.most_held = self.most_held.max(self.holding);
+    }
+
+    /// 500 for the first attempt of a failing event, else 200 (recorded); pings pass.
+    fn answer(&mut self, n: Option<u64>) -> u16 {
+        self.holding -= 1;
+        let Some(n) = n else { return 200 };
+        if self.fail_first.contains(&n) && self.seen.insert(n) {
+            return 500;
+        }
+        self.accepted.push(n);
+        200
+    }
+}
+
+/// A FIFO hook whose receiver fails the first attempt of every fourth event gets every
+/// event once accepted, in the order published, one request at a time: each failing head
+/// is retried (after 1 s) while the rest wait.
+async fn a_fifo_hook_receives_in_commit_order_one_at_a_time_through_failures() {
+    let app = spawn_delivering_app(|_| {}).await;
+    let receiver = OrderReceiver::start((0..12).filter(|n| n % 4 == 1)).await;
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url, "content_type": "json",
+                               "ordering": "fifo", "retry_schedule": "1s"}}),
+        )
+        .await;
+    assert_eq!(hook["config"]["ordering"], "fifo", "{hook}");
+    for n in 0..12 {
+        app.publish("push", "acme/widgets", json!({"n": n})).await;
+    }
+    let (accepted, most_held) = receiver.accepted(12).await;
+    assert_eq!(accepted, (0..12).collect::<Vec<u64>>(), "commit order");
+    assert_eq!(most_held, 1, "one at a time");
+    let log = app.deliveries(&hook_path(REPO_HOOKS, &hook)).await;
+    assert_eq!(
+        log.iter().filter(|item| item["trigger"] == "retry").count(),
+        3,
+        "events 1, 5 and 9 were retried: {log:?}"
+    );
+}
+
 crate::harness::tests!(
     a_rate_limited_hook_never_gets_more_than_its_limit_and_the_log_says_who_waited,
     waiting_for_a_rate_limit_holds_no_attempt_slot,
     rate_limits_are_checked_and_refused_values_change_nothing,
+    a_fifo_hook_receives_in_commit_order_one_at_a_time_through_failures,
 );

@@ -962,9 +962,9 @@ async fn retries_are_told_from_redeliveries_and_the_form_sets_the_retry_schedule
     );
 }
 
-/// The settings form sets a rate limit (a refused one keeps what was typed, with the
+/// The settings form sets a rate limit and FIFO order (a refused one keeps what was typed, with the
 /// reason beside the field), and a delivery that waited for it says so in its row.
-async fn the_form_sets_a_rate_limit_and_rows_say_which_deliveries_waited() {
+async fn the_form_sets_rate_limit_and_order_and_rows_say_which_deliveries_waited() {
     use hookpost::domain::timestamp::Timestamp;
     let (app, token, receiver, hook) = a_pinged_hook(|_| {}).await;
     let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
@@ -994,7 +994,14 @@ async fn the_form_sets_a_rate_limit_and_rows_say_which_deliveries_waited() {
             "what was typed is kept"
         );
     }
-    let saved = browser.post(&page, &form("1")).await;
+    let mut lifo = form("5");
+    lifo.push(("ordering", "lifo"));
+    let refused = browser.post(&page, &lifo).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("ordering must be"));
+    let mut fifo = form("1");
+    fifo.push(("ordering", "fifo"));
+    let saved = browser.post(&page, &fifo).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let config = app
         .get(
@@ -1003,8 +1010,21 @@ async fn the_form_sets_a_rate_limit_and_rows_say_which_deliveries_waited() {
         )
         .await;
     assert_eq!(config.body["rate_limit"], 1);
+    assert_eq!(config.body["ordering"], "fifo");
     let (_, shown) = browser.get(&page).await;
     assert!(shown.contains(r#"name="rate_limit" min="1" step="1" value="1""#));
+    assert!(shown.contains(r#"<option value="fifo" selected>"#));
+    let mut side_by_side = form("1");
+    side_by_side.push(("ordering", "none"));
+    let saved = browser.post(&page, &side_by_side).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let config = app
+        .get(
+            &format!("/repos/acme/widgets/hooks/{}/config", hook["id"]),
+            &token,
+        )
+        .await;
+    assert!(config.body.get("ordering").is_none(), "{}", config.body);
 
     for _ in 0..2 {
         app.publish("push", "acme/widgets", json!({})).await;
@@ -1392,7 +1412,7 @@ async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
 }
 
 crate::harness::tests!(
-    the_form_sets_a_rate_limit_and_rows_say_which_deliveries_waited,
+    the_form_sets_rate_limit_and_order_and_rows_say_which_deliveries_waited,
     the_form_chooses_standard_webhooks_signatures,
     the_ui_explains_empty_lists_inactive_hooks_and_unknown_pages,
     the_hook_page_warns_that_deliveries_will_be_blocked,

@@ -345,7 +345,45 @@ async fn a_rate_limit_holds_across_two_nodes() {
     );
 }
 
+/// A FIFO hook with events published through two delivering nodes on one database: the
+/// receiver accepts every event in the order published (the order they were committed),
+/// one request at a time, though the first attempt of every fourth event fails.
+async fn a_fifo_hook_is_served_in_order_by_two_nodes() {
+    let storage = std::sync::Arc::new(Storage::new().await);
+    let delivering = |config: &mut hookpost::config::ServeConfig| {
+        config.delivery.deliver = true;
+        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
+    };
+    let nodes = [
+        crate::helpers::start(&storage, delivering).await,
+        crate::helpers::start(&storage, delivering).await,
+    ];
+    let receiver = crate::flow::OrderReceiver::start((0..16).filter(|n| n % 4 == 1)).await;
+    nodes[0]
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            crate::helpers::ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url, "content_type": "json",
+                               "ordering": "fifo", "retry_schedule": "1s"}}),
+        )
+        .await;
+    for n in 0..16 {
+        nodes[n % 2]
+            .publish("push", "acme/widgets", json!({"n": n}))
+            .await;
+    }
+    let (accepted, most_held) = receiver.accepted(16).await;
+    assert_eq!(accepted, (0..16).collect::<Vec<u64>>());
+    assert_eq!(most_held, 1, "one at a time across both nodes");
+    let made = [
+        attempts_made(&http_client(), nodes[0].api.trim_end_matches("/api/v3")).await,
+        attempts_made(&http_client(), nodes[1].api.trim_end_matches("/api/v3")).await,
+    ];
+    eprintln!("attempts by node: {made:?}");
+}
+
 crate::harness::tests!(
+    a_fifo_hook_is_served_in_order_by_two_nodes,
     a_rate_limit_holds_across_two_nodes,
     a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end,
     a_token_revoked_on_one_node_is_refused_by_another_within_a_second,

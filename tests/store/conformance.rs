@@ -41,6 +41,7 @@ checks!(
     a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap_ends,
     a_hooks_own_retry_schedule_is_kept_and_reaches_its_deliveries,
     a_rate_limited_hooks_claims_take_slots_once_and_put_off_the_rest,
+    a_fifo_hook_has_one_delivery_due_at_a_time_in_commit_order,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
 );
 
@@ -127,6 +128,7 @@ fn attempt(delivery: &ClaimedDelivery, now: Timestamp, succeeded: bool) -> Attem
         response_headers: Vec::new(),
         response_body: b"ok".to_vec(),
         throttled_at: None,
+        in_line: delivery.in_line,
         succeeded,
         next_attempt: None,
     }
@@ -858,6 +860,102 @@ async fn a_rate_limited_hooks_claims_take_slots_once_and_put_off_the_rest(store:
     assert_eq!(retried.deliveries.len(), 1);
     assert_eq!(retried.deliveries[0].attempts, 1, "the retry");
     assert_eq!(retried.deliveries[0].throttled_at, Some(ms(1100)));
+}
+
+/// A FIFO hook's deliveries come due one at a time, in the order their events were
+/// committed: a failing head is retried while the rest wait, the next goes once the head
+/// ends, a redelivery joins the back of the line, and a hook that stops being FIFO has
+/// what waits due at once.
+async fn a_fifo_hook_has_one_delivery_due_at_a_time_in_commit_order(store: Arc<dyn Store>) {
+    use hookpost::domain::order::DeliveryOrder;
+    let mut fifo = settings(&["push"], true);
+    fifo.config.ordering = DeliveryOrder::Fifo;
+    let created = store.create_hook(repo(), fifo).await.unwrap();
+    for second in 1..=3 {
+        publish(&store, at(second)).await;
+    }
+    let claim = |seconds: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_due("w", at(seconds), at(seconds + 60), 10)
+                .await
+                .unwrap()
+        }
+    };
+    let head = claim(10).await.deliveries;
+    assert_eq!(head.len(), 1, "one at a time");
+    assert!(head[0].in_line);
+    let first_event = head[0].event.id;
+    let mut failed = attempt(&head[0], at(10), false);
+    failed.next_attempt = Some(at(20));
+    store.record_attempt(failed).await.unwrap();
+    assert!(
+        claim(15).await.deliveries.is_empty(),
+        "the rest wait for the head"
+    );
+    let retried = claim(20).await.deliveries;
+    assert_eq!(retried.len(), 1);
+    assert_eq!(
+        retried[0].event.id, first_event,
+        "the failing head is retried"
+    );
+    // Its retries spent: the next one goes.
+    store
+        .record_attempt(attempt(&retried[0], at(20), false))
+        .await
+        .unwrap();
+    let second = claim(21).await.deliveries;
+    assert_eq!(second.len(), 1);
+    assert!(second[0].event.id > first_event);
+    let log = store
+        .list_attempts(&repo(), created.id, everything(10))
+        .await
+        .unwrap()
+        .unwrap();
+    // A redelivery of the first event joins the back of the line, behind the third.
+    assert!(
+        store
+            .redeliver(&repo(), created.id, log[0].id, at(22))
+            .await
+            .unwrap()
+    );
+    store
+        .record_attempt(attempt(&second[0], at(22), true))
+        .await
+        .unwrap();
+    let third = claim(23).await.deliveries;
+    assert_eq!(third.len(), 1);
+    assert!(third[0].event.id > second[0].event.id, "the third event");
+    store
+        .record_attempt(attempt(&third[0], at(23), true))
+        .await
+        .unwrap();
+    let redelivered = claim(24).await.deliveries;
+    assert_eq!(redelivered.len(), 1);
+    assert_eq!(redelivered[0].event.id, first_event);
+    assert!(redelivered[0].redelivery);
+
+    // Two more wait behind a head; the hook stops being FIFO: both are due at once.
+    for second in 25..=27 {
+        publish(&store, at(second)).await;
+    }
+    assert_eq!(
+        claim(28).await.deliveries.len(),
+        0,
+        "the redelivery is the head"
+    );
+    let input = HookInput {
+        active: true,
+        events: vec!["push".to_owned()],
+        url: "https://receiver.example/hook".to_owned(),
+        content_type: "form".to_owned(),
+        ordering: Some("none".to_owned()),
+        ..HookInput::default()
+    };
+    let patch = HookPatch::from_input(&input, &HookRules::default()).unwrap();
+    store.update_hook(&repo(), created.id, patch).await.unwrap();
+    assert_eq!(claim(29).await.deliveries.len(), 3, "side by side now");
 }
 
 async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn Store>) {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 
 use super::hooks::{ensure_account, ensure_repository, find_scope};
+use super::line::line_up;
 use super::{all, exec, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::ids::InstallationId;
@@ -203,33 +204,42 @@ async fn fan_out(
         repository_ids,
         account_ids,
     } = shared;
+    // A FIFO hook's delivery waits without a due time until it has its place in line.
+    const DUE: &str = "CASE WHEN h.ordering = 'fifo' THEN NULL ELSE $5::bigint END";
     let queued = all(
         db,
-        "WITH e AS (
+        &format!(
+            "WITH e AS (
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
                  AS e(event_id, name, repository_id, account_id))
          INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state,
                                  due_at)
-         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', $5::bigint
+         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', {DUE}
          FROM e JOIN hooks h ON h.repository_id = e.repository_id
          WHERE h.active AND h.events ?| ARRAY[e.name, '*']
          UNION ALL
-         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', $5::bigint
+         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', {DUE}
          FROM e JOIN hooks h ON h.organization_id = e.account_id
          WHERE h.active AND h.events ?| ARRAY[e.name, '*']
          UNION ALL
-         SELECT e.event_id, h.id, i.id, TRUE, FALSE, 'pending', $5::bigint
+         SELECT e.event_id, h.id, i.id, TRUE, FALSE, 'pending', {DUE}
          FROM e JOIN installations i ON i.account_id = e.account_id
                 JOIN hooks h ON h.app_id = i.app_id
          WHERE h.active AND h.events ?| ARRAY[e.name, '*']
-         RETURNING event_id",
+         RETURNING event_id, hook_id, due_at IS NULL"
+        ),
         &[&event_ids, &names, &repository_ids, &account_ids, &now.0],
     )
     .await?;
     let mut counts: HashMap<i64, u64> = HashMap::new();
+    let mut fifo_hooks: Vec<HookId> = Vec::new();
     for row in &queued {
         *counts.entry(row.try_get(0)?).or_default() += 1;
+        if row.try_get(2)? {
+            fifo_hooks.push(row.try_get(1)?);
+        }
     }
+    line_up(db, &fifo_hooks, now).await?;
     Ok(event_ids
         .iter()
         .map(|id| counts.get(id).copied().unwrap_or(0))
@@ -334,11 +344,13 @@ pub(super) async fn queue_once(
         db,
         "INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state,
                                  due_at)
-         VALUES ($1, $2, $3, FALSE, $4, 'pending', $5)",
+         SELECT $1, $2, $3, FALSE, $4, 'pending',
+                CASE WHEN ordering = 'fifo' THEN NULL ELSE $5::bigint END
+         FROM hooks WHERE id = $2",
         &[&event_id, &hook_id, &installation_id, &redelivery, &now.0],
     )
     .await?;
-    Ok(())
+    line_up(db, &[hook_id], now).await
 }
 
 pub(super) async fn publish_to_hook(

@@ -8,8 +8,8 @@ use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, login,
-    read_hook, scope_from_names,
+    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, end_line,
+    login, read_hook, scope_from_names,
 };
 use crate::store::{Hook, HookId, HookPage, HookUpdate, Page, StoreError};
 
@@ -152,9 +152,9 @@ pub(super) async fn create(
     let sql = format!(
         "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
                             headers, signature, previous_secret, previous_secret_expires_at,
-                            created_at, updated_at, retry_schedule, rate_limit)
+                            created_at, updated_at, retry_schedule, rate_limit, ordering)
          VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14,
-                 $15)
+                 $15, $16)
          RETURNING id",
         scope_row.column
     );
@@ -177,6 +177,7 @@ pub(super) async fn create(
             &now.0,
             &extras.retry_schedule,
             &extras.rate_limit,
+            &extras.ordering,
         ],
     )
     .await?
@@ -308,7 +309,8 @@ pub(super) async fn update(
         "UPDATE hooks SET active = $2, events = $3::text::jsonb, url = $4, content_type = $5,
                           secret = $6, insecure_ssl = $7, headers = $8, signature = $9,
                           previous_secret = $10, previous_secret_expires_at = $11,
-                          updated_at = $12, retry_schedule = $13, rate_limit = $14
+                          updated_at = $12, retry_schedule = $13, rate_limit = $14,
+                          ordering = $15
          WHERE id = $1",
         &[
             &id,
@@ -325,9 +327,18 @@ pub(super) async fn update(
             &hook.updated_at.0,
             &extras.retry_schedule,
             &extras.rate_limit,
+            &extras.ordering,
         ],
     )
     .await?;
+    if !(settings.active && config.ordering.is_fifo()) {
+        exec(
+            db,
+            &end_line(|n| format!("${n}")),
+            &[&id, &hook.updated_at.0],
+        )
+        .await?;
+    }
     Ok(HookUpdate::Updated(Box::new(hook)))
 }
 

@@ -16,6 +16,7 @@ mod apps;
 mod events;
 mod hooks;
 mod ingest;
+mod line;
 mod listen;
 mod log;
 mod migrations;

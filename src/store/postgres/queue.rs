@@ -12,6 +12,7 @@ use deadpool_postgres::GenericClient;
 
 use super::events::queue_once;
 use super::hooks::exists;
+use super::line;
 use super::{all, exec, notify_work, one, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::ids::{AttemptId, DeliveryId};
@@ -102,7 +103,7 @@ pub(super) async fn claim_due(
          UPDATE deliveries d SET due_at = $3, leased_by = $4, lease_until = $3
          FROM due WHERE d.id = due.id
          RETURNING d.id, d.event_id, d.hook_id, d.installation_id, d.attempts, d.retry,
-                   d.redelivery, d.throttled_at",
+                   d.redelivery, d.throttled_at, d.fifo_seq IS NOT NULL",
         &[&now.0, &i64::from(limit), &lease_until.0, &worker],
     )
     .await?;
@@ -143,6 +144,7 @@ pub(super) async fn claim_due(
             retry: row.try_get(5)?,
             redelivery: row.try_get(6)?,
             throttled_at: row.try_get::<_, Option<i64>>(7)?.map(Timestamp),
+            in_line: row.try_get(8)?,
         });
     }
     let (deliveries, throttled) = take_rate_slots(db, deliveries, now).await?;
@@ -311,6 +313,15 @@ pub(super) async fn record_attempts(
             &[&reached_events, &reached_hooks],
         )
         .await?;
+    }
+    // A FIFO hook whose delivery ended: the next in its line is due.
+    let mut ended: Vec<HookId> = attempts
+        .iter()
+        .filter(|a| a.in_line && a.next_attempt.is_none())
+        .map(|a| a.hook_id)
+        .collect();
+    if let Some(now) = attempts.iter().map(|a| a.delivered_at).min() {
+        line::advance(db, &mut ended, now).await?;
     }
     // Each hook's latest attempt in the batch sets its last_response; most repeat the
     // previous outcome, and then the hook's row is neither written nor locked.

@@ -4,6 +4,7 @@
 use deadpool_postgres::GenericClient;
 
 use super::hooks::exists;
+use super::line::line_up;
 use super::{exec, one, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::timestamp::Timestamp;
@@ -63,6 +64,8 @@ pub(super) async fn start(
         ],
     )
     .await?;
+    // A FIFO hook's redeliveries join the back of its line.
+    line_up(db, &[hook_id], now).await?;
     exec(
         db,
         "UPDATE recoveries SET queued = $2 WHERE id = $1",

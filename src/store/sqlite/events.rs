@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::hooks::{ensure_account, find_scope};
+use super::line::line_up;
 use crate::domain::hook::HookScope;
 use crate::domain::ids::InstallationId;
 use crate::domain::names::{Login, RepoName};
@@ -112,7 +113,8 @@ fn insert_event(
     Ok(event_id)
 }
 
-/// Queues the automatic delivery of the event to every active, subscribed hook.
+/// Queues the automatic delivery of the event to every active, subscribed hook; a FIFO
+/// hook's delivery then takes its place in the hook's line.
 fn fan_out(
     conn: &Connection,
     event_id: i64,
@@ -125,24 +127,39 @@ fn fan_out(
     // parameter made SQLite re-prepare the statement on every run.)
     const SUBSCRIBED: &str = "h.active AND (instr(h.events, char(34) || ?3 || char(34)) > 0
                                   OR instr(h.events, char(34, 42, 34)) > 0)";
+    // A FIFO hook's delivery waits without a due time until it has its place in line.
+    const DUE: &str = "CASE WHEN h.ordering = 'fifo' THEN NULL ELSE ?2 END";
+    const QUEUED: &str = "RETURNING hook_id, due_at IS NULL";
     let mut queued = 0;
+    let mut fifo_hooks: Vec<HookId> = Vec::new();
+    let mut collect = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+        queued += 1;
+        if row.get::<_, bool>(1)? {
+            fifo_hooks.push(row.get(0)?);
+        }
+        Ok(())
+    };
     if let Some(repository_id) = scope.repository_id {
-        queued += conn
-            .prepare_cached(&format!(
-                "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
-                 SELECT ?1, h.id, 1, 0, 'pending', ?2 FROM hooks h
-                 WHERE h.repository_id = ?4 AND {SUBSCRIBED}"
-            ))?
-            .execute(params![event_id, now.0, name, repository_id])?;
+        let mut statement = conn.prepare_cached(&format!(
+            "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
+             SELECT ?1, h.id, 1, 0, 'pending', {DUE} FROM hooks h
+             WHERE h.repository_id = ?4 AND {SUBSCRIBED} {QUEUED}"
+        ))?;
+        let mut rows = statement.query(params![event_id, now.0, name, repository_id])?;
+        while let Some(row) = rows.next()? {
+            collect(row)?;
+        }
     }
     if let Some(account_id) = scope.account_id {
-        queued += conn
-            .prepare_cached(&format!(
-                "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
-                 SELECT ?1, h.id, 1, 0, 'pending', ?2 FROM hooks h
-                 WHERE h.organization_id = ?4 AND {SUBSCRIBED}"
-            ))?
-            .execute(params![event_id, now.0, name, account_id])?;
+        let mut statement = conn.prepare_cached(&format!(
+            "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
+             SELECT ?1, h.id, 1, 0, 'pending', {DUE} FROM hooks h
+             WHERE h.organization_id = ?4 AND {SUBSCRIBED} {QUEUED}"
+        ))?;
+        let mut rows = statement.query(params![event_id, now.0, name, account_id])?;
+        while let Some(row) = rows.next()? {
+            collect(row)?;
+        }
         // Installations first, then each app's hook: the same in one joined statement made
         // SQLite re-prepare it on every run.
         let installations: Vec<(i64, i64)> = conn
@@ -150,17 +167,21 @@ fn fan_out(
             .query_map([account_id], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<_, _>>()?;
         for (installation_id, app_id) in installations {
-            queued += conn
-                .prepare_cached(&format!(
-                    "INSERT INTO deliveries (event_id, hook_id, installation_id, retry,
-                                             redelivery, state, due_at)
-                     SELECT ?1, h.id, ?5, 1, 0, 'pending', ?2 FROM hooks h
-                     WHERE h.app_id = ?4 AND {SUBSCRIBED}"
-                ))?
-                .execute(params![event_id, now.0, name, app_id, installation_id])?;
+            let mut statement = conn.prepare_cached(&format!(
+                "INSERT INTO deliveries (event_id, hook_id, installation_id, retry,
+                                         redelivery, state, due_at)
+                 SELECT ?1, h.id, ?5, 1, 0, 'pending', {DUE} FROM hooks h
+                 WHERE h.app_id = ?4 AND {SUBSCRIBED} {QUEUED}"
+            ))?;
+            let mut rows =
+                statement.query(params![event_id, now.0, name, app_id, installation_id])?;
+            while let Some(row) = rows.next()? {
+                collect(row)?;
+            }
         }
     }
-    Ok(queued as u64)
+    line_up(conn, &fifo_hooks, now)?;
+    Ok(queued)
 }
 
 pub(super) fn publish(
@@ -227,10 +248,11 @@ pub(super) fn queue_once(
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state, due_at)
-         VALUES (?1, ?2, ?3, 0, ?4, 'pending', ?5)",
+         SELECT ?1, ?2, ?3, 0, ?4, 'pending', CASE WHEN ordering = 'fifo' THEN NULL ELSE ?5 END
+         FROM hooks WHERE id = ?2",
     )?
     .execute(params![event_id, hook_id, installation_id, redelivery, now.0])?;
-    Ok(())
+    line_up(conn, &[hook_id], now)
 }
 
 pub(super) fn publish_to_hook(

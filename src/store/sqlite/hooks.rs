@@ -7,8 +7,8 @@ use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, read_hook,
-    scope_from_names,
+    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, end_line,
+    read_hook, scope_from_names,
 };
 use crate::store::{Hook, HookId, HookPage, HookUpdate, Page, StoreError};
 
@@ -125,8 +125,8 @@ pub(super) fn create(
             "INSERT INTO hooks ({}, name, active, events, url, content_type, secret, insecure_ssl,
                                 headers, signature, previous_secret,
                                 previous_secret_expires_at, retry_schedule, created_at, updated_at,
-                                rate_limit)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?13, ?13, ?15)
+                                rate_limit, ordering)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?14, ?13, ?13, ?15, ?16)
              RETURNING id",
             scope_row.column
         ))?
@@ -147,6 +147,7 @@ pub(super) fn create(
                 now.0,
                 extras.retry_schedule,
                 extras.rate_limit,
+                extras.ordering,
             ],
             |row| row.get(0),
         )?;
@@ -255,7 +256,7 @@ pub(super) fn update(
         "UPDATE hooks SET active = ?2, events = ?3, url = ?4, content_type = ?5, secret = ?6,
                           insecure_ssl = ?7, headers = ?8, signature = ?9, previous_secret = ?10,
                           previous_secret_expires_at = ?11, updated_at = ?12,
-                          retry_schedule = ?13, rate_limit = ?14
+                          retry_schedule = ?13, rate_limit = ?14, ordering = ?15
          WHERE id = ?1",
     )?
     .execute(params![
@@ -273,7 +274,12 @@ pub(super) fn update(
         hook.updated_at.0,
         extras.retry_schedule,
         extras.rate_limit,
+        extras.ordering,
     ])?;
+    if !(settings.active && config.ordering.is_fifo()) {
+        conn.prepare_cached(&end_line(|n| format!("?{n}")))?
+            .execute(params![id, hook.updated_at.0])?;
+    }
     Ok(HookUpdate::Updated(Box::new(hook)))
 }
 

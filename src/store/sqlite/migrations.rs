@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0006_hook_retry_schedules.sql"),
     include_str!("../../../migrations/sqlite/0007_recoveries.sql"),
     include_str!("../../../migrations/sqlite/0008_rate_limits.sql"),
+    include_str!("../../../migrations/sqlite/0009_fifo_hooks.sql"),
 ];
 
 /// Brings the database up to the newest schema; safe to run from several processes at

@@ -7,6 +7,7 @@
 mod apps;
 mod events;
 mod hooks;
+mod line;
 mod log;
 mod migrations;
 mod queue;

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::events::queue_once;
 use super::hooks::{find_scope, get_in};
+use super::line;
 use crate::domain::hook::HookScope;
 use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::ids::{AttemptId, DeliveryId};
@@ -35,6 +36,7 @@ struct Leased {
     retry: bool,
     redelivery: bool,
     throttled_at: Option<i64>,
+    in_line: bool,
 }
 
 /// A hook's current delivery settings, or `None` when it is inactive.
@@ -92,7 +94,7 @@ pub(super) fn claim_due(
             "UPDATE deliveries SET due_at = ?3, leased_by = ?4, lease_until = ?3
              WHERE id IN (SELECT id FROM deliveries WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2)
              RETURNING id, event_id, hook_id, installation_id, attempts, retry, redelivery,
-                       throttled_at",
+                       throttled_at, fifo_seq IS NOT NULL",
         )?
         .query_map(params![now.0, limit, lease_until.0, worker], |row| {
             Ok(Leased {
@@ -104,6 +106,7 @@ pub(super) fn claim_due(
                 retry: row.get(5)?,
                 redelivery: row.get(6)?,
                 throttled_at: row.get(7)?,
+                in_line: row.get(8)?,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -147,6 +150,7 @@ pub(super) fn claim_due(
             retry: row.retry,
             redelivery: row.redelivery,
             throttled_at: row.throttled_at.map(Timestamp),
+            in_line: row.in_line,
         });
     }
     let (deliveries, throttled) = take_rate_slots(conn, deliveries, now)?;
@@ -241,6 +245,9 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
              WHERE event_id = ?1 AND hook_id = ?2 AND state = 'pending' AND leased_by IS NULL",
         )?
         .execute(params![attempt.event_id, attempt.hook_id])?;
+    }
+    if attempt.in_line && attempt.next_attempt.is_none() {
+        line::advance(conn, attempt.hook_id, attempt.delivered_at)?;
     }
     let (status, code, message) = last_response_columns(attempt);
     // Most attempts repeat the previous outcome: then the hook's row is left unwritten.

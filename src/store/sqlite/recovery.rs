@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::hooks::exists as hook_exists;
+use super::line::line_up;
 use crate::domain::hook::HookScope;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
@@ -50,6 +51,8 @@ pub(super) fn start(
             now.0,
             id
         ])?;
+    // A FIFO hook's redeliveries join the back of its line.
+    line_up(conn, &[hook_id], now)?;
     conn.prepare_cached("UPDATE recoveries SET queued = ?2 WHERE id = ?1")?
         .execute(params![id, i64::try_from(queued).unwrap_or(i64::MAX)])?;
     Ok(match get(conn, hook_id, id)? {
