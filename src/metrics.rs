@@ -42,6 +42,7 @@ pub struct Metrics {
     pub attempt_duration: Histogram,
     pub http_requests: Family<RequestLabels, Counter>,
     pub deliveries_deferred: Counter,
+    pub hooks_disabled: Counter,
     deliveries_due: Gauge,
     deliveries_scheduled: Gauge,
     oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
@@ -60,6 +61,7 @@ impl Default for Metrics {
             attempt_duration: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             http_requests: Family::default(),
             deliveries_deferred: Counter::default(),
+            hooks_disabled: Counter::default(),
             deliveries_due: Gauge::default(),
             deliveries_scheduled: Gauge::default(),
             oldest_due_age: Gauge::default(),
@@ -91,6 +93,11 @@ impl Default for Metrics {
             "deliveries_deferred",
             "Claimed deliveries handed back to wait in the database because their destination was busy",
             metrics.deliveries_deferred.clone(),
+        );
+        registry.register(
+            "hooks_disabled",
+            "Hooks disabled by --disable-after because every attempt failed for that long",
+            metrics.hooks_disabled.clone(),
         );
         registry.register(
             "deliveries_due",

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth;
 use crate::config::ServeConfig;
 use crate::core::Core;
-use crate::delivery::retention;
 use crate::delivery::worker::Worker;
+use crate::delivery::{disable, retention};
 use crate::domain::guard::Guard;
 use crate::domain::hook::HookRules;
 use crate::web::AppState;
@@ -122,6 +122,14 @@ impl Server {
                 self.config.delivery.retention,
                 shutdown.clone(),
             ));
+            if let Some(after) = self.config.delivery.disable_after.0 {
+                background.spawn(disable::run(
+                    store.clone(),
+                    after,
+                    self.state.metrics.clone(),
+                    shutdown.clone(),
+                ));
+            }
         }
         background.close();
         let app = api::router(self.state, ui::router(), self.config.max_payload_bytes);

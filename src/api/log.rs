@@ -58,10 +58,11 @@ pub fn read_query(query: &HashMap<String, String>) -> Result<AttemptQuery, ApiEr
         None => None,
         Some("success") => Some(StatusClass::Success),
         Some("failure") => Some(StatusClass::Failure),
+        Some("held") => Some(StatusClass::Held),
         Some(other) => {
             problems.invalid(
                 "status",
-                format!("status must be success or failure, not {other:?}"),
+                format!("status must be success, failure or held, not {other:?}"),
             );
             None
         }
@@ -267,6 +268,7 @@ pub fn next_link(
         url.push_str(match status {
             StatusClass::Success => "&status=success",
             StatusClass::Failure => "&status=failure",
+            StatusClass::Held => "&status=held",
         });
     }
     if let Some(redelivery) = query.redelivery {

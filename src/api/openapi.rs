@@ -278,8 +278,8 @@ impl Doc {
                 ));
                 parameters.push(query(
                     "status",
-                    "Only successful or failed attempts",
-                    json!({"type": "string", "enum": ["success", "failure"]}),
+                    "Only successful or failed attempts; Hookpost's `held`: the deliveries held while `--disable-after` has the hook disabled (not yet attempted; their `id` is the delivery's, their `delivered_at` the event's publish time)",
+                    json!({"type": "string", "enum": ["success", "failure", "held"]}),
                 ));
                 parameters.push(query(
                     "redelivery",

@@ -62,6 +62,15 @@ pub struct HookObject {
     #[schema(format = "uri")]
     pub deliveries_url: String,
     pub last_response: LastResponseObject,
+    /// Hookpost's extension: while `--disable-after` has the hook disabled (not its
+    /// owner), since when; its events are held (`?status=held` in its delivery log) and
+    /// delivered in order when it is re-activated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub disabled_at: Option<String>,
+    /// Hookpost's extension: why `--disable-after` disabled it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
     /// Hookpost's extension, in create and update answers only: what the owner should
     /// know, e.g. that the server will block the hook's deliveries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -88,6 +97,14 @@ impl HookObject {
             deliveries_url: format!("{url}/deliveries"),
             last_response: LastResponseObject::of(&hook.last_response),
             url,
+            disabled_at: hook
+                .disabled
+                .as_ref()
+                .map(|disabled| disabled.at.to_github()),
+            disabled_reason: hook
+                .disabled
+                .as_ref()
+                .map(|disabled| disabled.reason.clone()),
             warnings: Vec::new(),
         }
     }

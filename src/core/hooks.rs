@@ -120,7 +120,11 @@ impl Core {
         patch: HookPatch,
     ) -> Result<SavedHook, CoreError> {
         match self.store.update_hook(scope.scope(), id, patch).await? {
-            HookUpdate::Updated(hook) => Ok(self.saved(*hook)),
+            HookUpdate::Updated(hook) => {
+                // A re-activated hook's held deliveries, or a released line, are due now.
+                self.wake.notify_one();
+                Ok(self.saved(*hook))
+            }
             HookUpdate::Missing => Err(CoreError::NotFound),
             // What the patch made of the stored settings breaks a rule (a new plain secret
             // for a Standard hook, say): checked in the update's own transaction.

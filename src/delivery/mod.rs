@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod connect;
+pub mod disable;
 pub mod http1;
 pub mod outcome_log;
 pub mod retention;
@@ -79,6 +80,12 @@ pub struct DeliveryConfig {
         default_value_t = 64
     )]
     pub per_destination_concurrency: usize,
+
+    /// Disables a hook whose every attempt has failed for this long (and at least ten of
+    /// them), e.g. `5d`; its events are then held, and delivered in order when it is
+    /// re-activated. `none` (the default) never disables, as on GitHub.
+    #[arg(long, env = "HOOKPOST_DISABLE_AFTER", default_value = "none")]
+    pub disable_after: disable::DisableAfter,
 }
 
 impl Default for DeliveryConfig {
@@ -94,6 +101,7 @@ impl Default for DeliveryConfig {
             deliver: true,
             per_destination_concurrency: 64,
             lease: Duration::from_secs(60),
+            disable_after: disable::DisableAfter::default(),
         }
     }
 }

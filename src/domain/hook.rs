@@ -758,6 +758,14 @@ pub struct HookPatch {
 }
 
 impl HookPatch {
+    /// The update that makes a hook active again (the web UI's "Re-enable").
+    pub fn activate() -> Self {
+        HookPatch {
+            active: Some(true),
+            ..HookPatch::default()
+        }
+    }
+
     /// The update a settings form makes: every field it shows, the events only when some
     /// are given.
     ///

@@ -3,7 +3,7 @@
 //! replies) and read rows by the same rules ([`Columns`]: hooks, apps, delivery-log items).
 
 use crate::domain::hook::{
-    ContentType, CustomHeaders, HookConfig, HookScope, HookSettings, LastResponse,
+    ContentType, CustomHeaders, HookConfig, HookPatch, HookScope, HookSettings, LastResponse,
 };
 use crate::domain::names::{Login, RepoName};
 use crate::domain::order::DeliveryOrder;
@@ -13,9 +13,9 @@ use crate::domain::secret::Secret;
 use crate::domain::signature::{PreviousSecret, SignatureScheme};
 use crate::domain::timestamp::Timestamp;
 use crate::store::{
-    AppId, AppRecord, AttemptId, AttemptQuery, AttemptRecord, AttemptSummary, Hook, HookBacklog,
-    HookId, InstallationId, LatestObjects, Recovery, ScopeObjects, StatusClass, StoreError,
-    TokenRecord, TokenScope, Trigger,
+    AppId, AppRecord, AttemptId, AttemptQuery, AttemptRecord, AttemptSummary, Disabled, Hook,
+    HookBacklog, HookId, InstallationId, LatestObjects, Recovery, ScopeObjects, StatusClass,
+    StoreError, TokenRecord, TokenScope, Trigger,
 };
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -99,6 +99,76 @@ pub(crate) const RECOVERY_INSERT: &str = "INSERT INTO deliveries \
                    WHERE x.event_id = e.id AND x.hook_id = {hook}) \
        AND NOT EXISTS (SELECT 1 FROM deliveries p \
                        WHERE p.event_id = e.id AND p.hook_id = {hook} AND p.state = 'pending')";
+
+/// Disables failing hooks (for `failing_since`, `min_failures`, `reason`, `now` as 1–4),
+/// returning their ids; [`HOLD_PENDING`] then holds their deliveries.
+pub(crate) const DISABLE_FAILING: &str = "UPDATE hooks SET active = {false}, disabled_at = {now}, \
+     disabled_reason = {reason} \
+     WHERE active AND failing_since <= {since} AND failures >= {failures} RETURNING id";
+
+/// [`DISABLE_FAILING`] with a backend's placeholders and boolean literal.
+pub(crate) fn disable_failing(
+    placeholder: impl Fn(usize) -> String,
+    false_literal: &str,
+) -> String {
+    DISABLE_FAILING
+        .replace("{since}", &placeholder(1))
+        .replace("{failures}", &placeholder(2))
+        .replace("{reason}", &placeholder(3))
+        .replace("{now}", &placeholder(4))
+        .replace("{false}", false_literal)
+}
+
+/// Holds a just-disabled hook's pending deliveries that are not under way (for `?1`/`$1`
+/// = hook id): out of its line too, to be lined up again in order when it is re-activated.
+pub(crate) const HOLD_PENDING: &str = "UPDATE deliveries SET state = 'held', due_at = NULL, \
+     fifo_seq = NULL WHERE hook_id = {hook} AND state = 'pending' AND leased_by IS NULL";
+
+/// What a claim does with a delivery whose hook is no longer active (`?1` = its id; the
+/// PostgreSQL claim matches `= ANY($1)` instead): fails it, as GitHub sends nothing to an
+/// inactive hook, or holds it if `--disable-after` disabled the hook.
+pub(crate) const CANCEL_FOR_INACTIVE_HOOK: &str = "UPDATE deliveries SET \
+     state = CASE WHEN EXISTS (SELECT 1 FROM hooks h WHERE h.id = deliveries.hook_id \
+                                                     AND h.disabled_at IS NOT NULL) \
+                  THEN 'held' ELSE 'failed' END, \
+     due_at = NULL, leased_by = NULL, lease_until = NULL, fifo_seq = NULL WHERE id = ?1";
+
+/// Releases a re-activated hook's held deliveries (for `?1`/`$1` = hook id) to be lined
+/// up in order.
+pub(crate) const RELEASE_HELD: &str = "UPDATE deliveries SET state = 'pending', due_at = NULL, \
+     fifo_seq = NULL WHERE hook_id = {hook} AND state = 'held'";
+
+/// What an update does to a hook's line and held deliveries.
+pub(crate) struct LineChange {
+    /// It stopped being FIFO or active: [`END_LINE`].
+    pub(crate) end_line: bool,
+    /// It was re-activated: [`RELEASE_HELD`], lined up in order, and its failing spell
+    /// forgotten.
+    pub(crate) reactivated: bool,
+}
+
+impl LineChange {
+    /// Applies `patch` to `hook`, saying what that changes; an active hook is disabled no
+    /// longer.
+    pub(crate) fn apply(patch: &HookPatch, hook: &mut Hook) -> Self {
+        let (was_active, was_fifo) = (
+            hook.settings.active,
+            hook.settings.config.ordering.is_fifo(),
+        );
+        patch.apply(&mut hook.settings);
+        let (active, fifo) = (
+            hook.settings.active,
+            hook.settings.config.ordering.is_fifo(),
+        );
+        if active {
+            hook.disabled = None;
+        }
+        LineChange {
+            end_line: (was_fifo && !fifo) || (was_active && !active),
+            reactivated: !was_active && active,
+        }
+    }
+}
 
 /// Ends a hook's FIFO line (for `?1`/`$1` = hook id, `?2`/`$2` = now) when the hook stops
 /// being FIFO or active: every delivery waiting in it is due at once, side by side (and,
@@ -367,9 +437,10 @@ pub(crate) fn config_extras(config: &HookConfig) -> ConfigExtras<'_> {
 pub(crate) const HOOK_COLUMNS: &str = concat!(
     "h.id, h.name, h.active, CAST(h.events AS TEXT), h.created_at, h.updated_at, \
      h.last_status, h.last_code, h.last_message, ",
-    config_columns!()
+    config_columns!(),
+    ", h.disabled_at, h.disabled_reason"
 );
-pub(crate) const HOOK_COLUMN_COUNT: usize = 20;
+pub(crate) const HOOK_COLUMN_COUNT: usize = 22;
 
 /// A hook from the [`HOOK_COLUMNS`] of a row, in `scope`.
 pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, R::Error> {
@@ -390,6 +461,13 @@ pub(crate) fn read_hook<R: Columns>(row: &R, scope: &HookScope) -> Result<Hook, 
             last_code.and_then(|code| u16::try_from(code).ok()),
             row.opt_text(8)?,
         ),
+        disabled: match (row.opt_int(20)?, row.opt_text(21)?) {
+            (Some(at), reason) => Some(Disabled {
+                at: Timestamp(at),
+                reason: reason.unwrap_or_default(),
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -407,6 +485,7 @@ pub(crate) fn created_hook(
         created_at: now,
         updated_at: now,
         last_response: LastResponse::Unused,
+        disabled: None,
     }
 }
 
@@ -484,10 +563,43 @@ pub(crate) enum LogParam {
     Text(String),
 }
 
+/// A held delivery as a delivery-log item, in [`SUMMARY_COLUMNS`]' shape: its delivery's
+/// id, its event's guid and publish time, status `held`, no response, attempt 0. (Written
+/// to read the same on both backends: typed `NULL`s and numbers, `1 = 0` for false.)
+const HELD_COLUMNS: &str = "d.id, e.guid, e.created_at, 1 = 0, CAST(0 AS BIGINT), 'held', \
+     CAST(0 AS BIGINT), e.name, e.action, d.installation_id, e.target_repository_id, \
+     CAST(NULL AS BIGINT), CAST(0 AS BIGINT), d.redelivery, CAST(NULL AS BIGINT), \
+     d.recovery_id IS NOT NULL";
+
+/// A delivery-log page's statement without its `LIMIT`, and the values of its
+/// placeholders: the hook's attempts under [`log_filter`], or, for `status=held`, its held
+/// deliveries (the cursor then counts delivery ids; the other filters do not apply).
+pub(crate) fn log_page(
+    hook_id: HookId,
+    query: &AttemptQuery,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<LogParam>) {
+    if query.status == Some(StatusClass::Held) {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id \
+             WHERE d.hook_id = {} AND d.id < {} AND d.state = 'held' ORDER BY d.id DESC",
+            placeholder(1),
+            placeholder(2)
+        );
+        let before = query.before.map_or(i64::MAX, |id| id.0);
+        return (sql, vec![LogParam::Int(hook_id.0), LogParam::Int(before)]);
+    }
+    let (filter, values) = log_filter(hook_id, query, placeholder);
+    (
+        format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_ROWS} WHERE {filter} ORDER BY a.id DESC"),
+        values,
+    )
+}
+
 /// The `WHERE` clause of a delivery-log page over [`SUMMARY_ROWS`]: only the filters the
 /// query sets are written (so each form of the statement gets a plan that uses its
 /// indexes), with `placeholder(n)` for the n-th (1-based) of the returned values.
-pub(crate) fn log_filter(
+fn log_filter(
     hook_id: HookId,
     query: &AttemptQuery,
     placeholder: impl Fn(usize) -> String,
@@ -513,7 +625,7 @@ pub(crate) fn log_filter(
         });
     }
     match query.status {
-        None => {}
+        None | Some(StatusClass::Held) => {}
         Some(StatusClass::Success) => clause.push_str(" AND a.status_code BETWEEN 200 AND 399"),
         Some(StatusClass::Failure) => {
             clause.push_str(" AND (a.status_code = 0 OR a.status_code BETWEEN 400 AND 599)")

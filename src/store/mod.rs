@@ -90,6 +90,16 @@ pub struct Hook {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_response: LastResponse,
+    /// Set while the hook is disabled by `--disable-after` (not by its owner): its events
+    /// are held until it is re-activated.
+    pub disabled: Option<Disabled>,
+}
+
+/// Why and since when a hook was disabled by `--disable-after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disabled {
+    pub at: Timestamp,
+    pub reason: String,
 }
 
 /// What an owner token may do for its owners.
@@ -366,6 +376,9 @@ pub enum StatusClass {
     Success,
     /// `status_code` 400–599, or 0 (no response).
     Failure,
+    /// Hookpost's: deliveries held while `--disable-after` has the hook disabled, not yet
+    /// attempted.
+    Held,
 }
 
 /// What made an attempt: Hookpost's `trigger`, which tells apart what GitHub's
@@ -833,6 +846,17 @@ pub trait QueueStore: Send + Sync {
 
     async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError>;
 
+    /// Disables every active hook whose attempts have all failed since `failing_since` or
+    /// earlier, at least `min_failures` of them: `active` false, `disabled_at` = `now`,
+    /// `reason`; its pending deliveries not under way are held. Returns those hooks.
+    async fn disable_failing_hooks(
+        &self,
+        failing_since: Timestamp,
+        min_failures: u32,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Vec<HookId>, StoreError>;
+
     /// Deletes up to `batch` events older than `before` with their deliveries and
     /// attempts; returns how many events went. An event with a delivery still pending
     /// (queued, leased or waiting for a retry) stays, however old: retention never drops
@@ -934,6 +958,7 @@ mod tests {
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
             last_response: LastResponse::Unused,
+            disabled: None,
         };
         let claim = ClaimedDelivery {
             id: DeliveryId(1),

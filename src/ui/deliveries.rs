@@ -30,7 +30,7 @@ const CHART_LIMIT: u32 = 5000;
 /// The log's filter and page, from the query string.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct LogView {
-    /// `failed`, `retries` or `redeliveries`; anything else is all.
+    /// `failed`, `retries`, `redeliveries` or `held`; anything else is all.
     #[serde(default)]
     filter: Option<String>,
     /// Attempts older than this id (the next page).
@@ -50,6 +50,7 @@ impl LogView {
             Some("failed") => "failed",
             Some("retries") => "retries",
             Some("redeliveries") => "redeliveries",
+            Some("held") => "held",
             _ => "all",
         }
     }
@@ -58,7 +59,11 @@ impl LogView {
         AttemptQuery {
             before,
             limit,
-            status: (self.filter() == "failed").then_some(StatusClass::Failure),
+            status: match self.filter() {
+                "failed" => Some(StatusClass::Failure),
+                "held" => Some(StatusClass::Held),
+                _ => None,
+            },
             trigger: match self.filter() {
                 "retries" => Some(Trigger::Retry),
                 "redeliveries" => Some(Trigger::Redelivery),
@@ -105,8 +110,20 @@ fn waited_for(from: Timestamp, until: Timestamp) -> String {
     }
 }
 
-/// One delivery row; it opens into the attempt's details, fetched when first opened.
+/// One delivery row; it opens into the attempt's details, fetched when first opened. A
+/// held delivery has no attempt to open.
 pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup {
+    if attempt.status == "held" {
+        return html! {
+            li.delivery.held data-id=(attempt.id) {
+                span.dot.held role="img" aria-label="Held" {}
+                span.guid { (attempt.guid) }
+                span.event { (attempt.event) }
+                span.badge title="Held while the webhook is disabled; delivered in order when it is re-enabled" { "held" }
+                time.ago datetime=(attempt.delivered_at.to_github()) title=(attempt.delivered_at.to_github()) { "published " (ago(attempt.delivered_at, now)) }
+            }
+        };
+    }
     let event = match &attempt.action {
         Some(action) => format!("{}.{action}", attempt.event),
         None => attempt.event.clone(),
@@ -216,7 +233,8 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
     let attempts = page.attempts;
     let base = path.base();
     let newest = attempts.first().map_or(0, |attempt| attempt.id.0);
-    let live = view.before.is_none();
+    // Held deliveries are listed by delivery, not attempt: no live stream of attempts.
+    let live = view.before.is_none() && view.filter() != "held";
     let recovery = match view.recovery {
         Some(id) => Some(state.core.recovery(&path.scope, path.hook_id, id).await?),
         None => None,
@@ -226,6 +244,7 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
         ("failed", "Failed"),
         ("retries", "Retries"),
         ("redeliveries", "Redeliveries"),
+        ("held", "Held"),
     ];
     Ok(html! {
         section #deliveries aria-labelledby="deliveries-title" {
@@ -259,6 +278,7 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
                         ("failed", _) => "No failed deliveries.",
                         ("retries", _) => "No automatic retries.",
                         ("redeliveries", _) => "No redeliveries.",
+                        ("held", _) => "No held deliveries: only a webhook disabled after failing for too long holds its events.",
                         _ => "No deliveries yet.",
                     }
                 }

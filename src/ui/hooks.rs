@@ -394,7 +394,19 @@ fn hook_page(
                     button type="submit" { "Ping" }
                 }
             }
-            @if !hook.settings.active {
+            @if let Some(disabled) = &hook.disabled {
+                div.warning #disabled role="status" {
+                    p {
+                        "This webhook was disabled " time datetime=(disabled.at.to_github()) title=(disabled.at.to_github()) { (disabled.at.to_github()) }
+                        ": " (disabled.reason) ". Its events are held, not lost (see "
+                        a href={(base) "?filter=held#deliveries"} { "Held" } "), and are delivered in the order they were published when you re-enable it."
+                    }
+                    form method="post" action={(base) "/enable"} {
+                        (csrf_input(&path.session))
+                        button.primary type="submit" { "Re-enable webhook" }
+                    }
+                }
+            } @else if !hook.settings.active {
                 p.warning #inactive role="status" { "This webhook is inactive: events are not delivered to it, and it is not pinged. Tick “Active” in its settings to resume." }
             }
             @for warning in warnings { p.warning role="alert" { (warning) } }
@@ -449,6 +461,20 @@ pub async fn update(
         .update_hook(&path.scope, path.hook_id, patch)
         .await?;
     Ok(Redirect::to(&path.base()).into_response())
+}
+
+/// "Re-enable webhook" on a disabled hook's page: active again, its held deliveries sent
+/// in order.
+pub async fn enable(
+    State(state): State<AppState>,
+    path: HookPath,
+    _form: SignedForm,
+) -> Result<Redirect, UiError> {
+    state
+        .core
+        .update_hook(&path.scope, path.hook_id, HookPatch::activate())
+        .await?;
+    Ok(Redirect::to(&path.base()))
 }
 
 pub async fn confirm_delete(

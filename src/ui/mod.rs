@@ -48,6 +48,10 @@ pub fn router() -> Router<AppState> {
             )
             .route(&format!("{base}/hooks/{{hook_id}}/ping"), post(hooks::ping))
             .route(
+                &format!("{base}/hooks/{{hook_id}}/enable"),
+                post(hooks::enable),
+            )
+            .route(
                 &format!("{base}/hooks/{{hook_id}}/live"),
                 get(deliveries::live),
             )

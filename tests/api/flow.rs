@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, TestApp, hook_path, spawn_delivering_app};
-use crate::receiver::TestReceiver;
+use crate::receiver::{Behaviour, TestReceiver};
 use hookpost::domain::timestamp::Timestamp;
 
 const REPO_HOOKS: &str = "/repos/acme/widgets/hooks";
@@ -353,9 +353,150 @@ async fn a_fifo_hook_receives_in_commit_order_one_at_a_time_through_failures() {
     );
 }
 
+/// A server that retries nothing and disables a hook after 1 s of failures.
+async fn spawn_disabling_app() -> TestApp {
+    spawn_delivering_app(|config| {
+        config.delivery.retry_schedule = "none".parse().unwrap();
+        config.delivery.disable_after =
+            hookpost::delivery::disable::DisableAfter(Some(std::time::Duration::from_secs(1)));
+    })
+    .await
+}
+
+/// Publishes failing pushes to the hook at `path` until `--disable-after` disables it
+/// (at most 30 s); returns the hook.
+pub async fn fail_until_disabled(app: &TestApp, path: &str) -> Value {
+    for n in 0..300 {
+        app.publish("push", "acme/widgets", json!({"failing": n}))
+            .await;
+        let hook = app.get(path, ADMIN_TOKEN).await.body;
+        if hook["disabled_at"].is_string() {
+            return hook;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the hook was never disabled");
+}
+
+/// A hook whose attempts all fail past `--disable-after` is disabled; the 100 events
+/// published meanwhile are held (listed with `?status=held` only) and nothing is sent to
+/// it; re-activated, it receives all 100, in the order they were published, one at a time.
+async fn a_disabled_hook_holds_its_events_and_gets_them_in_order_when_re_activated() {
+    let app = spawn_disabling_app().await;
+    let failing = TestReceiver::start().await;
+    failing.set(Behaviour::Status(500));
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": failing.url, "content_type": "json"}}),
+        )
+        .await;
+    let path = hook_path(REPO_HOOKS, &hook);
+    let disabled = fail_until_disabled(&app, &path).await;
+    assert_eq!(disabled["active"], false, "{disabled}");
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("every attempt failed"),
+        "{disabled}"
+    );
+    crate::schema::assert_matches("hook", &disabled);
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("hookpost_hooks_disabled_total 1"),
+        "{metrics}"
+    );
+    // Whatever was in flight when it was disabled has ended by now.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let sent_before = failing.pending().await;
+
+    for n in 0..100 {
+        app.publish("push", "acme/widgets", json!({"n": n})).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        failing.pending().await,
+        sent_before,
+        "nothing is sent while it is disabled"
+    );
+    let held = app
+        .get(
+            &format!("{path}/deliveries?status=held&per_page=100"),
+            ADMIN_TOKEN,
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.body);
+    let held = held.body.as_array().unwrap().clone();
+    assert_eq!(held.len(), 100);
+    assert!(held.iter().all(|item| item["status"] == "held"));
+    for item in &held {
+        crate::schema::assert_matches("hook-delivery-item", item);
+    }
+    let log = app.deliveries(&path).await;
+    assert!(
+        log.iter().all(|item| item["status"] != "held"),
+        "the default list has attempts only"
+    );
+
+    // Re-activated on a receiver that works: all 100, in order, one at a time.
+    let working = OrderReceiver::start([]).await;
+    let reactivated = app
+        .patch(
+            &path,
+            ADMIN_TOKEN,
+            &json!({"active": true, "config": {"url": working.url, "content_type": "json"}}),
+        )
+        .await;
+    assert_eq!(reactivated.status, StatusCode::OK);
+    assert!(reactivated.body.get("disabled_at").is_none());
+    let (accepted, most_held) = working.accepted(100).await;
+    assert_eq!(accepted, (0..100).collect::<Vec<u64>>(), "in publish order");
+    assert_eq!(most_held, 1);
+    let held = app
+        .get(&format!("{path}/deliveries?status=held"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(held.body, json!([]));
+}
+
+/// A hook its owner deactivated gets nothing held, as on GitHub: re-activated, it gets
+/// only what is published after.
+async fn a_hook_its_owner_deactivated_holds_nothing() {
+    let app = spawn_disabling_app().await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .create_hook(
+            REPO_HOOKS,
+            ADMIN_TOKEN,
+            &json!({"config": {"url": receiver.url, "content_type": "json"}}),
+        )
+        .await;
+    receiver.next_of("ping").await;
+    let path = hook_path(REPO_HOOKS, &hook);
+    app.patch(&path, ADMIN_TOKEN, &json!({"active": false}))
+        .await;
+    app.publish("push", "acme/widgets", json!({"n": 1})).await;
+    let held = app
+        .get(&format!("{path}/deliveries?status=held"), ADMIN_TOKEN)
+        .await;
+    assert_eq!(held.body, json!([]));
+    app.patch(&path, ADMIN_TOKEN, &json!({"active": true}))
+        .await;
+    app.publish("push", "acme/widgets", json!({"n": 2})).await;
+    let got = receiver.next_of("push").await;
+    let payload: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(
+        payload["n"], 2,
+        "the push of the inactive spell is not sent"
+    );
+}
+
 crate::harness::tests!(
     a_rate_limited_hook_never_gets_more_than_its_limit_and_the_log_says_who_waited,
     waiting_for_a_rate_limit_holds_no_attempt_slot,
     rate_limits_are_checked_and_refused_values_change_nothing,
     a_fifo_hook_receives_in_commit_order_one_at_a_time_through_failures,
+    a_disabled_hook_holds_its_events_and_gets_them_in_order_when_re_activated,
+    a_hook_its_owner_deactivated_holds_nothing,
 );

@@ -1042,6 +1042,49 @@ async fn the_form_sets_rate_limit_and_order_and_rows_say_which_deliveries_waited
     );
 }
 
+/// A hook disabled by `--disable-after` says so on its page, with the reason, lists its
+/// held deliveries under "Held", and "Re-enable webhook" makes it active again.
+async fn a_disabled_hook_shows_why_lists_held_deliveries_and_is_re_enabled() {
+    let app = crate::helpers::spawn_delivering_app(|config| {
+        config.delivery.retry_schedule = "none".parse().unwrap();
+        config.delivery.disable_after =
+            hookpost::delivery::disable::DisableAfter(Some(std::time::Duration::from_secs(1)));
+    })
+    .await;
+    let token = app.owner_token(&["acme"]).await;
+    let receiver = TestReceiver::start().await;
+    receiver.set(crate::receiver::Behaviour::Status(500));
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &hook_body(&receiver.url),
+        )
+        .await;
+    let api_path = format!("/repos/acme/widgets/hooks/{}", hook["id"]);
+    crate::flow::fail_until_disabled(&app, &api_path).await;
+    app.publish("push", "acme/widgets", json!({"held": true}))
+        .await;
+    let page = format!("/ui{api_path}");
+    let browser = Browser::sign_in(&app, &token).await;
+    let (_, shown) = browser.get(&page).await;
+    assert!(shown.contains("This webhook was disabled"), "{shown}");
+    assert!(shown.contains("every attempt failed"));
+    assert!(shown.contains("Re-enable webhook"));
+    let (_, held) = browser.get(&format!("{page}?filter=held")).await;
+    assert!(held.contains(r#"<li class="delivery held""#), "{held}");
+    let csrf = browser.csrf().await;
+    let enabled = browser
+        .post(&format!("{page}/enable"), &[("_csrf", csrf.as_str())])
+        .await;
+    assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
+    let hook = app.get(&api_path, &token).await.body;
+    assert_eq!(hook["active"], true);
+    assert!(hook.get("disabled_at").is_none());
+    let (_, after) = browser.get(&page).await;
+    assert!(!after.contains("This webhook was disabled"));
+}
+
 /// "Redeliver failed" on a hook's page starts a recovery and the page follows it.
 async fn failed_deliveries_are_redelivered_from_the_hook_page_with_their_progress() {
     let (app, token, receiver, hook) = a_pinged_hook(|config| {
@@ -1412,6 +1455,7 @@ async fn the_hook_page_warns_that_deliveries_will_be_blocked() {
 }
 
 crate::harness::tests!(
+    a_disabled_hook_shows_why_lists_held_deliveries_and_is_re_enabled,
     the_form_sets_rate_limit_and_order_and_rows_say_which_deliveries_waited,
     the_form_chooses_standard_webhooks_signatures,
     the_ui_explains_empty_lists_inactive_hooks_and_unknown_pages,

@@ -42,6 +42,7 @@ checks!(
     a_hooks_own_retry_schedule_is_kept_and_reaches_its_deliveries,
     a_rate_limited_hooks_claims_take_slots_once_and_put_off_the_rest,
     a_fifo_hook_has_one_delivery_due_at_a_time_in_commit_order,
+    a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_activated,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
 );
 
@@ -956,6 +957,127 @@ async fn a_fifo_hook_has_one_delivery_due_at_a_time_in_commit_order(store: Arc<d
     let patch = HookPatch::from_input(&input, &HookRules::default()).unwrap();
     store.update_hook(&repo(), created.id, patch).await.unwrap();
     assert_eq!(claim(29).await.deliveries.len(), 3, "side by side now");
+}
+
+/// Ten failed attempts since a time before the cutoff disable a hook: its pending
+/// deliveries and new events are held (listed with `status=held`, never claimed, kept by
+/// retention); re-activated, they come due one at a time in publish order.
+async fn a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_activated(
+    store: Arc<dyn Store>,
+) {
+    use hookpost::store::StatusClass;
+    let created = hook(&store, repo(), &["push"], true).await;
+    for second in 1..=10 {
+        publish(&store, at(second)).await;
+    }
+    let claimed = store
+        .claim_due("w", at(11), at(71), 9)
+        .await
+        .unwrap()
+        .deliveries;
+    assert!(
+        store
+            .disable_failing_hooks(at(0), 10, "failing", at(12))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no failure yet"
+    );
+    for (n, delivery) in claimed.iter().enumerate() {
+        let mut failed = attempt(delivery, at(11 + n as i64), false);
+        failed.next_attempt = Some(at(100));
+        store.record_attempt(failed).await.unwrap();
+    }
+    assert!(
+        store
+            .disable_failing_hooks(at(20), 10, "failing", at(21))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nine failures are not ten"
+    );
+    let last = store.claim_due("w", at(21), at(81), 10).await.unwrap();
+    store
+        .record_attempt(attempt(&last.deliveries[0], at(22), false))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .disable_failing_hooks(at(10), 10, "failing", at(23))
+            .await
+            .unwrap()
+            .is_empty(),
+        "failing since 11 s, not since 10 s"
+    );
+    let disabled = store
+        .disable_failing_hooks(at(11), 10, "every attempt failed", at(23))
+        .await
+        .unwrap();
+    assert_eq!(disabled, vec![created.id]);
+    let read = store.get_hook(&repo(), created.id).await.unwrap().unwrap();
+    assert!(!read.settings.active);
+    assert_eq!(read.disabled.unwrap().reason, "every attempt failed");
+
+    publish(&store, at(24)).await;
+    assert!(
+        store
+            .claim_due("w", at(200), at(260), 10)
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty()
+    );
+    let held = store
+        .list_attempts(
+            &repo(),
+            created.id,
+            AttemptQuery {
+                status: Some(StatusClass::Held),
+                ..everything(100)
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.len(), 10, "nine waiting for a retry and the new event");
+    assert!(held.iter().all(|item| item.status == "held"));
+    assert_eq!(
+        store.prune(at(1000), 100).await.unwrap(),
+        1,
+        "only the event whose delivery failed for good: held work is kept"
+    );
+
+    let input = HookInput {
+        active: true,
+        events: vec!["push".to_owned()],
+        url: "https://receiver.example/hook".to_owned(),
+        content_type: "form".to_owned(),
+        ..HookInput::default()
+    };
+    let patch = HookPatch::from_input(&input, &HookRules::default()).unwrap();
+    store.update_hook(&repo(), created.id, patch).await.unwrap();
+    let read = store.get_hook(&repo(), created.id).await.unwrap().unwrap();
+    assert!(read.settings.active && read.disabled.is_none());
+    let mut previous = 0;
+    for _ in 0..10 {
+        let next = store.claim_due("w", at(300), at(360), 10).await.unwrap();
+        assert_eq!(next.deliveries.len(), 1, "in order, one at a time");
+        let delivery = &next.deliveries[0];
+        assert!(delivery.event.id > previous);
+        previous = delivery.event.id;
+        store
+            .record_attempt(attempt(delivery, at(300), true))
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .claim_due("w", at(300), at(360), 10)
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty()
+    );
 }
 
 async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn Store>) {

@@ -204,8 +204,12 @@ async fn fan_out(
         repository_ids,
         account_ids,
     } = shared;
+    // A hook disabled by `--disable-after` (not by its owner) gets its deliveries held.
+    const SUBSCRIBED: &str = "(h.active OR h.disabled_at IS NOT NULL)
+                              AND h.events ?| ARRAY[e.name, '*']";
+    const STATE: &str = "CASE WHEN h.active THEN 'pending' ELSE 'held' END";
     // A FIFO hook's delivery waits without a due time until it has its place in line.
-    const DUE: &str = "CASE WHEN h.ordering = 'fifo' THEN NULL ELSE $5::bigint END";
+    const DUE: &str = "CASE WHEN NOT h.active OR h.ordering = 'fifo' THEN NULL ELSE $5::bigint END";
     let queued = all(
         db,
         &format!(
@@ -214,19 +218,19 @@ async fn fan_out(
                  AS e(event_id, name, repository_id, account_id))
          INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state,
                                  due_at)
-         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', {DUE}
+         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, {STATE}, {DUE}
          FROM e JOIN hooks h ON h.repository_id = e.repository_id
-         WHERE h.active AND h.events ?| ARRAY[e.name, '*']
+         WHERE {SUBSCRIBED}
          UNION ALL
-         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, 'pending', {DUE}
+         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, {STATE}, {DUE}
          FROM e JOIN hooks h ON h.organization_id = e.account_id
-         WHERE h.active AND h.events ?| ARRAY[e.name, '*']
+         WHERE {SUBSCRIBED}
          UNION ALL
-         SELECT e.event_id, h.id, i.id, TRUE, FALSE, 'pending', {DUE}
+         SELECT e.event_id, h.id, i.id, TRUE, FALSE, {STATE}, {DUE}
          FROM e JOIN installations i ON i.account_id = e.account_id
                 JOIN hooks h ON h.app_id = i.app_id
-         WHERE h.active AND h.events ?| ARRAY[e.name, '*']
-         RETURNING event_id, hook_id, due_at IS NULL"
+         WHERE {SUBSCRIBED}
+         RETURNING event_id, hook_id, state = 'pending' AND due_at IS NULL"
         ),
         &[&event_ids, &names, &repository_ids, &account_ids, &now.0],
     )
@@ -239,7 +243,7 @@ async fn fan_out(
             fifo_hooks.push(row.try_get(1)?);
         }
     }
-    line_up(db, &fifo_hooks, now).await?;
+    line_up(db, &fifo_hooks, now, false).await?;
     Ok(event_ids
         .iter()
         .map(|id| counts.get(id).copied().unwrap_or(0))
@@ -350,7 +354,7 @@ pub(super) async fn queue_once(
         &[&event_id, &hook_id, &installation_id, &redelivery, &now.0],
     )
     .await?;
-    line_up(db, &[hook_id], now).await
+    line_up(db, &[hook_id], now, false).await
 }
 
 pub(super) async fn publish_to_hook(
@@ -427,7 +431,7 @@ pub(super) async fn prune(
         "DELETE FROM events WHERE id IN
            (SELECT e.id FROM events e WHERE e.created_at < $1
               AND NOT EXISTS (SELECT 1 FROM deliveries d
-                              WHERE d.event_id = e.id AND d.state = 'pending')
+                              WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))
             ORDER BY e.created_at LIMIT $2)",
         &[&before.0, &i64::from(batch)],
     )

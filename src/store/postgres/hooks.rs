@@ -2,14 +2,16 @@
 
 use deadpool_postgres::GenericClient;
 
+use super::line::line_up;
+
 use super::{all, exec, one, opt};
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, end_line,
-    login, read_hook, scope_from_names,
+    HOOK_COLUMN_COUNT, HOOK_COLUMNS, LineChange, RELEASE_HELD, ScopeRow, config_extras, corrupt,
+    created_hook, end_line, login, read_hook, scope_from_names,
 };
 use crate::store::{Hook, HookId, HookPage, HookUpdate, Page, StoreError};
 
@@ -296,7 +298,7 @@ pub(super) async fn update(
     let Some(mut hook) = get_in(db, &scope_row, id).await? else {
         return Ok(HookUpdate::Missing);
     };
-    patch.apply(&mut hook.settings);
+    let change = LineChange::apply(patch, &mut hook);
     if let Some(rule) = hook.settings.config.signature_problem() {
         return Ok(HookUpdate::Refused(rule));
     }
@@ -310,7 +312,9 @@ pub(super) async fn update(
                           secret = $6, insecure_ssl = $7, headers = $8, signature = $9,
                           previous_secret = $10, previous_secret_expires_at = $11,
                           updated_at = $12, retry_schedule = $13, rate_limit = $14,
-                          ordering = $15
+                          ordering = $15, disabled_at = $16, disabled_reason = $17,
+                          failing_since = CASE WHEN $18 THEN NULL ELSE failing_since END,
+                          failures = CASE WHEN $18 THEN 0 ELSE failures END
          WHERE id = $1",
         &[
             &id,
@@ -328,16 +332,27 @@ pub(super) async fn update(
             &extras.retry_schedule,
             &extras.rate_limit,
             &extras.ordering,
+            &hook.disabled.as_ref().map(|disabled| disabled.at.0),
+            &hook
+                .disabled
+                .as_ref()
+                .map(|disabled| disabled.reason.as_str()),
+            &change.reactivated,
         ],
     )
     .await?;
-    if !(settings.active && config.ordering.is_fifo()) {
+    if change.end_line {
         exec(
             db,
             &end_line(|n| format!("${n}")),
             &[&id, &hook.updated_at.0],
         )
         .await?;
+    }
+    if change.reactivated {
+        // What was held while it was disabled goes now, in the order it was published.
+        exec(db, &RELEASE_HELD.replace("{hook}", "$1"), &[&id]).await?;
+        line_up(db, &[id], hook.updated_at, true).await?;
     }
     Ok(HookUpdate::Updated(Box::new(hook)))
 }

@@ -13,11 +13,13 @@ use crate::store::{HookId, StoreError};
 /// their places in their hooks' lines, in event order; the first is due at `now` when its
 /// line was empty. Each hook's row is locked first and stays locked until the commit, so
 /// places follow commit order whichever transaction drew its ids first. A hook that is no
-/// longer FIFO gets them due at once.
+/// longer FIFO gets them due at once, unless `in_order` (deliveries held while it was
+/// disabled, which go in order whatever it is).
 pub(super) async fn line_up(
     db: &impl GenericClient,
     hook_ids: &[HookId],
     now: Timestamp,
+    in_order: bool,
 ) -> Result<(), StoreError> {
     let mut hooks = hook_ids.to_vec();
     hooks.sort_unstable();
@@ -25,8 +27,8 @@ pub(super) async fn line_up(
     for hook_id in hooks {
         let last: Option<i64> = opt(
             db,
-            "SELECT fifo_next FROM hooks WHERE id = $1 AND ordering = 'fifo' FOR UPDATE",
-            &[&hook_id],
+            "SELECT fifo_next FROM hooks WHERE id = $1 AND (ordering = 'fifo' OR $2) FOR UPDATE",
+            &[&hook_id, &in_order],
         )
         .await?
         .map(|row| row.try_get(0))

@@ -12,7 +12,7 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
 use crate::store::columns::headers_from_json;
 use crate::store::columns::{
-    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_filter, read_summary,
+    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_page, read_summary,
 };
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
@@ -25,13 +25,9 @@ pub(super) async fn list_attempts(
     if !exists(db, scope, hook_id).await? {
         return Ok(None);
     }
-    let (filter, mut values) = log_filter(hook_id, &query, |n| format!("${n}"));
+    let (page, mut values) = log_page(hook_id, &query, |n| format!("${n}"));
     values.push(LogParam::Int(i64::from(query.limit)));
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_ROWS} WHERE {filter}
-         ORDER BY a.id DESC LIMIT ${}",
-        values.len()
-    );
+    let sql = format!("{page} LIMIT ${}", values.len());
     let values: Vec<Box<dyn ToSql + Sync + Send>> = values
         .into_iter()
         .map(|value| -> Box<dyn ToSql + Sync + Send> {

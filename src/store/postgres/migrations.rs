@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0007_recoveries.sql"),
     include_str!("../../../migrations/postgres/0008_rate_limits.sql"),
     include_str!("../../../migrations/postgres/0009_fifo_hooks.sql"),
+    include_str!("../../../migrations/postgres/0010_auto_disable.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.

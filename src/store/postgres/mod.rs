@@ -496,6 +496,18 @@ impl QueueStore for PostgresStore {
         queue::postpone_hooks(&client, &hooks, now).await
     }
 
+    async fn disable_failing_hooks(
+        &self,
+        failing_since: Timestamp,
+        min_failures: u32,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Vec<HookId>, StoreError> {
+        // Not one transaction: a claim holds what a crash between the two leaves pending.
+        let client = self.client(&self.relaxed).await?;
+        queue::disable_failing_hooks(&client, failing_since, min_failures, reason, now).await
+    }
+
     async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
         let client = self.client(&self.relaxed).await?;
         queue::stats(&client, now).await

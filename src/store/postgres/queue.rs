@@ -18,8 +18,8 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    BUSIEST_HOOKS_QUERY, CONFIG_COLUMNS, age_seconds, headers_json, hook_backlog,
-    last_response_columns, read_config, state_after,
+    BUSIEST_HOOKS_QUERY, CANCEL_FOR_INACTIVE_HOOK, CONFIG_COLUMNS, HOLD_PENDING, age_seconds,
+    disable_failing, headers_json, hook_backlog, last_response_columns, read_config, state_after,
 };
 use crate::store::throttle;
 use crate::store::{
@@ -151,9 +151,7 @@ pub(super) async fn claim_due(
     if !cancelled.is_empty() {
         exec(
             db,
-            "UPDATE deliveries SET state = 'failed', due_at = NULL, leased_by = NULL,
-                                   lease_until = NULL
-             WHERE id = ANY($1)",
+            &CANCEL_FOR_INACTIVE_HOOK.replace("id = ?1", "id = ANY($1)"),
             &[&cancelled],
         )
         .await?;
@@ -325,6 +323,27 @@ pub(super) async fn record_attempts(
     }
     // Each hook's latest attempt in the batch sets its last_response; most repeat the
     // previous outcome, and then the hook's row is neither written nor locked.
+    // Each hook's failing spell: its failed attempts after its last success in the batch,
+    // and whether a success ended the spell it had.
+    #[derive(Default)]
+    struct Spell {
+        reset: bool,
+        first_failure: Option<i64>,
+        failures: i64,
+    }
+    let mut spells: HashMap<HookId, Spell> = HashMap::new();
+    for attempt in attempts {
+        let spell = spells.entry(attempt.hook_id).or_default();
+        if attempt.succeeded {
+            *spell = Spell {
+                reset: true,
+                ..Spell::default()
+            };
+        } else {
+            spell.first_failure.get_or_insert(attempt.delivered_at.0);
+            spell.failures += 1;
+        }
+    }
     let mut latest: HashMap<HookId, &AttemptRecord> = HashMap::new();
     for attempt in attempts {
         latest.insert(attempt.hook_id, attempt);
@@ -333,22 +352,45 @@ pub(super) async fn record_attempts(
     let mut last_statuses = Vec::with_capacity(latest.len());
     let mut last_codes: Vec<Option<i64>> = Vec::with_capacity(latest.len());
     let mut last_messages = Vec::with_capacity(latest.len());
+    let mut resets = Vec::with_capacity(latest.len());
+    let mut first_failures: Vec<Option<i64>> = Vec::with_capacity(latest.len());
+    let mut failures = Vec::with_capacity(latest.len());
     for (hook_id, attempt) in &latest {
         let (status, code, message) = last_response_columns(attempt);
+        let spell = &spells[hook_id];
         hooks.push(*hook_id);
         last_statuses.push(status);
         last_codes.push(code.map(i64::from));
         last_messages.push(message);
+        resets.push(spell.reset);
+        first_failures.push(spell.first_failure);
+        failures.push(spell.failures);
     }
+    // Most batches repeat each hook's previous outcome: then its row is neither written nor
+    // locked, unless a failure is counted (or a success ends a failing spell).
     exec(
         db,
-        "UPDATE hooks h SET last_status = l.status, last_code = l.code, last_message = l.message
-         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[])
-              AS l(id, status, code, message)
+        "UPDATE hooks h SET last_status = l.status, last_code = l.code, last_message = l.message,
+                            failing_since = CASE WHEN l.reset THEN l.first_failure
+                                                 ELSE coalesce(h.failing_since, l.first_failure) END,
+                            failures = CASE WHEN l.reset THEN l.failures
+                                            ELSE h.failures + l.failures END
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::boolean[],
+                     $6::bigint[], $7::bigint[])
+              AS l(id, status, code, message, reset, first_failure, failures)
          WHERE h.id = l.id
            AND (h.last_status IS DISTINCT FROM l.status OR h.last_code IS DISTINCT FROM l.code
-                OR h.last_message IS DISTINCT FROM l.message)",
-        &[&hooks, &last_statuses, &last_codes, &last_messages],
+                OR h.last_message IS DISTINCT FROM l.message OR l.failures > 0
+                OR (l.reset AND h.failing_since IS NOT NULL))",
+        &[
+            &hooks,
+            &last_statuses,
+            &last_codes,
+            &last_messages,
+            &resets,
+            &first_failures,
+            &failures,
+        ],
     )
     .await?;
     Ok(())
@@ -472,6 +514,28 @@ pub(super) async fn release(
     )
     .await?;
     Ok(())
+}
+
+pub(super) async fn disable_failing_hooks(
+    db: &impl GenericClient,
+    failing_since: Timestamp,
+    min_failures: u32,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Vec<HookId>, StoreError> {
+    let disabled: Vec<HookId> = all(
+        db,
+        &disable_failing(|n| format!("${n}"), "false"),
+        &[&failing_since.0, &i64::from(min_failures), &reason, &now.0],
+    )
+    .await?
+    .iter()
+    .map(|row| row.try_get(0))
+    .collect::<Result<_, _>>()?;
+    for hook_id in &disabled {
+        exec(db, &HOLD_PENDING.replace("{hook}", "$1"), &[hook_id]).await?;
+    }
+    Ok(disabled)
 }
 
 pub(super) async fn postpone_hooks(

@@ -65,7 +65,7 @@ pub(super) async fn start(
     )
     .await?;
     // A FIFO hook's redeliveries join the back of its line.
-    line_up(db, &[hook_id], now).await?;
+    line_up(db, &[hook_id], now, false).await?;
     exec(
         db,
         "UPDATE recoveries SET queued = $2 WHERE id = $1",

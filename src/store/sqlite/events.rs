@@ -125,11 +125,14 @@ fn fan_out(
     // `events` is a JSON array of names made of [a-z_] or `*`, so a quoted name occurs in
     // its text exactly when the hook subscribes to it. (A `json_each` test with a bound
     // parameter made SQLite re-prepare the statement on every run.)
-    const SUBSCRIBED: &str = "h.active AND (instr(h.events, char(34) || ?3 || char(34)) > 0
-                                  OR instr(h.events, char(34, 42, 34)) > 0)";
+    // A hook disabled by `--disable-after` (not by its owner) gets its deliveries held.
+    const SUBSCRIBED: &str = "(h.active OR h.disabled_at IS NOT NULL)
+                              AND (instr(h.events, char(34) || ?3 || char(34)) > 0
+                                   OR instr(h.events, char(34, 42, 34)) > 0)";
+    const STATE: &str = "CASE WHEN h.active THEN 'pending' ELSE 'held' END";
     // A FIFO hook's delivery waits without a due time until it has its place in line.
-    const DUE: &str = "CASE WHEN h.ordering = 'fifo' THEN NULL ELSE ?2 END";
-    const QUEUED: &str = "RETURNING hook_id, due_at IS NULL";
+    const DUE: &str = "CASE WHEN NOT h.active OR h.ordering = 'fifo' THEN NULL ELSE ?2 END";
+    const QUEUED: &str = "RETURNING hook_id, state = 'pending' AND due_at IS NULL";
     let mut queued = 0;
     let mut fifo_hooks: Vec<HookId> = Vec::new();
     let mut collect = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
@@ -142,7 +145,7 @@ fn fan_out(
     if let Some(repository_id) = scope.repository_id {
         let mut statement = conn.prepare_cached(&format!(
             "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
-             SELECT ?1, h.id, 1, 0, 'pending', {DUE} FROM hooks h
+             SELECT ?1, h.id, 1, 0, {STATE}, {DUE} FROM hooks h
              WHERE h.repository_id = ?4 AND {SUBSCRIBED} {QUEUED}"
         ))?;
         let mut rows = statement.query(params![event_id, now.0, name, repository_id])?;
@@ -153,7 +156,7 @@ fn fan_out(
     if let Some(account_id) = scope.account_id {
         let mut statement = conn.prepare_cached(&format!(
             "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, due_at)
-             SELECT ?1, h.id, 1, 0, 'pending', {DUE} FROM hooks h
+             SELECT ?1, h.id, 1, 0, {STATE}, {DUE} FROM hooks h
              WHERE h.organization_id = ?4 AND {SUBSCRIBED} {QUEUED}"
         ))?;
         let mut rows = statement.query(params![event_id, now.0, name, account_id])?;
@@ -170,7 +173,7 @@ fn fan_out(
             let mut statement = conn.prepare_cached(&format!(
                 "INSERT INTO deliveries (event_id, hook_id, installation_id, retry,
                                          redelivery, state, due_at)
-                 SELECT ?1, h.id, ?5, 1, 0, 'pending', {DUE} FROM hooks h
+                 SELECT ?1, h.id, ?5, 1, 0, {STATE}, {DUE} FROM hooks h
                  WHERE h.app_id = ?4 AND {SUBSCRIBED} {QUEUED}"
             ))?;
             let mut rows =
@@ -180,7 +183,7 @@ fn fan_out(
             }
         }
     }
-    line_up(conn, &fifo_hooks, now)?;
+    line_up(conn, &fifo_hooks, now, false)?;
     Ok(queued)
 }
 
@@ -252,7 +255,7 @@ pub(super) fn queue_once(
          FROM hooks WHERE id = ?2",
     )?
     .execute(params![event_id, hook_id, installation_id, redelivery, now.0])?;
-    line_up(conn, &[hook_id], now)
+    line_up(conn, &[hook_id], now, false)
 }
 
 pub(super) fn publish_to_hook(
@@ -323,7 +326,7 @@ pub(super) fn prune(conn: &Connection, before: Timestamp, batch: u32) -> Result<
             "DELETE FROM events WHERE id IN
                (SELECT e.id FROM events e WHERE e.created_at < ?1
                   AND NOT EXISTS (SELECT 1 FROM deliveries d
-                                  WHERE d.event_id = e.id AND d.state = 'pending')
+                                  WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))
                 ORDER BY e.created_at LIMIT ?2)",
         )?
         .execute(params![before.0, batch])?;

@@ -1,5 +1,6 @@
 //! Hook rows and the repositories, organizations and apps they hang from.
 
+use super::line::line_up;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
@@ -7,8 +8,8 @@ use crate::domain::names::{Login, RepoName};
 use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    HOOK_COLUMN_COUNT, HOOK_COLUMNS, ScopeRow, config_extras, corrupt, created_hook, end_line,
-    read_hook, scope_from_names,
+    HOOK_COLUMN_COUNT, HOOK_COLUMNS, LineChange, RELEASE_HELD, ScopeRow, config_extras, corrupt,
+    created_hook, end_line, read_hook, scope_from_names,
 };
 use crate::store::{Hook, HookId, HookPage, HookUpdate, Page, StoreError};
 
@@ -244,7 +245,7 @@ pub(super) fn update(
     let Some(mut hook) = get_in(conn, &scope_row, id)? else {
         return Ok(HookUpdate::Missing);
     };
-    patch.apply(&mut hook.settings);
+    let change = LineChange::apply(patch, &mut hook);
     if let Some(rule) = hook.settings.config.signature_problem() {
         return Ok(HookUpdate::Refused(rule));
     }
@@ -256,7 +257,10 @@ pub(super) fn update(
         "UPDATE hooks SET active = ?2, events = ?3, url = ?4, content_type = ?5, secret = ?6,
                           insecure_ssl = ?7, headers = ?8, signature = ?9, previous_secret = ?10,
                           previous_secret_expires_at = ?11, updated_at = ?12,
-                          retry_schedule = ?13, rate_limit = ?14, ordering = ?15
+                          retry_schedule = ?13, rate_limit = ?14, ordering = ?15,
+                          disabled_at = ?16, disabled_reason = ?17,
+                          failing_since = CASE WHEN ?18 THEN NULL ELSE failing_since END,
+                          failures = CASE WHEN ?18 THEN 0 ELSE failures END
          WHERE id = ?1",
     )?
     .execute(params![
@@ -275,10 +279,21 @@ pub(super) fn update(
         extras.retry_schedule,
         extras.rate_limit,
         extras.ordering,
+        hook.disabled.as_ref().map(|disabled| disabled.at.0),
+        hook.disabled
+            .as_ref()
+            .map(|disabled| disabled.reason.as_str()),
+        change.reactivated,
     ])?;
-    if !(settings.active && config.ordering.is_fifo()) {
+    if change.end_line {
         conn.prepare_cached(&end_line(|n| format!("?{n}")))?
             .execute(params![id, hook.updated_at.0])?;
+    }
+    if change.reactivated {
+        // What was held while it was disabled goes now, in the order it was published.
+        conn.prepare_cached(&RELEASE_HELD.replace("{hook}", "?1"))?
+            .execute([id])?;
+        line_up(conn, &[id], hook.updated_at, true)?;
     }
     Ok(HookUpdate::Updated(Box::new(hook)))
 }

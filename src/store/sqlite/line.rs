@@ -10,11 +10,13 @@ use crate::store::{HookId, StoreError};
 
 /// Gives the new deliveries of FIFO hooks among `hook_ids` (inserted without a due time)
 /// their places in their hooks' lines, in event order; the first is due at `now` when its
-/// line was empty. A hook that is no longer FIFO gets them due at once.
+/// line was empty. A hook that is no longer FIFO gets them due at once, unless
+/// `in_order` (deliveries held while it was disabled, which go in order whatever it is).
 pub(super) fn line_up(
     conn: &Connection,
     hook_ids: &[HookId],
     now: Timestamp,
+    in_order: bool,
 ) -> Result<(), StoreError> {
     let mut hooks = hook_ids.to_vec();
     hooks.sort_unstable();
@@ -35,10 +37,11 @@ pub(super) fn line_up(
         // The places handed out, if the hook is still FIFO.
         let last: Option<i64> = conn
             .prepare_cached(
-                "UPDATE hooks SET fifo_next = fifo_next + ?2 WHERE id = ?1 AND ordering = 'fifo'
+                "UPDATE hooks SET fifo_next = fifo_next + ?2
+                 WHERE id = ?1 AND (ordering = 'fifo' OR ?3)
                  RETURNING fifo_next",
             )?
-            .query_row(params![hook_id, count], |row| row.get(0))
+            .query_row(params![hook_id, count, in_order], |row| row.get(0))
             .optional()?;
         let Some(last) = last else {
             let mut due = conn.prepare_cached("UPDATE deliveries SET due_at = ?2 WHERE id = ?1")?;

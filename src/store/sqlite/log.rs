@@ -11,7 +11,7 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
 use crate::store::columns::headers_from_json;
 use crate::store::columns::{
-    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_filter, read_summary,
+    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_page, read_summary,
 };
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
@@ -24,7 +24,7 @@ pub(super) fn list_attempts(
     if !hook_exists(conn, scope, hook_id)? {
         return Ok(None);
     }
-    let (filter, mut values) = log_filter(hook_id, &query, |n| format!("?{n}"));
+    let (page, mut values) = log_page(hook_id, &query, |n| format!("?{n}"));
     values.push(LogParam::Int(i64::from(query.limit)));
     let limit = values.len();
     let values: Vec<Value> = values
@@ -35,10 +35,7 @@ pub(super) fn list_attempts(
         })
         .collect();
     let attempts = conn
-        .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_ROWS} WHERE {filter}
-             ORDER BY a.id DESC LIMIT ?{limit}"
-        ))?
+        .prepare_cached(&format!("{page} LIMIT ?{limit}"))?
         .query_map(params_from_iter(values), |row| read_summary(row))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(attempts))

@@ -457,6 +457,21 @@ impl QueueStore for SqliteStore {
             .await
     }
 
+    async fn disable_failing_hooks(
+        &self,
+        failing_since: Timestamp,
+        min_failures: u32,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Vec<HookId>, StoreError> {
+        let reason = reason.to_owned();
+        self.writer
+            .write_relaxed(move |conn| {
+                queue::disable_failing_hooks(conn, failing_since, min_failures, &reason, now)
+            })
+            .await
+    }
+
     async fn queue_stats(&self, now: Timestamp) -> Result<QueueStats, StoreError> {
         self.readers.read(move |conn| queue::stats(conn, now)).await
     }

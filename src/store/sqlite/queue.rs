@@ -18,8 +18,8 @@ use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    BUSIEST_HOOKS_QUERY, CONFIG_COLUMNS, age_seconds, headers_json, hook_backlog,
-    last_response_columns, read_config, state_after,
+    BUSIEST_HOOKS_QUERY, CANCEL_FOR_INACTIVE_HOOK, CONFIG_COLUMNS, HOLD_PENDING, age_seconds,
+    disable_failing, headers_json, hook_backlog, last_response_columns, read_config, state_after,
 };
 use crate::store::throttle;
 use crate::store::{
@@ -124,13 +124,10 @@ pub(super) fn claim_due(
             }
         };
         let Some(target) = target else {
-            // The hook was deactivated after the event was queued: nothing to send.
-            conn.prepare_cached(
-                "UPDATE deliveries SET state = 'failed', due_at = NULL, leased_by = NULL,
-                                       lease_until = NULL
-                 WHERE id = ?1",
-            )?
-            .execute([row.id])?;
+            // The hook was deactivated after the event was queued: nothing to send, or,
+            // if `--disable-after` disabled it, held until it is re-activated.
+            conn.prepare_cached(CANCEL_FOR_INACTIVE_HOOK)?
+                .execute([row.id])?;
             continue;
         };
         let event = match events.get(&row.event_id) {
@@ -250,13 +247,25 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
         line::advance(conn, attempt.hook_id, attempt.delivered_at)?;
     }
     let (status, code, message) = last_response_columns(attempt);
-    // Most attempts repeat the previous outcome: then the hook's row is left unwritten.
+    // Most attempts repeat the previous outcome: then the hook's row is left unwritten,
+    // unless a failure is counted (or a success ends a failing spell).
     conn.prepare_cached(
-        "UPDATE hooks SET last_status = ?2, last_code = ?3, last_message = ?4
+        "UPDATE hooks SET last_status = ?2, last_code = ?3, last_message = ?4,
+                          failing_since = CASE WHEN ?5 THEN NULL
+                                               ELSE coalesce(failing_since, ?6) END,
+                          failures = CASE WHEN ?5 THEN 0 ELSE failures + 1 END
          WHERE id = ?1
-           AND (last_status IS NOT ?2 OR last_code IS NOT ?3 OR last_message IS NOT ?4)",
+           AND (last_status IS NOT ?2 OR last_code IS NOT ?3 OR last_message IS NOT ?4
+                OR NOT ?5 OR failing_since IS NOT NULL)",
     )?
-    .execute(params![attempt.hook_id, status, code, message])?;
+    .execute(params![
+        attempt.hook_id,
+        status,
+        code,
+        message,
+        attempt.succeeded,
+        attempt.delivered_at.0
+    ])?;
     Ok(())
 }
 
@@ -321,6 +330,27 @@ pub(super) fn release(
         statement.execute(params![id, worker, due_at.0])?;
     }
     Ok(())
+}
+
+pub(super) fn disable_failing_hooks(
+    conn: &Connection,
+    failing_since: Timestamp,
+    min_failures: u32,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Vec<HookId>, StoreError> {
+    let disabled: Vec<HookId> = conn
+        .prepare_cached(&disable_failing(|n| format!("?{n}"), "0"))?
+        .query_map(
+            params![failing_since.0, min_failures, reason, now.0],
+            |row| row.get(0),
+        )?
+        .collect::<Result<_, _>>()?;
+    let mut hold = conn.prepare_cached(&HOLD_PENDING.replace("{hook}", "?1"))?;
+    for hook_id in &disabled {
+        hold.execute([hook_id])?;
+    }
+    Ok(disabled)
 }
 
 pub(super) fn postpone_hooks(

@@ -52,7 +52,7 @@ pub(super) fn start(
             id
         ])?;
     // A FIFO hook's redeliveries join the back of its line.
-    line_up(conn, &[hook_id], now)?;
+    line_up(conn, &[hook_id], now, false)?;
     conn.prepare_cached("UPDATE recoveries SET queued = ?2 WHERE id = ?1")?
         .execute(params![id, i64::try_from(queued).unwrap_or(i64::MAX)])?;
     Ok(match get(conn, hook_id, id)? {
