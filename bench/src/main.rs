@@ -16,6 +16,10 @@
 //! - `rate-limit`: `--limited-events` events queued for owner A's hook limited to `--limit`
 //!   deliveries/s, then the `throughput` load on owner B's unlimited hook beside it: B's
 //!   deliveries/s (compare with `--limited-events 0`, interleaved) and the rate A received.
+//! - `fifo`: `--events` events published one after the other (so commit order is publish
+//!   order; round-robin over `--nodes`) to a FIFO hook whose receiver fails `--fail-per-mille`
+//!   of first attempts at random, retry schedule `--fifo-retry`: whether every event was
+//!   accepted in commit order, one request at a time, and how long it took.
 
 mod measure;
 mod publisher;
@@ -30,8 +34,8 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 
 use measure::{Percentiles, ProcessUsage};
-use publisher::Publisher;
-use receiver::{Blackhole, Receiver};
+use publisher::{BENCH_REPOSITORY, Publisher};
+use receiver::{Blackhole, OrderedReceiver, Receiver};
 use server::Nodes;
 use storage::Storage;
 
@@ -42,6 +46,7 @@ enum Scenario {
     Latency,
     Hostile,
     RateLimit,
+    Fifo,
 }
 
 #[derive(Parser, Debug)]
@@ -83,6 +88,12 @@ struct Args {
     /// The limited hook's `rate_limit`, deliveries per second (rate-limit).
     #[arg(long, default_value_t = 50)]
     limit: u32,
+    /// Per mille of first attempts the receiver fails (fifo).
+    #[arg(long, default_value_t = 200)]
+    fail_per_mille: u64,
+    /// The FIFO hook's `retry_schedule` (fifo).
+    #[arg(long, default_value = "1s")]
+    fifo_retry: String,
 }
 
 #[tokio::main]
@@ -116,6 +127,7 @@ async fn main() {
         Scenario::Latency => latency(&args, &storage).await,
         Scenario::Hostile => hostile(&args, &storage).await,
         Scenario::RateLimit => rate_limit(&args, &storage).await,
+        Scenario::Fifo => fifo(&args, &storage).await,
     }
     storage.remove().await;
 }
@@ -345,12 +357,16 @@ async fn rate_limit(args: &Args, storage: &Storage) {
         limited.wait_for(args.limited_events as u64, wait).await;
         let arrivals = limited.arrivals();
         let span = arrivals[arrivals.len() - 1].duration_since(arrivals[0]);
-        // After the first second's burst, the most that arrived in any one second.
-        let busiest = arrivals
+        // After the first second (the burst), the most that arrived in any one second.
+        let after_burst: Vec<Instant> = arrivals
             .iter()
+            .copied()
             .filter(|at| at.duration_since(arrivals[0]) >= Duration::from_secs(1))
+            .collect();
+        let busiest = after_burst
+            .iter()
             .map(|at| {
-                arrivals
+                after_burst
                     .iter()
                     .filter(|other| {
                         **other <= *at && at.duration_since(**other) < Duration::from_secs(1)
@@ -365,6 +381,51 @@ async fn rate_limit(args: &Args, storage: &Storage) {
             span.as_secs_f64(),
             arrivals.len() as f64 / span.as_secs_f64()
         );
+    }
+    server.stop().await;
+}
+
+async fn fifo(args: &Args, storage: &Storage) {
+    let receiver = OrderedReceiver::start(args.fail_per_mille).await;
+    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
+    server
+        .first()
+        .create_hook_with(
+            BENCH_REPOSITORY,
+            serde_json::json!({"url": receiver.url(), "content_type": "json",
+                               "ordering": "fifo", "retry_schedule": args.fifo_retry}),
+        )
+        .await;
+    let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
+    let started = Instant::now();
+    // One at a time: each is committed before the next is published.
+    publisher.publish_all(args.events, 1).await;
+    let published_in = started.elapsed();
+    let limit = Duration::from_secs(120 + args.events as u64 * 2);
+    let (accepted, first_failures, most_held) = receiver.accepted(args.events, limit).await;
+    let took = started.elapsed();
+    let in_order = accepted.iter().copied().eq(0..args.events as u64);
+    println!(
+        "scenario: fifo, {} events published one after the other over {} node(s) in {:.2} s; {} per mille of first attempts fail, retry schedule {}",
+        args.events,
+        args.nodes,
+        published_in.as_secs_f64(),
+        args.fail_per_mille,
+        args.fifo_retry
+    );
+    println!(
+        "accepted {} of {} in {:.1} s; first attempts failed: {first_failures}; in commit order: {}; most requests at once: {most_held}",
+        accepted.len(),
+        args.events,
+        took.as_secs_f64(),
+        if in_order { "yes" } else { "NO" },
+    );
+    if !in_order {
+        let first_wrong = accepted
+            .iter()
+            .enumerate()
+            .find(|(index, n)| *index as u64 != **n);
+        println!("first out of order: {first_wrong:?}");
     }
     server.stop().await;
 }

@@ -183,3 +183,140 @@ impl Blackhole {
         self.accepted.load(Ordering::SeqCst)
     }
 }
+
+/// A receiver for ordered delivery: fails the first attempt of a random share of events
+/// (a fixed-seed generator, so runs compare), and records the order in which events were
+/// first accepted and the most requests it held at once.
+pub struct OrderedReceiver {
+    address: SocketAddr,
+    state: Arc<Mutex<Ordered>>,
+    arrived: Arc<Notify>,
+}
+
+struct Ordered {
+    /// Per mille of first attempts answered 500.
+    fail_per_mille: u64,
+    rng: u64,
+    seen: std::collections::HashSet<u64>,
+    first_failures: u64,
+    accepted: Vec<u64>,
+    holding: usize,
+    most_held: usize,
+}
+
+impl Ordered {
+    /// xorshift64: enough randomness for choosing failures, no dependency.
+    fn next_random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// The status for a request carrying `n` (pings and others pass).
+    fn answer(&mut self, n: Option<u64>) -> u16 {
+        self.holding -= 1;
+        let Some(n) = n else { return 200 };
+        if self.seen.insert(n) && self.next_random() % 1000 < self.fail_per_mille {
+            self.first_failures += 1;
+            return 500;
+        }
+        self.accepted.push(n);
+        200
+    }
+}
+
+/// The `"n":<number>` the publisher wrote in the payload.
+fn sequence(body: &[u8]) -> Option<u64> {
+    let start = body.windows(4).position(|w| w == b"\"n\":")? + 4;
+    let digits = body[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&body[start..start + digits])
+        .ok()?
+        .parse()
+        .ok()
+}
+
+impl OrderedReceiver {
+    pub async fn start(fail_per_mille: u64) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("the receiver binds");
+        let address = listener.local_addr().expect("a local address");
+        let state = Arc::new(Mutex::new(Ordered {
+            fail_per_mille,
+            rng: 0x9E37_79B9_7F4A_7C15,
+            seen: std::collections::HashSet::new(),
+            first_failures: 0,
+            accepted: Vec::new(),
+            holding: 0,
+            most_held: 0,
+        }));
+        let arrived = Arc::new(Notify::new());
+        let (shared, notify) = (state.clone(), arrived.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (state, notify) = (shared.clone(), notify.clone());
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                            let (state, notify) = (state.clone(), notify.clone());
+                            async move {
+                                {
+                                    let mut state = state.lock().unwrap();
+                                    state.holding += 1;
+                                    state.most_held = state.most_held.max(state.holding);
+                                }
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                let status = state.lock().unwrap().answer(sequence(&body));
+                                notify.notify_waiters();
+                                let mut response = hyper::Response::new(Empty::<Bytes>::new());
+                                *response.status_mut() =
+                                    hyper::StatusCode::from_u16(status).expect("a status");
+                                Ok::<_, Infallible>(response)
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        OrderedReceiver {
+            address,
+            state,
+            arrived,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.address)
+    }
+
+    /// Waits until `count` events were accepted (or `limit` passes); returns them in the
+    /// order accepted, how many first attempts failed, and the most requests held at once.
+    pub async fn accepted(&self, count: usize, limit: Duration) -> (Vec<u64>, u64, usize) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let arrived = self.arrived.notified();
+            {
+                let state = self.state.lock().unwrap();
+                if state.accepted.len() >= count || tokio::time::Instant::now() >= deadline {
+                    return (
+                        state.accepted.clone(),
+                        state.first_failures,
+                        state.most_held,
+                    );
+                }
+            }
+            let _ = tokio::time::timeout_at(deadline, arrived).await;
+        }
+    }
+}

@@ -81,11 +81,14 @@ impl Server {
         url: &str,
         rate_limit: Option<u32>,
     ) {
-        let body = serde_json::json!({
-            "events": ["push"],
-            "config": {"url": url, "content_type": "json", "secret": "bench-secret",
-                       "rate_limit": rate_limit}
-        });
+        let config = serde_json::json!({"url": url, "content_type": "json",
+                                        "secret": "bench-secret", "rate_limit": rate_limit});
+        self.create_hook_with(repository, config).await;
+    }
+
+    /// A `push` hook on `repository` with this `config`.
+    pub async fn create_hook_with(&self, repository: &str, config: serde_json::Value) {
+        let body = serde_json::json!({"events": ["push"], "config": config});
         let (status, answer) = post_json(
             &format!("{}/repos/{repository}/hooks", self.api()),
             &body.to_string(),

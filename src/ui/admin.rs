@@ -31,11 +31,11 @@ pub async fn apps(State(state): State<AppState>, session: Session) -> Result<Mar
                 tbody {
                     @for app in &apps {
                         tr {
-                            td { (app.name) " " span.muted { "(" (app.slug) ", id " (app.id) ")" } }
-                            td { code { (app.client_id) } }
-                            td { (app.events.join(", ")) }
-                            td { (app.installations_count) }
-                            td { a href=(hook_url(&HookScope::App { app_id: app.id }, app.hook_id)) { "Configuration and deliveries" } }
+                            td data-label="App" { (app.name) " " span.muted { "(" (app.slug) ", id " (app.id) ")" } }
+                            td data-label="Client id" { code.nowrap { (app.client_id) } }
+                            td data-label="Events" { (app.events.join(", ")) }
+                            td data-label="Installations" { (app.installations_count) }
+                            td data-label="Webhook" { a href=(hook_url(&HookScope::App { app_id: app.id }, app.hook_id)) { "Configuration and deliveries" } }
                         }
                     }
                 }
@@ -97,13 +97,13 @@ fn tokens_page(
                     @for token in tokens {
                         @let status = token_status(token, now);
                         tr data-token-id=(token.id) {
-                            td { (token.id) }
-                            td { (token.owners.iter().map(Login::as_str).collect::<Vec<_>>().join(", ")) }
-                            td { (token.scope.as_str()) }
-                            td { (when(Some(token.created_at), "")) }
-                            td { (when(token.expires_at, "never")) }
-                            td { (when(token.last_used_at, "never")) }
-                            td.status { (status) }
+                            td data-label="Id" { (token.id) }
+                            td data-label="Owners" { (token.owners.iter().map(Login::as_str).collect::<Vec<_>>().join(", ")) }
+                            td data-label="Scope" { (token.scope.as_str()) }
+                            td data-label="Created" { (when(Some(token.created_at), "")) }
+                            td data-label="Expires" { (when(token.expires_at, "never")) }
+                            td data-label="Last used" { (when(token.last_used_at, "never")) }
+                            td.status data-label="Status" { (status) }
                             td {
                                 @if status != "Revoked" {
                                     form method="post" action={"/ui/admin/tokens/" (token.id) "/revoke"} {

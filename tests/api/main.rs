@@ -16,6 +16,7 @@ mod flow;
 mod harness;
 mod helpers;
 mod hooks;
+mod layout;
 mod log;
 mod metrics;
 mod openapi;
@@ -44,6 +45,7 @@ fn main() {
         errors::tests(),
         flow::tests(),
         hooks::tests(),
+        layout::tests(),
         log::tests(),
         metrics::tests(),
         openapi::tests(),

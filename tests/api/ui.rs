@@ -265,13 +265,13 @@ async fn an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does
 
 /// `chromedriver` on a free port with a headless Chromium session (the harness has made
 /// sure Debian's packages are installed, or reported the test as ignored).
-struct Chromium {
+pub struct Chromium {
     driver: tokio::process::Child,
-    client: Client,
+    pub client: Client,
 }
 
 impl Chromium {
-    async fn start() -> Chromium {
+    pub async fn start() -> Chromium {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -307,7 +307,7 @@ impl Chromium {
         panic!("chromedriver did not come up");
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub async fn screenshot(&self, name: &str) {
         let directory =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
         std::fs::create_dir_all(&directory).unwrap();
@@ -317,7 +317,7 @@ impl Chromium {
         std::fs::write(directory.join(format!("{backend}-{name}.png")), png).unwrap();
     }
 
-    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+    pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .wait()
             .at_most(Duration::from_secs(20))
@@ -340,7 +340,7 @@ impl Chromium {
         panic!("{text:?} never appeared in {css}");
     }
 
-    async fn close(mut self) {
+    pub async fn close(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill().await;
     }
