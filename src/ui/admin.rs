@@ -2,17 +2,18 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::response::Redirect;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
-use super::session::{Session, SignedForm};
+use super::pages::{Done, done_notice, done_url};
+use super::session::{self, Session, SignedForm};
 use super::{UiError, csrf_input, hook_url, layout};
 use crate::core::access::require_admin;
 use crate::core::admin::TokenRequest;
 use crate::domain::hook::HookScope;
 use crate::domain::names::Login;
-use crate::domain::secret::Secret;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{TokenRecord, TokenScope};
 use crate::web::AppState;
@@ -77,6 +78,7 @@ fn tokens_page(
     tokens: &[TokenRecord],
     created: Option<&str>,
     error: Option<&str>,
+    done: Option<&str>,
 ) -> Markup {
     let now = Timestamp::now();
     layout(
@@ -84,6 +86,7 @@ fn tokens_page(
         Some(session),
         html! {
             h1 { "Owner tokens" }
+            (done_notice(done))
             @if let Some(token) = created {
                 div.notice role="status" {
                     p { "New token — copy it now, it is not shown again:" }
@@ -138,10 +141,27 @@ fn tokens_page(
     )
 }
 
-pub async fn tokens(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
+/// The tokens page; a token just created (handed over by its cookie) is shown once.
+pub async fn tokens(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Query(done): Query<Done>,
+) -> Result<Response, UiError> {
     require_admin(&session.principal)?;
     let tokens = state.core.tokens(&session.principal).await?;
-    Ok(tokens_page(&session, &tokens, None, None))
+    let created = session::new_token(&headers);
+    let page = tokens_page(
+        &session,
+        &tokens,
+        created.as_deref(),
+        None,
+        done.done.as_deref(),
+    );
+    Ok(match created {
+        Some(_) => session::with_cookie(session::new_token_cookie(None, &headers, &state), page),
+        None => page.into_response(),
+    })
 }
 
 /// Reads the create form: owners, scope and expiry; `None` when an owner is not an account
@@ -171,27 +191,32 @@ fn read_token_form(form: &SignedForm) -> Option<TokenRequest> {
     })
 }
 
+/// Creates a token, then sends the browser to the tokens page, which shows it once
+/// (post/redirect/get: reloading that page creates nothing).
 pub async fn create_token(
     State(state): State<AppState>,
+    headers: HeaderMap,
     form: SignedForm,
-) -> Result<Markup, UiError> {
+) -> Result<Response, UiError> {
     require_admin(&form.session.principal)?;
-    let (created, error) = match read_token_form(&form) {
-        Some(request) => {
-            let (_, token) = state
-                .core
-                .create_token(&form.session.principal, request)
-                .await?;
-            (Some(token), None)
-        }
-        None => (None, Some("Name one or more valid account names.")),
+    let Some(request) = read_token_form(&form) else {
+        let tokens = state.core.tokens(&form.session.principal).await?;
+        let page = tokens_page(
+            &form.session,
+            &tokens,
+            None,
+            Some("Name one or more valid account names."),
+            None,
+        );
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
-    let tokens = state.core.tokens(&form.session.principal).await?;
-    Ok(tokens_page(
-        &form.session,
-        &tokens,
-        created.as_ref().map(Secret::expose),
-        error,
+    let (_, token) = state
+        .core
+        .create_token(&form.session.principal, request)
+        .await?;
+    Ok(session::with_cookie(
+        session::new_token_cookie(Some(token.expose()), &headers, &state),
+        Redirect::to("/ui/admin/tokens"),
     ))
 }
 
@@ -202,5 +227,5 @@ pub async fn revoke_token(
     form: SignedForm,
 ) -> Result<Redirect, UiError> {
     state.core.revoke_token(&form.session.principal, id).await?;
-    Ok(Redirect::to("/ui/admin/tokens"))
+    Ok(Redirect::to(&done_url("/ui/admin/tokens", "revoked")))
 }

@@ -11,6 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use maud::{Markup, html};
 
+use super::pages::done_url;
 use super::session::SignedForm;
 use super::{HookPath, UiError, csrf_input};
 use crate::domain::timestamp::Timestamp;
@@ -42,6 +43,9 @@ pub struct LogView {
     /// A recovery just started, whose progress the page shows.
     #[serde(default)]
     recovery: Option<i64>,
+    /// What was just done, said once ([`super::pages::done_notice`]).
+    #[serde(default)]
+    pub done: Option<String>,
 }
 
 impl LogView {
@@ -402,7 +406,10 @@ pub async fn redeliver(
         .core
         .redeliver(&path.scope, path.hook_id, attempt_id)
         .await?;
-    Ok(Redirect::to(&format!("{}#deliveries", path.base())))
+    Ok(Redirect::to(&done_url(
+        &format!("{}#deliveries", path.base()),
+        "redelivered",
+    )))
 }
 
 /// Server-sent events: each new attempt (matching the filter) as a rendered row, oldest

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::deliveries::{self, LogView};
-use super::pages::scope_title;
+use super::pages::{done_notice, done_url, scope_title};
 use super::session::{Session, SignedForm};
 use super::{HookPath, UiError, csrf_input, health_dot, hook_url, layout};
 use crate::core::access::authorize;
@@ -333,7 +333,7 @@ pub async fn create(
         }
     };
     let hook = state.core.create_hook(scope, settings, &base).await?.hook;
-    Ok(Redirect::to(&hook_url(&hook.scope, hook.id)).into_response())
+    Ok(Redirect::to(&done_url(&hook_url(&hook.scope, hook.id), "created")).into_response())
 }
 
 async fn find(state: &AppState, path: &HookPath) -> Result<Hook, UiError> {
@@ -347,6 +347,7 @@ fn hook_page(
     warnings: &[String],
     log: Markup,
     refused: Option<(&ValidationErrors, &HookInput)>,
+    done: Option<&str>,
 ) -> Markup {
     let errors = refused.map(|(errors, _)| errors);
     let config = &hook.settings.config;
@@ -409,6 +410,7 @@ fn hook_page(
             } @else if !hook.settings.active {
                 p.warning #inactive role="status" { "This webhook is inactive: events are not delivered to it, and it is not pinged. Tick “Active” in its settings to resume." }
             }
+            (done_notice(done))
             @for warning in warnings { p.warning role="alert" { (warning) } }
             nav.tabs aria-label="Webhook" {
                 a href="#deliveries" { "Recent Deliveries" }
@@ -437,7 +439,14 @@ pub async fn show(
     let hook = find(&state, &path).await?;
     let log = deliveries::section(&state, &path, &view).await?;
     let warnings = state.core.hook_warnings(&hook);
-    Ok(hook_page(&path, &hook, &warnings, log, None))
+    Ok(hook_page(
+        &path,
+        &hook,
+        &warnings,
+        log,
+        None,
+        view.done.as_deref(),
+    ))
 }
 
 pub async fn update(
@@ -452,7 +461,7 @@ pub async fn update(
             let hook = find(&state, &path).await?;
             let log = deliveries::section(&state, &path, &LogView::default()).await?;
             let warnings = state.core.hook_warnings(&hook);
-            let page = hook_page(&path, &hook, &warnings, log, Some((&errors, &input)));
+            let page = hook_page(&path, &hook, &warnings, log, Some((&errors, &input)), None);
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -460,7 +469,7 @@ pub async fn update(
         .core
         .update_hook(&path.scope, path.hook_id, patch)
         .await?;
-    Ok(Redirect::to(&path.base()).into_response())
+    Ok(Redirect::to(&done_url(&path.base(), "updated")).into_response())
 }
 
 /// "Re-enable webhook" on a disabled hook's page: active again, its held deliveries sent
@@ -474,7 +483,7 @@ pub async fn enable(
         .core
         .update_hook(&path.scope, path.hook_id, HookPatch::activate())
         .await?;
-    Ok(Redirect::to(&path.base()))
+    Ok(Redirect::to(&done_url(&path.base(), "enabled")))
 }
 
 pub async fn confirm_delete(
@@ -506,7 +515,7 @@ pub async fn delete(
     _form: SignedForm,
 ) -> Result<Redirect, UiError> {
     state.core.delete_hook(&path.scope, path.hook_id).await?;
-    Ok(Redirect::to(super::pages::HOME))
+    Ok(Redirect::to(&done_url(super::pages::HOME, "deleted")))
 }
 
 pub async fn ping(
@@ -524,5 +533,5 @@ pub async fn ping(
         ));
     }
     state.core.ping(&path.scope, path.hook_id, &base).await?;
-    Ok(Redirect::to(&path.base()))
+    Ok(Redirect::to(&done_url(&path.base(), "pinged")))
 }

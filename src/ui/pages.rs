@@ -18,6 +18,47 @@ pub const LOGIN: &str = "/ui/login";
 pub const LOGOUT: &str = "/ui/logout";
 pub const HOME: &str = "/ui";
 
+/// `url` with `?done=<action>` (post/redirect/get): the page it leads to says, once, what
+/// was done ([`done_notice`]), and its script drops the parameter from the address so that
+/// reloading says nothing again.
+pub fn done_url(url: &str, action: &str) -> String {
+    let (path, fragment) = url.split_once('#').map_or((url, ""), |(path, f)| (path, f));
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let fragment = if fragment.is_empty() {
+        String::new()
+    } else {
+        format!("#{fragment}")
+    };
+    format!("{path}{separator}done={action}{fragment}")
+}
+
+/// The one-time notice of `?done=`. Only these actions are known: no text of the request is
+/// ever shown back.
+pub fn done_notice(done: Option<&str>) -> Markup {
+    let text = match done {
+        Some("created") => {
+            "Webhook created. A ping is on its way: it shows under Recent Deliveries."
+        }
+        Some("updated") => "Webhook updated.",
+        Some("pinged") => "Ping sent: it shows under Recent Deliveries as it arrives.",
+        Some("redelivered") => "Redelivery queued: it shows under Recent Deliveries as it is made.",
+        Some("enabled") => {
+            "Webhook re-enabled: its held deliveries are on their way, in the order they were published."
+        }
+        Some("deleted") => "Webhook deleted, with its delivery log.",
+        Some("revoked") => "Token revoked: it is refused from now on, on every node.",
+        _ => return html! {},
+    };
+    html! { p.notice #done role="status" { (text) } }
+}
+
+/// The `?done=` of a page's query.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    pub done: Option<String>,
+}
+
 /// The sign-in page that brings the browser back to `next` (a UI path) afterwards.
 pub fn login_url(next: &str, expired: bool) -> String {
     let mut url = LOGIN.to_owned();
@@ -192,7 +233,11 @@ fn new_hook_target(scope: &HookScope) -> Option<String> {
 }
 
 /// Every repository and organization hook the session's token manages, grouped by scope.
-pub async fn overview(State(state): State<AppState>, session: Session) -> Result<Markup, UiError> {
+pub async fn overview(
+    State(state): State<AppState>,
+    session: Session,
+    Query(done): Query<Done>,
+) -> Result<Markup, UiError> {
     let hooks = state.core.hooks_managed_by(&session.principal).await?;
     let mut groups: BTreeMap<String, Vec<crate::store::Hook>> = BTreeMap::new();
     for hook in hooks {
@@ -218,6 +263,7 @@ pub async fn overview(State(state): State<AppState>, session: Session) -> Result
                 h1 { "Webhooks" }
                 a.button.primary href="/ui/hooks/new" { "Add webhook" }
             }
+            (done_notice(done.done.as_deref()))
             p.muted { "Repositories and organizations of " (owners) "." }
             @if groups.is_empty() {
                 p.empty { "No webhooks yet." }

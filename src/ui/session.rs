@@ -21,6 +21,9 @@ pub const COOKIE_NAME: &str = "hookpost_session";
 
 /// Holds the sign-in form's CSRF token until a session exists.
 const LOGIN_COOKIE_NAME: &str = "hookpost_login";
+/// Carries a token just created from the tokens page to the page the browser is sent to
+/// next (post/redirect/get), which shows it once and clears it.
+const NEW_TOKEN_COOKIE_NAME: &str = "hookpost_new_token";
 
 /// The form field that carries the CSRF token.
 pub const CSRF_FIELD: &str = "_csrf";
@@ -100,6 +103,20 @@ pub fn cookie(id: Option<&str>, headers: &HeaderMap, state: &AppState) -> Header
 /// The `Set-Cookie` value of the sign-in form's CSRF token.
 pub fn login_cookie(token: &str, headers: &HeaderMap, state: &AppState) -> HeaderValue {
     set_cookie(LOGIN_COOKIE_NAME, token, "; Max-Age=3600", headers, state)
+}
+
+/// The token just created, as its cookie holds it.
+pub fn new_token(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, NEW_TOKEN_COOKIE_NAME).filter(|token| !token.is_empty())
+}
+
+/// The `Set-Cookie` value that hands a new token to the next page for a minute at most (or,
+/// with `None`, clears it once shown).
+pub fn new_token_cookie(token: Option<&str>, headers: &HeaderMap, state: &AppState) -> HeaderValue {
+    match token {
+        Some(token) => set_cookie(NEW_TOKEN_COOKIE_NAME, token, "; Max-Age=60", headers, state),
+        None => set_cookie(NEW_TOKEN_COOKIE_NAME, "", "; Max-Age=0", headers, state),
+    }
 }
 
 /// Adds `Set-Cookie` to a response.

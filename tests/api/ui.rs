@@ -96,6 +96,25 @@ impl Browser {
             .unwrap()
     }
 
+    /// Follows the redirect after "Create token" as a browser does, with the cookie that
+    /// carries the new token; returns the token the page shows, once (the page clears it).
+    async fn follow_new_token(&self, created: reqwest::Response) -> String {
+        assert_eq!(created.status(), StatusCode::SEE_OTHER, "post/redirect/get");
+        assert_eq!(created.headers()["location"], "/ui/admin/tokens");
+        let carried = created.headers()[SET_COOKIE].to_str().unwrap();
+        let carried = carried.split(';').next().unwrap().to_owned();
+        let response = self
+            .client
+            .get(format!("{}/ui/admin/tokens", self.origin))
+            .header(COOKIE, format!("{}; {carried}", self.cookie))
+            .send()
+            .await
+            .unwrap();
+        let cleared = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+        assert!(cleared.contains("Max-Age=0"), "shown once: {cleared}");
+        shown_token(&response.text().await.unwrap())
+    }
+
     /// The session's CSRF token, as every page's forms carry it.
     async fn csrf(&self) -> String {
         let (_, page) = self.get("/ui").await;
@@ -394,6 +413,10 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
         .await
         .unwrap();
     browser.wait_for("#delivery-list").await;
+    // Post/redirect/get: the new page says what was done, once; reloading says nothing.
+    browser.wait_for_text("#done", "Webhook created").await;
+    let address = web.current_url().await.unwrap();
+    assert!(!address.as_str().contains("done="), "{address}");
     receiver.next_of("ping").await;
     browser.wait_for_text("#delivery-list .event", "ping").await;
 
@@ -653,10 +676,17 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
         ("headers", "X-Team: platform"),
         ("active", "1"),
     ];
-    assert_eq!(
-        browser.post(&page, &edit).await.status(),
-        StatusCode::SEE_OTHER
+    let saved = browser.post(&page, &edit).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (_, said) = browser
+        .get(saved.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(
+        said.contains("Webhook updated."),
+        "post/redirect/get with a notice"
     );
+    let (_, reloaded) = browser.get(&page).await;
+    assert!(!reloaded.contains("Webhook updated."), "said once");
     let stored = app
         .get(&format!("/repos/acme/widgets/hooks/{}", hook["id"]), &token)
         .await;
@@ -691,6 +721,10 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
         .post(&format!("{page}/delete"), &[("_csrf", csrf.as_str())])
         .await;
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    let (_, said) = browser
+        .get(deleted.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(said.contains("Webhook deleted"));
     assert_eq!(browser.get(&page).await.0, StatusCode::NOT_FOUND);
 
     // The admin creates a token (shown once) and sees apps with their hook's page.
@@ -713,8 +747,7 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
             ],
         )
         .await;
-    assert_eq!(created.status(), StatusCode::OK);
-    let new_token = &shown_token(&created.text().await.unwrap());
+    let new_token = &admin.follow_new_token(created).await;
     assert_eq!(
         app.get("/orgs/initech/hooks", new_token).await.status,
         StatusCode::OK,
@@ -736,7 +769,7 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
             ],
         )
         .await;
-    let publisher = &shown_token(&created.text().await.unwrap());
+    let publisher = &admin.follow_new_token(created).await;
     let refused = Browser::post_login(&app, publisher, &[]).await;
     assert_eq!(
         refused.status(),
@@ -756,6 +789,10 @@ async fn hooks_are_edited_and_deleted_and_the_admin_manages_tokens_and_sees_apps
         )
         .await;
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let (_, said) = admin
+        .get(revoked.headers()["location"].to_str().unwrap())
+        .await;
+    assert!(said.contains("Token revoked"), "the action is confirmed");
     tokio::time::sleep(hookpost::auth::RECHECK_AFTER).await;
     assert_eq!(
         app.get("/orgs/initech/hooks", new_token).await.status,

@@ -3,6 +3,13 @@
 // for live updates and details.
 "use strict";
 
+// A notice of what was just done (`?done=`) is said once: reloading the page says nothing.
+if (new URLSearchParams(location.search).has("done")) {
+  const url = new URL(location.href);
+  url.searchParams.delete("done");
+  history.replaceState(null, "", url);
+}
+
 function loadDetail(details) {
   if (details.dataset.loaded) return;
   details.dataset.loaded = "1";
