@@ -12,6 +12,15 @@ use crate::domain::rate::RateLimit;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{ClaimedDelivery, DeliveryId, HookId};
 
+/// Put-off deliveries come due on this grid: a few claims a second for a busy limited hook
+/// instead of one per slot, and never before their slot.
+const DUE_GRID_MS: i64 = 50;
+
+/// When a delivery put off to `slot` is due: the slot, rounded up to [`DUE_GRID_MS`].
+fn due_for(slot: Timestamp) -> Timestamp {
+    Timestamp((slot.0 + DUE_GRID_MS - 1).div_euclid(DUE_GRID_MS) * DUE_GRID_MS)
+}
+
 /// The slots one hook's claimed deliveries need.
 pub(crate) struct SlotsNeeded {
     pub(crate) hook_id: HookId,
@@ -74,7 +83,7 @@ pub(crate) fn split(
             _ => None,
         };
         match slot {
-            Some(slot) if slot > now => put_off.push((delivery.id, slot)),
+            Some(slot) if slot > now => put_off.push((delivery.id, due_for(slot))),
             _ => ready.push(delivery),
         }
     }
