@@ -30,9 +30,9 @@ pub struct Receiver {
     stats: Arc<Stats>,
 }
 
-/// The `"t":<nanos>` the publisher wrote at the start of the payload.
-fn sent_at(body: &[u8]) -> Option<u128> {
-    let start = body.windows(4).position(|w| w == b"\"t\":")? + 4;
+/// The number after the first `key` (`"t":`) of a payload, found without parsing JSON.
+fn number_after<N: std::str::FromStr>(body: &[u8], key: &[u8]) -> Option<N> {
+    let start = body.windows(key.len()).position(|w| w == key)? + key.len();
     let digits = body[start..]
         .iter()
         .take_while(|b| b.is_ascii_digit())
@@ -41,6 +41,11 @@ fn sent_at(body: &[u8]) -> Option<u128> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// The `"t":<nanos>` the publisher wrote at the start of the payload.
+fn sent_at(body: &[u8]) -> Option<u128> {
+    number_after(body, b"\"t\":")
 }
 
 impl Receiver {
@@ -228,15 +233,7 @@ impl Ordered {
 
 /// The `"n":<number>` the publisher wrote in the payload.
 fn sequence(body: &[u8]) -> Option<u64> {
-    let start = body.windows(4).position(|w| w == b"\"n\":")? + 4;
-    let digits = body[start..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(&body[start..start + digits])
-        .ok()?
-        .parse()
-        .ok()
+    number_after(body, b"\"n\":")
 }
 
 impl OrderedReceiver {

@@ -2,7 +2,6 @@
 //! (1280 px): no horizontal scroll, no two visible text boxes overlapping, no text cut off
 //! by its box. Screenshots of each go to `target/ui-screenshots/`.
 
-use fantoccini::Locator;
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, spawn_delivering_app};
@@ -69,12 +68,7 @@ async fn check(
         web.goto(&format!("{origin}{path}")).await.unwrap();
         browser.wait_for(ready).await;
         if name == "delivery-open" {
-            web.find(Locator::Css("#delivery-list li.delivery summary"))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            browser.click("#delivery-list li.delivery summary").await;
             browser.wait_for("details[open] pre.payload").await;
         }
         // The page's own width, not the window's (which counts the browser's frame).
@@ -164,19 +158,8 @@ async fn every_page_fits_a_phone_and_a_desktop_without_overlaps_or_cut_text() {
         hook["id"]
     );
     let mut problems = check(&browser, &origin, "sign-in", "/ui/login", "input#token").await;
-    let web = &browser.client;
-    web.find(Locator::Css("input#token"))
-        .await
-        .unwrap()
-        .send_keys(ADMIN_TOKEN)
-        .await
-        .unwrap();
-    web.find(Locator::Css("form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.type_into("input#token", ADMIN_TOKEN).await;
+    browser.click("form button[type=submit]").await;
     browser.wait_for("ul.hooks").await;
     for (name, path, ready) in [
         ("overview", "/ui".to_owned(), "ul.hooks"),

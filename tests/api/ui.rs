@@ -345,6 +345,16 @@ impl Chromium {
             .unwrap_or_else(|error| panic!("{css} never appeared: {error}"))
     }
 
+    /// Types `text` into the element `css` names.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.wait_for(css).await.send_keys(text).await.unwrap();
+    }
+
+    /// Clicks the element `css` names.
+    pub async fn click(&self, css: &str) {
+        self.wait_for(css).await.click().await.unwrap();
+    }
+
     /// Waits until the page says `text` somewhere inside `css`.
     async fn wait_for_text(&self, css: &str, text: &str) {
         for _ in 0..200 {
@@ -400,18 +410,8 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
         .send_keys("acme/widgets")
         .await
         .unwrap();
-    web.find(Locator::Css("input#url"))
-        .await
-        .unwrap()
-        .send_keys(&receiver.url)
-        .await
-        .unwrap();
-    web.find(Locator::Css("form.settings button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.type_into("input#url", &receiver.url).await;
+    browser.click("form.settings button[type=submit]").await;
     browser.wait_for("#delivery-list").await;
     // Post/redirect/get: the new page says what was done, once; reloading says nothing.
     browser.wait_for_text("#done", "Webhook created").await;
@@ -1040,12 +1040,8 @@ async fn the_form_sets_rate_limit_and_order_and_rows_say_which_deliveries_waited
     fifo.push(("ordering", "fifo"));
     let saved = browser.post(&page, &fifo).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let config = app
-        .get(
-            &format!("/repos/acme/widgets/hooks/{}/config", hook["id"]),
-            &token,
-        )
-        .await;
+    let config_path = format!("/repos/acme/widgets/hooks/{}/config", hook["id"]);
+    let config = app.get(&config_path, &token).await;
     assert_eq!(config.body["rate_limit"], 1);
     assert_eq!(config.body["ordering"], "fifo");
     let (_, shown) = browser.get(&page).await;
@@ -1055,12 +1051,7 @@ async fn the_form_sets_rate_limit_and_order_and_rows_say_which_deliveries_waited
     side_by_side.push(("ordering", "none"));
     let saved = browser.post(&page, &side_by_side).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let config = app
-        .get(
-            &format!("/repos/acme/widgets/hooks/{}/config", hook["id"]),
-            &token,
-        )
-        .await;
+    let config = app.get(&config_path, &token).await;
     assert!(config.body.get("ordering").is_none(), "{}", config.body);
 
     for _ in 0..2 {

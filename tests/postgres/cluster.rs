@@ -307,18 +307,32 @@ async fn a_killed_nodes_work_is_resumed_within_seconds_not_at_lease_end() {
     eprintln!("resumed within {:?} of the kill", started.elapsed());
 }
 
-/// A hook limited to 5 per second, with events published through two delivering nodes
-/// on one database: together they never send it more than its limit allows.
-async fn a_rate_limit_holds_across_two_nodes() {
-    let storage = std::sync::Arc::new(Storage::new().await);
+/// Two in-process delivering nodes on `storage`'s database.
+async fn two_delivering_nodes(storage: &std::sync::Arc<Storage>) -> [crate::helpers::TestApp; 2] {
     let delivering = |config: &mut hookpost::config::ServeConfig| {
         config.delivery.deliver = true;
         config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
     };
-    let nodes = [
-        crate::helpers::start(&storage, delivering).await,
-        crate::helpers::start(&storage, delivering).await,
-    ];
+    [
+        crate::helpers::start(storage, delivering).await,
+        crate::helpers::start(storage, delivering).await,
+    ]
+}
+
+/// The attempts each of `nodes` has made, from their `/metrics`.
+async fn attempts_by_node(nodes: &[crate::helpers::TestApp]) -> Vec<f64> {
+    let mut made = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        made.push(attempts_made(&http_client(), node.api.trim_end_matches("/api/v3")).await);
+    }
+    made
+}
+
+/// A hook limited to 5 per second, with events published through two delivering nodes
+/// on one database: together they never send it more than its limit allows.
+async fn a_rate_limit_holds_across_two_nodes() {
+    let storage = std::sync::Arc::new(Storage::new().await);
+    let nodes = two_delivering_nodes(&storage).await;
     let receiver = TestReceiver::start().await;
     let start = hookpost::domain::timestamp::Timestamp::now();
     nodes[0]
@@ -335,10 +349,7 @@ async fn a_rate_limit_holds_across_two_nodes() {
     }
     let times = crate::flow::receipts(&receiver, 20).await;
     crate::flow::assert_within_limit(&times, start, 5);
-    let made = [
-        attempts_made(&http_client(), nodes[0].api.trim_end_matches("/api/v3")).await,
-        attempts_made(&http_client(), nodes[1].api.trim_end_matches("/api/v3")).await,
-    ];
+    let made = attempts_by_node(&nodes).await;
     eprintln!(
         "attempts by node: {made:?}; the last receipt {} ms after the start",
         times[19].0 - start.0
@@ -350,14 +361,7 @@ async fn a_rate_limit_holds_across_two_nodes() {
 /// one request at a time, though the first attempt of every fourth event fails.
 async fn a_fifo_hook_is_served_in_order_by_two_nodes() {
     let storage = std::sync::Arc::new(Storage::new().await);
-    let delivering = |config: &mut hookpost::config::ServeConfig| {
-        config.delivery.deliver = true;
-        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
-    };
-    let nodes = [
-        crate::helpers::start(&storage, delivering).await,
-        crate::helpers::start(&storage, delivering).await,
-    ];
+    let nodes = two_delivering_nodes(&storage).await;
     let receiver = crate::flow::OrderReceiver::start((0..16).filter(|n| n % 4 == 1)).await;
     nodes[0]
         .create_hook(
@@ -375,10 +379,7 @@ async fn a_fifo_hook_is_served_in_order_by_two_nodes() {
     let (accepted, most_held) = receiver.accepted(16).await;
     assert_eq!(accepted, (0..16).collect::<Vec<u64>>());
     assert_eq!(most_held, 1, "one at a time across both nodes");
-    let made = [
-        attempts_made(&http_client(), nodes[0].api.trim_end_matches("/api/v3")).await,
-        attempts_made(&http_client(), nodes[1].api.trim_end_matches("/api/v3")).await,
-    ];
+    let made = attempts_by_node(&nodes).await;
     eprintln!("attempts by node: {made:?}");
 }
 
