@@ -345,6 +345,65 @@ pub async fn recover(
     )))
 }
 
+/// The most bytes of a binary body shown as hex (the rest is said, not shown).
+const HEX_SHOWN: usize = 4096;
+
+/// A body as a person can read it: pretty-printed JSON or text with its size, an empty one
+/// said to be empty, a binary one as a hex dump (and its base64 to copy), each with a copy
+/// button. `id` names the block for the button.
+fn body_view(id: &str, bytes: &[u8]) -> Markup {
+    let size = bytes.len();
+    if size == 0 {
+        return html! { p.muted.empty-body { "Empty body (0 bytes)." } };
+    }
+    let copy = |target: &str| {
+        html! { button.copy type="button" data-copy=(target) { "Copy" } }
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(_) => html! {
+            p.muted.size { (size) " bytes " (copy(id)) }
+            pre.payload #(id) { (pretty(bytes)) }
+        },
+        Err(_) => {
+            use base64::Engine;
+            let base64_id = format!("{id}-base64");
+            html! {
+                p.muted.size { "Binary body, " (size) " bytes, shown as hex"
+                    @if size > HEX_SHOWN { " (the first " (HEX_SHOWN) ")" } "." }
+                pre.payload.hex #(id) { (hex_dump(&bytes[..size.min(HEX_SHOWN)])) }
+                details.base64 {
+                    summary { "Base64 " (copy(&base64_id)) }
+                    pre.payload #(base64_id) { (base64::engine::general_purpose::STANDARD.encode(bytes)) }
+                }
+            }
+        }
+    }
+}
+
+/// Sixteen bytes a line: offset, hex, and the printable ASCII beside them.
+fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 4 + bytes.len() / 16 * 12);
+    for (line, chunk) in bytes.chunks(16).enumerate() {
+        out.push_str(&format!("{:08x}  ", line * 16));
+        for index in 0..16 {
+            match chunk.get(index) {
+                Some(byte) => out.push_str(&format!("{byte:02x} ")),
+                None => out.push_str("   "),
+            }
+        }
+        out.push(' ');
+        out.extend(chunk.iter().map(|byte| {
+            if byte.is_ascii_graphic() || *byte == b' ' {
+                char::from(*byte)
+            } else {
+                '.'
+            }
+        }));
+        out.push('\n');
+    }
+    out
+}
+
 /// Pretty-printed JSON, or the text as it is.
 fn pretty(bytes: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(bytes)
@@ -379,14 +438,18 @@ pub async fn detail(State(state): State<AppState>, path: HookPath) -> Result<Mar
                 h3 { "Headers" }
                 (header_list(&detail.request_headers))
                 h3 { "Payload" }
-                pre.payload { (pretty(&view.payload)) }
+                (body_view(&format!("payload-{id}"), &view.payload))
             }
             div role="tabpanel" id={"res-" (id)} aria-labelledby={"res-tab-" (id)} hidden {
                 p { "Status: " strong { (detail.summary.status) } }
-                h3 { "Headers" }
-                (header_list(&detail.response_headers))
-                h3 { "Body" }
-                pre.payload { (pretty(&detail.response_body)) }
+                @if detail.summary.status_code == 0 {
+                    p.muted.no-response { "No response: the receiver answered nothing (" (detail.summary.status) "), so there are no headers or body to show." }
+                } @else {
+                    h3 { "Headers" }
+                    (header_list(&detail.response_headers))
+                    h3 { "Body" }
+                    (body_view(&format!("body-{id}"), &detail.response_body))
+                }
             }
             form method="post" action={(path.base()) "/deliveries/" (id) "/attempts"} {
                 (csrf_input(&path.session))
@@ -467,5 +530,26 @@ mod tests {
             "500 Invalid HTTP Response"
         );
         assert_eq!(plain_status(0, "timed out"), "timed out");
+    }
+
+    #[test]
+    fn bodies_are_shown_as_text_said_empty_or_dumped_as_hex() {
+        let text = body_view("b", br#"{"ok":true}"#).into_string();
+        assert!(text.contains("11 bytes") && text.contains("&quot;ok&quot;: true"));
+        assert!(text.contains(r#"data-copy="b""#), "a copy button");
+        assert!(
+            body_view("b", b"")
+                .into_string()
+                .contains("Empty body (0 bytes).")
+        );
+        let binary = body_view("b", &[0xff, 0x00, b'A', 0x80]).into_string();
+        assert!(
+            binary.contains("Binary body, 4 bytes, shown as hex"),
+            "{binary}"
+        );
+        assert!(binary.contains("00000000  ff 00 41 80"), "{binary}");
+        assert!(binary.contains("/wBBgA=="), "and as base64: {binary}");
+        let big = body_view("b", &vec![0xfe; HEX_SHOWN + 1]).into_string();
+        assert!(big.contains("(the first 4096)"));
     }
 }

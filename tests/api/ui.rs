@@ -239,7 +239,8 @@ async fn an_owner_sees_nothing_of_another_owners_hooks_in_the_ui() {
 
 /// The text of the first `<pre class="payload">` of a page, unescaped.
 fn first_payload(page: &str) -> String {
-    let start = page.find(r#"<pre class="payload">"#).expect("a payload") + 21;
+    let open = page.find(r#"<pre class="payload""#).expect("a payload");
+    let start = open + page[open..].find('>').unwrap() + 1;
     let end = start + page[start..].find("</pre>").unwrap();
     page[start..end]
         .replace("&quot;", "\"")
@@ -459,6 +460,29 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
     browser
         .wait_for_text("details[open] pre.payload", "e2e-marker-4711")
         .await;
+    // The payload's copy button copies it (or, without a clipboard, selects it).
+    browser.click("details[open] button.copy").await;
+    let mut said = String::new();
+    for _ in 0..50 {
+        said = web
+            .execute(
+                "return document.querySelector('details[open] button.copy').textContent;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if said != "Copy" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        said == "Copied" || said.starts_with("Selected"),
+        "the copy button says what it did: {said:?}"
+    );
     browser.screenshot("desktop").await;
     web.set_window_size(390, 844).await.unwrap();
     browser.screenshot("phone").await;

@@ -51,7 +51,37 @@ document.addEventListener("toggle", (event) => {
   if (details.matches && details.matches("details[data-src]") && details.open) loadDetail(details);
 }, true);
 
+// A copy button copies the block it names; where the clipboard is not offered (plain
+// HTTP), the block is selected so that the browser's own copy takes it.
+function copyBlock(button) {
+  const block = document.getElementById(button.dataset.copy);
+  if (!block) return;
+  const said = (text) => {
+    button.textContent = text;
+    setTimeout(() => { button.textContent = "Copy"; }, 1500);
+  };
+  const select = () => {
+    const range = document.createRange();
+    range.selectNodeContents(block);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    said("Selected: press Ctrl+C");
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(block.textContent).then(() => said("Copied"), select);
+  } else {
+    select();
+  }
+}
+
 document.addEventListener("click", (event) => {
+  const copy = event.target.closest("button.copy");
+  if (copy) {
+    copyBlock(copy);
+    event.preventDefault();
+    return;
+  }
   const tab = event.target.closest("[role=tab]");
   if (tab) selectTab(tab);
 });
