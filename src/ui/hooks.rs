@@ -36,6 +36,26 @@ const COMMON_EVENTS: &[&str] = &[
     "workflow_run",
 ];
 
+/// The events an app's webhook is offered: the installation's own, then the common ones.
+const APP_EVENTS: &[&str] = &[
+    "installation",
+    "installation_repositories",
+    "push",
+    "pull_request",
+    "issues",
+    "check_suite",
+    "check_run",
+    "release",
+];
+
+/// The events offered as checkboxes for a hook of `scope`.
+fn offered_events(scope: &HookScope) -> &'static [&'static str] {
+    match scope {
+        HookScope::App { .. } => APP_EVENTS,
+        _ => COMMON_EVENTS,
+    }
+}
+
 /// What the form shows: a new hook's defaults, or a stored hook's settings.
 struct FormValues<'a> {
     url: &'a str,
@@ -106,12 +126,16 @@ fn field_errors(errors: Option<&ValidationErrors>, field: &str) -> Markup {
     }
 }
 
-fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -> Markup {
+fn settings_fields(
+    values: &FormValues<'_>,
+    errors: Option<&ValidationErrors>,
+    offered: &[&str],
+) -> Markup {
     let others: Vec<&str> = values
         .events
         .iter()
         .map(String::as_str)
-        .filter(|event| *event != "*" && !COMMON_EVENTS.contains(event))
+        .filter(|event| *event != "*" && !offered.contains(event))
         .collect();
     html! {
         label for="url" { "Payload URL" }
@@ -179,7 +203,7 @@ fn settings_fields(values: &FormValues<'_>, errors: Option<&ValidationErrors>) -
                 input #event_all type="checkbox" name="events" value="*" checked[values.events.iter().any(|e| e == "*")];
                 label for="event_all" { "Send me everything" }
             }
-            @for event in COMMON_EVENTS {
+            @for event in offered {
                 div.check {
                     input id={"event_" (event)} type="checkbox" name="events" value=(event)
                         checked[values.events.iter().any(|e| e == event)];
@@ -286,8 +310,8 @@ fn new_page(
                 label for="target" { "Repository (" code { "owner/name" } ") or organization" }
                 input #target type="text" name="target" value=(target) required placeholder="acme/widgets";
                 @match refused {
-                    Some((_, input)) => (settings_fields(&FormValues::typed(input, false), errors)),
-                    None => (settings_fields(&defaults, errors)),
+                    Some((_, input)) => (settings_fields(&FormValues::typed(input, false), errors, COMMON_EVENTS)),
+                    None => (settings_fields(&defaults, errors, COMMON_EVENTS)),
                 }
                 button.primary type="submit" { "Add webhook" }
             }
@@ -348,6 +372,7 @@ fn hook_page(
     log: Markup,
     refused: Option<(&ValidationErrors, &HookInput)>,
     done: Option<&str>,
+    title: &str,
 ) -> Markup {
     let errors = refused.map(|(errors, _)| errors);
     let config = &hook.settings.config;
@@ -387,7 +412,7 @@ fn hook_page(
         &format!("Webhook {}", hook.id),
         Some(&path.session),
         html! {
-            p.crumbs { a href=(super::pages::HOME) { "Webhooks" } " / " (scope_title(&hook.scope)) }
+            p.crumbs { a href=(super::pages::HOME) { "Webhooks" } " / " (title) }
             div.heading {
                 h1 { (health_dot(&hook.last_response)) " " (url) }
                 form method="post" action={(base) "/ping"} {
@@ -422,13 +447,30 @@ fn hook_page(
                 @if let Some(errors) = errors { (problems(errors)) }
                 form.settings method="post" action=(base) {
                     (csrf_input(&path.session))
-                    (settings_fields(&values, errors))
+                    (settings_fields(&values, errors, offered_events(&hook.scope)))
                     button.primary type="submit" { "Update webhook" }
                 }
-                p { a.danger href={(base) "/delete"} { "Delete webhook…" } }
+                @if matches!(hook.scope, HookScope::App { .. }) {
+                    p.muted { "An app's webhook goes with its app: it is not deleted on its own." }
+                } @else {
+                    p { a.danger href={(base) "/delete"} { "Delete webhook…" } }
+                }
             }
         },
     )
+}
+
+/// What a hook's page calls its owner: `owner/name`, the organization, or the app by its
+/// name.
+async fn title_of(state: &AppState, path: &HookPath, hook: &Hook) -> Result<String, UiError> {
+    let HookScope::App { app_id } = hook.scope else {
+        return Ok(scope_title(&hook.scope));
+    };
+    let apps = state.core.apps(&path.session.principal).await?;
+    Ok(apps
+        .iter()
+        .find(|app| app.id == app_id)
+        .map_or_else(|| scope_title(&hook.scope), |app| format!("{} (app)", app.name)))
 }
 
 pub async fn show(
@@ -439,6 +481,7 @@ pub async fn show(
     let hook = find(&state, &path).await?;
     let log = deliveries::section(&state, &path, &view).await?;
     let warnings = state.core.hook_warnings(&hook);
+    let title = title_of(&state, &path, &hook).await?;
     Ok(hook_page(
         &path,
         &hook,
@@ -446,6 +489,7 @@ pub async fn show(
         log,
         None,
         view.done.as_deref(),
+        &title,
     ))
 }
 
@@ -461,7 +505,16 @@ pub async fn update(
             let hook = find(&state, &path).await?;
             let log = deliveries::section(&state, &path, &LogView::default()).await?;
             let warnings = state.core.hook_warnings(&hook);
-            let page = hook_page(&path, &hook, &warnings, log, Some((&errors, &input)), None);
+            let title = title_of(&state, &path, &hook).await?;
+            let page = hook_page(
+                &path,
+                &hook,
+                &warnings,
+                log,
+                Some((&errors, &input)),
+                None,
+                &title,
+            );
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -486,11 +539,22 @@ pub async fn enable(
     Ok(Redirect::to(&done_url(&path.base(), "enabled")))
 }
 
+/// An app's webhook is not deleted on its own (GitHub has no such call either).
+fn refuse_app_hook(hook: &Hook) -> Result<(), UiError> {
+    match hook.scope {
+        HookScope::App { .. } => Err(UiError::BadRequest(
+            "An app's webhook goes with its app: it is not deleted on its own.".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub async fn confirm_delete(
     State(state): State<AppState>,
     path: HookPath,
 ) -> Result<Markup, UiError> {
     let hook = find(&state, &path).await?;
+    refuse_app_hook(&hook)?;
     Ok(layout(
         "Delete webhook",
         Some(&path.session),
@@ -514,6 +578,7 @@ pub async fn delete(
     path: HookPath,
     _form: SignedForm,
 ) -> Result<Redirect, UiError> {
+    refuse_app_hook(&find(&state, &path).await?)?;
     state.core.delete_hook(&path.scope, path.hook_id).await?;
     Ok(Redirect::to(&done_url(super::pages::HOME, "deleted")))
 }

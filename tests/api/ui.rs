@@ -281,6 +281,16 @@ async fn an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does
     assert_eq!(status, StatusCode::OK);
     let shown: serde_json::Value = serde_json::from_str(&first_payload(&fragment)).unwrap();
     assert_eq!(shown, detail["request"]["payload"]);
+
+    // The app's webhook page is named after the app, offers the app's events, and has no
+    // "Delete webhook" (an app's webhook goes with its app).
+    let (_, page) = browser.get(hook_page).await;
+    assert!(page.contains("Deployer (app)"), "{page}");
+    assert!(!page.contains("App 1"));
+    assert!(page.contains(r#"value="installation""#), "the app's events");
+    assert!(!page.contains("Delete webhook"));
+    let (status, _) = browser.get(&format!("{hook_page}/delete")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 /// `chromedriver` on a free port with a headless Chromium session (the harness has made
