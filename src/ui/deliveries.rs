@@ -200,7 +200,16 @@ fn chart(attempts: &[AttemptSummary], now: Timestamp) -> Markup {
     let (ok_total, failed_total): (u32, u32) = hours
         .iter()
         .fold((0, 0), |(a, b), (ok, failed)| (a + ok, b + failed));
-    let summary = format!("Last 24 hours: {ok_total} succeeded, {failed_total} failed");
+    // Only the newest attempts are read: past that many, the counts are a floor, and say so.
+    let capped = attempts.len() >= CHART_LIMIT as usize;
+    let summary = if capped {
+        format!(
+            "Last 24 hours: more than {CHART_LIMIT} attempts; the newest {CHART_LIMIT}: \
+             {ok_total} succeeded, {failed_total} failed"
+        )
+    } else {
+        format!("Last 24 hours: {ok_total} succeeded, {failed_total} failed")
+    };
     let height = |count: u32| f64::from(count) * 40.0 / f64::from(highest);
     html! {
         figure.chart {
@@ -209,11 +218,19 @@ fn chart(attempts: &[AttemptSummary], now: Timestamp) -> Markup {
                     @let x = slot as f64 * 10.0 + 1.0;
                     @let ok_height = height(*ok);
                     @let failed_height = height(*failed);
-                    rect.ok x=(x) y=(42.0 - ok_height) width="8" height=(ok_height) {}
-                    rect.failed x=(x) y=(42.0 - ok_height - failed_height) width="8" height=(failed_height) {}
+                    @let ago = 24 - slot;
+                    g {
+                        title { (ago) "–" (ago - 1) " h ago: " (ok) " succeeded, " (failed) " failed" }
+                        rect.hour x=(x - 1.0) y="0" width="10" height="44" {}
+                        rect.ok x=(x) y=(42.0 - ok_height) width="8" height=(ok_height) {}
+                        rect.failed x=(x) y=(42.0 - ok_height - failed_height) width="8" height=(failed_height) {}
+                    }
                 }
             }
-            figcaption { (summary) " (per hour)" }
+            div.axis aria-hidden="true" {
+                span { "24 h ago" } span { "18 h" } span { "12 h" } span { "6 h" } span { "now" }
+            }
+            figcaption { (summary) " (per hour; point at a bar for its counts)" }
         }
     }
 }
@@ -225,15 +242,21 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
         .core
         .attempts(&path.scope, path.hook_id, view.query(view.before, PAGE))
         .await?;
-    let recent = state
-        .core
-        .attempts(
-            &path.scope,
-            path.hook_id,
-            LogView::default().query(None, CHART_LIMIT),
-        )
-        .await?
-        .attempts;
+    // The chart is of the last 24 hours: on the first page only.
+    let recent = match view.before {
+        None => Some(
+            state
+                .core
+                .attempts(
+                    &path.scope,
+                    path.hook_id,
+                    LogView::default().query(None, CHART_LIMIT),
+                )
+                .await?
+                .attempts,
+        ),
+        Some(_) => None,
+    };
     let attempts = page.attempts;
     let base = path.base();
     let newest = attempts.first().map_or(0, |attempt| attempt.id.0);
@@ -264,7 +287,7 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
                 }
                 button type="submit" { "Redeliver failed" }
             }
-            (chart(&recent, now))
+            @if let Some(recent) = &recent { (chart(recent, now)) }
             nav.filters aria-label="Filter deliveries" {
                 @for (value, label) in filters {
                     a href={(base) "?filter=" (value) "#deliveries"}

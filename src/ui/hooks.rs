@@ -467,10 +467,10 @@ async fn title_of(state: &AppState, path: &HookPath, hook: &Hook) -> Result<Stri
         return Ok(scope_title(&hook.scope));
     };
     let apps = state.core.apps(&path.session.principal).await?;
-    Ok(apps
-        .iter()
-        .find(|app| app.id == app_id)
-        .map_or_else(|| scope_title(&hook.scope), |app| format!("{} (app)", app.name)))
+    Ok(apps.iter().find(|app| app.id == app_id).map_or_else(
+        || scope_title(&hook.scope),
+        |app| format!("{} (app)", app.name),
+    ))
 }
 
 pub async fn show(

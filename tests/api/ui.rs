@@ -917,6 +917,18 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
         .await;
     assert_eq!(rows(&second), 5, "the rest: 4 pushes and the ping");
     assert!(second.contains(">ping<"));
+    assert!(
+        !second.contains("figure class=\"chart\""),
+        "the 24-hour chart is on the first page only"
+    );
+    assert!(
+        first.contains("<title>1–0 h ago: 23 succeeded, 12 failed</title>"),
+        "each hour's bar says its counts"
+    );
+    assert!(
+        first.contains("24 h ago") && first.contains(">now<"),
+        "hour labels"
+    );
 
     let (_, failed) = browser.get(&format!("{page}?filter=failed")).await;
     assert_eq!(rows(&failed), 12);
