@@ -429,6 +429,41 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
     let address = web.current_url().await.unwrap();
     assert!(!address.as_str().contains("done="), "{address}");
     receiver.next_of("ping").await;
+
+    // "Recent Deliveries" and "Settings" are tabs: one shows at a time.
+    let shown = async |css: &str| {
+        web.find(Locator::Css(css))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    };
+    assert!(shown("#deliveries").await && !shown("#settings").await);
+    browser.click("nav.tabs a[href='#settings']").await;
+    assert!(shown("#settings").await && !shown("#deliveries").await);
+    // A refused update comes back on Settings, scrolled to the problem beside its field.
+    let url = browser.wait_for("#settings input#url").await;
+    url.clear().await.unwrap();
+    // Valid to the browser, not to the server: http(s) only.
+    url.send_keys("ftp://example.com/hook").await.unwrap();
+    browser
+        .click("#settings form.settings button[type=submit]")
+        .await;
+    browser.wait_for("#settings .field-error").await;
+    assert!(shown("#settings .field-error").await);
+    let in_view = web
+        .execute(
+            "const r = document.querySelector('#settings .field-error').getBoundingClientRect();
+             return r.top >= 0 && r.bottom <= window.innerHeight;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(in_view, json!(true), "the problem is in view");
+    web.goto(address.as_str()).await.unwrap();
+    browser.wait_for("nav.tabs").await;
+    assert!(shown("#deliveries").await);
     browser.wait_for_text("#delivery-list .event", "ping").await;
 
     // An event published now shows up without the page being loaded again.

@@ -126,3 +126,32 @@ setInterval(() => {
     if (!Number.isNaN(at)) time.textContent = ago(at);
   }
 }, 30000);
+
+// A hook page's "Recent Deliveries" and "Settings" are tabs: one shows at a time, the
+// address says which (#settings), and a refused form opens Settings at its first problem.
+function showSection(nav, id) {
+  for (const link of nav.querySelectorAll("a[href^='#']")) {
+    const section = document.getElementById(link.getAttribute("href").slice(1));
+    if (!section) continue;
+    const selected = section.id === id;
+    section.hidden = !selected;
+    if (selected) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const nav = document.querySelector("nav.tabs");
+  if (!nav) return;
+  const refused = document.querySelector("#settings .field-error, #settings [role=alert]");
+  showSection(nav, refused || location.hash === "#settings" ? "settings" : "deliveries");
+  if (refused) refused.scrollIntoView({ block: "center" });
+  nav.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href^='#']");
+    if (!link) return;
+    event.preventDefault();
+    const id = link.getAttribute("href").slice(1);
+    showSection(nav, id);
+    history.replaceState(null, "", "#" + id);
+  });
+});
