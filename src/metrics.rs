@@ -45,6 +45,8 @@ pub struct Metrics {
     pub hooks_disabled: Counter,
     deliveries_due: Gauge,
     deliveries_scheduled: Gauge,
+    deliveries_held: Gauge,
+    deliveries_in_line: Gauge,
     oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// The busiest hooks' due deliveries, set anew at every rendering.
     hook_due: Family<HookLabels, Gauge>,
@@ -64,6 +66,8 @@ impl Default for Metrics {
             hooks_disabled: Counter::default(),
             deliveries_due: Gauge::default(),
             deliveries_scheduled: Gauge::default(),
+            deliveries_held: Gauge::default(),
+            deliveries_in_line: Gauge::default(),
             oldest_due_age: Gauge::default(),
             hook_due: Family::default(),
             hook_oldest_due_age: Family::default(),
@@ -110,6 +114,16 @@ impl Default for Metrics {
             metrics.deliveries_scheduled.clone(),
         );
         registry.register(
+            "deliveries_held",
+            "Deliveries held for hooks disabled by --disable-after, sent when they are re-activated",
+            metrics.deliveries_held.clone(),
+        );
+        registry.register(
+            "deliveries_in_line",
+            "Deliveries waiting behind the head of a FIFO hook's line",
+            metrics.deliveries_in_line.clone(),
+        );
+        registry.register(
             "oldest_due_delivery_age_seconds",
             "How long the oldest due delivery has been waiting",
             metrics.oldest_due_age.clone(),
@@ -151,6 +165,10 @@ impl Metrics {
             .set(i64::try_from(queue.due).unwrap_or(i64::MAX));
         self.deliveries_scheduled
             .set(i64::try_from(queue.scheduled).unwrap_or(i64::MAX));
+        self.deliveries_held
+            .set(i64::try_from(queue.held).unwrap_or(i64::MAX));
+        self.deliveries_in_line
+            .set(i64::try_from(queue.in_line).unwrap_or(i64::MAX));
         self.oldest_due_age.set(queue.oldest_due_age_seconds);
         // Hooks that left the top since the last rendering lose their series.
         self.hook_due.clear();

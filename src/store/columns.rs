@@ -170,6 +170,13 @@ impl LineChange {
     }
 }
 
+/// The deliveries no due time counts: held ones, and those waiting in a FIFO line behind its
+/// head (each read through its partial index).
+pub(crate) const WAITING_QUERY: &str = "SELECT \
+     (SELECT count(*) FROM deliveries WHERE state = 'held'), \
+     (SELECT count(*) FROM deliveries \
+      WHERE state = 'pending' AND fifo_seq IS NOT NULL AND due_at IS NULL)";
+
 /// Ends a hook's FIFO line (for `?1`/`$1` = hook id, `?2`/`$2` = now) when the hook stops
 /// being FIFO or active: every delivery waiting in it is due at once, side by side (and,
 /// for an inactive hook, cancelled by the claim that finds it, as GitHub sends nothing).

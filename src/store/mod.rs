@@ -581,6 +581,10 @@ pub struct QueueStats {
     pub scheduled: u64,
     /// How long the oldest due delivery has waited, in seconds (0 when none is due).
     pub oldest_due_age_seconds: f64,
+    /// Deliveries held for hooks `--disable-after` disabled.
+    pub held: u64,
+    /// Deliveries waiting behind the head of a FIFO hook's line (no due time yet).
+    pub in_line: u64,
     /// The [`BUSIEST_HOOKS`] hooks with the most due deliveries, most first.
     pub busiest_hooks: Vec<HookBacklog>,
 }

@@ -439,6 +439,14 @@ async fn a_disabled_hook_holds_its_events_and_gets_them_in_order_when_re_activat
         log.iter().all(|item| item["status"] != "held"),
         "the default list has attempts only"
     );
+    // (A failing push published as the hook was being disabled may be held too.)
+    let metrics = app.metrics_text().await;
+    let counted: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("hookpost_deliveries_held "))
+        .and_then(|value| value.parse().ok())
+        .expect("the held gauge is exposed");
+    assert!(counted >= 100.0, "the held ones are counted: {counted}");
 
     // Re-activated on a receiver that works: all 100, in order, one at a time.
     let working = OrderReceiver::start([]).await;

@@ -18,8 +18,9 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    BUSIEST_HOOKS_QUERY, CANCEL_FOR_INACTIVE_HOOK, CONFIG_COLUMNS, HOLD_PENDING, age_seconds,
-    disable_failing, headers_json, hook_backlog, last_response_columns, read_config, state_after,
+    BUSIEST_HOOKS_QUERY, CANCEL_FOR_INACTIVE_HOOK, CONFIG_COLUMNS, HOLD_PENDING, WAITING_QUERY,
+    age_seconds, disable_failing, headers_json, hook_backlog, last_response_columns, read_config,
+    state_after,
 };
 use crate::store::throttle;
 use crate::store::{
@@ -427,10 +428,14 @@ pub(super) async fn stats(
         ))
     })
     .collect::<Result<_, StoreError>>()?;
+    let waiting = one(db, WAITING_QUERY, &[]).await?;
+    let (held, in_line): (i64, i64) = (waiting.try_get(0)?, waiting.try_get(1)?);
     Ok(QueueStats {
         due: due.unsigned_abs(),
         scheduled: scheduled.unsigned_abs(),
         oldest_due_age_seconds: age_seconds(oldest, now),
+        held: held.unsigned_abs(),
+        in_line: in_line.unsigned_abs(),
         busiest_hooks,
     })
 }

@@ -18,8 +18,9 @@ use crate::domain::ids::{AppId, InstallationId};
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    BUSIEST_HOOKS_QUERY, CANCEL_FOR_INACTIVE_HOOK, CONFIG_COLUMNS, HOLD_PENDING, age_seconds,
-    disable_failing, headers_json, hook_backlog, last_response_columns, read_config, state_after,
+    BUSIEST_HOOKS_QUERY, CANCEL_FOR_INACTIVE_HOOK, CONFIG_COLUMNS, HOLD_PENDING, WAITING_QUERY,
+    age_seconds, disable_failing, headers_json, hook_backlog, last_response_columns, read_config,
+    state_after,
 };
 use crate::store::throttle;
 use crate::store::{
@@ -283,10 +284,15 @@ pub(super) fn stats(conn: &Connection, now: Timestamp) -> Result<QueueStats, Sto
             Ok(hook_backlog(row.get(0)?, row.get(1)?, row.get(2)?, now))
         })?
         .collect::<Result<_, _>>()?;
+    let (held, in_line): (i64, i64) = conn
+        .prepare_cached(WAITING_QUERY)?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(QueueStats {
         due: due.unsigned_abs(),
         scheduled: scheduled.unsigned_abs(),
         oldest_due_age_seconds: age_seconds(oldest, now),
+        held: held.unsigned_abs(),
+        in_line: in_line.unsigned_abs(),
         busiest_hooks,
     })
 }
