@@ -177,6 +177,36 @@ pub(crate) const WAITING_QUERY: &str = "SELECT \
      (SELECT count(*) FROM deliveries \
       WHERE state = 'pending' AND fifo_seq IS NOT NULL AND due_at IS NULL)";
 
+/// A FIFO hook's new deliveries, not yet in its line (`?1` = hook id), in event order:
+/// inserted without a due time by the transaction that lines them up.
+pub(crate) const UNLINED_QUERY: &str = "SELECT id FROM deliveries \
+     WHERE hook_id = ?1 AND state = 'pending' AND due_at IS NULL AND fifo_seq IS NULL \
+     ORDER BY event_id, id";
+
+/// Hands out `?2` places in hook `?1`'s line, returning the last, while the hook is FIFO
+/// (or `?3`: lined up whatever it is). The update locks the hook's row to the commit.
+pub(crate) const TAKE_PLACES: &str = "UPDATE hooks SET fifo_next = fifo_next + ?2 \
+     WHERE id = ?1 AND (ordering = 'fifo' OR ?3) RETURNING fifo_next";
+
+/// Whether hook `?1`'s line already has a delivery in it (read after [`TAKE_PLACES`]).
+pub(crate) const LINE_BUSY_QUERY: &str = "SELECT EXISTS (SELECT 1 FROM deliveries \
+     WHERE hook_id = ?1 AND state = 'pending' AND fifo_seq IS NOT NULL)";
+
+/// Each of `new` deliveries' place, ending at `last` (what [`TAKE_PLACES`] returned), and
+/// due time: the first is due at `now` if the line was empty, the rest wait their turn.
+pub(crate) fn places(
+    new: &[i64],
+    last: i64,
+    busy: bool,
+    now: Timestamp,
+) -> impl Iterator<Item = (i64, i64, Option<i64>)> + '_ {
+    let first = last - new.len() as i64 + 1;
+    new.iter().enumerate().map(move |(index, id)| {
+        let head = index == 0 && !busy;
+        (*id, first + index as i64, head.then_some(now.0))
+    })
+}
+
 /// Ends a hook's FIFO line (for `?1`/`$1` = hook id, `?2`/`$2` = now) when the hook stops
 /// being FIFO or active: every delivery waiting in it is due at once, side by side (and,
 /// for an inactive hook, cancelled by the claim that finds it, as GitHub sends nothing).

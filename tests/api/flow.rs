@@ -354,7 +354,7 @@ async fn a_fifo_hook_receives_in_commit_order_one_at_a_time_through_failures() {
 }
 
 /// A server that retries nothing and disables a hook after 1 s of failures.
-async fn spawn_disabling_app() -> TestApp {
+pub async fn spawn_disabling_app() -> TestApp {
     spawn_delivering_app(|config| {
         config.delivery.retry_schedule = "none".parse().unwrap();
         config.delivery.disable_after =

@@ -1155,12 +1155,7 @@ async fn the_form_sets_rate_limit_and_order_and_rows_say_which_deliveries_waited
 /// A hook disabled by `--disable-after` says so on its page, with the reason, lists its
 /// held deliveries under "Held", and "Re-enable webhook" makes it active again.
 async fn a_disabled_hook_shows_why_lists_held_deliveries_and_is_re_enabled() {
-    let app = crate::helpers::spawn_delivering_app(|config| {
-        config.delivery.retry_schedule = "none".parse().unwrap();
-        config.delivery.disable_after =
-            hookpost::delivery::disable::DisableAfter(Some(std::time::Duration::from_secs(1)));
-    })
-    .await;
+    let app = crate::flow::spawn_disabling_app().await;
     let token = app.owner_token(&["acme"]).await;
     let receiver = TestReceiver::start().await;
     receiver.set(crate::receiver::Behaviour::Status(500));

@@ -7,6 +7,7 @@ use deadpool_postgres::GenericClient;
 
 use super::{all, exec, one, opt};
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::{LINE_BUSY_QUERY, TAKE_PLACES, UNLINED_QUERY, places};
 use crate::store::{HookId, StoreError};
 
 /// Gives the new deliveries of FIFO hooks among `hook_ids` (inserted without a due time)
@@ -25,28 +26,23 @@ pub(super) async fn line_up(
     hooks.sort_unstable();
     hooks.dedup();
     for hook_id in hooks {
+        // This transaction's own rows: as good read before the hook's lock as after it.
+        let new: Vec<i64> = all(db, &postgres_sql(UNLINED_QUERY), &[&hook_id])
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if new.is_empty() {
+            continue;
+        }
         let last: Option<i64> = opt(
             db,
-            "SELECT fifo_next FROM hooks WHERE id = $1 AND (ordering = 'fifo' OR $2) FOR UPDATE",
-            &[&hook_id, &in_order],
+            &postgres_sql(TAKE_PLACES),
+            &[&hook_id, &(new.len() as i64), &in_order],
         )
         .await?
         .map(|row| row.try_get(0))
         .transpose()?;
-        let new: Vec<i64> = all(
-            db,
-            "SELECT id FROM deliveries
-             WHERE hook_id = $1 AND state = 'pending' AND due_at IS NULL AND fifo_seq IS NULL
-             ORDER BY event_id, id",
-            &[&hook_id],
-        )
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
-        if new.is_empty() {
-            continue;
-        }
         let Some(last) = last else {
             exec(
                 db,
@@ -56,34 +52,30 @@ pub(super) async fn line_up(
             .await?;
             continue;
         };
-        let waiting: bool = one(
-            db,
-            "SELECT EXISTS (SELECT 1 FROM deliveries
-                            WHERE hook_id = $1 AND state = 'pending' AND fifo_seq IS NOT NULL)",
-            &[&hook_id],
-        )
-        .await?
-        .try_get(0)?;
-        let places: Vec<i64> = (1..=new.len() as i64).map(|n| last + n).collect();
-        let due: Vec<Option<i64>> = (0..new.len())
-            .map(|index| (index == 0 && !waiting).then_some(now.0))
-            .collect();
-        exec(
-            db,
-            "UPDATE hooks SET fifo_next = $2 WHERE id = $1",
-            &[&hook_id, &(last + new.len() as i64)],
-        )
-        .await?;
+        let busy: bool = one(db, &postgres_sql(LINE_BUSY_QUERY), &[&hook_id])
+            .await?
+            .try_get(0)?;
+        let mut seqs = Vec::with_capacity(new.len());
+        let mut dues = Vec::with_capacity(new.len());
+        for (_, seq, due_at) in places(&new, last, busy, now) {
+            seqs.push(seq);
+            dues.push(due_at);
+        }
         exec(
             db,
             "UPDATE deliveries d SET fifo_seq = p.seq, due_at = p.due_at
              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS p(id, seq, due_at)
              WHERE d.id = p.id",
-            &[&new, &places, &due],
+            &[&new, &seqs, &dues],
         )
         .await?;
     }
     Ok(())
+}
+
+/// A statement shared with SQLite, with PostgreSQL's placeholders (`?1` → `$1`).
+fn postgres_sql(sql: &str) -> String {
+    sql.replace('?', "$")
 }
 
 /// Makes the head of each of `hooks`' lines due at `now` if it is waiting: called when a

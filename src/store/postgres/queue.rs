@@ -537,8 +537,8 @@ pub(super) async fn disable_failing_hooks(
     .iter()
     .map(|row| row.try_get(0))
     .collect::<Result<_, _>>()?;
-    for hook_id in &disabled {
-        exec(db, &HOLD_PENDING.replace("{hook}", "$1"), &[hook_id]).await?;
+    if !disabled.is_empty() {
+        exec(db, &HOLD_PENDING.replace("{hook}", "ANY($1)"), &[&disabled]).await?;
     }
     Ok(disabled)
 }

@@ -6,6 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::domain::timestamp::Timestamp;
+use crate::store::columns::{LINE_BUSY_QUERY, TAKE_PLACES, UNLINED_QUERY, places};
 use crate::store::{HookId, StoreError};
 
 /// Gives the new deliveries of FIFO hooks among `hook_ids` (inserted without a due time)
@@ -23,25 +24,17 @@ pub(super) fn line_up(
     hooks.dedup();
     for hook_id in hooks {
         let new: Vec<i64> = conn
-            .prepare_cached(
-                "SELECT id FROM deliveries
-                 WHERE hook_id = ?1 AND state = 'pending' AND due_at IS NULL AND fifo_seq IS NULL
-                 ORDER BY event_id, id",
-            )?
+            .prepare_cached(UNLINED_QUERY)?
             .query_map([hook_id], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         if new.is_empty() {
             continue;
         }
-        let count = new.len() as i64;
-        // The places handed out, if the hook is still FIFO.
         let last: Option<i64> = conn
-            .prepare_cached(
-                "UPDATE hooks SET fifo_next = fifo_next + ?2
-                 WHERE id = ?1 AND (ordering = 'fifo' OR ?3)
-                 RETURNING fifo_next",
-            )?
-            .query_row(params![hook_id, count, in_order], |row| row.get(0))
+            .prepare_cached(TAKE_PLACES)?
+            .query_row(params![hook_id, new.len() as i64, in_order], |row| {
+                row.get(0)
+            })
             .optional()?;
         let Some(last) = last else {
             let mut due = conn.prepare_cached("UPDATE deliveries SET due_at = ?2 WHERE id = ?1")?;
@@ -50,21 +43,13 @@ pub(super) fn line_up(
             }
             continue;
         };
-        let waiting: bool = conn
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM deliveries
-                                WHERE hook_id = ?1 AND state = 'pending' AND fifo_seq IS NOT NULL)",
-            )?
+        let busy: bool = conn
+            .prepare_cached(LINE_BUSY_QUERY)?
             .query_row([hook_id], |row| row.get(0))?;
         let mut place =
             conn.prepare_cached("UPDATE deliveries SET fifo_seq = ?2, due_at = ?3 WHERE id = ?1")?;
-        for (index, id) in new.into_iter().enumerate() {
-            let head = index == 0 && !waiting;
-            place.execute(params![
-                id,
-                last - count + 1 + index as i64,
-                head.then_some(now.0)
-            ])?;
+        for (id, seq, due_at) in places(&new, last, busy, now) {
+            place.execute(params![id, seq, due_at])?;
         }
     }
     Ok(())
