@@ -103,6 +103,7 @@ pub fn read_query(query: &HashMap<String, String>) -> Result<AttemptQuery, ApiEr
         guid: query.get("guid").cloned(),
         since,
         until,
+        ..AttemptQuery::default()
     })?)
 }
 

@@ -15,8 +15,17 @@ use crate::wire::payload_for;
 #[derive(Debug, Clone, Default)]
 pub struct AttemptPage {
     pub attempts: Vec<AttemptSummary>,
-    /// The id to continue below when there are older attempts.
+    /// The id to continue below when there are older attempts (for a newest-first query;
+    /// an oldest-first one does not look below its page).
     pub next_before: Option<AttemptId>,
+}
+
+/// A count read no further than a cap: exact when `more` is false.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capped {
+    pub count: u64,
+    /// There are more than `count`.
+    pub more: bool,
 }
 
 /// One attempt in full, with the payload exactly as its receiver got it (for an app's hook,
@@ -41,6 +50,7 @@ impl Core {
     ) -> Result<AttemptPage, CoreError> {
         // One more than asked tells whether a next page exists.
         let limit = query.limit;
+        let oldest_first = query.oldest_first;
         let probe = AttemptQuery {
             limit: limit.saturating_add(1),
             ..query
@@ -53,11 +63,39 @@ impl Core {
         let mut next_before = None;
         if attempts.len() > limit as usize {
             attempts.truncate(limit as usize);
-            next_before = attempts.last().map(|attempt| attempt.id);
+            if !oldest_first {
+                next_before = attempts.last().map(|attempt| attempt.id);
+            }
+        }
+        if oldest_first {
+            attempts.reverse();
         }
         Ok(AttemptPage {
             attempts,
             next_before,
+        })
+    }
+
+    /// How many of the hook's attempts `query` selects, counting no further than `cap`
+    /// (where an exact count would read the whole log).
+    ///
+    /// # Errors
+    /// Not found when the scope has no such hook.
+    pub async fn count_attempts(
+        &self,
+        scope: &ManagedScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+        cap: u32,
+    ) -> Result<Capped, CoreError> {
+        let count = self
+            .store
+            .count_attempts(scope.scope(), hook_id, query, cap.saturating_add(1))
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        Ok(Capped {
+            count: count.min(u64::from(cap)),
+            more: count > u64::from(cap),
         })
     }
 

@@ -610,27 +610,73 @@ const HELD_COLUMNS: &str = "d.id, e.guid, e.created_at, 1 = 0, CAST(0 AS BIGINT)
 
 /// A delivery-log page's statement without its `LIMIT`, and the values of its
 /// placeholders: the hook's attempts under [`log_filter`], or, for `status=held`, its held
-/// deliveries (the cursor then counts delivery ids; the other filters do not apply).
+/// deliveries (the cursors then count delivery ids; the other filters do not apply).
 pub(crate) fn log_page(
     hook_id: HookId,
     query: &AttemptQuery,
     placeholder: impl Fn(usize) -> String,
 ) -> (String, Vec<LogParam>) {
-    if query.status == Some(StatusClass::Held) {
-        let sql = format!(
-            "SELECT {HELD_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id \
-             WHERE d.hook_id = {} AND d.id < {} AND d.state = 'held' ORDER BY d.id DESC",
-            placeholder(1),
-            placeholder(2)
-        );
-        let before = query.before.map_or(i64::MAX, |id| id.0);
-        return (sql, vec![LogParam::Int(hook_id.0), LogParam::Int(before)]);
-    }
-    let (filter, values) = log_filter(hook_id, query, placeholder);
+    let order = if query.oldest_first { "ASC" } else { "DESC" };
+    let (rows, filter, values) = log_rows(hook_id, query, placeholder);
+    let (columns, id) = if query.status == Some(StatusClass::Held) {
+        (HELD_COLUMNS, "d.id")
+    } else {
+        (SUMMARY_COLUMNS, "a.id")
+    };
     (
-        format!("SELECT {SUMMARY_COLUMNS} FROM {SUMMARY_ROWS} WHERE {filter} ORDER BY a.id DESC"),
+        format!("SELECT {columns} FROM {rows} WHERE {filter} ORDER BY {id} {order}"),
         values,
     )
+}
+
+/// A statement counting what a delivery-log query selects, no further than the last of
+/// its values (the cap, bound last), and the values of its placeholders.
+pub(crate) fn log_count(
+    hook_id: HookId,
+    query: &AttemptQuery,
+    cap: u32,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<LogParam>) {
+    let (rows, filter, mut values) = log_rows(hook_id, query, &placeholder);
+    values.push(LogParam::Int(i64::from(cap)));
+    let cap = placeholder(values.len());
+    (
+        format!("SELECT count(*) FROM (SELECT 1 FROM {rows} WHERE {filter} LIMIT {cap}) counted"),
+        values,
+    )
+}
+
+/// The rows a delivery-log query reads and its `WHERE` clause: the hook's attempts
+/// (`a`, with event `e` and delivery `d`) under [`log_filter`], or its held deliveries.
+fn log_rows(
+    hook_id: HookId,
+    query: &AttemptQuery,
+    placeholder: impl Fn(usize) -> String,
+) -> (&'static str, String, Vec<LogParam>) {
+    if query.status == Some(StatusClass::Held) {
+        let filter = format!(
+            "d.hook_id = {} AND d.id < {} AND d.id > {} AND d.state = 'held'",
+            placeholder(1),
+            placeholder(2),
+            placeholder(3)
+        );
+        return (HELD_ROWS, filter, cursor_values(hook_id, query));
+    }
+    let (filter, values) = log_filter(hook_id, query, placeholder);
+    (SUMMARY_ROWS, filter, values)
+}
+
+/// The rows [`HELD_COLUMNS`] read: deliveries `d` with their event `e`.
+const HELD_ROWS: &str = "deliveries d JOIN events e ON e.id = d.event_id";
+
+/// The hook and the two cursors (`before`, `after`; open when unset), the first three
+/// values of every delivery-log query.
+fn cursor_values(hook_id: HookId, query: &AttemptQuery) -> Vec<LogParam> {
+    vec![
+        LogParam::Int(hook_id.0),
+        LogParam::Int(query.before.map_or(i64::MAX, |id| id.0)),
+        LogParam::Int(query.after.map_or(0, |id| id.0)),
+    ]
 }
 
 /// The `WHERE` clause of a delivery-log page over [`SUMMARY_ROWS`]: only the filters the
@@ -641,14 +687,12 @@ fn log_filter(
     query: &AttemptQuery,
     placeholder: impl Fn(usize) -> String,
 ) -> (String, Vec<LogParam>) {
-    let mut params = vec![
-        LogParam::Int(hook_id.0),
-        LogParam::Int(query.before.map_or(i64::MAX, |id| id.0)),
-    ];
+    let mut params = cursor_values(hook_id, query);
     let mut clause = format!(
-        "a.hook_id = {} AND a.id < {}",
+        "a.hook_id = {} AND a.id < {} AND a.id > {}",
         placeholder(1),
-        placeholder(2)
+        placeholder(2),
+        placeholder(3)
     );
     let bind = |params: &mut Vec<LogParam>, value: LogParam| {
         params.push(value);

@@ -436,6 +436,11 @@ impl Trigger {
 pub struct AttemptQuery {
     /// Only attempts with a smaller id (the cursor).
     pub before: Option<AttemptId>,
+    /// Only attempts with a larger id (paging back towards the newest).
+    pub after: Option<AttemptId>,
+    /// Oldest first instead of newest first: with `after`, the page just newer than a
+    /// cursor; alone, the log's oldest page.
+    pub oldest_first: bool,
     pub limit: u32,
     pub status: Option<StatusClass>,
     pub redelivery: Option<bool>,
@@ -885,6 +890,17 @@ pub trait LogStore: Send + Sync {
         hook_id: HookId,
         attempt_id: AttemptId,
     ) -> Result<Option<AttemptDetail>, StoreError>;
+
+    /// How many of the hook's attempts `query` selects (its `limit` and order aside),
+    /// counting no further than `cap` (so a count never reads more than `cap` rows);
+    /// `None` when the hook does not exist.
+    async fn count_attempts(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+        cap: u32,
+    ) -> Result<Option<u64>, StoreError>;
 }
 
 /// Which database to use; shared by `serve` and the admin commands.

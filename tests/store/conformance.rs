@@ -563,9 +563,77 @@ async fn the_log_numbers_its_attempts_says_what_made_them_and_filters_them(store
             },
             vec![published],
         ),
+        (
+            AttemptQuery {
+                after: Some(issued),
+                ..everything(10)
+            },
+            vec![redelivered, retried],
+        ),
+        (
+            AttemptQuery {
+                after: Some(published),
+                oldest_first: true,
+                ..everything(2)
+            },
+            vec![issued, retried],
+        ),
+        (
+            AttemptQuery {
+                oldest_first: true,
+                ..everything(1)
+            },
+            vec![published],
+        ),
+        (
+            AttemptQuery {
+                before: Some(redelivered),
+                after: Some(published),
+                ..everything(10)
+            },
+            vec![retried, issued],
+        ),
     ] {
         assert_eq!(ids(list(query.clone()).await), expected, "{query:?}");
     }
+    // Counts, the limit aside and no further than their cap.
+    let count = |query: AttemptQuery, cap: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .count_attempts(&repo(), created.id, query, cap)
+                .await
+                .unwrap()
+                .expect("the hook exists")
+        }
+    };
+    assert_eq!(count(everything(1), 100).await, 4);
+    assert_eq!(count(everything(1), 3).await, 3, "capped");
+    let failures = AttemptQuery {
+        status: Some(StatusClass::Failure),
+        ..everything(1)
+    };
+    assert_eq!(count(failures, 100).await, 2);
+    let newer = AttemptQuery {
+        after: Some(issued),
+        ..everything(1)
+    };
+    assert_eq!(count(newer, 100).await, 2);
+    assert!(
+        store
+            .count_attempts(
+                &HookScope::Organization {
+                    org: Login::parse("acme").unwrap(),
+                },
+                created.id,
+                everything(1),
+                100
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "a hook is counted only in its own scope"
+    );
 }
 
 async fn a_recovery_queues_failed_deliveries_without_pending_work_one_recovery_at_a_time(

@@ -12,7 +12,7 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
 use crate::store::columns::headers_from_json;
 use crate::store::columns::{
-    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_page, read_summary,
+    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page, read_summary,
 };
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
@@ -28,7 +28,33 @@ pub(super) async fn list_attempts(
     let (page, mut values) = log_page(hook_id, &query, |n| format!("${n}"));
     values.push(LogParam::Int(i64::from(query.limit)));
     let sql = format!("{page} LIMIT ${}", values.len());
-    let values: Vec<Box<dyn ToSql + Sync + Send>> = values
+    let values = bound(values);
+    let rows = all(db, &sql, &params(&values)).await?;
+    Ok(Some(
+        rows.iter().map(read_summary).collect::<Result<_, _>>()?,
+    ))
+}
+
+pub(super) async fn count_attempts(
+    db: &impl GenericClient,
+    scope: &HookScope,
+    hook_id: HookId,
+    query: &AttemptQuery,
+    cap: u32,
+) -> Result<Option<u64>, StoreError> {
+    if !exists(db, scope, hook_id).await? {
+        return Ok(None);
+    }
+    let (sql, values) = log_count(hook_id, query, cap, |n| format!("${n}"));
+    let values = bound(values);
+    let rows = all(db, &sql, &params(&values)).await?;
+    let count: i64 = rows.first().map_or(Ok(0), |row| row.try_get(0))?;
+    Ok(Some(count.unsigned_abs()))
+}
+
+/// A delivery-log query's values as PostgreSQL binds them.
+fn bound(values: Vec<LogParam>) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
         .into_iter()
         .map(|value| -> Box<dyn ToSql + Sync + Send> {
             match value {
@@ -36,15 +62,14 @@ pub(super) async fn list_attempts(
                 LogParam::Text(text) => Box::new(text),
             }
         })
-        .collect();
-    let params: Vec<&(dyn ToSql + Sync)> = values
+        .collect()
+}
+
+fn params(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    values
         .iter()
         .map(|value| value.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let rows = all(db, &sql, &params).await?;
-    Ok(Some(
-        rows.iter().map(read_summary).collect::<Result<_, _>>()?,
-    ))
+        .collect()
 }
 
 pub(super) async fn get_attempt(

@@ -540,4 +540,15 @@ impl LogStore for PostgresStore {
         let client = self.client(&self.durable).await?;
         log::get_attempt(&client, scope, hook_id, attempt_id).await
     }
+
+    async fn count_attempts(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+        cap: u32,
+    ) -> Result<Option<u64>, StoreError> {
+        let client = self.client(&self.durable).await?;
+        log::count_attempts(&client, scope, hook_id, &query, cap).await
+    }
 }

@@ -11,7 +11,7 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
 use crate::store::columns::headers_from_json;
 use crate::store::columns::{
-    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_page, read_summary,
+    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page, read_summary,
 };
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
@@ -27,18 +27,36 @@ pub(super) fn list_attempts(
     let (page, mut values) = log_page(hook_id, &query, |n| format!("?{n}"));
     values.push(LogParam::Int(i64::from(query.limit)));
     let limit = values.len();
-    let values: Vec<Value> = values
-        .into_iter()
-        .map(|value| match value {
-            LogParam::Int(int) => Value::Integer(int),
-            LogParam::Text(text) => Value::Text(text),
-        })
-        .collect();
     let attempts = conn
         .prepare_cached(&format!("{page} LIMIT ?{limit}"))?
-        .query_map(params_from_iter(values), |row| read_summary(row))?
+        .query_map(params_from_iter(bound(values)), |row| read_summary(row))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(attempts))
+}
+
+pub(super) fn count_attempts(
+    conn: &Connection,
+    scope: &HookScope,
+    hook_id: HookId,
+    query: &AttemptQuery,
+    cap: u32,
+) -> Result<Option<u64>, StoreError> {
+    if !hook_exists(conn, scope, hook_id)? {
+        return Ok(None);
+    }
+    let (sql, values) = log_count(hook_id, query, cap, |n| format!("?{n}"));
+    let count: i64 = conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(bound(values)), |row| row.get(0))?;
+    Ok(Some(count.unsigned_abs()))
+}
+
+/// A delivery-log query's values as SQLite binds them.
+fn bound(values: Vec<LogParam>) -> impl Iterator<Item = Value> {
+    values.into_iter().map(|value| match value {
+        LogParam::Int(int) => Value::Integer(int),
+        LogParam::Text(text) => Value::Text(text),
+    })
 }
 
 pub(super) fn get_attempt(

@@ -508,6 +508,19 @@ impl LogStore for SqliteStore {
             .read(move |conn| log::get_attempt(conn, &scope, hook_id, attempt_id))
             .await
     }
+
+    async fn count_attempts(
+        &self,
+        scope: &HookScope,
+        hook_id: HookId,
+        query: AttemptQuery,
+        cap: u32,
+    ) -> Result<Option<u64>, StoreError> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |conn| log::count_attempts(conn, &scope, hook_id, &query, cap))
+            .await
+    }
 }
 
 #[cfg(test)]
