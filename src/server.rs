@@ -132,7 +132,11 @@ impl Server {
             }
         }
         background.close();
-        let app = api::router(self.state, ui::router(), self.config.max_payload_bytes);
+        let app = api::router(
+            self.state.clone(),
+            ui::router(self.state),
+            self.config.max_payload_bytes,
+        );
         let outcome = connections::serve(
             listener,
             app,

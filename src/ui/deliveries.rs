@@ -14,6 +14,8 @@ use maud::{Markup, html};
 use super::pages::done_url;
 use super::session::SignedForm;
 use super::{HookPath, UiError, csrf_input};
+use crate::core::CoreError;
+use crate::core::deliveries::Capped;
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AttemptId, AttemptQuery, AttemptSummary, Recovery, StatusClass, Trigger};
 use crate::web::AppState;
@@ -37,6 +39,15 @@ pub struct LogView {
     /// Attempts older than this id (the next page).
     #[serde(default)]
     before: Option<AttemptId>,
+    /// The page of attempts just newer than this id (the previous page).
+    #[serde(default)]
+    newer: Option<AttemptId>,
+    /// `oldest`: the log's last page.
+    #[serde(default)]
+    end: Option<String>,
+    /// Only the attempts of one delivery (its `X-GitHub-Delivery`).
+    #[serde(default)]
+    guid: Option<String>,
     /// For the live stream: attempts newer than this id.
     #[serde(default)]
     after: Option<AttemptId>,
@@ -59,10 +70,56 @@ impl LogView {
         }
     }
 
+    /// Which page the view asks for.
+    fn page(&self) -> Page {
+        match (self.before, self.newer, self.end.as_deref()) {
+            (Some(before), _, _) => Page::Older(before),
+            (None, Some(after), _) => Page::Newer(after),
+            (None, None, Some("oldest")) => Page::Oldest,
+            _ => Page::Newest,
+        }
+    }
+
+    /// The query of one page of the view.
+    fn page_query(&self, page: Page) -> AttemptQuery {
+        let newest = self.query(None, PAGE);
+        match page {
+            Page::Newest => newest,
+            Page::Older(before) => self.query(Some(before), PAGE),
+            Page::Newer(after) => AttemptQuery {
+                after: Some(after),
+                oldest_first: true,
+                ..newest
+            },
+            Page::Oldest => AttemptQuery {
+                oldest_first: true,
+                ..newest
+            },
+        }
+    }
+
+    /// A link to this view's `page` (its filter kept).
+    fn link(&self, base: &str, page: Page) -> String {
+        let mut link = format!("{base}?filter={}", self.filter());
+        if let Some(guid) = &self.guid {
+            link.push_str("&guid=");
+            link.push_str(&url_encoded(guid));
+        }
+        match page {
+            Page::Newest => {}
+            Page::Older(before) => link.push_str(&format!("&before={before}")),
+            Page::Newer(after) => link.push_str(&format!("&newer={after}")),
+            Page::Oldest => link.push_str("&end=oldest"),
+        }
+        link.push_str("#deliveries");
+        link
+    }
+
     fn query(&self, before: Option<AttemptId>, limit: u32) -> AttemptQuery {
         AttemptQuery {
             before,
             limit,
+            guid: self.guid.clone(),
             status: match self.filter() {
                 "failed" => Some(StatusClass::Failure),
                 "held" => Some(StatusClass::Held),
@@ -74,6 +131,97 @@ impl LogView {
                 _ => None,
             },
             ..AttemptQuery::default()
+        }
+    }
+}
+
+/// A page of the log: the newest, those older or newer than a cursor, or the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Newest,
+    Older(AttemptId),
+    Newer(AttemptId),
+    Oldest,
+}
+
+/// The most rows a page's counts read (past it they say "1,000+").
+const COUNT_CAP: u32 = 1000;
+
+/// `1,234`.
+fn thousands(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// A capped count as a person reads it: `245`, or `1,000+`.
+fn capped(count: Capped) -> String {
+    if count.more {
+        format!("{}+", thousands(count.count))
+    } else {
+        thousands(count.count)
+    }
+}
+
+/// Where a page is in the log: "31–60 of 245", or, past the counts' cap, "30 older than
+/// the newest 1,000".
+fn position(newer: Capped, shown: usize, total: Capped) -> String {
+    let shown = shown as u64;
+    if newer.more {
+        return format!("{shown} older than the newest {}", thousands(newer.count));
+    }
+    format!(
+        "{}–{} of {}",
+        thousands(newer.count + 1),
+        thousands(newer.count + shown),
+        capped(total)
+    )
+}
+
+/// A value for a query string.
+fn url_encoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A page's attempts grouped by delivery (`guid`), each group where its newest attempt
+/// is, newest first within it.
+fn by_delivery(attempts: &[AttemptSummary]) -> Vec<Vec<&AttemptSummary>> {
+    let mut groups: Vec<Vec<&AttemptSummary>> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for attempt in attempts {
+        match index.get(attempt.guid.as_str()) {
+            Some(&at) => groups[at].push(attempt),
+            None => {
+                index.insert(&attempt.guid, groups.len());
+                groups.push(vec![attempt]);
+            }
+        }
+    }
+    groups
+}
+
+/// One delivery's attempts on a page; a link to all of them when some may be on other
+/// pages (the oldest shown is not the publish's first attempt).
+fn group(path: &HookPath, view: &LogView, attempts: &[&AttemptSummary], now: Timestamp) -> Markup {
+    let guid = attempts.first().map_or("", |attempt| attempt.guid.as_str());
+    let complete = attempts.last().is_none_or(|oldest| {
+        oldest.status == "held"
+            || (oldest.trigger == Trigger::Publish && oldest.attempt_number == 1)
+    });
+    html! {
+        li.group data-guid=(guid) {
+            ol.attempts {
+                @for attempt in attempts { (row(path, attempt, now)) }
+            }
+            @if !complete && view.guid.is_none() {
+                a.all-attempts href={(path.base()) "?guid=" (url_encoded(guid)) "#deliveries"} { "All attempts of this delivery" }
+            }
         }
     }
 }
@@ -119,7 +267,7 @@ fn waited_for(from: Timestamp, until: Timestamp) -> String {
 pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup {
     if attempt.status == "held" {
         return html! {
-            li.delivery.held data-id=(attempt.id) {
+            li.delivery.held data-id=(attempt.id) data-guid=(attempt.guid) {
                 span.dot.held role="img" aria-label="Held" {}
                 span.guid { (attempt.guid) }
                 span.event { (attempt.event) }
@@ -134,7 +282,7 @@ pub fn row(path: &HookPath, attempt: &AttemptSummary, now: Timestamp) -> Markup 
     };
     let ok = succeeded(attempt);
     html! {
-        li.delivery data-id=(attempt.id) {
+        li.delivery data-id=(attempt.id) data-guid=(attempt.guid) {
             details data-src={(path.base()) "/deliveries/" (attempt.id)} {
                 summary {
                     span class=(if ok { "dot ok" } else { "dot failed" }) role="img"
@@ -238,40 +386,80 @@ fn chart(attempts: &[AttemptSummary], now: Timestamp) -> Markup {
 /// The "Recent Deliveries" section of a hook's page.
 pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Result<Markup, UiError> {
     let now = Timestamp::now();
-    let page = state
-        .core
-        .attempts(&path.scope, path.hook_id, view.query(view.before, PAGE))
-        .await?;
+    let attempts_of =
+        async |query: AttemptQuery| state.core.attempts(&path.scope, path.hook_id, query).await;
+    let mut page = view.page();
+    let mut attempts = attempts_of(view.page_query(page)).await?.attempts;
+    // A page newer than a cursor that comes short is the newest page.
+    if matches!(page, Page::Newer(_)) && attempts.len() < PAGE as usize {
+        page = Page::Newest;
+        attempts = attempts_of(view.page_query(page)).await?.attempts;
+    }
+    let first = page == Page::Newest;
+    let count = async |query: AttemptQuery, cap: u32| {
+        state
+            .core
+            .count_attempts(&path.scope, path.hook_id, query, cap)
+            .await
+    };
+    let newest = attempts.first().map(|attempt| attempt.id);
+    let oldest = attempts.last().map(|attempt| attempt.id);
+    let mut paging = None;
+    if let (Some(newest), Some(oldest)) = (newest, oldest) {
+        let unpaged = view.query(None, PAGE);
+        let total = count(unpaged.clone(), COUNT_CAP).await?;
+        let newer = AttemptQuery {
+            after: Some(newest),
+            ..unpaged.clone()
+        };
+        let newer = count(newer, COUNT_CAP).await?;
+        let has_older = count(view.query(Some(oldest), PAGE), 1).await?.count > 0;
+        paging = Some((
+            position(newer, attempts.len(), total),
+            newer.count > 0,
+            has_older,
+        ));
+    }
     // The chart is of the last 24 hours: on the first page only.
-    let recent = match view.before {
-        None => Some(
-            state
-                .core
-                .attempts(
-                    &path.scope,
-                    path.hook_id,
-                    LogView::default().query(None, CHART_LIMIT),
-                )
+    let recent = if first {
+        Some(
+            attempts_of(LogView::default().query(None, CHART_LIMIT))
                 .await?
                 .attempts,
-        ),
-        Some(_) => None,
+        )
+    } else {
+        None
     };
-    let attempts = page.attempts;
     let base = path.base();
-    let newest = attempts.first().map_or(0, |attempt| attempt.id.0);
+    let after = newest.map_or(0, |id| id.0);
     // Held deliveries are listed by delivery, not attempt: no live stream of attempts.
-    let live = view.before.is_none() && view.filter() != "held";
+    let live = first && view.filter() != "held";
+    let mut live_url = format!("{base}/live?filter={}&after={after}", view.filter());
+    if let Some(guid) = &view.guid {
+        live_url.push_str(&format!("&guid={}", url_encoded(guid)));
+    }
     let recovery = match view.recovery {
         Some(id) => Some(state.core.recovery(&path.scope, path.hook_id, id).await?),
         None => None,
+    };
+    // Held deliveries are counted in their filter's label: a disabled hook's page says how
+    // many events wait for it.
+    let held_query = AttemptQuery {
+        status: Some(StatusClass::Held),
+        ..AttemptQuery::default()
+    };
+    let held = count(held_query, COUNT_CAP).await?;
+    let held_label = if held.count == 0 {
+        "Held".to_owned()
+    } else {
+        format!("Held ({})", capped(held))
     };
     let filters = [
         ("all", "All"),
         ("failed", "Failed"),
         ("retries", "Retries"),
         ("redeliveries", "Redeliveries"),
-        ("held", "Held"),
+        ("held", held_label.as_str()),
     ];
     Ok(html! {
         section #deliveries aria-labelledby="deliveries-title" {
@@ -291,16 +479,19 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
             nav.filters aria-label="Filter deliveries" {
                 @for (value, label) in filters {
                     a href={(base) "?filter=" (value) "#deliveries"}
-                        aria-current=[(view.filter() == value).then_some("page")] { (label) }
+                        aria-current=[(view.filter() == value && view.guid.is_none()).then_some("page")] { (label) }
                 }
             }
-            ol.deliveries #delivery-list
-                data-live=[live.then(|| format!("{base}/live?filter={}&after={newest}", view.filter()))] {
-                @for attempt in &attempts { (row(path, attempt, now)) }
+            @if let Some(guid) = &view.guid {
+                p.muted.one-delivery { "Every attempt of delivery " code { (guid) } ". "
+                    a href={(base) "#deliveries"} { "All deliveries" } }
+            }
+            ol.deliveries #delivery-list data-live=[live.then_some(live_url)] {
+                @for attempts in by_delivery(&attempts) { (group(path, view, &attempts, now)) }
             }
             @if attempts.is_empty() {
                 p.empty #no-deliveries {
-                    @match (view.filter(), view.before.is_some()) {
+                    @match (view.filter(), page != Page::Newest) {
                         (_, true) => "No older deliveries.",
                         ("failed", _) => "No failed deliveries.",
                         ("retries", _) => "No automatic retries.",
@@ -310,8 +501,18 @@ pub async fn section(state: &AppState, path: &HookPath, view: &LogView) -> Resul
                     }
                 }
             }
-            @if let Some(before) = page.next_before {
-                a.button href={(base) "?filter=" (view.filter()) "&before=" (before) "#deliveries"} { "Older deliveries" }
+            @if let (Some((position, has_newer, has_older)), Some(newest), Some(oldest)) = (&paging, newest, oldest) {
+                nav.pages aria-label="Pages of deliveries" {
+                    span.position { (if view.filter() == "held" { "Held deliveries " } else { "Attempts " }) (position) }
+                    @if *has_newer {
+                        a.button.first href=(view.link(&base, Page::Newest)) { "Newest" }
+                        a.button.newer href=(view.link(&base, Page::Newer(newest))) { "Newer" }
+                    }
+                    @if *has_older {
+                        a.button.older href=(view.link(&base, Page::Older(oldest))) { "Older" }
+                        a.button.last href=(view.link(&base, Page::Oldest)) { "Oldest" }
+                    }
+                }
             }
         }
     })
@@ -454,7 +655,9 @@ pub async fn detail(State(state): State<AppState>, path: HookPath) -> Result<Mar
         div.tabset {
             div role="tablist" aria-label="Attempt" {
                 button role="tab" id={"req-tab-" (id)} aria-controls={"req-" (id)} aria-selected="true" { "Request" }
-                button role="tab" id={"res-tab-" (id)} aria-controls={"res-" (id)} aria-selected="false" tabindex="-1" { "Response " (detail.summary.status_code) }
+                button role="tab" id={"res-tab-" (id)} aria-controls={"res-" (id)} aria-selected="false" tabindex="-1" {
+                    "Response" @if detail.summary.status_code != 0 { " " (detail.summary.status_code) }
+                }
             }
             div role="tabpanel" id={"req-" (id)} aria-labelledby={"req-tab-" (id)} {
                 p { strong { "POST" } " " code { (detail.url) } }
@@ -498,46 +701,96 @@ pub async fn redeliver(
     )))
 }
 
+/// How often at most a live page's chart is drawn again while attempts arrive.
+const CHART_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What a live page's stream knows: the newest attempt it has sent, the newest its chart
+/// counts, and events read but not sent yet.
+struct Live {
+    state: AppState,
+    path: HookPath,
+    view: LogView,
+    after: AttemptId,
+    charted: AttemptId,
+    chart_drawn: tokio::time::Instant,
+    ready: std::collections::VecDeque<Event>,
+}
+
+impl Live {
+    /// Reads what arrived since the last look: new rows (matching the filter) and, at
+    /// most every [`CHART_INTERVAL`], the chart again when any attempt arrived.
+    async fn look(&mut self) -> Result<(), CoreError> {
+        let core = &self.state.core;
+        let (scope, hook_id) = (&self.path.scope, self.path.hook_id);
+        let page = core
+            .attempts(scope, hook_id, self.view.query(None, PAGE))
+            .await?;
+        let now = Timestamp::now();
+        let mut fresh: Vec<&AttemptSummary> = page
+            .attempts
+            .iter()
+            .filter(|attempt| attempt.id > self.after)
+            .collect();
+        if !fresh.is_empty() {
+            fresh.reverse();
+            let rows: String = fresh
+                .iter()
+                .map(|attempt| row(&self.path, attempt, now).into_string())
+                .collect();
+            self.after = fresh.last().map_or(self.after, |attempt| attempt.id);
+            self.ready
+                .push_back(Event::default().event("attempts").data(rows));
+        }
+        if self.chart_drawn.elapsed() < CHART_INTERVAL {
+            return Ok(());
+        }
+        let newest = core
+            .attempts(scope, hook_id, LogView::default().query(None, 1))
+            .await?
+            .attempts
+            .first()
+            .map_or(AttemptId(0), |attempt| attempt.id);
+        if newest > self.charted {
+            let recent = core
+                .attempts(scope, hook_id, LogView::default().query(None, CHART_LIMIT))
+                .await?;
+            let drawn = chart(&recent.attempts, now).into_string();
+            self.ready
+                .push_back(Event::default().event("chart").data(drawn));
+            self.charted = newest;
+            self.chart_drawn = tokio::time::Instant::now();
+        }
+        Ok(())
+    }
+}
+
 /// Server-sent events: each new attempt (matching the filter) as a rendered row, oldest
-/// first, for as long as the page is open.
+/// first, and the chart drawn again as attempts arrive, for as long as the page is open.
 pub async fn live(
     State(state): State<AppState>,
     path: HookPath,
     Query(view): Query<LogView>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let after = view.after.unwrap_or(AttemptId(0));
-    let stream = futures_util::stream::unfold(
-        (state, path, view, after),
-        |(state, path, view, mut after)| async move {
-            loop {
-                tokio::time::sleep(LIVE_INTERVAL).await;
-                let Ok(page) = state
-                    .core
-                    .attempts(&path.scope, path.hook_id, view.query(None, PAGE))
-                    .await
-                else {
-                    continue;
-                };
-                let attempts = page.attempts;
-                let now = Timestamp::now();
-                let mut fresh: Vec<&AttemptSummary> = attempts
-                    .iter()
-                    .filter(|attempt| attempt.id > after)
-                    .collect();
-                if fresh.is_empty() {
-                    continue;
-                }
-                fresh.reverse();
-                let rows: String = fresh
-                    .iter()
-                    .map(|attempt| row(&path, attempt, now).into_string())
-                    .collect();
-                after = fresh.last().map_or(after, |attempt| attempt.id);
-                let event = Event::default().event("attempts").data(rows);
-                return Some((Ok(event), (state, path, view, after)));
+    let live = Live {
+        state,
+        path,
+        view,
+        after,
+        charted: after,
+        chart_drawn: tokio::time::Instant::now(),
+        ready: std::collections::VecDeque::new(),
+    };
+    let stream = futures_util::stream::unfold(live, |mut live| async move {
+        loop {
+            if let Some(event) = live.ready.pop_front() {
+                return Some((Ok(event), live));
             }
-        },
-    );
+            tokio::time::sleep(LIVE_INTERVAL).await;
+            // A failed read is tried again at the next look.
+            let _ = live.look().await;
+        }
+    });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -574,5 +827,76 @@ mod tests {
         assert!(binary.contains("/wBBgA=="), "and as base64: {binary}");
         let big = body_view("b", &vec![0xfe; HEX_SHOWN + 1]).into_string();
         assert!(big.contains("(the first 4096)"));
+    }
+
+    #[test]
+    fn pages_say_where_they_are_exactly_or_past_the_cap() {
+        let exact = |count| Capped { count, more: false };
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(position(exact(0), 30, exact(68)), "1–30 of 68");
+        assert_eq!(position(exact(38), 30, exact(68)), "39–68 of 68");
+        let many = Capped {
+            count: 1000,
+            more: true,
+        };
+        assert_eq!(position(exact(30), 30, many), "31–60 of 1,000+");
+        assert_eq!(position(many, 30, many), "30 older than the newest 1,000");
+    }
+
+    fn attempt(id: i64, guid: &str, delivered_at: Timestamp) -> AttemptSummary {
+        AttemptSummary {
+            id: AttemptId(id),
+            guid: guid.to_owned(),
+            delivered_at,
+            redelivery: false,
+            duration_ms: 1,
+            status: "OK".to_owned(),
+            status_code: 200,
+            event: "push".to_owned(),
+            action: None,
+            installation_id: None,
+            repository_id: None,
+            throttled_at: None,
+            attempt_number: 1,
+            trigger: Trigger::Publish,
+            next_attempt_at: None,
+        }
+    }
+
+    #[test]
+    fn a_page_groups_attempts_by_delivery_where_the_newest_is() {
+        let now = Timestamp::now();
+        let page = [
+            attempt(5, "b", now),
+            attempt(4, "a", now),
+            attempt(3, "b", now),
+            attempt(2, "c", now),
+            attempt(1, "a", now),
+        ];
+        let groups: Vec<Vec<i64>> = by_delivery(&page)
+            .iter()
+            .map(|group| group.iter().map(|attempt| attempt.id.0).collect())
+            .collect();
+        assert_eq!(groups, [vec![5, 3], vec![4, 1], vec![2]]);
+    }
+
+    #[test]
+    fn a_chart_past_its_read_says_its_counts_are_capped() {
+        let now = Timestamp::now();
+        let few: Vec<AttemptSummary> = (0..3).map(|id| attempt(id, "g", now)).collect();
+        assert!(
+            chart(&few, now)
+                .into_string()
+                .contains("Last 24 hours: 3 succeeded, 0 failed")
+        );
+        let many: Vec<AttemptSummary> = (0..i64::from(CHART_LIMIT))
+            .map(|id| attempt(id, "g", now))
+            .collect();
+        assert!(
+            chart(&many, now)
+                .into_string()
+                .contains("more than 5000 attempts; the newest 5000")
+        );
     }
 }

@@ -61,6 +61,9 @@ struct FormValues<'a> {
     url: &'a str,
     json: bool,
     has_secret: bool,
+    /// The secret typed into a refused form, given back so that nothing typed is lost
+    /// (never a stored one: pages show no stored secret).
+    typed_secret: Option<&'a str>,
     verify_ssl: bool,
     events: &'a [String],
     active: bool,
@@ -74,13 +77,17 @@ struct FormValues<'a> {
 }
 
 impl<'a> FormValues<'a> {
-    /// What was typed into a form that was refused, so that nothing typed is lost (but
-    /// the secret, which is never shown back).
+    /// What was typed into a form that was refused, so that nothing typed is lost.
     fn typed(input: &'a HookInput, has_secret: bool) -> Self {
         FormValues {
             url: &input.url,
             json: input.content_type != "form",
             has_secret,
+            typed_secret: input
+                .secret
+                .as_ref()
+                .map(Secret::expose)
+                .filter(|secret| !secret.is_empty()),
             verify_ssl: !input.insecure_ssl,
             events: &input.events,
             active: input.active,
@@ -148,7 +155,7 @@ fn settings_fields(
         }
         (field_errors(errors, "config.content_type"))
         label for="secret" { "Secret" }
-        input #secret type="password" name="secret" autocomplete="new-password"
+        input #secret type="password" name="secret" autocomplete="new-password" value=[values.typed_secret]
             placeholder=(if values.has_secret { "unchanged (a secret is set)" } else { "none" });
         @if values.has_secret {
             div.check {
@@ -290,6 +297,7 @@ fn new_page(
         url: "",
         json: true,
         has_secret: false,
+        typed_secret: None,
         verify_ssl: true,
         events: &["push".to_owned()],
         active: true,
@@ -387,6 +395,7 @@ fn hook_page(
         url: &url,
         json: config.content_type.as_str() == "json",
         has_secret: config.secret.is_some(),
+        typed_secret: None,
         verify_ssl: !config.insecure_ssl,
         events: &hook.settings.events,
         active: hook.settings.active,

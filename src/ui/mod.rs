@@ -16,9 +16,10 @@ pub mod session;
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -35,7 +36,7 @@ const JS: &str = include_str!("assets/ui.js");
 const FAVICON: &str = include_str!("assets/favicon.svg");
 
 /// The UI's routes; the server serves them beside the API.
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     let hook_routes = |base: &str| {
         Router::new()
             .route(
@@ -105,6 +106,7 @@ pub fn router() -> Router<AppState> {
         .merge(hook_routes("/ui/repos/{owner}/{repo}"))
         .merge(hook_routes("/ui/orgs/{org}"))
         .merge(hook_routes("/ui/apps/{app_id}"))
+        .layer(axum::middleware::from_fn_with_state(state, with_navigation))
         .layer(axum::middleware::map_response(protect))
 }
 
@@ -201,13 +203,47 @@ impl IntoResponse for UiError {
                 )
             }
         };
-        let page = layout(
-            status.canonical_reason().unwrap_or("Error"),
-            None,
-            html! { h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) } p { (message) } p { a href=(pages::HOME) { "Back to your hooks" } } },
-        );
-        (status, page).into_response()
+        let mut response = (status, error_page(status, &message, None)).into_response();
+        response.extensions_mut().insert(ErrorPage(message));
+        response
     }
+}
+
+/// What an error page says, kept on its response so that [`with_navigation`] can draw it
+/// again with the session's navigation (an error knows nothing of the session).
+#[derive(Debug, Clone)]
+struct ErrorPage(String);
+
+fn error_page(status: StatusCode, message: &str, session: Option<&Session>) -> Markup {
+    layout(
+        status.canonical_reason().unwrap_or("Error"),
+        session,
+        html! { h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) } p { (message) } p { a href=(pages::HOME) { "Back to your hooks" } } },
+    )
+}
+
+/// An error page of a signed-in browser keeps the navigation: drawn again with the
+/// session, which is looked up only when an error happened.
+async fn with_navigation(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let id = session::session_id(request.headers());
+    let response = next.run(request).await;
+    let (Some(id), Some(ErrorPage(message))) = (id, response.extensions().get::<ErrorPage>())
+    else {
+        return response;
+    };
+    let Ok(Some(view)) = state.core.session(&id).await else {
+        return response;
+    };
+    let session = Session::from(view);
+    (
+        response.status(),
+        error_page(response.status(), message, Some(&session)),
+    )
+        .into_response()
 }
 
 /// The page shell: navigation (when signed in), the content, the embedded assets.

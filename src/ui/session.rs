@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::{UiError, pages};
 use crate::auth::Principal;
+use crate::core::sessions::SessionView;
 use crate::web::AppState;
 
 pub const COOKIE_NAME: &str = "hookpost_session";
@@ -126,6 +127,15 @@ pub fn with_cookie(cookie: HeaderValue, response: impl IntoResponse) -> Response
     response
 }
 
+impl From<SessionView> for Session {
+    fn from(view: SessionView) -> Self {
+        Session {
+            principal: view.principal,
+            csrf: Arc::from(view.csrf),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
@@ -139,10 +149,7 @@ impl FromRequestParts<AppState> for Session {
             .await
             .map_err(|error| UiError::from(error).into_response())?
             .ok_or_else(to_login)?;
-        Ok(Session {
-            principal: view.principal,
-            csrf: Arc::from(view.csrf),
-        })
+        Ok(Session::from(view))
     }
 }
 

@@ -54,7 +54,7 @@ return problems.slice(0, 20);
 
 /// Loads `path`, waits for `ready`, and checks its layout at both widths; returns the
 /// problems found, prefixed with the page's name and width.
-async fn check(
+pub async fn check(
     browser: &Chromium,
     origin: &str,
     name: &str,

@@ -10,6 +10,7 @@ mod cli;
 mod connections;
 mod contract;
 mod crash;
+mod daily;
 mod delivery;
 mod errors;
 mod flow;
@@ -41,6 +42,7 @@ fn main() {
         connections::tests(),
         contract::tests(),
         crash::tests(),
+        daily::tests(),
         delivery::tests(),
         errors::tests(),
         flow::tests(),

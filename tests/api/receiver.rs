@@ -29,6 +29,10 @@ pub enum Behaviour {
     Close,
     /// 200 with a 10 MB body.
     Flood,
+    /// 200 with a body that is not text (every byte value once).
+    Binary,
+    /// 204 with no body.
+    Empty,
 }
 
 #[derive(Debug)]
@@ -160,6 +164,8 @@ async fn answer(
     request: Request<Incoming>,
     (behaviour, sender): Shared,
 ) -> Result<Response<Full<Bytes>>, &'static str> {
+    // The behaviour set when the request arrived (before the test can hear of it).
+    let behaviour = *behaviour.lock().unwrap();
     let path = request.uri().path().to_owned();
     let headers = request.headers().clone();
     let body = request
@@ -173,7 +179,6 @@ async fn answer(
         headers,
         body,
     });
-    let behaviour = *behaviour.lock().unwrap();
     let mut response = Response::builder();
     let body = match behaviour {
         Behaviour::Status(code) => {
@@ -197,6 +202,16 @@ async fn answer(
         Behaviour::Flood => {
             response = response.status(200);
             Bytes::from(vec![b'x'; 10 * 1024 * 1024])
+        }
+        Behaviour::Binary => {
+            response = response
+                .status(200)
+                .header("Content-Type", "application/octet-stream");
+            Bytes::from((0..=255u8).collect::<Vec<u8>>())
+        }
+        Behaviour::Empty => {
+            response = response.status(204);
+            Bytes::new()
         }
         Behaviour::Close => return Err("hang up without answering"),
     };

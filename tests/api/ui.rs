@@ -367,7 +367,7 @@ impl Chromium {
     }
 
     /// Waits until the page says `text` somewhere inside `css`.
-    async fn wait_for_text(&self, css: &str, text: &str) {
+    pub async fn wait_for_text(&self, css: &str, text: &str) {
         for _ in 0..200 {
             let elements = self.client.find_all(Locator::Css(css)).await.unwrap();
             for element in elements {
@@ -1176,6 +1176,10 @@ async fn a_disabled_hook_shows_why_lists_held_deliveries_and_is_re_enabled() {
     assert!(shown.contains("This webhook was disabled"), "{shown}");
     assert!(shown.contains("every attempt failed"));
     assert!(shown.contains("Re-enable webhook"));
+    assert!(
+        shown.contains(">Held ("),
+        "the held count beside its filter"
+    );
     let (_, held) = browser.get(&format!("{page}?filter=held")).await;
     assert!(held.contains(r#"<li class="delivery held""#), "{held}");
     let csrf = browser.csrf().await;

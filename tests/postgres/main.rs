@@ -13,6 +13,8 @@ mod cli;
 mod cluster;
 #[path = "../api/crash.rs"]
 mod crash;
+#[path = "../api/daily.rs"]
+mod daily;
 #[path = "../api/delivery.rs"]
 mod delivery;
 #[path = "../api/errors.rs"]
@@ -25,6 +27,8 @@ mod harness;
 mod helpers;
 #[path = "../api/hooks.rs"]
 mod hooks;
+#[path = "../api/layout.rs"]
+mod layout;
 #[path = "../api/log.rs"]
 mod log;
 #[path = "../api/metrics.rs"]
@@ -65,10 +69,12 @@ fn main() {
         cli::tests(),
         cluster::tests(),
         crash::tests(),
+        daily::tests(),
         delivery::tests(),
         errors::tests(),
         flow::tests(),
         hooks::tests(),
+        layout::tests(),
         log::tests(),
         metrics::tests(),
         outage::tests(),

@@ -1,5 +1,6 @@
 // Hookpost's only script: opens delivery details on demand, switches their tabs,
-// prepends new deliveries as the server sends them, and keeps relative times current. The pages work without it, except
+// adds new attempts to their delivery as the server sends them, redraws the chart, and
+// keeps relative times current. The pages work without it, except
 // for live updates and details.
 "use strict";
 
@@ -95,6 +96,24 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
 });
 
+// A new attempt joins its delivery's group (made if the page has none), and the group
+// moves to the top: the list stays grouped by delivery, newest first.
+function addAttempt(list, row) {
+  if (list.querySelector(`li.delivery[data-id="${row.dataset.id}"]`)) return;
+  row.classList.add("fresh");
+  let group = [...list.children].find((item) => item.dataset.guid === row.dataset.guid);
+  if (!group) {
+    group = document.createElement("li");
+    group.className = "group";
+    group.dataset.guid = row.dataset.guid;
+    const attempts = document.createElement("ol");
+    attempts.className = "attempts";
+    group.append(attempts);
+  }
+  group.querySelector("ol.attempts").prepend(row);
+  list.prepend(group);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const list = document.getElementById("delivery-list");
   if (!list || !list.dataset.live || !window.EventSource) return;
@@ -102,13 +121,18 @@ document.addEventListener("DOMContentLoaded", () => {
   source.addEventListener("attempts", (event) => {
     const template = document.createElement("template");
     template.innerHTML = event.data;
-    for (const row of [...template.content.children]) {
-      if (list.querySelector(`li[data-id="${row.dataset.id}"]`)) continue;
-      row.classList.add("fresh");
-      list.prepend(row);
-    }
+    for (const row of [...template.content.children]) addAttempt(list, row);
     const empty = document.getElementById("no-deliveries");
     if (empty) empty.remove();
+  });
+  // The chart, drawn again by the server as attempts arrive.
+  source.addEventListener("chart", (event) => {
+    const chart = document.querySelector("figure.chart");
+    if (!chart) return;
+    const template = document.createElement("template");
+    template.innerHTML = event.data;
+    const drawn = template.content.firstElementChild;
+    if (drawn) chart.replaceWith(drawn);
   });
 });
 
@@ -125,7 +149,7 @@ setInterval(() => {
     const at = Date.parse(time.getAttribute("datetime"));
     if (!Number.isNaN(at)) time.textContent = ago(at);
   }
-}, 30000);
+}, 10000);
 
 // A hook page's "Recent Deliveries" and "Settings" are tabs: one shows at a time, the
 // address says which (#settings), and a refused form opens Settings at its first problem.
@@ -142,7 +166,12 @@ function showSection(nav, id) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const nav = document.querySelector("nav.tabs");
-  if (!nav) return;
+  if (!nav) {
+    // A refused form without tabs: its first problem is brought into view too.
+    const refused = document.querySelector(".field-error");
+    if (refused) refused.scrollIntoView({ block: "center" });
+    return;
+  }
   const refused = document.querySelector("#settings .field-error, #settings [role=alert]");
   showSection(nav, refused || location.hash === "#settings" ? "settings" : "deliveries");
   if (refused) refused.scrollIntoView({ block: "center" });
