@@ -145,6 +145,7 @@ async fn throughput(args: &Args, storage: &Storage) {
     subscribe(&server, &receiver, args.hooks).await;
     let expected = (args.events * args.hooks) as u64;
     let usage_before = server.usage();
+    let database_before = measure::postgres_cpu_seconds();
 
     let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
     let started = Instant::now();
@@ -153,6 +154,9 @@ async fn throughput(args: &Args, storage: &Storage) {
     receiver.wait_for(expected, Duration::from_secs(600)).await;
     let delivered_in = receiver.last_receipt().duration_since(started);
     let usage_after = server.usage();
+    let database_cpu = storage
+        .is_postgres()
+        .then(|| measure::postgres_cpu_seconds() - database_before);
 
     let cpu = usage_after.cpu_seconds - usage_before.cpu_seconds;
     println!(
@@ -167,7 +171,7 @@ async fn throughput(args: &Args, storage: &Storage) {
         "end-to-end deliveries/s: {:.0}",
         expected as f64 / delivered_in.as_secs_f64()
     );
-    report_run(acks, &receiver, cpu, expected, &usage_after);
+    report_run(acks, &receiver, (cpu, database_cpu), expected, &usage_after);
     server.stop().await;
 }
 
@@ -175,7 +179,7 @@ async fn throughput(args: &Args, storage: &Storage) {
 fn report_run(
     acks: Vec<Duration>,
     receiver: &Receiver,
-    cpu: f64,
+    (cpu, database_cpu): (f64, Option<f64>),
     deliveries: u64,
     usage: &ProcessUsage,
 ) {
@@ -188,6 +192,13 @@ fn report_run(
         "server CPU: {cpu:.2} s ({:.3} ms per delivery)",
         cpu * 1000.0 / deliveries as f64
     );
+    if let Some(database_cpu) = database_cpu {
+        println!(
+            "PostgreSQL CPU: {database_cpu:.2} s ({:.3} ms per delivery); server and PostgreSQL: {:.3} ms per delivery",
+            database_cpu * 1000.0 / deliveries as f64,
+            (cpu + database_cpu) * 1000.0 / deliveries as f64
+        );
+    }
     println!(
         "server peak RSS: {:.1} MB",
         usage.peak_rss_kb as f64 / 1024.0
@@ -247,20 +258,34 @@ async fn backlog(args: &Args, storage: &Storage) {
 struct Offered {
     acks: Vec<Duration>,
     cpu: f64,
+    /// PostgreSQL's CPU over the same time, on PostgreSQL.
+    database_cpu: Option<f64>,
     deliveries: u64,
     usage: ProcessUsage,
 }
 
 impl Offered {
     fn report(self, receiver: &Receiver) {
-        report_run(self.acks, receiver, self.cpu, self.deliveries, &self.usage);
+        report_run(
+            self.acks,
+            receiver,
+            (self.cpu, self.database_cpu),
+            self.deliveries,
+            &self.usage,
+        );
     }
 }
 
 /// Offers `--rate` events/s for `--seconds` to the benchmark repository and waits for every
 /// delivery, measuring the server meanwhile.
-async fn offer_at_rate(args: &Args, server: &Nodes, receiver: &Receiver) -> Offered {
+async fn offer_at_rate(
+    args: &Args,
+    storage: &Storage,
+    server: &Nodes,
+    receiver: &Receiver,
+) -> Offered {
     let usage_before = server.usage();
+    let database_before = measure::postgres_cpu_seconds();
     let publisher = Arc::new(Publisher::new(&server.apis(), args.payload_bytes));
     let total = args.rate * args.seconds;
     let acks = publisher.publish_at_rate(args.rate, total).await;
@@ -272,6 +297,9 @@ async fn offer_at_rate(args: &Args, server: &Nodes, receiver: &Receiver) -> Offe
     Offered {
         acks,
         cpu: usage.cpu_seconds - usage_before.cpu_seconds,
+        database_cpu: storage
+            .is_postgres()
+            .then(|| measure::postgres_cpu_seconds() - database_before),
         deliveries,
         usage,
     }
@@ -281,7 +309,7 @@ async fn latency(args: &Args, storage: &Storage) {
     let receiver = Receiver::start(None).await;
     let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
     subscribe(&server, &receiver, args.hooks).await;
-    let offered = offer_at_rate(args, &server, &receiver).await;
+    let offered = offer_at_rate(args, storage, &server, &receiver).await;
     println!(
         "scenario: latency, {} events/s offered for {} s to {} hooks",
         args.rate, args.seconds, args.hooks
@@ -303,7 +331,7 @@ async fn hostile(args: &Args, storage: &Storage) {
     stuck.publish_all(args.events, args.concurrency).await;
     let queued_in = started.elapsed();
 
-    let offered = offer_at_rate(args, &server, &receiver).await;
+    let offered = offer_at_rate(args, storage, &server, &receiver).await;
     println!(
         "scenario: hostile, owner A queued {} events to a blackhole in {:.2} s; owner B offered {} events/s for {} s to {} hook(s)",
         args.events,

@@ -44,6 +44,24 @@ impl ProcessUsage {
     }
 }
 
+/// User + system CPU time so far of every process named `postgres` on this machine (the
+/// server's backends, WAL writer, checkpointer…): run on a machine whose PostgreSQL serves
+/// the benchmark alone. A backend that exited between two readings is not counted.
+pub fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(|pid| ProcessUsage::read(pid).cpu_seconds)
+        .sum()
+}
+
 fn clock_ticks() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")

@@ -26,6 +26,11 @@ async fn execute(url: &str, sql: &str) {
 }
 
 impl Storage {
+    /// Whether the run is on PostgreSQL (whose CPU the figures then count too).
+    pub fn is_postgres(&self) -> bool {
+        self.database.is_some()
+    }
+
     /// `server`: a `postgres://` URL of any database on the server to use, or `None` for
     /// the embedded SQLite database.
     pub async fn create(server: Option<&str>) -> Self {

@@ -28,64 +28,71 @@ use crate::store::{
     Postponed, QueueStats, StoreError, Tenant,
 };
 
-/// The current delivery settings of the active hooks among `hook_ids`.
-async fn load_targets(
-    db: &impl GenericClient,
-    hook_ids: &[i64],
-) -> Result<HashMap<HookId, Arc<DeliveryTarget>>, StoreError> {
-    let rows = all(
-        db,
-        &format!(
-            "SELECT h.id, h.app_id, h.organization_id IS NOT NULL,
-                    coalesce(h.organization_id,
-                             (SELECT account_id FROM repositories r WHERE r.id = h.repository_id)),
-                    {CONFIG_COLUMNS}
-             FROM hooks h WHERE h.id = ANY($1) AND h.active"
-        ),
-        &[&hook_ids],
+/// A claim in one statement: the due deliveries leased (rows another node is claiming at
+/// this moment are skipped, not waited for), each with its event (the payload on one row
+/// per event only, so a fan-out does not carry it once per hook) and its hook's delivery
+/// settings (none when the hook is no longer active), and the earliest due time of the
+/// rest. Columns: the delivery's 0–8, the event's 9–15, the next due time 16, the hook's
+/// from [`CLAIM_HOOK_AT`].
+fn claim_statement() -> String {
+    format!(
+        "WITH due AS (
+             SELECT id FROM deliveries WHERE due_at <= $1 ORDER BY due_at LIMIT $2
+             FOR UPDATE SKIP LOCKED),
+         leased AS (
+             UPDATE deliveries d SET due_at = $3, leased_by = $4, lease_until = $3
+             FROM due WHERE d.id = due.id
+             RETURNING d.id, d.event_id, d.hook_id, d.installation_id, d.attempts, d.retry,
+                       d.redelivery, d.throttled_at, d.fifo_seq IS NOT NULL AS in_line)
+         SELECT l.id, l.event_id, l.hook_id, l.installation_id, l.attempts, l.retry,
+                l.redelivery, l.throttled_at, l.in_line,
+                e.id, e.guid, e.name, e.action,
+                CASE WHEN l.id = min(l.id) OVER (PARTITION BY l.event_id) THEN e.payload END,
+                e.target_repository_id, e.target_organization_id,
+                (SELECT min(due_at) FROM deliveries
+                 WHERE due_at IS NOT NULL AND id NOT IN (SELECT id FROM due)),
+                h.id, h.app_id, h.organization_id IS NOT NULL,
+                coalesce(h.organization_id,
+                         (SELECT account_id FROM repositories r WHERE r.id = h.repository_id)),
+                {CONFIG_COLUMNS}
+         FROM leased l
+         LEFT JOIN events e ON e.id = l.event_id
+         LEFT JOIN hooks h ON h.id = l.hook_id AND h.active"
     )
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let hook_id: HookId = row.try_get(0)?;
-            let app_id = row.try_get(1)?;
-            let target = DeliveryTarget {
-                hook_id,
-                tenant: Tenant::of(app_id, row.try_get(3)?),
-                app_id,
-                organization: row.try_get(2)?,
-                config: read_config(row, 4)?,
-            };
-            Ok((hook_id, Arc::new(target)))
-        })
-        .collect()
 }
 
-async fn load_events(
-    db: &impl GenericClient,
-    event_ids: &[i64],
-) -> Result<HashMap<i64, Arc<EventRecord>>, StoreError> {
-    let rows = all(
-        db,
-        "SELECT id, guid, name, action, payload, target_repository_id, target_organization_id
-         FROM events WHERE id = ANY($1)",
-        &[&event_ids],
-    )
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let event = EventRecord {
-                id: row.try_get(0)?,
-                guid: row.try_get(1)?,
-                name: row.try_get(2)?,
-                action: row.try_get(3)?,
-                payload: Arc::from(row.try_get::<_, &[u8]>(4)?),
-                target_repository_id: row.try_get(5)?,
-                target_organization_id: row.try_get(6)?,
-            };
-            Ok((event.id, Arc::new(event)))
-        })
-        .collect()
+/// Where the hook's columns start in [`claim_statement`]'s rows.
+const CLAIM_HOOK_AT: usize = 17;
+
+/// The hook of a claimed row, if it is still active.
+fn claimed_target(row: &tokio_postgres::Row) -> Result<Option<DeliveryTarget>, StoreError> {
+    let Some(hook_id) = row.try_get::<_, Option<HookId>>(CLAIM_HOOK_AT)? else {
+        return Ok(None);
+    };
+    let app_id = row.try_get(CLAIM_HOOK_AT + 1)?;
+    Ok(Some(DeliveryTarget {
+        hook_id,
+        tenant: Tenant::of(app_id, row.try_get(CLAIM_HOOK_AT + 3)?),
+        app_id,
+        organization: row.try_get(CLAIM_HOOK_AT + 2)?,
+        config: read_config(row, CLAIM_HOOK_AT + 4)?,
+    }))
+}
+
+/// The event of a claimed row, from the row that carries its payload.
+fn claimed_event(row: &tokio_postgres::Row) -> Result<Option<EventRecord>, StoreError> {
+    let Some(payload) = row.try_get::<_, Option<&[u8]>>(13)? else {
+        return Ok(None);
+    };
+    Ok(Some(EventRecord {
+        id: row.try_get(9)?,
+        guid: row.try_get(10)?,
+        name: row.try_get(11)?,
+        action: row.try_get(12)?,
+        payload: Arc::from(payload),
+        target_repository_id: row.try_get(14)?,
+        target_organization_id: row.try_get(15)?,
+    }))
 }
 
 pub(super) async fn claim_due(
@@ -95,43 +102,50 @@ pub(super) async fn claim_due(
     lease_until: Timestamp,
     limit: u32,
 ) -> Result<Claim, StoreError> {
-    // Rows another node is claiming at this moment are skipped, not waited for.
     let leased = all(
         db,
-        "WITH due AS (
-             SELECT id FROM deliveries WHERE due_at <= $1 ORDER BY due_at LIMIT $2
-             FOR UPDATE SKIP LOCKED)
-         UPDATE deliveries d SET due_at = $3, leased_by = $4, lease_until = $3
-         FROM due WHERE d.id = due.id
-         RETURNING d.id, d.event_id, d.hook_id, d.installation_id, d.attempts, d.retry,
-                   d.redelivery, d.throttled_at, d.fifo_seq IS NOT NULL",
+        &claim_statement(),
         &[&now.0, &i64::from(limit), &lease_until.0, &worker],
     )
     .await?;
-    let mut hook_ids: Vec<i64> = leased
-        .iter()
-        .map(|row| row.try_get(2))
-        .collect::<Result<_, _>>()?;
-    hook_ids.sort_unstable();
-    hook_ids.dedup();
-    let targets = load_targets(db, &hook_ids).await?;
-    let mut event_ids: Vec<i64> = leased
-        .iter()
-        .map(|row| row.try_get(1))
-        .collect::<Result<_, _>>()?;
-    event_ids.sort_unstable();
-    event_ids.dedup();
-    let events = load_events(db, &event_ids).await?;
-
+    if leased.is_empty() {
+        let next_due: Option<i64> = one(
+            db,
+            "SELECT min(due_at) FROM deliveries WHERE due_at IS NOT NULL",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+        return Ok(Claim {
+            deliveries: Vec::new(),
+            next_due: next_due.map(Timestamp),
+            throttled: 0,
+        });
+    }
+    let mut events: HashMap<i64, Arc<EventRecord>> = HashMap::new();
+    for row in &leased {
+        if let Some(event) = claimed_event(row)? {
+            events.insert(event.id, Arc::new(event));
+        }
+    }
+    let mut targets: HashMap<HookId, Option<Arc<DeliveryTarget>>> = HashMap::new();
     let mut deliveries = Vec::with_capacity(leased.len());
     let mut cancelled = Vec::new();
     for row in &leased {
         let id: i64 = row.try_get(0)?;
         let hook_id: HookId = row.try_get(2)?;
         let event_id: i64 = row.try_get(1)?;
+        let target = match targets.get(&hook_id) {
+            Some(target) => target.clone(),
+            None => {
+                let target = claimed_target(row)?.map(Arc::new);
+                targets.insert(hook_id, target.clone());
+                target
+            }
+        };
         // A hook deactivated after the event was queued gets nothing; an event pruned
         // meanwhile has nothing to send.
-        let (Some(target), Some(event)) = (targets.get(&hook_id), events.get(&event_id)) else {
+        let (Some(target), Some(event)) = (target, events.get(&event_id)) else {
             cancelled.push(id);
             continue;
         };
@@ -139,7 +153,7 @@ pub(super) async fn claim_due(
         deliveries.push(ClaimedDelivery {
             id: DeliveryId(id),
             event: event.clone(),
-            target: target.clone(),
+            target,
             installation_id: row.try_get(3)?,
             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
             retry: row.try_get(5)?,
@@ -148,7 +162,18 @@ pub(super) async fn claim_due(
             in_line: row.try_get(8)?,
         });
     }
-    let (deliveries, throttled) = take_rate_slots(db, deliveries, now).await?;
+    let others_due: Option<i64> = leased[0].try_get(16)?;
+    let (deliveries, throttled, first_put_off) = take_rate_slots(db, deliveries, now).await?;
+    // What this claim leased is due again when its lease runs out; what it put off, at
+    // its slot.
+    let next_due = [
+        others_due,
+        (!deliveries.is_empty()).then_some(lease_until.0),
+        first_put_off.map(|slot| slot.0),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     if !cancelled.is_empty() {
         exec(
             db,
@@ -157,13 +182,6 @@ pub(super) async fn claim_due(
         )
         .await?;
     }
-    let next_due: Option<i64> = one(
-        db,
-        "SELECT min(due_at) FROM deliveries WHERE due_at IS NOT NULL",
-        &[],
-    )
-    .await?
-    .try_get(0)?;
     Ok(Claim {
         deliveries,
         next_due: next_due.map(Timestamp),
@@ -172,15 +190,16 @@ pub(super) async fn claim_due(
 }
 
 /// Rate-limited hooks' deliveries take their slots (one statement for every hook); those
-/// whose slot is later are put off to it. Returns what may start now and how many waited.
+/// whose slot is later are put off to it. Returns what may start now, how many waited and
+/// the earliest slot they wait for.
 async fn take_rate_slots(
     db: &impl GenericClient,
     deliveries: Vec<ClaimedDelivery>,
     now: Timestamp,
-) -> Result<(Vec<ClaimedDelivery>, usize), StoreError> {
+) -> Result<(Vec<ClaimedDelivery>, usize, Option<Timestamp>), StoreError> {
     let needed = throttle::slots_needed(&deliveries);
     if needed.is_empty() {
-        return Ok((deliveries, 0));
+        return Ok((deliveries, 0, None));
     }
     let hooks: Vec<HookId> = needed.iter().map(|need| need.hook_id).collect();
     let spans: Vec<i64> = needed.iter().map(throttle::SlotsNeeded::span_us).collect();
@@ -211,7 +230,8 @@ async fn take_rate_slots(
         )
         .await?;
     }
-    Ok((ready, put_off.len()))
+    let first_put_off = put_off.iter().map(|(_, slot)| *slot).min();
+    Ok((ready, put_off.len(), first_put_off))
 }
 
 /// Records `attempts` (of distinct deliveries) with a handful of statements however many
