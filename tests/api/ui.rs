@@ -987,6 +987,46 @@ async fn recent_deliveries_filter_page_chart_and_open_into_request_and_response(
     assert!(detail.contains(r#"role="tab""#) && detail.contains("Redeliver"));
 }
 
+/// The log's page links are the attacker's too: a cursor that is not a number is refused,
+/// one out of range shows what there is, and a guid is shown escaped and never trusted.
+async fn hostile_page_cursors_are_refused_or_harmless_and_a_guid_is_escaped() {
+    let (app, token, _receiver, hook) = a_pinged_hook(|_| {}).await;
+    for n in 0..3 {
+        app.publish("push", "acme/widgets", json!({"n": n})).await;
+        app.deliver_due().await;
+    }
+    let page = format!("/ui/repos/acme/widgets/hooks/{}", hook["id"]);
+    let browser = Browser::sign_in(&app, &token).await;
+    let rows = |html: &str| html.matches(r#"<li class="delivery""#).count();
+    for refused in [
+        "?newer=abc",
+        "?before=1e3",
+        "?newer=99999999999999999999999",
+        "?before=%00",
+    ] {
+        let (status, _) = browser.get(&format!("{page}{refused}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    }
+    for harmless in [
+        "?newer=-5",
+        "?newer=0",
+        "?end=../../etc",
+        "?end=oldest&newer=1",
+    ] {
+        let (status, shown) = browser.get(&format!("{page}{harmless}")).await;
+        assert_eq!(status, StatusCode::OK, "{harmless}");
+        assert_eq!(rows(&shown), 4, "{harmless}: every attempt, on one page");
+        assert!(shown.contains("Attempts 1–4 of 4"), "{harmless}");
+    }
+    let hostile = "<script>alert(1)</script>' OR 1=1 --";
+    let encoded: String = url::form_urlencoded::byte_serialize(hostile.as_bytes()).collect();
+    let (status, shown) = browser.get(&format!("{page}?guid={encoded}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!shown.contains("<script>alert"), "escaped");
+    assert!(shown.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_eq!(rows(&shown), 0, "no delivery has that guid");
+}
+
 /// Automatic retries are told from manual redeliveries (a badge with the retry's number,
 /// a filter of their own), a failed attempt says when the next is due, and the settings
 /// form sets the hook's own retry schedule, refusing one that would hammer its receiver.
@@ -1581,6 +1621,7 @@ crate::harness::tests!(
     retries_are_told_from_redeliveries_and_the_form_sets_the_retry_schedule,
     failed_deliveries_are_redelivered_from_the_hook_page_with_their_progress,
     signing_in_returns_to_the_page_asked_for_and_never_elsewhere,
+    hostile_page_cursors_are_refused_or_harmless_and_a_guid_is_escaped,
     ;
     Browser in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_redelivers_it,
 );
