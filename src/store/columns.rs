@@ -708,6 +708,7 @@ fn log_filter(
     match query.status {
         None | Some(StatusClass::Held) => {}
         Some(StatusClass::Success) => clause.push_str(" AND a.status_code BETWEEN 200 AND 399"),
+        // As the partial index `attempts_failed_by_hook` is written, so that it serves it.
         Some(StatusClass::Failure) => {
             clause.push_str(" AND (a.status_code = 0 OR a.status_code BETWEEN 400 AND 599)")
         }

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0008_rate_limits.sql"),
     include_str!("../../../migrations/postgres/0009_fifo_hooks.sql"),
     include_str!("../../../migrations/postgres/0010_auto_disable.sql"),
+    include_str!("../../../migrations/postgres/0011_sparse_log_filters.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.

@@ -88,3 +88,60 @@ pub(super) fn get_attempt(
         })
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{StatusClass, Trigger};
+
+    /// SQLite's query plan of a delivery-log page.
+    fn plan(query: &AttemptQuery) -> String {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::migrate(&mut conn).unwrap();
+        let (page, values) = log_page(HookId(1), query, |n| format!("?{n}"));
+        let limit = values.len() + 1;
+        let mut values: Vec<Value> = bound(values).collect();
+        values.push(Value::Integer(30));
+        let mut statement = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {page} LIMIT ?{limit}"))
+            .unwrap();
+        let details: Vec<String> = statement
+            .query_map(params_from_iter(values), |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        details.join("\n")
+    }
+
+    #[test]
+    fn sparse_filters_read_their_own_indexes_not_the_hooks_whole_log() {
+        let failures = AttemptQuery {
+            status: Some(StatusClass::Failure),
+            limit: 30,
+            ..AttemptQuery::default()
+        };
+        assert!(
+            plan(&failures).contains("attempts_failed_by_hook"),
+            "{}",
+            plan(&failures)
+        );
+        for query in [
+            AttemptQuery {
+                redelivery: Some(true),
+                limit: 30,
+                ..AttemptQuery::default()
+            },
+            AttemptQuery {
+                trigger: Some(Trigger::Retry),
+                limit: 30,
+                ..AttemptQuery::default()
+            },
+        ] {
+            assert!(
+                plan(&query).contains("attempts_redelivered_by_hook"),
+                "{query:?}: {}",
+                plan(&query)
+            );
+        }
+    }
+}
