@@ -20,10 +20,16 @@
 //!   order; round-robin over `--nodes`) to a FIFO hook whose receiver fails `--fail-per-mille`
 //!   of first attempts at random, retry schedule `--fifo-retry`: whether every event was
 //!   accepted in commit order, one request at a time, and how long it took.
+//! - `scale`: one hook's log seeded with `--seed` attempts directly in the store (each its
+//!   own event and delivery), then the delivery list timed over HTTP (first page, a page
+//!   reached by following `cursor` 1,000 pages back, the filters with no match) and the
+//!   `throughput` load run over the grown log (compare with `--seed 0`, interleaved), and
+//!   the bytes on disk per delivery.
 
 mod measure;
 mod publisher;
 mod receiver;
+mod scale;
 mod server;
 mod storage;
 
@@ -34,7 +40,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 
 use measure::{Percentiles, ProcessUsage};
-use publisher::{BENCH_REPOSITORY, Publisher};
+use publisher::{BENCH_REPOSITORY, Publisher, get_timed};
 use receiver::{Blackhole, OrderedReceiver, Receiver};
 use server::Nodes;
 use storage::Storage;
@@ -47,6 +53,7 @@ enum Scenario {
     Hostile,
     RateLimit,
     Fifo,
+    Scale,
 }
 
 #[derive(Parser, Debug)]
@@ -94,6 +101,9 @@ struct Args {
     /// The FIFO hook's `retry_schedule` (fifo).
     #[arg(long, default_value = "1s")]
     fifo_retry: String,
+    /// Attempts seeded into the log before measuring (scale).
+    #[arg(long, default_value_t = 5_000_000)]
+    seed: u64,
 }
 
 #[tokio::main]
@@ -128,6 +138,7 @@ async fn main() {
         Scenario::Hostile => hostile(&args, &storage).await,
         Scenario::RateLimit => rate_limit(&args, &storage).await,
         Scenario::Fifo => fifo(&args, &storage).await,
+        Scenario::Scale => scale(&args, &storage).await,
     }
     storage.remove().await;
 }
@@ -456,4 +467,110 @@ async fn fifo(args: &Args, storage: &Storage) {
         println!("first out of order: {first_wrong:?}");
     }
     server.stop().await;
+}
+
+/// The median of `samples`.
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// The median of five answers to `url`.
+async fn timed_five(url: &str) -> (u16, Duration) {
+    let mut samples = Vec::with_capacity(5);
+    let mut status = 0;
+    for _ in 0..5 {
+        let (answered, _, took) = get_timed(url).await;
+        status = answered;
+        samples.push(took);
+    }
+    (status, median(samples))
+}
+
+async fn scale(args: &Args, storage: &Storage) {
+    let receiver = Receiver::start(None).await;
+    // One real attempt, the seed's template.
+    let server = Nodes::start(&args.binary, storage, 1, true).await;
+    subscribe(&server, &receiver, 1).await;
+    Arc::new(Publisher::new(&server.apis(), args.payload_bytes))
+        .publish_all(1, 1)
+        .await;
+    receiver.wait_for(1, Duration::from_secs(60)).await;
+    server.stop().await;
+    let started = Instant::now();
+    scale::seed(storage, args.seed, args.payload_bytes).await;
+    println!(
+        "scenario: scale, {} attempts seeded in {:.1} s",
+        args.seed,
+        started.elapsed().as_secs_f64()
+    );
+
+    let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
+    let log = format!(
+        "{}/repos/{BENCH_REPOSITORY}/hooks/1/deliveries",
+        server.first().api()
+    );
+    println!("delivery list, median of 5 answers (request sent to body read, over loopback):");
+    for (name, query) in [
+        ("first page", ""),
+        ("status=failure (no match)", "?status=failure"),
+        ("redelivery=true (no match)", "?redelivery=true"),
+        ("status=success", "?status=success"),
+    ] {
+        let (status, took) = timed_five(&format!("{log}{query}")).await;
+        println!(
+            "  {name}: {:.2} ms (HTTP {status})",
+            took.as_secs_f64() * 1000.0
+        );
+    }
+    let mut page = log.clone();
+    let mut followed = Vec::with_capacity(1000);
+    for _ in 0..1000 {
+        let (_, next, took) = get_timed(&page).await;
+        followed.push(took);
+        match next {
+            Some(next) => page = next,
+            None => break,
+        }
+    }
+    let pages = followed.len();
+    let slowest = followed.iter().max().copied().unwrap_or_default();
+    let (status, took) = timed_five(&page).await;
+    println!(
+        "  page {pages} by cursor: {:.2} ms (HTTP {status}); the {pages} pages followed: median {:.2} ms, slowest {:.2} ms",
+        took.as_secs_f64() * 1000.0,
+        median(followed).as_secs_f64() * 1000.0,
+        slowest.as_secs_f64() * 1000.0
+    );
+
+    receiver.reset();
+    let usage_before = server.usage();
+    let started = Instant::now();
+    let acks = Arc::new(Publisher::new(&server.apis(), args.payload_bytes))
+        .publish_all(args.events, args.concurrency)
+        .await;
+    receiver
+        .wait_for(args.events as u64, Duration::from_secs(600))
+        .await;
+    let delivered_in = receiver.last_receipt().duration_since(started);
+    let usage_after = server.usage();
+    println!(
+        "over the grown log: end-to-end deliveries/s: {:.0}",
+        args.events as f64 / delivered_in.as_secs_f64()
+    );
+    report_run(
+        acks,
+        &receiver,
+        (usage_after.cpu_seconds - usage_before.cpu_seconds, None),
+        args.events as u64,
+        &usage_after,
+    );
+    server.stop().await;
+    let deliveries = args.seed + 1 + args.events as u64;
+    let bytes = scale::stored_bytes(storage).await;
+    println!(
+        "on disk: {:.2} GB for {deliveries} deliveries, {:.0} bytes per delivery",
+        bytes as f64 / 1e9,
+        bytes as f64 / deliveries as f64
+    );
 }

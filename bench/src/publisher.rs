@@ -42,6 +42,30 @@ pub async fn post_json(url: &str, body: &str) -> (u16, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// GETs `url` with the admin token; returns the status, the `Link` header's `rel="next"`
+/// address, and how long the answer took (request sent to body read).
+pub async fn get_timed(url: &str) -> (u16, Option<String>, Duration) {
+    let request = hyper::Request::get(url)
+        .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .body(Full::new(Bytes::new()))
+        .expect("a valid request");
+    let started = Instant::now();
+    let response = client().request(request).await.expect("hookpost answers");
+    let status = response.status().as_u16();
+    let next = response
+        .headers()
+        .get("link")
+        .and_then(|link| link.to_str().ok())
+        .and_then(|link| {
+            link.split(',')
+                .find(|part| part.contains(r#"rel="next""#))
+                .and_then(|part| part.split(['<', '>']).nth(1))
+                .map(str::to_owned)
+        });
+    let _ = response.into_body().collect().await;
+    (status, next, started.elapsed())
+}
+
 pub struct Publisher {
     /// `…/events` of every node: event n goes to node n mod nodes.
     urls: Vec<String>,

@@ -59,6 +59,38 @@ impl Storage {
         env
     }
 
+    /// The embedded database's file (SQLite).
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("hookpost.sqlite3")
+    }
+
+    /// The bytes of the embedded database's files (SQLite).
+    pub fn sqlite_bytes(&self) -> u64 {
+        std::fs::read_dir(self.dir.path())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| {
+                        entry
+                            .file_name()
+                            .to_string_lossy()
+                            .starts_with("hookpost.sqlite3")
+                    })
+                    .filter_map(|entry| entry.metadata().ok())
+                    .map(|metadata| metadata.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The run's PostgreSQL database, as the servers reach it.
+    pub fn database_url(&self) -> Option<String> {
+        self.env()
+            .into_iter()
+            .find(|(name, _)| *name == "HOOKPOST_DATABASE")
+            .map(|(_, url)| url)
+    }
+
     pub fn describe(&self) -> &'static str {
         if self.database.is_some() {
             "PostgreSQL"

@@ -1,0 +1,170 @@
+//! The `scale` scenario's seed: one hook's log grown to millions of attempts directly in
+//! the store, each its own event (a payload of the run's size) and delivery, copied from
+//! the run's first real attempt (so every seeded attempt stores the request headers a real
+//! one does). Written in chunks, each its own transaction, while no server runs.
+
+use tokio_postgres::NoTls;
+
+use crate::storage::Storage;
+
+/// Rows written per transaction.
+const CHUNK: u64 = 250_000;
+
+/// The statements of one chunk for a dialect: `$1` the chunk's first number, `$2` its size,
+/// `$3` the payload's bytes; the deliveries and attempts are those of events (deliveries)
+/// newer than `$4`.
+struct Dialect {
+    events: &'static str,
+    deliveries: &'static str,
+    attempts: &'static str,
+}
+
+const SQLITE: Dialect = Dialect {
+    events: "INSERT INTO events (guid, name, action, repository_id, account_id,
+                                 target_repository_id, target_organization_id, payload,
+                                 created_at)
+             SELECT 'seed-' || (?1 + n.i), t.name, t.action, t.repository_id, t.account_id,
+                    t.target_repository_id, t.target_organization_id, zeroblob(?3), t.created_at
+             FROM (WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?2)
+                   SELECT i FROM n) n,
+                  (SELECT * FROM events ORDER BY id LIMIT 1) t",
+    deliveries: "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, attempts)
+                 SELECT e.id, t.hook_id, 0, 0, 'succeeded', 1
+                 FROM events e, (SELECT hook_id FROM attempts ORDER BY id LIMIT 1) t
+                 WHERE e.id > ?1 ORDER BY e.id",
+    attempts: "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
+                                     delivered_at, duration_ms, status, status_code, url,
+                                     request_headers, response_headers, response_body)
+               SELECT d.id, d.hook_id, d.event_id, NULL, 0, t.delivered_at, 1, 'OK', 200, t.url,
+                      t.request_headers, t.response_headers, t.response_body
+               FROM deliveries d, (SELECT * FROM attempts ORDER BY id LIMIT 1) t
+               WHERE d.id > ?1 ORDER BY d.id",
+};
+
+const POSTGRES: Dialect = Dialect {
+    events: "INSERT INTO events (guid, name, action, repository_id, account_id,
+                                 target_repository_id, target_organization_id, payload,
+                                 created_at)
+             SELECT 'seed-' || ($1::bigint + i), t.name, t.action, t.repository_id, t.account_id,
+                    t.target_repository_id, t.target_organization_id,
+                    decode(repeat('00', $3::int), 'hex'), t.created_at
+             FROM generate_series(0, $2::bigint - 1) i,
+                  (SELECT * FROM events ORDER BY id LIMIT 1) t",
+    deliveries: "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, attempts)
+                 SELECT e.id, t.hook_id, false, false, 'succeeded', 1
+                 FROM events e, (SELECT hook_id FROM attempts ORDER BY id LIMIT 1) t
+                 WHERE e.id > $1 ORDER BY e.id",
+    attempts: "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
+                                     delivered_at, duration_ms, status, status_code, url,
+                                     request_headers, response_headers, response_body)
+               SELECT d.id, d.hook_id, d.event_id, NULL, false, t.delivered_at, 1, 'OK', 200,
+                      t.url, t.request_headers, t.response_headers, t.response_body
+               FROM deliveries d, (SELECT * FROM attempts ORDER BY id LIMIT 1) t
+               WHERE d.id > $1 ORDER BY d.id",
+};
+
+/// The largest id of `table` ("events" or "deliveries"), as the seed's next chunk starts.
+const MAX_EVENT: &str = "SELECT coalesce(max(id), 0) FROM events";
+const MAX_DELIVERY: &str = "SELECT coalesce(max(id), 0) FROM deliveries";
+
+/// Adds `count` events, deliveries and successful attempts of the hook of the log's first
+/// attempt, each payload `payload_bytes` long.
+pub async fn seed(storage: &Storage, count: u64, payload_bytes: usize) {
+    match storage.database_url() {
+        Some(url) => seed_postgres(&url, count, payload_bytes).await,
+        None => {
+            let path = storage.sqlite_path();
+            tokio::task::spawn_blocking(move || seed_sqlite(&path, count, payload_bytes))
+                .await
+                .expect("the seed runs");
+        }
+    }
+}
+
+fn seed_sqlite(path: &std::path::Path, count: u64, payload_bytes: usize) {
+    let mut conn = rusqlite::Connection::open(path).expect("the database opens");
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    let size = i64::try_from(payload_bytes).unwrap_or(i64::MAX);
+    let mut done = 0;
+    while done < count {
+        let chunk = CHUNK.min(count - done);
+        let transaction = conn.transaction().unwrap();
+        let max = |sql: &str| -> i64 { transaction.query_row(sql, [], |row| row.get(0)).unwrap() };
+        let (events, deliveries) = (max(MAX_EVENT), max(MAX_DELIVERY));
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        transaction
+            .execute(SQLITE.events, (as_i64(done), as_i64(chunk), size))
+            .unwrap();
+        transaction.execute(SQLITE.deliveries, [events]).unwrap();
+        transaction.execute(SQLITE.attempts, [deliveries]).unwrap();
+        transaction.commit().unwrap();
+        done += chunk;
+    }
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .unwrap();
+}
+
+async fn seed_postgres(url: &str, count: u64, payload_bytes: usize) {
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("PostgreSQL answers");
+    let driver = tokio::spawn(connection);
+    let size = i32::try_from(payload_bytes).unwrap_or(i32::MAX);
+    let mut done = 0;
+    while done < count {
+        let chunk = CHUNK.min(count - done);
+        let transaction = client.transaction().await.unwrap();
+        let events: i64 = transaction.query_one(MAX_EVENT, &[]).await.unwrap().get(0);
+        let deliveries: i64 = transaction
+            .query_one(MAX_DELIVERY, &[])
+            .await
+            .unwrap()
+            .get(0);
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        transaction
+            .execute(POSTGRES.events, &[&as_i64(done), &as_i64(chunk), &size])
+            .await
+            .unwrap();
+        transaction
+            .execute(POSTGRES.deliveries, &[&events])
+            .await
+            .unwrap();
+        transaction
+            .execute(POSTGRES.attempts, &[&deliveries])
+            .await
+            .unwrap();
+        transaction.commit().await.unwrap();
+        done += chunk;
+    }
+    // Fresh statistics, as autovacuum would have made them while the log grew.
+    client
+        .batch_execute("VACUUM ANALYZE events, deliveries, attempts")
+        .await
+        .unwrap();
+    drop(client);
+    let _ = driver.await;
+}
+
+/// The bytes the store's tables take: the SQLite files, or PostgreSQL's tables with their
+/// indexes and TOAST.
+pub async fn stored_bytes(storage: &Storage) -> u64 {
+    let Some(url) = storage.database_url() else {
+        return storage.sqlite_bytes();
+    };
+    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .expect("PostgreSQL answers");
+    let driver = tokio::spawn(connection);
+    let bytes: i64 = client
+        .query_one(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+             WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    let _ = driver.await;
+    bytes.unsigned_abs()
+}
