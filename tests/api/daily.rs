@@ -627,9 +627,65 @@ async fn in_chromium_sessions_error_pages_tokens_and_app_hooks_behave() {
     browser.close().await;
 }
 
+/// Why: "the chart caps counts at 5,000"; and counts "where exact counts would cost a
+/// scan" are capped and said so.
+async fn in_chromium_a_log_past_the_reads_caps_says_its_counts_are_capped() {
+    const EVENTS: usize = 5001;
+    let browser = Chromium::start().await;
+    let app = std::sync::Arc::new(spawn_delivering_app(|_| {}).await);
+    let origin = format!("http://{}", app.address);
+    let token = app.owner_token(&["acme"]).await;
+    let receiver = TestReceiver::start().await;
+    let hook = app
+        .create_hook(
+            "/repos/acme/widgets/hooks",
+            &token,
+            &json!({"events": ["push"], "config": {"url": receiver.url}}),
+        )
+        .await;
+    receiver.next_of("ping").await;
+    // Published 32 at a time; all of them delivered before the page is read.
+    let mut publishing = tokio::task::JoinSet::new();
+    for worker in 0..32 {
+        let app = app.clone();
+        publishing.spawn(async move {
+            for n in (worker..EVENTS).step_by(32) {
+                app.publish("push", "acme/widgets", json!({"n": n})).await;
+            }
+        });
+    }
+    while let Some(done) = publishing.join_next().await {
+        done.unwrap();
+    }
+    for _ in 0..EVENTS {
+        receiver.next().await;
+    }
+    sign_in(&browser, &origin, &token).await;
+    browser
+        .client
+        .goto(&format!(
+            "{origin}/ui/repos/acme/widgets/hooks/{}",
+            hook["id"]
+        ))
+        .await
+        .unwrap();
+    browser
+        .wait_for_text(
+            "figure.chart figcaption",
+            "more than 5000 attempts; the newest 5000",
+        )
+        .await;
+    browser
+        .wait_for_text("nav.pages .position", "Attempts 1–30 of 1,000+")
+        .await;
+    browser.screenshot("daily-capped").await;
+    browser.close().await;
+}
+
 crate::harness::tests!(
     ;
     Browser in_chromium_forms_keep_what_was_typed_and_every_action_says_what_it_did,
     Browser in_chromium_the_log_groups_attempts_explains_them_and_pages_with_counts,
     Browser in_chromium_sessions_error_pages_tokens_and_app_hooks_behave,
+    Browser in_chromium_a_log_past_the_reads_caps_says_its_counts_are_capped,
 );

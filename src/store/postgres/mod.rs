@@ -105,19 +105,10 @@ async fn notify_work(db: &impl GenericClient) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Planner settings of every connection. Each statement is planned for the tables as they
-/// are when it runs (`force_custom_plan`): a prepared statement's generic plan is made once,
-/// often while the queue is nearly empty, and kept, so a join planned as a scan of a
-/// 500-row `deliveries` went on scanning it at 15,000 rows (seen with `auto_explain`).
-/// Index pages of a hot queue are in memory, so a random read costs about a sequential
-/// one (`random_page_cost` 1.1, the usual value for SSDs), and claims and records of a
-/// few hundred rows go through the primary key instead of a hash of the whole table.
-const PLANNER_OPTIONS: &str = "-c plan_cache_mode=force_custom_plan -c random_page_cost=1.1";
-
 fn pool(config: &tokio_postgres::Config, synchronous_commit: &str) -> Result<Pool, StoreError> {
     let mut config = config.clone();
     config.options(format!(
-        "-c synchronous_commit={synchronous_commit} -c client_min_messages=warning {PLANNER_OPTIONS}"
+        "-c synchronous_commit={synchronous_commit} -c client_min_messages=warning"
     ));
     let manager = Manager::from_config(
         config,
