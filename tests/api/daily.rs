@@ -189,12 +189,25 @@ fn attempt_row(guid: &str, nth: usize) -> String {
     )
 }
 
-/// Opens the row `row` names, and its Response tab; returns the tab's label.
-async fn open_response(browser: &Chromium, row: &str) -> String {
+/// Opens the row `row` names and its Response tab, and waits for `text` in the tab's
+/// `part`; returns the tab's label.
+async fn response_shows(browser: &Chromium, row: &str, part: &str, text: &str) -> String {
     browser.click(&format!("{row} summary")).await;
     let tab = format!("{row} [role=tab][aria-controls^='res-']");
     browser.click(&tab).await;
-    text(browser, &tab).await
+    browser.wait_for_text(&format!("{row} {part}"), text).await;
+    self::text(browser, &tab).await
+}
+
+/// How many attempts the hook page at `url` lists.
+async fn rows_listed(browser: &Chromium, url: &str) -> Value {
+    browser.client.goto(url).await.unwrap();
+    browser.wait_for("#delivery-list").await;
+    run(
+        browser,
+        "return document.querySelectorAll('#delivery-list li.delivery').length;",
+    )
+    .await
 }
 
 async fn in_chromium_the_log_groups_attempts_explains_them_and_pages_with_counts() {
@@ -284,54 +297,24 @@ async fn in_chromium_the_log_groups_attempts_explains_them_and_pages_with_counts
     receiver.set(Behaviour::Status(200));
 
     // Why: "a timeout shows an empty 'Response 0' tab".
-    let label = open_response(&browser, &attempt_row(&timed_out, 1)).await;
+    let timeout_row = attempt_row(&timed_out, 1);
+    let label = response_shows(&browser, &timeout_row, ".no-response", "No response").await;
     assert_eq!(label.trim(), "Response");
-    browser
-        .wait_for_text(
-            &format!("{} .no-response", attempt_row(&timed_out, 1)),
-            "No response",
-        )
-        .await;
     // Why: "a binary response body shows as garbled characters".
-    open_response(&browser, &attempt_row(&timed_out, 0)).await;
-    browser
-        .wait_for_text(
-            &format!("{} pre.hex", attempt_row(&timed_out, 0)),
-            "00000000  00 01 02 03",
-        )
-        .await;
+    let binary_row = attempt_row(&timed_out, 0);
+    response_shows(&browser, &binary_row, "pre.hex", "00000000  00 01 02 03").await;
     // An empty one says so.
-    open_response(&browser, &attempt_row(&empty, 0)).await;
-    browser
-        .wait_for_text(
-            &format!("{} .empty-body", attempt_row(&empty, 0)),
-            "Empty body (0 bytes)",
-        )
-        .await;
+    let empty_row = attempt_row(&empty, 0);
+    response_shows(&browser, &empty_row, ".empty-body", "Empty body (0 bytes)").await;
     // Why: "No feedback after … redeliver".
     browser
-        .click(&format!(
-            "{} form[action$='/attempts'] button",
-            attempt_row(&empty, 0)
-        ))
+        .click(&format!("{empty_row} form[action$='/attempts'] button"))
         .await;
     browser.wait_for_text("#done", "Redelivery queued").await;
     receiver.next_of("push").await;
-    web.goto(&format!("{page}?filter=redeliveries"))
-        .await
-        .unwrap();
-    let redeliveries = run(
-        &browser,
-        "return document.querySelectorAll('#delivery-list li.delivery').length;",
-    )
-    .await;
+    let redeliveries = rows_listed(&browser, &format!("{page}?filter=redeliveries")).await;
     assert_eq!(redeliveries, json!(1), "the redelivery, not the retries");
-    web.goto(&format!("{page}?filter=retries")).await.unwrap();
-    let retries = run(
-        &browser,
-        "return document.querySelectorAll('#delivery-list li.delivery').length;",
-    )
-    .await;
+    let retries = rows_listed(&browser, &format!("{page}?filter=retries")).await;
     assert_eq!(retries, json!(2), "the two automatic retries");
 
     // Why: "large payloads split words mid-word" (on a phone).
