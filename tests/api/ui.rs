@@ -297,6 +297,8 @@ async fn an_app_hooks_attempt_shows_the_payload_its_receiver_got_as_the_api_does
 /// sure Debian's packages are installed, or reported the test as ignored).
 pub struct Chromium {
     driver: tokio::process::Child,
+    /// The process group of chromedriver and the browsers it starts.
+    group: Option<u32>,
     pub client: Client,
 }
 
@@ -311,6 +313,8 @@ impl Chromium {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so that the browsers it starts go with it (see Drop).
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver starts");
@@ -330,7 +334,12 @@ impl Chromium {
                 .connect(&format!("http://127.0.0.1:{port}"))
                 .await;
             if let Ok(client) = connected {
-                return Chromium { driver, client };
+                let group = driver.id();
+                return Chromium {
+                    driver,
+                    group,
+                    client,
+                };
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -381,8 +390,21 @@ impl Chromium {
     }
 
     pub async fn close(mut self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
         let _ = self.driver.kill().await;
+    }
+}
+
+/// A test that fails never reaches `close`: chromedriver and every Chromium process it
+/// started (its process group) are killed here, so none outlives the test.
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        if let Some(group) = self.group {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
