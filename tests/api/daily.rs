@@ -78,6 +78,15 @@ async fn submit(browser: &Chromium, action: &str) {
         .await;
 }
 
+/// On a hook page: opens Settings, ticks or unticks the checkbox `css` names, and saves.
+async fn toggle_in_settings(browser: &Chromium, css: &str) {
+    browser.click("nav.tabs a[href='#settings']").await;
+    browser.click(css).await;
+    browser
+        .click("#settings form.settings button[type=submit]")
+        .await;
+}
+
 /// The path (and query) of the page the browser shows.
 async fn here(browser: &Chromium) -> String {
     let url = browser.client.current_url().await.unwrap();
@@ -146,11 +155,7 @@ async fn in_chromium_forms_keep_what_was_typed_and_every_action_says_what_it_did
     let hook_page = here(&browser).await;
 
     // Why: "No feedback after … update, … ping".
-    browser.click("nav.tabs a[href='#settings']").await;
-    browser.click("input#event_issues").await;
-    browser
-        .click("#settings form.settings button[type=submit]")
-        .await;
+    toggle_in_settings(&browser, "input#event_issues").await;
     browser.wait_for_text("#done", "Webhook updated").await;
     submit(&browser, "/ping").await;
     browser.wait_for_text("#done", "Ping sent").await;
@@ -159,11 +164,7 @@ async fn in_chromium_forms_keep_what_was_typed_and_every_action_says_what_it_did
 
     // Why: "pinging an inactive hook silently does nothing; the hook page doesn't say the
     // hook is inactive".
-    browser.click("nav.tabs a[href='#settings']").await;
-    browser.click("input#active").await;
-    browser
-        .click("#settings form.settings button[type=submit]")
-        .await;
+    toggle_in_settings(&browser, "input#active").await;
     browser.wait_for_text("#inactive", "inactive").await;
     submit(&browser, "/ping").await;
     browser.wait_for_text("main", "not pinged").await;
