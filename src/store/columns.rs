@@ -220,6 +220,14 @@ pub(crate) fn end_line(placeholder: impl Fn(usize) -> String) -> String {
         .replace("{now}", &placeholder(2))
 }
 
+/// Makes the hook's held deliveries of events published in the window part of a recovery
+/// (placeholders as in [`RECOVERY_INSERT`]): a hook disabled by `--disable-after` sends
+/// nothing, so they stay held, and count as the recovery's pending work, until the hook is
+/// re-activated. Their latest attempt failed, or they were never attempted.
+pub(crate) const RECOVERY_ADOPT_HELD: &str = "UPDATE deliveries SET recovery_id = {recovery} \
+     WHERE hook_id = {hook} AND state = 'held' AND event_id IN \
+         (SELECT id FROM events WHERE created_at >= {since} AND created_at <= {until})";
+
 /// [`RECOVERY_INSERT`] with a backend's placeholders and boolean literals.
 pub(crate) fn recovery_insert(
     placeholder: impl Fn(usize) -> String,
@@ -235,15 +243,25 @@ pub(crate) fn recovery_insert(
         .replace("{true}", true_literal)
 }
 
+/// [`RECOVERY_ADOPT_HELD`] with a backend's placeholders: 1–3 as in [`recovery_insert`],
+/// 4 the recovery (it has no `{now}`).
+pub(crate) fn recovery_adopt_held(placeholder: impl Fn(usize) -> String) -> String {
+    RECOVERY_ADOPT_HELD
+        .replace("{hook}", &placeholder(1))
+        .replace("{since}", &placeholder(2))
+        .replace("{until}", &placeholder(3))
+        .replace("{recovery}", &placeholder(4))
+}
+
 /// A recovery with its progress, for `?1`/`$1` = recovery id and `?2`/`$2` = hook id
 /// (read by [`read_recovery`]).
 pub(crate) fn recovery_query(placeholder: impl Fn(usize) -> String) -> String {
     format!(
         "SELECT r.id, r.since, r.until, r.created_at, r.queued, \
-                coalesce(sum(CASE WHEN d.state <> 'pending' THEN 1 ELSE 0 END), 0), \
+                coalesce(sum(CASE WHEN d.state IN ('succeeded', 'failed') THEN 1 ELSE 0 END), 0), \
                 coalesce(sum(CASE WHEN d.state = 'succeeded' THEN 1 ELSE 0 END), 0), \
                 coalesce(sum(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END), 0), \
-                coalesce(sum(CASE WHEN d.state = 'pending' THEN 1 ELSE 0 END), 0) \
+                coalesce(sum(CASE WHEN d.state IN ('pending', 'held') THEN 1 ELSE 0 END), 0) \
          FROM recoveries r LEFT JOIN deliveries d ON d.recovery_id = r.id \
          WHERE r.id = {} AND r.hook_id = {} \
          GROUP BY r.id, r.since, r.until, r.created_at, r.queued",
@@ -268,10 +286,11 @@ pub(crate) fn read_recovery<R: Columns>(row: &R) -> Result<Recovery, R::Error> {
     })
 }
 
-/// The hook's running recovery, if any, for `?1`/`$1` = hook id.
+/// The hook's running recovery, if any, for `?1`/`$1` = hook id: one with deliveries still
+/// to attempt (held ones included: they go when the hook is re-activated).
 pub(crate) const RUNNING_RECOVERY_QUERY: &str = "SELECT r.id FROM recoveries r \
      WHERE r.hook_id = {hook} AND EXISTS (SELECT 1 FROM deliveries d \
-         WHERE d.recovery_id = r.id AND d.state = 'pending') \
+         WHERE d.recovery_id = r.id AND d.state IN ('pending', 'held')) \
      ORDER BY r.id DESC LIMIT 1";
 
 /// How long an `Idempotency-Key` is remembered.

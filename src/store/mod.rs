@@ -506,7 +506,8 @@ pub struct Recovery {
     pub done: u64,
     pub succeeded: u64,
     pub failed: u64,
-    /// Queued and not yet attempted (what retention pruned with its event is neither).
+    /// Queued or held and not yet attempted (what retention pruned with its event is
+    /// neither).
     pub pending: u64,
 }
 
@@ -766,7 +767,9 @@ pub trait IngestStore: Send + Sync {
 
     /// Starts a recovery of the hook's events published from `since` to `until` (both
     /// inclusive): each whose latest delivery failed and none of whose deliveries is pending
-    /// gets one more, tried once, oldest event first. One running recovery per hook.
+    /// gets one more, tried once, oldest event first; its held deliveries in the window
+    /// (hook disabled by `--disable-after`) join the recovery and go, in order, when the
+    /// hook is re-activated. One running recovery per hook.
     async fn start_recovery(
         &self,
         scope: &HookScope,

@@ -439,6 +439,20 @@ async fn a_disabled_hook_holds_its_events_and_gets_them_in_order_when_re_activat
         log.iter().all(|item| item["status"] != "held"),
         "the default list has attempts only"
     );
+    // A recovery of their window takes the held ones: nothing is sent while the hook is
+    // disabled, and the recovery runs until they have gone.
+    let window = json!({"since": held.last().unwrap()["delivered_at"]});
+    let recovery = app
+        .post(&format!("{path}/deliveries/recover"), ADMIN_TOKEN, &window)
+        .await;
+    assert_eq!(recovery.status, StatusCode::ACCEPTED, "{}", recovery.body);
+    assert_eq!(
+        (&recovery.body["deliveries"], &recovery.body["state"]),
+        (&json!(100), &json!("running")),
+        "{}",
+        recovery.body
+    );
+    let progress_url = format!("{path}/recoveries/{}", recovery.body["id"]);
     // (A failing push published as the hook was being disabled may be held too.)
     let metrics = app.metrics_text().await;
     let counted: f64 = metrics
@@ -470,6 +484,23 @@ async fn a_disabled_hook_holds_its_events_and_gets_them_in_order_when_re_activat
     );
     assert_eq!(accepted, (0..100).collect::<Vec<u64>>(), "in publish order");
     assert_eq!(most_held, 1);
+    let mut progress = Value::Null;
+    for _ in 0..100 {
+        progress = app.get(&progress_url, ADMIN_TOKEN).await.body;
+        if progress["state"] == "finished" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (
+            &progress["done"],
+            &progress["succeeded"],
+            &progress["state"]
+        ),
+        (&json!(100), &json!(100), &json!("finished")),
+        "{progress}"
+    );
     let held = app
         .get(&format!("{path}/deliveries?status=held"), ADMIN_TOKEN)
         .await;

@@ -1029,11 +1029,12 @@ async fn a_fifo_hook_has_one_delivery_due_at_a_time_in_commit_order(store: Arc<d
 
 /// Ten failed attempts since a time before the cutoff disable a hook: its pending
 /// deliveries and new events are held (listed with `status=held`, never claimed, kept by
-/// retention); re-activated, they come due one at a time in publish order.
+/// retention, joined by a recovery of their window); re-activated, they come due one at a
+/// time in publish order.
 async fn a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_activated(
     store: Arc<dyn Store>,
 ) {
-    use hookpost::store::StatusClass;
+    use hookpost::store::{RecoveryStart, StatusClass};
     let created = hook(&store, repo(), &["push"], true).await;
     for second in 1..=10 {
         publish(&store, at(second)).await;
@@ -1114,6 +1115,37 @@ async fn a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_ac
         1,
         "only the event whose delivery failed for good: held work is kept"
     );
+    // A recovery takes the held deliveries of its window; they stay held, and count as its
+    // pending work, until the hook is re-activated.
+    let recovery = match store
+        .start_recovery(&repo(), created.id, at(5), None, at(250))
+        .await
+        .unwrap()
+    {
+        RecoveryStart::Started(recovery) => recovery,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (recovery.queued, recovery.done, recovery.pending),
+        (6, 0, 6),
+        "the events of seconds 5 to 9 and 24"
+    );
+    assert_eq!(
+        store
+            .start_recovery(&repo(), created.id, at(0), None, at(251))
+            .await
+            .unwrap(),
+        RecoveryStart::Running(recovery.id)
+    );
+    assert!(
+        store
+            .claim_due("w", at(252), at(312), 10)
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty(),
+        "still nothing is sent to the disabled hook"
+    );
 
     let input = HookInput {
         active: true,
@@ -1146,6 +1178,16 @@ async fn a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_ac
             .deliveries
             .is_empty()
     );
+    let finished = store
+        .get_recovery(&repo(), created.id, recovery.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (finished.done, finished.succeeded, finished.pending),
+        (6, 6, 0)
+    );
+    assert!(!finished.is_running());
 }
 
 async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn Store>) {

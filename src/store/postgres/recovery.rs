@@ -9,7 +9,7 @@ use super::{exec, one, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    RUNNING_RECOVERY_QUERY, read_recovery, recovery_insert, recovery_query,
+    RUNNING_RECOVERY_QUERY, read_recovery, recovery_adopt_held, recovery_insert, recovery_query,
 };
 use crate::store::{HookId, Recovery, RecoveryStart, StoreError};
 
@@ -52,18 +52,19 @@ pub(super) async fn start(
     )
     .await?
     .try_get(0)?;
+    let until = until.map_or(i64::MAX, |at| at.0);
     let queued = exec(
         db,
         &recovery_insert(placeholder, ("false", "true")),
-        &[
-            &hook_id,
-            &since.0,
-            &until.map_or(i64::MAX, |at| at.0),
-            &now.0,
-            &id,
-        ],
+        &[&hook_id, &since.0, &until, &now.0, &id],
     )
-    .await?;
+    .await?
+        + exec(
+            db,
+            &recovery_adopt_held(placeholder),
+            &[&hook_id, &since.0, &until, &id],
+        )
+        .await?;
     // A FIFO hook's redeliveries join the back of its line.
     line_up(db, &[hook_id], now, false).await?;
     exec(

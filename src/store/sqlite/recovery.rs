@@ -8,7 +8,7 @@ use super::line::line_up;
 use crate::domain::hook::HookScope;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    RUNNING_RECOVERY_QUERY, read_recovery, recovery_insert, recovery_query,
+    RUNNING_RECOVERY_QUERY, read_recovery, recovery_adopt_held, recovery_insert, recovery_query,
 };
 use crate::store::{HookId, Recovery, RecoveryStart, StoreError};
 
@@ -42,15 +42,13 @@ pub(super) fn start(
             params![hook_id, since.0, until.map(|at| at.0), now.0],
             |row| row.get(0),
         )?;
+    let until = until.map_or(i64::MAX, |at| at.0);
     let queued = conn
         .prepare_cached(&recovery_insert(placeholder, ("0", "1")))?
-        .execute(params![
-            hook_id,
-            since.0,
-            until.map_or(i64::MAX, |at| at.0),
-            now.0,
-            id
-        ])?;
+        .execute(params![hook_id, since.0, until, now.0, id])?
+        + conn
+            .prepare_cached(&recovery_adopt_held(placeholder))?
+            .execute(params![hook_id, since.0, until, id])?;
     // A FIFO hook's redeliveries join the back of its line.
     line_up(conn, &[hook_id], now, false)?;
     conn.prepare_cached("UPDATE recoveries SET queued = ?2 WHERE id = ?1")?
