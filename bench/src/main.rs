@@ -567,10 +567,20 @@ async fn scale(args: &Args, storage: &Storage) {
     );
     server.stop().await;
     let deliveries = args.seed + 1 + args.events as u64;
-    let bytes = scale::stored_bytes(storage).await;
+    let (bytes, tables) = scale::stored_bytes(storage).await;
+    let per_delivery = |bytes: u64| bytes as f64 / deliveries as f64;
     println!(
         "on disk: {:.2} GB for {deliveries} deliveries, {:.0} bytes per delivery",
         bytes as f64 / 1e9,
-        bytes as f64 / deliveries as f64
+        per_delivery(bytes)
+    );
+    let largest: Vec<String> = tables
+        .iter()
+        .take(4)
+        .map(|(table, bytes)| format!("{table} {:.0}", per_delivery(*bytes)))
+        .collect();
+    println!(
+        "  by table, with its indexes, bytes per delivery: {}",
+        largest.join(", ")
     );
 }

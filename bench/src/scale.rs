@@ -34,9 +34,10 @@ const SQLITE: Dialect = Dialect {
                  WHERE e.id > ?1 ORDER BY e.id",
     attempts: "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
                                      delivered_at, duration_ms, status, status_code, url,
-                                     request_headers, response_headers, response_body)
+                                     request_headers, response_headers, response_body,
+                                     header_set_id)
                SELECT d.id, d.hook_id, d.event_id, NULL, 0, t.delivered_at, 1, 'OK', 200, t.url,
-                      t.request_headers, t.response_headers, t.response_body
+                      t.request_headers, t.response_headers, t.response_body, t.header_set_id
                FROM deliveries d, (SELECT * FROM attempts ORDER BY id LIMIT 1) t
                WHERE d.id > ?1 ORDER BY d.id",
 };
@@ -56,9 +57,11 @@ const POSTGRES: Dialect = Dialect {
                  WHERE e.id > $1 ORDER BY e.id",
     attempts: "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
                                      delivered_at, duration_ms, status, status_code, url,
-                                     request_headers, response_headers, response_body)
+                                     request_headers, response_headers, response_body,
+                                     header_set_id)
                SELECT d.id, d.hook_id, d.event_id, NULL, false, t.delivered_at, 1, 'OK', 200,
-                      t.url, t.request_headers, t.response_headers, t.response_body
+                      t.url, t.request_headers, t.response_headers, t.response_body,
+                      t.header_set_id
                FROM deliveries d, (SELECT * FROM attempts ORDER BY id LIMIT 1) t
                WHERE d.id > $1 ORDER BY d.id",
 };
@@ -145,26 +148,52 @@ async fn seed_postgres(url: &str, count: u64, payload_bytes: usize) {
     let _ = driver.await;
 }
 
-/// The bytes the store's tables take: the SQLite files, or PostgreSQL's tables with their
-/// indexes and TOAST.
-pub async fn stored_bytes(storage: &Storage) -> u64 {
+/// The bytes the store takes (SQLite: its files; PostgreSQL: its tables with their indexes
+/// and TOAST), and each table's share with its indexes, largest first (SQLite's pages by
+/// `dbstat`, PostgreSQL's `pg_total_relation_size`).
+pub async fn stored_bytes(storage: &Storage) -> (u64, Vec<(String, u64)>) {
     let Some(url) = storage.database_url() else {
-        return storage.sqlite_bytes();
+        let path = storage.sqlite_path();
+        let tables = tokio::task::spawn_blocking(move || sqlite_bytes(&path))
+            .await
+            .expect("the count runs");
+        return (storage.sqlite_bytes(), tables);
     };
     let (client, connection) = tokio_postgres::connect(&url, NoTls)
         .await
         .expect("PostgreSQL answers");
     let driver = tokio::spawn(connection);
-    let bytes: i64 = client
-        .query_one(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
-             WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace",
+    let rows = client
+        .query(
+            "SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_class c
+             WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+             ORDER BY 2 DESC",
             &[],
         )
         .await
-        .unwrap()
-        .get(0);
+        .unwrap();
     drop(client);
     let _ = driver.await;
-    bytes.unsigned_abs()
+    let tables: Vec<(String, u64)> = rows
+        .iter()
+        .map(|row| (row.get(0), row.get::<_, i64>(1).unsigned_abs()))
+        .collect();
+    (tables.iter().map(|(_, bytes)| bytes).sum(), tables)
+}
+
+fn sqlite_bytes(path: &std::path::Path) -> Vec<(String, u64)> {
+    let conn = rusqlite::Connection::open(path).expect("the database opens");
+    let mut statement = conn
+        .prepare(
+            "SELECT m.tbl_name, sum(s.pgsize) FROM dbstat s JOIN sqlite_schema m ON m.name = s.name
+             GROUP BY m.tbl_name ORDER BY 2 DESC",
+        )
+        .unwrap();
+    statement
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get::<_, i64>(1)?.unsigned_abs()))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }

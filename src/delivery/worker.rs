@@ -532,6 +532,7 @@ impl Worker {
             delivery_id: delivery.id,
             hook_id: delivery.target.hook_id,
             event_id: delivery.event.id,
+            event_guid: delivery.event.guid.clone(),
             installation_id: delivery.installation_id,
             redelivery: delivery.redelivery || delivery.attempts > 0,
             delivered_at,

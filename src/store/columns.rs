@@ -12,6 +12,7 @@ use crate::domain::retry::RetrySchedule;
 use crate::domain::secret::Secret;
 use crate::domain::signature::{PreviousSecret, SignatureScheme};
 use crate::domain::timestamp::Timestamp;
+use crate::store::header_sets;
 use crate::store::{
     AppId, AppRecord, AttemptId, AttemptQuery, AttemptRecord, AttemptSummary, Disabled, Hook,
     HookBacklog, HookId, InstallationId, LatestObjects, Recovery, ScopeObjects, StatusClass,
@@ -604,6 +605,29 @@ pub(crate) const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redeli
          (SELECT 1 FROM attempts y WHERE y.delivery_id = a.delivery_id AND y.id > a.id) \
      THEN d.due_at END, \
      d.recovery_id IS NOT NULL";
+
+/// An attempt's detail after its [`SUMMARY_COLUMNS`]: URL, request headers (the attempt's
+/// values and its header set's template, none for attempts recorded before templates),
+/// payload, response headers and body; read by [`request_headers`] and the backends.
+pub(crate) const DETAIL_COLUMNS: &str = "a.url, a.request_headers, \
+     (SELECT h.template FROM header_sets h WHERE h.id = a.header_set_id), e.payload, \
+     a.response_headers, a.response_body";
+
+/// The request headers of an attempt of the event `guid` from [`DETAIL_COLUMNS`]: the
+/// template filled with the attempt's values (`store::header_sets`), or, for an attempt
+/// recorded before templates, the whole list as it was stored.
+pub(crate) fn request_headers(
+    stored: &str,
+    template: Option<&str>,
+    guid: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    match template {
+        Some(template) => {
+            header_sets::join(template, stored, guid).ok_or_else(|| corrupt("request headers"))
+        }
+        None => Ok(headers_from_json(stored)),
+    }
+}
 
 /// How many columns [`SUMMARY_COLUMNS`] are: a query's own columns follow them.
 pub(crate) const SUMMARY_WIDTH: usize = 16;

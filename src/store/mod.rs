@@ -9,6 +9,7 @@
 //! returns `Ok` has had its change committed and synced to disk.
 
 mod columns;
+mod header_sets;
 mod ids;
 pub mod postgres;
 pub mod sqlite;
@@ -349,6 +350,8 @@ pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
     pub hook_id: HookId,
     pub event_id: i64,
+    /// The event's guid: headers that repeat it are not stored again.
+    pub event_guid: String,
     pub installation_id: Option<InstallationId>,
     pub redelivery: bool,
     pub delivered_at: Timestamp,

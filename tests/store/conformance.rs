@@ -44,6 +44,7 @@ checks!(
     a_fifo_hook_has_one_delivery_due_at_a_time_in_commit_order,
     a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_activated,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
+    an_attempts_request_headers_read_back_exactly_as_sent,
 );
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -113,6 +114,7 @@ fn attempt(delivery: &ClaimedDelivery, now: Timestamp, succeeded: bool) -> Attem
         delivery_id: delivery.id,
         hook_id: delivery.target.hook_id,
         event_id: delivery.event.id,
+        event_guid: delivery.event.guid.clone(),
         installation_id: delivery.installation_id,
         redelivery: delivery.redelivery,
         delivered_at: now,
@@ -1263,4 +1265,50 @@ async fn tokens_keep_their_scope_expiry_revocation_and_last_use(store: Arc<dyn S
     let listed = store.list_tokens().await.unwrap();
     assert_eq!(listed, vec![manager, again.clone()]);
     assert_eq!(store.find_token([2; 32]).await.unwrap(), Some(again));
+}
+
+/// Request headers are stored split (a template shared by attempts, the attempt's own
+/// values, the event's guid not again) and read back exactly, order and repeats included.
+async fn an_attempts_request_headers_read_back_exactly_as_sent(store: Arc<dyn Store>) {
+    let created = hook(&store, repo(), &["push"], true).await;
+    publish(&store, at(0)).await;
+    publish(&store, at(1)).await;
+    let claim = store.claim_due("w", at(2), at(62), 10).await.unwrap();
+    let mut sent = Vec::new();
+    for (n, delivery) in claim.deliveries.iter().enumerate() {
+        let guid = delivery.event.guid.as_str();
+        let signature = format!("{n}f{n}e");
+        let headers: Vec<(String, String)> = [
+            ("Content-Type", "application/json"),
+            ("X-GitHub-Delivery", guid),
+            ("X-GitHub-Event", "push"),
+            ("X-Hub-Signature-256", &format!("sha256={signature}")),
+            ("X-Gitea-Delivery", guid),
+            ("X-Gitea-Signature", &signature),
+            ("X-Custom", "a"),
+            ("X-Custom", "b"),
+        ]
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+        let mut record = attempt(delivery, at(3), true);
+        record.request_headers = headers.clone();
+        store.record_attempt(record).await.unwrap();
+        sent.push((delivery.event.guid.clone(), headers));
+    }
+    let items = store
+        .list_attempts(&repo(), created.id, everything(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    for item in items {
+        let detail = store
+            .get_attempt(&repo(), created.id, item.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, headers) = sent.iter().find(|(guid, _)| *guid == item.guid).unwrap();
+        assert_eq!(&detail.request_headers, headers);
+    }
 }

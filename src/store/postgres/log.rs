@@ -12,7 +12,8 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
 use crate::store::columns::headers_from_json;
 use crate::store::columns::{
-    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page, read_summary,
+    DETAIL_COLUMNS, LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page,
+    read_summary, request_headers,
 };
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
@@ -82,22 +83,25 @@ pub(super) async fn get_attempt(
         return Ok(None);
     }
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, a.url, a.request_headers, e.payload, a.response_headers,
-                a.response_body
-         FROM {SUMMARY_ROWS}
+        "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS} FROM {SUMMARY_ROWS}
          WHERE a.id = $1 AND a.hook_id = $2"
     );
     opt(db, &sql, &[&attempt_id, &hook_id])
         .await?
         .map(|row| -> Result<_, StoreError> {
             let own = |n: usize| SUMMARY_WIDTH + n;
+            let summary = read_summary(&row)?;
             Ok(AttemptDetail {
-                summary: read_summary(&row)?,
+                request_headers: request_headers(
+                    row.try_get(own(1))?,
+                    row.try_get(own(2))?,
+                    &summary.guid,
+                )?,
+                summary,
                 url: row.try_get(own(0))?,
-                request_headers: headers_from_json(row.try_get(own(1))?),
-                event_payload: Arc::from(row.try_get::<_, &[u8]>(own(2))?),
-                response_headers: headers_from_json(row.try_get(own(3))?),
-                response_body: row.try_get(own(4))?,
+                event_payload: Arc::from(row.try_get::<_, &[u8]>(own(3))?),
+                response_headers: headers_from_json(row.try_get(own(4))?),
+                response_body: row.try_get(own(5))?,
             })
         })
         .transpose()

@@ -19,9 +19,10 @@ use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
     BUSIEST_HOOKS_QUERY, CANCEL_FOR_INACTIVE_HOOK, CONFIG_COLUMNS, HOLD_PENDING, WAITING_QUERY,
-    age_seconds, disable_failing, headers_json, hook_backlog, last_response_columns, read_config,
-    state_after,
+    age_seconds, corrupt, disable_failing, headers_json, hook_backlog, last_response_columns,
+    read_config, state_after,
 };
+use crate::store::header_sets::{self, SplitHeaders};
 use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
@@ -234,6 +235,43 @@ async fn take_rate_slots(
     Ok((ready, put_off.len(), first_put_off))
 }
 
+/// The ids of the stored templates of `split`, by digest: those not stored yet are stored
+/// first (another node storing the same one meanwhile is waited for, then found).
+async fn header_set_ids(
+    db: &impl GenericClient,
+    split: &[SplitHeaders],
+) -> Result<HashMap<[u8; 32], i64>, StoreError> {
+    let mut templates: HashMap<&[u8; 32], &str> = HashMap::new();
+    for headers in split {
+        templates.insert(&headers.digest, &headers.template);
+    }
+    let digests: Vec<&[u8]> = templates.keys().map(|digest| &digest[..]).collect();
+    let find = "SELECT digest, id FROM header_sets WHERE digest = ANY($1)";
+    let mut found = all(db, find, &[&digests]).await?;
+    if found.len() < digests.len() {
+        let texts: Vec<&str> = digests
+            .iter()
+            .map(|digest| templates[&<[u8; 32]>::try_from(*digest).expect("32 bytes")])
+            .collect();
+        exec(
+            db,
+            "INSERT INTO header_sets (digest, template)
+             SELECT * FROM unnest($1::bytea[], $2::text[]) ON CONFLICT (digest) DO NOTHING",
+            &[&digests, &texts],
+        )
+        .await?;
+        found = all(db, find, &[&digests]).await?;
+    }
+    found
+        .iter()
+        .map(|row| {
+            let digest: &[u8] = row.try_get(0)?;
+            let digest = <[u8; 32]>::try_from(digest).map_err(|_| corrupt("header set digest"))?;
+            Ok((digest, row.try_get(1)?))
+        })
+        .collect()
+}
+
 /// Records `attempts` (of distinct deliveries) with a handful of statements however many
 /// there are: the attempts, their deliveries' next state, retries made moot by a success,
 /// and each hook's `last_response` (from its latest attempt in the batch).
@@ -259,10 +297,17 @@ pub(super) async fn record_attempts(
     let statuses: Vec<&str> = attempts.iter().map(|a| a.status.as_str()).collect();
     let status_codes = column(|a| i64::from(a.status_code));
     let urls: Vec<&str> = attempts.iter().map(|a| a.url.as_str()).collect();
-    let request_headers: Vec<String> = attempts
+    let split: Vec<SplitHeaders> = attempts
         .iter()
-        .map(|a| headers_json(&a.request_headers))
+        .map(|a| header_sets::split(&a.request_headers, &a.event_guid))
         .collect();
+    let set_ids = header_set_ids(db, &split).await?;
+    let header_set_ids = split
+        .iter()
+        .map(|s| set_ids.get(&s.digest).copied())
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(|| corrupt("header set"))?;
+    let request_headers: Vec<String> = split.into_iter().map(|s| s.values).collect();
     let response_headers: Vec<String> = attempts
         .iter()
         .map(|a| headers_json(&a.response_headers))
@@ -279,11 +324,12 @@ pub(super) async fn record_attempts(
         db,
         "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
                                delivered_at, duration_ms, status, status_code, url,
-                               request_headers, response_headers, response_body, throttled_at)
+                               request_headers, response_headers, response_body, throttled_at,
+                               header_set_id)
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
                               $5::boolean[], $6::bigint[], $7::bigint[], $8::text[],
                               $9::bigint[], $10::text[], $11::text[], $12::text[],
-                              $13::bytea[], $14::bigint[])",
+                              $13::bytea[], $14::bigint[], $15::bigint[])",
         &[
             &delivery_ids,
             &hook_ids,
@@ -299,6 +345,7 @@ pub(super) async fn record_attempts(
             &response_headers,
             &bodies,
             &throttled,
+            &header_set_ids,
         ],
     )
     .await?;

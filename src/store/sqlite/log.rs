@@ -11,7 +11,8 @@ use crate::domain::hook::HookScope;
 use crate::domain::ids::AttemptId;
 use crate::store::columns::headers_from_json;
 use crate::store::columns::{
-    LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page, read_summary,
+    DETAIL_COLUMNS, LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page,
+    read_summary, request_headers,
 };
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
@@ -68,25 +69,36 @@ pub(super) fn get_attempt(
     if !hook_exists(conn, scope, hook_id)? {
         return Ok(None);
     }
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS}, a.url, a.request_headers, e.payload, a.response_headers,
-                    a.response_body
-             FROM {SUMMARY_ROWS}
+    conn.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS} FROM {SUMMARY_ROWS}
              WHERE a.id = ?1 AND a.hook_id = ?2"
-        ))?
-        .query_row(params![attempt_id, hook_id], |row| {
-            let own = |n: usize| SUMMARY_WIDTH + n;
-            Ok(AttemptDetail {
-                summary: read_summary(row)?,
-                url: row.get(own(0))?,
-                request_headers: headers_from_json(&row.get::<_, String>(own(1))?),
-                event_payload: Arc::from(row.get::<_, Vec<u8>>(own(2))?),
-                response_headers: headers_from_json(&row.get::<_, String>(own(3))?),
-                response_body: row.get(own(4))?,
-            })
-        })
-        .optional()?)
+    ))?
+    .query_row(params![attempt_id, hook_id], |row| {
+        let own = |n: usize| SUMMARY_WIDTH + n;
+        let summary = read_summary(row)?;
+        let (values, template) = (
+            row.get::<_, String>(own(1))?,
+            row.get::<_, Option<String>>(own(2))?,
+        );
+        let detail = AttemptDetail {
+            url: row.get(own(0))?,
+            request_headers: Vec::new(),
+            event_payload: Arc::from(row.get::<_, Vec<u8>>(own(3))?),
+            response_headers: headers_from_json(&row.get::<_, String>(own(4))?),
+            response_body: row.get(own(5))?,
+            summary,
+        };
+        Ok(
+            request_headers(&values, template.as_deref(), &detail.summary.guid).map(
+                |request_headers| AttemptDetail {
+                    request_headers,
+                    ..detail
+                },
+            ),
+        )
+    })
+    .optional()?
+    .transpose()
 }
 
 #[cfg(test)]

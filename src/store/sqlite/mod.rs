@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::header_sets;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
@@ -402,8 +403,10 @@ impl QueueStore for SqliteStore {
     }
 
     async fn record_attempt(&self, attempt: AttemptRecord) -> Result<(), StoreError> {
+        // Split here, not on the writer's thread, which every write waits for.
+        let request_headers = header_sets::split(&attempt.request_headers, &attempt.event_guid);
         self.writer
-            .write_relaxed(move |conn| queue::record_attempt(conn, &attempt))
+            .write_relaxed(move |conn| queue::record_attempt(conn, &attempt, &request_headers))
             .await
     }
 

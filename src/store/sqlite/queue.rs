@@ -22,6 +22,7 @@ use crate::store::columns::{
     age_seconds, disable_failing, headers_json, hook_backlog, last_response_columns, read_config,
     state_after,
 };
+use crate::store::header_sets::SplitHeaders;
 use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
@@ -202,12 +203,37 @@ fn take_rate_slots(
     Ok((ready, put_off.len()))
 }
 
-pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Result<(), StoreError> {
+/// The id of the stored template of `headers`, stored now if it is new.
+fn header_set(conn: &Connection, headers: &SplitHeaders) -> Result<i64, StoreError> {
+    let known: Option<i64> = conn
+        .prepare_cached("SELECT id FROM header_sets WHERE digest = ?1")?
+        .query_row([&headers.digest[..]], |row| row.get(0))
+        .optional()?;
+    match known {
+        Some(id) => Ok(id),
+        None => Ok(conn
+            .prepare_cached(
+                "INSERT INTO header_sets (digest, template) VALUES (?1, ?2) RETURNING id",
+            )?
+            .query_row(params![&headers.digest[..], headers.template], |row| {
+                row.get(0)
+            })?),
+    }
+}
+
+/// Records `attempt`, whose request headers are `request_headers` split for storage.
+pub(super) fn record_attempt(
+    conn: &Connection,
+    attempt: &AttemptRecord,
+    request_headers: &SplitHeaders,
+) -> Result<(), StoreError> {
+    let header_set_id = header_set(conn, request_headers)?;
     conn.prepare_cached(
         "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
                                delivered_at, duration_ms, status, status_code, url,
-                               request_headers, response_headers, response_body, throttled_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                               request_headers, response_headers, response_body, throttled_at,
+                               header_set_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         attempt.delivery_id,
@@ -220,10 +246,11 @@ pub(super) fn record_attempt(conn: &Connection, attempt: &AttemptRecord) -> Resu
         attempt.status,
         attempt.status_code,
         attempt.url,
-        headers_json(&attempt.request_headers),
+        request_headers.values,
         headers_json(&attempt.response_headers),
         attempt.response_body,
         attempt.throttled_at.map(|at| at.0),
+        header_set_id,
     ])?;
     let state = state_after(attempt);
     conn.prepare_cached(
