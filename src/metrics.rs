@@ -47,6 +47,7 @@ pub struct Metrics {
     deliveries_scheduled: Gauge,
     deliveries_held: Gauge,
     deliveries_in_line: Gauge,
+    header_sets: Gauge,
     oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// The busiest hooks' due deliveries, set anew at every rendering.
     hook_due: Family<HookLabels, Gauge>,
@@ -68,6 +69,7 @@ impl Default for Metrics {
             deliveries_scheduled: Gauge::default(),
             deliveries_held: Gauge::default(),
             deliveries_in_line: Gauge::default(),
+            header_sets: Gauge::default(),
             oldest_due_age: Gauge::default(),
             hook_due: Family::default(),
             hook_oldest_due_age: Family::default(),
@@ -124,6 +126,11 @@ impl Default for Metrics {
             metrics.deliveries_in_line.clone(),
         );
         registry.register(
+            "request_header_sets",
+            "Request-header templates stored once and referenced by attempts (a few per hook and event type)",
+            metrics.header_sets.clone(),
+        );
+        registry.register(
             "oldest_due_delivery_age_seconds",
             "How long the oldest due delivery has been waiting",
             metrics.oldest_due_age.clone(),
@@ -169,6 +176,8 @@ impl Metrics {
             .set(i64::try_from(queue.held).unwrap_or(i64::MAX));
         self.deliveries_in_line
             .set(i64::try_from(queue.in_line).unwrap_or(i64::MAX));
+        self.header_sets
+            .set(i64::try_from(queue.header_sets).unwrap_or(i64::MAX));
         self.oldest_due_age.set(queue.oldest_due_age_seconds);
         // Hooks that left the top since the last rendering lose their series.
         self.hook_due.clear();

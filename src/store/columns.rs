@@ -172,11 +172,12 @@ impl LineChange {
 }
 
 /// The deliveries no due time counts: held ones, and those waiting in a FIFO line behind its
-/// head (each read through its partial index).
+/// head (each read through its partial index); and the request-header templates stored.
 pub(crate) const WAITING_QUERY: &str = "SELECT \
      (SELECT count(*) FROM deliveries WHERE state = 'held'), \
      (SELECT count(*) FROM deliveries \
-      WHERE state = 'pending' AND fifo_seq IS NOT NULL AND due_at IS NULL)";
+      WHERE state = 'pending' AND fifo_seq IS NOT NULL AND due_at IS NULL), \
+     (SELECT count(*) FROM header_sets)";
 
 /// A FIFO hook's new deliveries, not yet in its line (`?1` = hook id), in event order:
 /// inserted without a due time by the transaction that lines them up.
@@ -607,11 +608,13 @@ pub(crate) const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redeli
      d.recovery_id IS NOT NULL";
 
 /// An attempt's detail after its [`SUMMARY_COLUMNS`]: URL, request headers (the attempt's
-/// values and its header set's template, none for attempts recorded before templates),
+/// values and its header set's template: none for attempts recorded before templates, and
+/// an empty one, which reads as damaged, should the template be missing),
 /// payload, response headers and body; read by [`request_headers`] and the backends.
 pub(crate) const DETAIL_COLUMNS: &str = "a.url, a.request_headers, \
-     (SELECT h.template FROM header_sets h WHERE h.id = a.header_set_id), e.payload, \
-     a.response_headers, a.response_body";
+     CASE WHEN a.header_set_id IS NOT NULL THEN \
+         coalesce((SELECT h.template FROM header_sets h WHERE h.id = a.header_set_id), '') END, \
+     e.payload, a.response_headers, a.response_body";
 
 /// The request headers of an attempt of the event `guid` from [`DETAIL_COLUMNS`]: the
 /// template filled with the attempt's values (`store::header_sets`), or, for an attempt

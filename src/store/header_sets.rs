@@ -9,6 +9,24 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// How stale a template's `used_at` may be before an attempt using it touches it again:
+/// at most one write per template an hour, however many attempts use it.
+pub(crate) const TOUCH_EVERY_MS: i64 = 60 * 60 * 1000;
+
+/// Deletes the templates no stored attempt can use (`{before}`: retention's cutoff): every
+/// attempt is made after its event is published, so one whose template's `used_at` is
+/// older than every stored event (less the touch interval and an hour for clocks of nodes
+/// that differ) is gone. An attempt recorded meanwhile touches a template that old first.
+pub(crate) const PRUNE_UNUSED: &str = "DELETE FROM header_sets WHERE used_at < \
+     (SELECT coalesce(min(created_at), {before}) FROM events) - {margin} AND used_at < {before}";
+
+/// [`PRUNE_UNUSED`] for a backend's placeholder of the cutoff.
+pub(crate) fn prune_unused(before: &str) -> String {
+    PRUNE_UNUSED
+        .replace("{before}", before)
+        .replace("{margin}", &(TOUCH_EVERY_MS + 60 * 60 * 1000).to_string())
+}
+
 /// An attempt's request headers, split for storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SplitHeaders {

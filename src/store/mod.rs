@@ -594,6 +594,9 @@ pub struct QueueStats {
     pub held: u64,
     /// Deliveries waiting behind the head of a FIFO hook's line (no due time yet).
     pub in_line: u64,
+    /// Request-header templates stored (`header_sets`): a few per hook and event type;
+    /// retention deletes those no stored attempt uses.
+    pub header_sets: u64,
     /// The [`BUSIEST_HOOKS`] hooks with the most due deliveries, most first.
     pub busiest_hooks: Vec<HookBacklog>,
 }
@@ -875,7 +878,8 @@ pub trait QueueStore: Send + Sync {
     /// Deletes up to `batch` events older than `before` with their deliveries and
     /// attempts; returns how many events went. An event with a delivery still pending
     /// (queued, leased or waiting for a retry) stays, however old: retention never drops
-    /// work.
+    /// work. The last batch (fewer than `batch`) also deletes the request-header templates
+    /// no stored attempt uses.
     async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
 }
 

@@ -87,6 +87,10 @@ async fn counters_move_as_events_are_published_and_delivered() {
         "the failure waits for its retry"
     );
     assert_eq!(
+        after["hookpost_request_header_sets"], 2.0,
+        "one template of request headers for the ping, one for the four pushes"
+    );
+    assert_eq!(
         after["hookpost_http_requests_total{method=\"POST\",route=\"/api/v3/events\",status=\"202\"}"],
         4.0
     );

@@ -45,6 +45,7 @@ checks!(
     a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_activated,
     tokens_keep_their_scope_expiry_revocation_and_last_use,
     an_attempts_request_headers_read_back_exactly_as_sent,
+    retention_deletes_the_request_header_templates_no_stored_attempt_uses,
 );
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -1311,4 +1312,93 @@ async fn an_attempts_request_headers_read_back_exactly_as_sent(store: Arc<dyn St
         let (_, headers) = sent.iter().find(|(guid, _)| *guid == item.guid).unwrap();
         assert_eq!(&detail.request_headers, headers);
     }
+}
+
+/// Templates of request headers are deleted by retention once no stored attempt can use
+/// them: one whose attempts went with their events goes; one an attempt of a kept event uses
+/// stays, even when only its use hours after the first keeps it alive; one used again after
+/// it went is stored again.
+async fn retention_deletes_the_request_header_templates_no_stored_attempt_uses(
+    store: Arc<dyn Store>,
+) {
+    let created = hook(&store, repo(), &["push"], true).await;
+    let templates = |when| {
+        let store = store.clone();
+        async move { store.queue_stats(when).await.unwrap().header_sets }
+    };
+    let sent = |guid: &str, version: &str| {
+        vec![
+            ("X-GitHub-Delivery".to_owned(), guid.to_owned()),
+            ("X-Version".to_owned(), version.to_owned()),
+        ]
+    };
+    // Attempts the one delivery due at `when`, sent with `X-Version: version` (its
+    // template); a failure leaves a retry pending for a long time.
+    let attempt_once = |when: Timestamp, version: &'static str, succeeded: bool| {
+        let store = store.clone();
+        async move {
+            let claim = store
+                .claim_due("w", when, Timestamp(when.0 + 60_000), 10)
+                .await
+                .unwrap();
+            assert_eq!(claim.deliveries.len(), 1);
+            let mut record = attempt(&claim.deliveries[0], when, succeeded);
+            record.request_headers = sent(&record.event_guid, version);
+            if !succeeded {
+                record.next_attempt = Some(Timestamp(when.0 + 500_000_000));
+            }
+            store.record_attempt(record).await.unwrap();
+        }
+    };
+    let logged = || {
+        let store = store.clone();
+        async move {
+            let mut headers = Vec::new();
+            let items = store
+                .list_attempts(&repo(), created.id, everything(10))
+                .await
+                .unwrap()
+                .unwrap();
+            for item in items {
+                let detail = store.get_attempt(&repo(), created.id, item.id).await;
+                let detail = detail.unwrap().expect("every listed attempt reads");
+                headers.push((item.guid, detail.request_headers));
+            }
+            headers
+        }
+    };
+    publish(&store, at(0)).await;
+    attempt_once(at(1), "a", true).await;
+    publish(&store, at(10_000)).await;
+    attempt_once(at(10_001), "b", false).await;
+    assert_eq!(templates(at(10_002)).await, 2);
+    assert_eq!(store.prune(at(20_000), 100).await.unwrap(), 1);
+    assert_eq!(
+        templates(at(20_000)).await,
+        1,
+        "a's attempt went with its event; b's event waits for a retry"
+    );
+
+    // b is used again hours later by a newer event's attempt, then the first event that
+    // used it finishes and goes: b stays for the newer one.
+    publish(&store, at(20_000)).await;
+    attempt_once(at(30_000), "b", false).await;
+    attempt_once(at(510_001), "c", true).await;
+    assert_eq!(store.prune(at(515_000), 100).await.unwrap(), 1);
+    let kept = logged().await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1, sent(&kept[0].0, "b"));
+    assert_eq!(templates(at(515_000)).await, 2, "b and c");
+
+    // a, deleted, is stored again when an attempt uses it.
+    publish(&store, at(515_000)).await;
+    attempt_once(at(515_001), "a", true).await;
+    let logged = logged().await;
+    assert_eq!(logged.len(), 2);
+    assert!(
+        logged
+            .iter()
+            .any(|(guid, headers)| *headers == sent(guid, "a"))
+    );
+    assert_eq!(templates(at(515_002)).await, 3);
 }

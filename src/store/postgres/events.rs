@@ -15,6 +15,7 @@ use crate::store::columns::{
     IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
     parse_idempotent_reply, read_scope_objects,
 };
+use crate::store::header_sets;
 use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
 
 /// Row ids of the event's repository and organization, created on first mention.
@@ -426,7 +427,7 @@ pub(super) async fn prune(
     before: Timestamp,
     batch: u32,
 ) -> Result<u64, StoreError> {
-    exec(
+    let deleted = exec(
         db,
         "DELETE FROM events WHERE id IN
            (SELECT e.id FROM events e WHERE e.created_at < $1
@@ -435,5 +436,10 @@ pub(super) async fn prune(
             ORDER BY e.created_at LIMIT $2)",
         &[&before.0, &i64::from(batch)],
     )
-    .await
+    .await?;
+    if deleted < u64::from(batch) {
+        // The last batch: the request-header templates left unused go too.
+        exec(db, &header_sets::prune_unused("$1::bigint"), &[&before.0]).await?;
+    }
+    Ok(deleted)
 }

@@ -235,41 +235,80 @@ async fn take_rate_slots(
     Ok((ready, put_off.len(), first_put_off))
 }
 
-/// The ids of the stored templates of `split`, by digest: those not stored yet are stored
-/// first (another node storing the same one meanwhile is waited for, then found).
-async fn header_set_ids(
+/// The stored templates of `digests`: id and `used_at` by digest.
+async fn find_header_sets(
     db: &impl GenericClient,
-    split: &[SplitHeaders],
-) -> Result<HashMap<[u8; 32], i64>, StoreError> {
-    let mut templates: HashMap<&[u8; 32], &str> = HashMap::new();
-    for headers in split {
-        templates.insert(&headers.digest, &headers.template);
-    }
-    let digests: Vec<&[u8]> = templates.keys().map(|digest| &digest[..]).collect();
-    let find = "SELECT digest, id FROM header_sets WHERE digest = ANY($1)";
-    let mut found = all(db, find, &[&digests]).await?;
-    if found.len() < digests.len() {
-        let texts: Vec<&str> = digests
-            .iter()
-            .map(|digest| templates[&<[u8; 32]>::try_from(*digest).expect("32 bytes")])
-            .collect();
-        exec(
-            db,
-            "INSERT INTO header_sets (digest, template)
-             SELECT * FROM unnest($1::bytea[], $2::text[]) ON CONFLICT (digest) DO NOTHING",
-            &[&digests, &texts],
-        )
-        .await?;
-        found = all(db, find, &[&digests]).await?;
-    }
-    found
-        .iter()
+    digests: &[&[u8]],
+) -> Result<HashMap<[u8; 32], (i64, i64)>, StoreError> {
+    let rows = all(
+        db,
+        "SELECT digest, id, used_at FROM header_sets WHERE digest = ANY($1)",
+        &[&digests],
+    )
+    .await?;
+    rows.iter()
         .map(|row| {
             let digest: &[u8] = row.try_get(0)?;
             let digest = <[u8; 32]>::try_from(digest).map_err(|_| corrupt("header set digest"))?;
-            Ok((digest, row.try_get(1)?))
+            Ok((digest, (row.try_get(1)?, row.try_get(2)?)))
         })
         .collect()
+}
+
+/// The ids of the stored templates of `split`, used `now`, by digest: those not stored yet
+/// are stored first (another node storing the same one meanwhile is waited for, then
+/// found), and the use of those last used over [`header_sets::TOUCH_EVERY_MS`] ago is
+/// noted first (one that retention deleted meanwhile is stored again).
+async fn header_set_ids(
+    db: &impl GenericClient,
+    split: &[SplitHeaders],
+    now: Timestamp,
+) -> Result<HashMap<[u8; 32], i64>, StoreError> {
+    let mut templates: HashMap<[u8; 32], &str> = HashMap::new();
+    for headers in split {
+        templates.insert(headers.digest, &headers.template);
+    }
+    let all_digests: Vec<&[u8]> = templates.keys().map(|digest| &digest[..]).collect();
+    let mut known = find_header_sets(db, &all_digests).await?;
+    let stale: Vec<i64> = known
+        .values()
+        .filter(|(_, used_at)| *used_at < now.0 - header_sets::TOUCH_EVERY_MS)
+        .map(|(id, _)| *id)
+        .collect();
+    if !stale.is_empty() {
+        let touched: Vec<i64> = all(
+            db,
+            "UPDATE header_sets SET used_at = greatest(used_at, $2) WHERE id = ANY($1)
+             RETURNING id",
+            &[&stale, &now.0],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+        known.retain(|_, (id, _)| !stale.contains(id) || touched.contains(id));
+    }
+    let missing: Vec<&[u8; 32]> = templates
+        .keys()
+        .filter(|d| !known.contains_key(*d))
+        .collect();
+    if !missing.is_empty() {
+        let digests: Vec<&[u8]> = missing.iter().map(|digest| &digest[..]).collect();
+        let texts: Vec<&str> = missing.iter().map(|digest| templates[*digest]).collect();
+        exec(
+            db,
+            "INSERT INTO header_sets (digest, template, used_at)
+             SELECT digest, template, $3 FROM unnest($1::bytea[], $2::text[]) AS t(digest, template)
+             ON CONFLICT (digest) DO NOTHING",
+            &[&digests, &texts, &now.0],
+        )
+        .await?;
+        known.extend(find_header_sets(db, &digests).await?);
+    }
+    Ok(known
+        .into_iter()
+        .map(|(digest, (id, _))| (digest, id))
+        .collect())
 }
 
 /// Records `attempts` (of distinct deliveries) with a handful of statements however many
@@ -301,7 +340,8 @@ pub(super) async fn record_attempts(
         .iter()
         .map(|a| header_sets::split(&a.request_headers, &a.event_guid))
         .collect();
-    let set_ids = header_set_ids(db, &split).await?;
+    let latest = attempts.iter().map(|a| a.delivered_at).max();
+    let set_ids = header_set_ids(db, &split, latest.unwrap_or_else(Timestamp::now)).await?;
     let header_set_ids = split
         .iter()
         .map(|s| set_ids.get(&s.digest).copied())
@@ -496,13 +536,18 @@ pub(super) async fn stats(
     })
     .collect::<Result<_, StoreError>>()?;
     let waiting = one(db, WAITING_QUERY, &[]).await?;
-    let (held, in_line): (i64, i64) = (waiting.try_get(0)?, waiting.try_get(1)?);
+    let (held, in_line, header_sets): (i64, i64, i64) = (
+        waiting.try_get(0)?,
+        waiting.try_get(1)?,
+        waiting.try_get(2)?,
+    );
     Ok(QueueStats {
         due: due.unsigned_abs(),
         scheduled: scheduled.unsigned_abs(),
         oldest_due_age_seconds: age_seconds(oldest, now),
         held: held.unsigned_abs(),
         in_line: in_line.unsigned_abs(),
+        header_sets: header_sets.unsigned_abs(),
         busiest_hooks,
     })
 }

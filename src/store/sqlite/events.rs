@@ -12,6 +12,7 @@ use crate::store::columns::{
     IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
     parse_idempotent_reply, read_scope_objects,
 };
+use crate::store::header_sets;
 use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
 
 /// The repository's row id and its owner's account id, creating both on first mention.
@@ -330,5 +331,10 @@ pub(super) fn prune(conn: &Connection, before: Timestamp, batch: u32) -> Result<
                 ORDER BY e.created_at LIMIT ?2)",
         )?
         .execute(params![before.0, batch])?;
+    if deleted < batch as usize {
+        // The last batch: the request-header templates left unused go too.
+        conn.prepare_cached(&header_sets::prune_unused("?1"))?
+            .execute([before.0])?;
+    }
     Ok(deleted as u64)
 }

@@ -22,7 +22,7 @@ use crate::store::columns::{
     age_seconds, disable_failing, headers_json, hook_backlog, last_response_columns, read_config,
     state_after,
 };
-use crate::store::header_sets::SplitHeaders;
+use crate::store::header_sets::{self, SplitHeaders};
 use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
@@ -203,21 +203,34 @@ fn take_rate_slots(
     Ok((ready, put_off.len()))
 }
 
-/// The id of the stored template of `headers`, stored now if it is new.
-fn header_set(conn: &Connection, headers: &SplitHeaders) -> Result<i64, StoreError> {
-    let known: Option<i64> = conn
-        .prepare_cached("SELECT id FROM header_sets WHERE digest = ?1")?
-        .query_row([&headers.digest[..]], |row| row.get(0))
+/// The id of the stored template of `headers` used `now`, stored now if it is new, its use
+/// noted if the last was over [`header_sets::TOUCH_EVERY_MS`] ago.
+fn header_set(
+    conn: &Connection,
+    headers: &SplitHeaders,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let known: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT id, used_at FROM header_sets WHERE digest = ?1")?
+        .query_row([&headers.digest[..]], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     match known {
-        Some(id) => Ok(id),
+        Some((id, used_at)) => {
+            if used_at < now.0 - header_sets::TOUCH_EVERY_MS {
+                conn.prepare_cached("UPDATE header_sets SET used_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, now.0])?;
+            }
+            Ok(id)
+        }
         None => Ok(conn
             .prepare_cached(
-                "INSERT INTO header_sets (digest, template) VALUES (?1, ?2) RETURNING id",
+                "INSERT INTO header_sets (digest, template, used_at) VALUES (?1, ?2, ?3)
+                 RETURNING id",
             )?
-            .query_row(params![&headers.digest[..], headers.template], |row| {
-                row.get(0)
-            })?),
+            .query_row(
+                params![&headers.digest[..], headers.template, now.0],
+                |row| row.get(0),
+            )?),
     }
 }
 
@@ -227,7 +240,7 @@ pub(super) fn record_attempt(
     attempt: &AttemptRecord,
     request_headers: &SplitHeaders,
 ) -> Result<(), StoreError> {
-    let header_set_id = header_set(conn, request_headers)?;
+    let header_set_id = header_set(conn, request_headers, attempt.delivered_at)?;
     conn.prepare_cached(
         "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
                                delivered_at, duration_ms, status, status_code, url,
@@ -311,15 +324,16 @@ pub(super) fn stats(conn: &Connection, now: Timestamp) -> Result<QueueStats, Sto
             Ok(hook_backlog(row.get(0)?, row.get(1)?, row.get(2)?, now))
         })?
         .collect::<Result<_, _>>()?;
-    let (held, in_line): (i64, i64) = conn
+    let (held, in_line, header_sets): (i64, i64, i64) = conn
         .prepare_cached(WAITING_QUERY)?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
     Ok(QueueStats {
         due: due.unsigned_abs(),
         scheduled: scheduled.unsigned_abs(),
         oldest_due_age_seconds: age_seconds(oldest, now),
         held: held.unsigned_abs(),
         in_line: in_line.unsigned_abs(),
+        header_sets: header_sets.unsigned_abs(),
         busiest_hooks,
     })
 }
