@@ -535,6 +535,7 @@ impl Worker {
             event_guid: delivery.event.guid.clone(),
             installation_id: delivery.installation_id,
             redelivery: delivery.redelivery || delivery.attempts > 0,
+            retry: delivery.retry,
             delivered_at,
             duration_ms,
             status: result.status,

@@ -354,6 +354,9 @@ pub struct AttemptRecord {
     pub event_guid: String,
     pub installation_id: Option<InstallationId>,
     pub redelivery: bool,
+    /// The delivery is the event's scheduled one, with automatic retries; the success of a
+    /// once-only one (a redelivery, a recovery's) makes the retries still waiting moot.
+    pub retry: bool,
     pub delivered_at: Timestamp,
     pub duration_ms: i64,
     /// GitHub's status text: `OK`, `Invalid HTTP Response: 503`, `timed out`, …

@@ -46,6 +46,7 @@ checks!(
     tokens_keep_their_scope_expiry_revocation_and_last_use,
     an_attempts_request_headers_read_back_exactly_as_sent,
     retention_deletes_the_request_header_templates_no_stored_attempt_uses,
+    a_redeliverys_success_makes_the_waiting_retry_moot_but_not_the_other_way_round,
 );
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -118,6 +119,7 @@ fn attempt(delivery: &ClaimedDelivery, now: Timestamp, succeeded: bool) -> Attem
         event_guid: delivery.event.guid.clone(),
         installation_id: delivery.installation_id,
         redelivery: delivery.redelivery,
+        retry: delivery.retry,
         delivered_at: now,
         duration_ms: 5,
         status: if succeeded {
@@ -1401,4 +1403,65 @@ async fn retention_deletes_the_request_header_templates_no_stored_attempt_uses(
             .any(|(guid, headers)| *headers == sent(guid, "a"))
     );
     assert_eq!(templates(at(515_002)).await, 3);
+}
+
+/// A manual redelivery that succeeds ends the automatic retries still waiting; the
+/// scheduled delivery's success leaves a redelivery someone asked for to be sent.
+async fn a_redeliverys_success_makes_the_waiting_retry_moot_but_not_the_other_way_round(
+    store: Arc<dyn Store>,
+) {
+    let created = hook(&store, repo(), &["push"], true).await;
+    let claim = |now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_due("w", at(now), at(now + 60), 10)
+                .await
+                .unwrap()
+                .deliveries
+        }
+    };
+    let fail_then_redeliver = |published: i64, retry_at: i64, redeliver_at: i64| {
+        let store = store.clone();
+        async move {
+            publish(&store, at(published)).await;
+            let first = claim(published).await;
+            let mut failed = attempt(&first[0], at(published), false);
+            failed.next_attempt = Some(at(retry_at));
+            store.record_attempt(failed).await.unwrap();
+            let newest = store
+                .list_attempts(&repo(), created.id, everything(1))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                store
+                    .redeliver(&repo(), created.id, newest[0].id, at(redeliver_at))
+                    .await
+                    .unwrap()
+            );
+        }
+    };
+
+    fail_then_redeliver(0, 100, 2).await;
+    let manual = claim(3).await;
+    assert!(manual.len() == 1 && !manual[0].retry);
+    store
+        .record_attempt(attempt(&manual[0], at(4), true))
+        .await
+        .unwrap();
+    assert!(claim(100).await.is_empty(), "the retry is moot");
+
+    fail_then_redeliver(200, 300, 350).await;
+    let scheduled = claim(300).await;
+    assert!(scheduled.len() == 1 && scheduled[0].retry);
+    store
+        .record_attempt(attempt(&scheduled[0], at(301), true))
+        .await
+        .unwrap();
+    let asked_for = claim(350).await;
+    assert!(
+        asked_for.len() == 1 && !asked_for[0].retry,
+        "the redelivery is still sent"
+    );
 }

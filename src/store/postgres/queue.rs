@@ -403,10 +403,11 @@ pub(super) async fn record_attempts(
         &[&delivery_ids, &states, &next_attempts],
     )
     .await?;
-    // An event that reached its hook needs no automatic retry still waiting.
+    // An event that reached its hook through a once-only delivery needs no automatic retry
+    // still waiting (the scheduled delivery's own success leaves none).
     let (reached_events, reached_hooks): (Vec<i64>, Vec<i64>) = attempts
         .iter()
-        .filter(|a| a.succeeded)
+        .filter(|a| a.succeeded && !a.retry)
         .map(|a| (a.event_id, a.hook_id.0))
         .unzip();
     if !reached_events.is_empty() {
@@ -414,7 +415,7 @@ pub(super) async fn record_attempts(
             db,
             "UPDATE deliveries d SET state = 'succeeded', due_at = NULL
              FROM unnest($1::bigint[], $2::bigint[]) AS s(event_id, hook_id)
-             WHERE d.event_id = s.event_id AND d.hook_id = s.hook_id
+             WHERE d.event_id = s.event_id AND d.hook_id = s.hook_id AND d.retry
                AND d.state = 'pending' AND d.leased_by IS NULL",
             &[&reached_events, &reached_hooks],
         )

@@ -276,11 +276,13 @@ pub(super) fn record_attempt(
         state,
         attempt.next_attempt.map(|at| at.0)
     ])?;
-    if attempt.succeeded {
-        // The event reached the hook: automatic retries still waiting are moot.
+    if attempt.succeeded && !attempt.retry {
+        // The event reached the hook through a once-only delivery: automatic retries still
+        // waiting are moot (the scheduled delivery's own success leaves none).
         conn.prepare_cached(
             "UPDATE deliveries SET state = 'succeeded', due_at = NULL
-             WHERE event_id = ?1 AND hook_id = ?2 AND state = 'pending' AND leased_by IS NULL",
+             WHERE event_id = ?1 AND hook_id = ?2 AND retry AND state = 'pending'
+               AND leased_by IS NULL",
         )?
         .execute(params![attempt.event_id, attempt.hook_id])?;
     }
