@@ -52,6 +52,7 @@ mod retries;
 mod schema;
 #[path = "../api/signatures.rs"]
 mod signatures;
+mod statistics;
 #[path = "../api/storage.rs"]
 mod storage;
 #[path = "../api/tenancy.rs"]
@@ -85,6 +86,7 @@ fn main() {
         retries::tests(),
         schema::tests(),
         signatures::tests(),
+        statistics::tests(),
         tenancy::tests(),
         tools::tests(),
         ui::tests(),

@@ -24,9 +24,11 @@ mod queue;
 mod recovery;
 mod rows;
 mod sessions;
+mod statistics;
 mod tokens;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::Notify;
@@ -63,7 +65,12 @@ pub struct PostgresStore {
     config: tokio_postgres::Config,
     /// Stops the LISTEN task.
     closed: CancellationToken,
+    /// When a heartbeat next looks for tables whose statistics are stale (ms).
+    next_statistics: AtomicI64,
 }
+
+/// How often a node looks for stale statistics ([`statistics::refresh`]).
+const STATISTICS_EVERY_MS: i64 = 1_000;
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -141,6 +148,7 @@ impl PostgresStore {
             relaxed,
             config,
             closed: CancellationToken::new(),
+            next_statistics: AtomicI64::new(0),
         };
         let mut client = store.client(&store.durable).await?;
         migrations::migrate(&mut client).await?;
@@ -451,10 +459,24 @@ impl QueueStore for PostgresStore {
     ) -> Result<u64, StoreError> {
         let silent_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
         // Bookkeeping: a heartbeat lost in a crash is the crash's own signal.
-        in_transaction!(self, relaxed, |db| queue::heartbeat(
-            &db, worker, now, silent_ms
-        )
-        .await?)
+        let resumed: Result<u64, StoreError> = in_transaction!(self, relaxed, |db| {
+            queue::heartbeat(&db, worker, now, silent_ms).await?
+        });
+        let due = self.next_statistics.load(Ordering::Relaxed);
+        let at = now.0 + STATISTICS_EVERY_MS;
+        if now.0 >= due
+            && (self.next_statistics)
+                .compare_exchange(due, at, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let client = self.client(&self.relaxed).await?;
+            match statistics::refresh(&client).await {
+                Ok(0) => {}
+                Ok(analyzed) => tracing::debug!(analyzed, "took the statistics of changed tables"),
+                Err(error) => tracing::debug!(%error, "could not take the tables' statistics"),
+            }
+        }
+        resumed
     }
 
     async fn renew_leases(
