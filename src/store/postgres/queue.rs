@@ -35,7 +35,10 @@ use crate::store::{
 /// settings (none when the hook is no longer active), and the earliest due time of the
 /// rest. Each event's first delivery (the row with the payload) is found by a narrow
 /// aggregate, not a window over the wide rows, whose sort by event cost more than the rest
-/// of the claim. Columns: the delivery's 0–8, the event's 9–15, the next due time 16, the hook's
+/// of the claim. Rows are found by id through their primary keys whatever the statistics say
+/// (`= ANY(ARRAY(…))`, lateral subqueries the planner cannot flatten): planned as a join,
+/// the claim hashed all of `deliveries` and `events` whenever the planner expected as many
+/// due rows as the limit, also when one was due. Columns: the delivery's 0–8, the event's 9–15, the next due time 16, the hook's
 /// from [`CLAIM_HOOK_AT`].
 fn claim_statement() -> String {
     format!(
@@ -44,7 +47,7 @@ fn claim_statement() -> String {
              FOR UPDATE SKIP LOCKED),
          leased AS (
              UPDATE deliveries d SET due_at = $3, leased_by = $4, lease_until = $3
-             FROM due WHERE d.id = due.id
+             WHERE d.id = ANY(ARRAY(SELECT id FROM due))
              RETURNING d.id, d.event_id, d.hook_id, d.installation_id, d.attempts, d.retry,
                        d.redelivery, d.throttled_at, d.fifo_seq IS NOT NULL AS in_line),
          first AS (SELECT event_id, min(id) AS id FROM leased GROUP BY event_id)
@@ -61,8 +64,9 @@ fn claim_statement() -> String {
                 {CONFIG_COLUMNS}
          FROM leased l
          JOIN first f ON f.event_id = l.event_id
-         LEFT JOIN events e ON e.id = l.event_id
-         LEFT JOIN hooks h ON h.id = l.hook_id AND h.active"
+         LEFT JOIN LATERAL (SELECT * FROM events WHERE id = l.event_id OFFSET 0) e ON TRUE
+         LEFT JOIN LATERAL (SELECT * FROM hooks WHERE id = l.hook_id AND active OFFSET 0) h
+           ON TRUE"
     )
 }
 
