@@ -27,6 +27,15 @@ pub const MIN_DEFER: Duration = Duration::from_secs(1);
 /// The longest: a destination that recovers is tried again within it.
 pub const MAX_DEFER: Duration = Duration::from_secs(60);
 
+/// When a busy destination's hook backlog comes due again, from now, given the longest wait
+/// of what was handed back: spread over as long again as that wait (at least
+/// [`MIN_DEFER`], ending by [`MAX_DEFER`] unless the wait itself reaches it). A destination
+/// that is merely full gets its backlog back within seconds; one that hangs, whose waits
+/// are long, within the minute.
+pub fn backlog_window(wait: Duration) -> (Duration, Duration) {
+    (wait, (wait * 2).min(MAX_DEFER).max(wait + MIN_DEFER))
+}
+
 /// The bounds the scheduler keeps.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -294,6 +303,20 @@ impl<D: Hash + Eq + Clone, K: Hash + Eq + Clone, T> Scheduler<D, K, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_destinations_backlog_comes_back_within_seconds_a_hanging_ones_within_the_minute() {
+        let seconds = Duration::from_secs;
+        // Full, with fast attempts: handed back for the least wait.
+        assert_eq!(backlog_window(seconds(1)), (seconds(1), seconds(2)));
+        assert_eq!(backlog_window(seconds(5)), (seconds(5), seconds(10)));
+        // Hanging: waits of tens of seconds, spread up to the minute.
+        assert_eq!(backlog_window(seconds(40)), (seconds(40), MAX_DEFER));
+        assert_eq!(
+            backlog_window(MAX_DEFER),
+            (MAX_DEFER, MAX_DEFER + MIN_DEFER)
+        );
+    }
 
     fn limits(concurrency: usize, per_destination: usize, held: usize) -> Limits {
         Limits {

@@ -24,7 +24,7 @@ use super::client::{AttemptResult, Transport};
 use super::connect::Destination;
 use super::outcome_log::{self, OutcomeLog};
 use super::retry::random_jitter;
-use super::scheduler::{Deferred, Limits, MAX_DEFER, MIN_DEFER, Scheduler, Start};
+use super::scheduler::{Deferred, Limits, Scheduler, Start, backlog_window};
 use crate::domain::guard::Guard;
 use crate::domain::retry::RetrySchedule;
 use crate::domain::timestamp::Timestamp;
@@ -299,10 +299,13 @@ impl Worker {
         self.hand_back(deliveries).await;
         let hooks = longest
             .into_iter()
-            .map(|(hook_id, wait)| Postponed {
-                hook_id,
-                from: now.after(wait),
-                until: now.after(MAX_DEFER).max(now.after(wait + MIN_DEFER)),
+            .map(|(hook_id, wait)| {
+                let (from, until) = backlog_window(wait);
+                Postponed {
+                    hook_id,
+                    from: now.after(from),
+                    until: now.after(until),
+                }
             })
             .collect();
         if let Err(error) = self.store.postpone_hooks(hooks, now).await {
@@ -349,14 +352,19 @@ impl Worker {
                     started,
                 } = start;
                 let id = delivery.id;
-                worker.deliver(delivery, Timestamp::now()).await;
+                let sent = worker.deliver(delivery, Timestamp::now()).await;
                 // Recorded, or left to its lease; what shutdown interrupted is released.
                 if !worker.stopping.is_cancelled() {
                     worker.in_flight.lock().expect("not poisoned").remove(&id);
                 }
-                worker
-                    .lock_scheduler()
-                    .finished(&destination, &tenant, started, Instant::now());
+                // The destination's pace is its own: how long the exchange took, not the
+                // record after it, which waits for the database.
+                worker.lock_scheduler().finished(
+                    &destination,
+                    &tenant,
+                    started,
+                    sent.unwrap_or_else(Instant::now),
+                );
                 worker.freed.notify_one();
                 worker.start_ready();
             });
@@ -410,8 +418,9 @@ impl Worker {
         now.after(self.lease)
     }
 
-    /// One attempt of one delivery, recorded.
-    async fn deliver(&self, delivery: ClaimedDelivery, claimed_at: Timestamp) {
+    /// One attempt of one delivery, recorded; returns when its exchange with the receiver
+    /// ended (`None` when no request could be built).
+    async fn deliver(&self, delivery: ClaimedDelivery, claimed_at: Timestamp) -> Option<Instant> {
         let span = tracing::info_span!(
             "deliver",
             delivery_id = delivery.id.0,
@@ -437,7 +446,7 @@ impl Worker {
                         (url, Vec::new()),
                     )
                     .await;
-                    return;
+                    return None;
                 }
             };
             let delivered_at = Timestamp::now();
@@ -454,7 +463,8 @@ impl Worker {
                     "invalid request: the attempt could not be made".to_owned(),
                 )
             });
-            let elapsed = started.elapsed();
+            let sent = Instant::now();
+            let elapsed = sent.duration_since(started);
             let duration_ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
             self.metrics
                 .record_attempt(result.succeeded, elapsed.as_secs_f64());
@@ -467,9 +477,10 @@ impl Worker {
                 outgoing.into_logged(),
             )
             .await;
+            Some(sent)
         }
         .instrument(span)
-        .await;
+        .await
     }
 
     /// One line about an attempt: `debug` when it succeeded, else `info` within the
