@@ -35,11 +35,11 @@ use crate::store::{
 /// settings (none when the hook is no longer active), and the earliest due time of the
 /// rest. Each event's first delivery (the row with the payload) is found by a narrow
 /// aggregate, not a window over the wide rows, whose sort by event cost more than the rest
-/// of the claim. Rows are found by id through their primary keys whatever the statistics say
-/// (`= ANY(ARRAY(…))`, lateral subqueries the planner cannot flatten): planned as a join,
-/// the claim hashed all of `deliveries` and `events` whenever the planner expected as many
-/// due rows as the limit, also when one was due. Columns: the delivery's 0–8, the event's 9–15, the next due time 16, the hook's
-/// from [`CLAIM_HOOK_AT`].
+/// of the claim. Rows are found by id through their primary keys whatever the statistics
+/// say (`= ANY(ARRAY(…))`, lateral subqueries the planner cannot flatten): planned as a
+/// join, the claim hashed all of `deliveries` and `events` whenever the planner expected as
+/// many due rows as the limit, also when one was due. Columns: the delivery's 0–8, the
+/// event's 9–15, the next due time 16, the hook's from [`CLAIM_HOOK_AT`].
 fn claim_statement() -> String {
     format!(
         "WITH due AS (
@@ -278,11 +278,14 @@ async fn header_set_ids(
     }
     let all_digests: Vec<&[u8]> = templates.keys().map(|digest| &digest[..]).collect();
     let mut known = find_header_sets(db, &all_digests).await?;
-    let stale: Vec<i64> = known
+    // Rows are locked and inserted in one order (ids, digests), so that two nodes recording
+    // the same new templates at once wait for each other rather than deadlock.
+    let mut stale: Vec<i64> = known
         .values()
         .filter(|(_, used_at)| *used_at < now.0 - header_sets::TOUCH_EVERY_MS)
         .map(|(id, _)| *id)
         .collect();
+    stale.sort_unstable();
     if !stale.is_empty() {
         let touched: Vec<i64> = all(
             db,
@@ -296,10 +299,11 @@ async fn header_set_ids(
         .collect::<Result<_, _>>()?;
         known.retain(|_, (id, _)| !stale.contains(id) || touched.contains(id));
     }
-    let missing: Vec<&[u8; 32]> = templates
+    let mut missing: Vec<&[u8; 32]> = templates
         .keys()
         .filter(|d| !known.contains_key(*d))
         .collect();
+    missing.sort_unstable();
     if !missing.is_empty() {
         let digests: Vec<&[u8]> = missing.iter().map(|digest| &digest[..]).collect();
         let texts: Vec<&str> = missing.iter().map(|digest| templates[*digest]).collect();
