@@ -28,7 +28,6 @@ mod statistics;
 mod tokens;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::Notify;
@@ -65,12 +64,7 @@ pub struct PostgresStore {
     config: tokio_postgres::Config,
     /// Stops the LISTEN task.
     closed: CancellationToken,
-    /// When a heartbeat next looks for tables whose statistics are stale (ms).
-    next_statistics: AtomicI64,
 }
-
-/// How often a node looks for stale statistics ([`statistics::refresh`]).
-const STATISTICS_EVERY_MS: i64 = 1_000;
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
@@ -148,7 +142,6 @@ impl PostgresStore {
             relaxed,
             config,
             closed: CancellationToken::new(),
-            next_statistics: AtomicI64::new(0),
         };
         let mut client = store.client(&store.durable).await?;
         migrations::migrate(&mut client).await?;
@@ -462,19 +455,16 @@ impl QueueStore for PostgresStore {
         let resumed: Result<u64, StoreError> = in_transaction!(self, relaxed, |db| {
             queue::heartbeat(&db, worker, now, silent_ms).await?
         });
-        let due = self.next_statistics.load(Ordering::Relaxed);
-        let at = now.0 + STATISTICS_EVERY_MS;
-        if now.0 >= due
-            && (self.next_statistics)
-                .compare_exchange(due, at, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let client = self.client(&self.relaxed).await?;
-            match statistics::refresh(&client).await {
-                Ok(0) => {}
-                Ok(analyzed) => tracing::debug!(analyzed, "took the statistics of changed tables"),
-                Err(error) => tracing::debug!(%error, "could not take the tables' statistics"),
-            }
+        // At every heartbeat (a cheap look at pg_stat_user_tables); a failure here is the
+        // statistics' own, not the heartbeat's.
+        let refreshed = match self.client(&self.relaxed).await {
+            Ok(client) => statistics::refresh(&client).await,
+            Err(error) => Err(error),
+        };
+        match refreshed {
+            Ok(0) => {}
+            Ok(analyzed) => tracing::debug!(analyzed, "took the statistics of changed tables"),
+            Err(error) => tracing::debug!(%error, "could not take the tables' statistics"),
         }
         resumed
     }
