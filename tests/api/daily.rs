@@ -28,11 +28,6 @@ async fn run(browser: &Chromium, script: &str) -> Value {
     browser.client.execute(script, vec![]).await.unwrap()
 }
 
-/// The text of the first element `css` names.
-async fn text(browser: &Chromium, css: &str) -> String {
-    browser.wait_for(css).await.text().await.unwrap()
-}
-
 /// Whether the element `css` names is shown.
 async fn shown(browser: &Chromium, css: &str) -> bool {
     match browser.client.find(Locator::Css(css)).await {
@@ -197,7 +192,7 @@ async fn response_shows(browser: &Chromium, row: &str, part: &str, text: &str) -
     let tab = format!("{row} [role=tab][aria-controls^='res-']");
     browser.click(&tab).await;
     browser.wait_for_text(&format!("{row} {part}"), text).await;
-    self::text(browser, &tab).await
+    browser.text(&tab).await
 }
 
 /// How many attempts the hook page at `url` lists.
@@ -287,11 +282,11 @@ async fn in_chromium_the_log_groups_attempts_explains_them_and_pages_with_counts
     )
     .await;
     assert_eq!(grouped, json!(2), "both attempts in one group");
-    let retry_row = text(&browser, &attempt_row(&retried, 0)).await;
+    let retry_row = browser.text(&attempt_row(&retried, 0)).await;
     assert!(retry_row.contains("retry 1"), "{retry_row}");
     assert!(!retry_row.contains("redelivery"), "{retry_row}");
     // Why: "no next-retry time"; "statuses like '500 Invalid HTTP Response: 500'".
-    let failing_row = text(&browser, &attempt_row(&failing, 0)).await;
+    let failing_row = browser.text(&attempt_row(&failing, 0)).await;
     assert!(failing_row.contains("next retry"), "{failing_row}");
     assert!(failing_row.contains("500 "), "{failing_row}");
     assert!(!failing_row.contains(": 500"), "{failing_row}");
@@ -402,7 +397,7 @@ async fn in_chromium_the_log_groups_attempts_explains_them_and_pages_with_counts
     web.goto(&page).await.unwrap();
 
     // Why: "the chart … has no hour labels, doesn't update live".
-    let axis = text(&browser, "figure.chart .axis").await;
+    let axis = browser.text("figure.chart .axis").await;
     assert!(axis.contains("24 h ago") && axis.contains("now"), "{axis}");
     let hour = run(
         &browser,
@@ -413,14 +408,14 @@ async fn in_chromium_the_log_groups_attempts_explains_them_and_pages_with_counts
         hour.as_str().unwrap().contains("succeeded"),
         "a bar's counts on hover: {hour}"
     );
-    let before = text(&browser, "figure.chart figcaption").await;
+    let before = browser.text("figure.chart figcaption").await;
     run(&browser, "window.stillTheSamePage = true;").await;
     push(70).await;
     receiver.next_of("push").await;
     browser.wait_for("#delivery-list li.delivery.fresh").await;
     let mut after = before.clone();
     for _ in 0..150 {
-        after = text(&browser, "figure.chart figcaption").await;
+        after = browser.text("figure.chart figcaption").await;
         if after != before {
             break;
         }
@@ -540,7 +535,7 @@ async fn in_chromium_sessions_error_pages_tokens_and_app_hooks_behave() {
     browser
         .click("form[action='/ui/admin/tokens'] button[type=submit]")
         .await;
-    let created = text(&browser, "#new-token").await;
+    let created = browser.text("#new-token").await;
     assert!(!created.is_empty());
     let tokens_after = run(&browser, count_rows).await;
     assert_eq!(tokens_after.as_u64(), tokens_before.as_u64().map(|n| n + 1));
@@ -599,7 +594,7 @@ async fn in_chromium_sessions_error_pages_tokens_and_app_hooks_behave() {
     web.set_window_size(1280, 900).await.unwrap();
     browser.click("table a[href^='/ui/apps/']").await;
     browser.wait_for("nav.tabs").await;
-    assert!(text(&browser, "main").await.contains("Deployer (app)"));
+    assert!(browser.text("main").await.contains("Deployer (app)"));
     browser.click("nav.tabs a[href='#settings']").await;
     assert!(shown(&browser, "input#event_installation").await);
     assert!(

@@ -372,7 +372,34 @@ impl Chromium {
 
     /// Clicks the element `css` names.
     pub async fn click(&self, css: &str) {
-        self.wait_for(css).await.click().await.unwrap();
+        self.on_fresh_element(css, async |element| element.click().await.map(drop))
+            .await;
+    }
+
+    /// The text of the first element `css` names.
+    pub async fn text(&self, css: &str) -> String {
+        self.on_fresh_element(css, async |element| element.text().await)
+            .await
+    }
+
+    /// Runs `act` on the element `css` names. A live page (the delivery list, the chart)
+    /// may replace the element between finding it and acting on it: a stale reference
+    /// is looked up again, a bounded number of times.
+    async fn on_fresh_element<T>(
+        &self,
+        css: &str,
+        act: impl AsyncFn(fantoccini::elements::Element) -> Result<T, fantoccini::error::CmdError>,
+    ) -> T {
+        for _ in 0..50 {
+            match act(self.wait_for(css).await).await {
+                Ok(value) => return value,
+                Err(error) if error.is_stale_element_reference() => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(error) => panic!("{css}: {error}"),
+            }
+        }
+        panic!("{css} kept being replaced");
     }
 
     /// Waits until the page says `text` somewhere inside `css`.
@@ -511,19 +538,18 @@ async fn in_chromium_a_user_signs_in_adds_a_hook_watches_a_delivery_arrive_and_r
     );
 
     // Opening it shows the exact payload sent.
-    let rows = web
-        .find_all(Locator::Css("#delivery-list li.delivery summary"))
+    // (Found and clicked in one script: the live list may re-render between two steps.)
+    let opened = web
+        .execute(
+            "const row = [...document.querySelectorAll('#delivery-list li.delivery summary')]
+               .find((summary) => summary.textContent.includes('push'));
+             if (row) row.click();
+             return Boolean(row);",
+            vec![],
+        )
         .await
         .unwrap();
-    let mut opened = false;
-    for row in rows {
-        if row.text().await.unwrap().contains("push") {
-            row.click().await.unwrap();
-            opened = true;
-            break;
-        }
-    }
-    assert!(opened);
+    assert_eq!(opened, json!(true));
     browser
         .wait_for_text("details[open] pre.payload", "e2e-marker-4711")
         .await;
