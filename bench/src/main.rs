@@ -25,6 +25,11 @@
 //!   reached by following `cursor` 1,000 pages back, the filters with no match) and the
 //!   `throughput` load run over the grown log (compare with `--seed 0`, interleaved), and
 //!   the bytes on disk per delivery.
+//! - `failover`: one node takes `--events` events (keep them under the per-destination
+//!   concurrency, 64, so all are in flight at once) to a receiver that holds every request;
+//!   the other `--nodes` − 1 start, the first is killed with SIGKILL (a lone node is started
+//!   again), the receiver starts answering, and the time from the kill until every event has
+//!   arrived again is reported.
 
 mod measure;
 mod publisher;
@@ -41,8 +46,8 @@ use clap::{Parser, ValueEnum};
 
 use measure::{Percentiles, ProcessUsage};
 use publisher::{BENCH_REPOSITORY, Publisher, get_timed};
-use receiver::{Blackhole, OrderedReceiver, Receiver};
-use server::Nodes;
+use receiver::{Blackhole, HoldingReceiver, OrderedReceiver, Receiver};
+use server::{Nodes, Server};
 use storage::Storage;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -54,6 +59,7 @@ enum Scenario {
     RateLimit,
     Fifo,
     Scale,
+    Failover,
 }
 
 #[derive(Parser, Debug)]
@@ -139,6 +145,7 @@ async fn main() {
         Scenario::RateLimit => rate_limit(&args, &storage).await,
         Scenario::Fifo => fifo(&args, &storage).await,
         Scenario::Scale => scale(&args, &storage).await,
+        Scenario::Failover => failover(&args, &storage).await,
     }
     storage.remove().await;
 }
@@ -583,4 +590,62 @@ async fn scale(args: &Args, storage: &Storage) {
         "  by table, with its indexes, bytes per delivery: {}",
         largest.join(", ")
     );
+}
+
+/// A lease far longer than the run: work comes back through liveness, not lease ends.
+const FAILOVER_LEASE: [(&str, &str); 1] = [("HOOKPOST_LEASE", "600s")];
+
+async fn failover(args: &Args, storage: &Storage) {
+    let receiver = HoldingReceiver::start().await;
+    let victim = Server::start_with(&args.binary, storage, true, &FAILOVER_LEASE).await;
+    victim.create_hook(&receiver.url()).await;
+    Arc::new(Publisher::new(&[victim.api()], args.payload_bytes))
+        .publish_all(args.events, args.concurrency)
+        .await;
+    receiver
+        .settle(Duration::from_secs(1), Duration::from_secs(30))
+        .await;
+    let in_flight = receiver.arrivals().len();
+    let mut survivors = Vec::new();
+    for _ in 1..args.nodes {
+        survivors.push(Server::start_with(&args.binary, storage, true, &FAILOVER_LEASE).await);
+    }
+    // The survivors' first heartbeats.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let killed = Instant::now();
+    victim.kill().await;
+    if args.nodes == 1 {
+        survivors.push(Server::start_with(&args.binary, storage, true, &FAILOVER_LEASE).await);
+    }
+    let started_again = killed.elapsed();
+    receiver.release();
+    let resumed = receiver
+        .all_after(0..args.events as u64, killed, Duration::from_secs(120))
+        .await;
+    println!(
+        "scenario: failover, {} events to one node, {in_flight} of them in flight at the receiver when it was killed (SIGKILL); {}",
+        args.events,
+        if args.nodes == 1 {
+            format!(
+                "a lone node started again (listening {:.2} s after the kill)",
+                started_again.as_secs_f64()
+            )
+        } else {
+            format!("{} other nodes live", args.nodes - 1)
+        }
+    );
+    match resumed {
+        Ok(last) => println!(
+            "every event arrived again {:.2} s after the kill",
+            last.duration_since(killed).as_secs_f64()
+        ),
+        Err(missing) => println!(
+            "NOT resumed within 120 s: {} events missing, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        ),
+    }
+    for survivor in survivors {
+        survivor.stop().await;
+    }
 }

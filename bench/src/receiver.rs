@@ -317,3 +317,117 @@ impl OrderedReceiver {
         }
     }
 }
+
+/// A receiver that can hold every request unanswered until released (a receiver that is
+/// slow at the moment a node dies), and records when each event (`"n"` in its payload)
+/// arrived: what a failover is timed with.
+pub struct HoldingReceiver {
+    address: SocketAddr,
+    holding: tokio::sync::watch::Sender<bool>,
+    arrivals: Arc<Mutex<Vec<(u64, Instant)>>>,
+    arrived: Arc<Notify>,
+}
+
+impl HoldingReceiver {
+    /// Starts holding.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("the receiver binds");
+        let address = listener.local_addr().expect("a local address");
+        let (holding, _) = tokio::sync::watch::channel(true);
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(Notify::new());
+        let (gate, shared, notify) = (holding.clone(), arrivals.clone(), arrived.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (gate, arrivals, notify) = (gate.clone(), shared.clone(), notify.clone());
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                            let (mut gate, arrivals, notify) =
+                                (gate.subscribe(), arrivals.clone(), notify.clone());
+                            async move {
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                if let Some(n) = sequence(&body) {
+                                    arrivals.lock().unwrap().push((n, Instant::now()));
+                                    notify.notify_waiters();
+                                }
+                                let _ = gate.wait_for(|holding| !*holding).await;
+                                Ok::<_, Infallible>(hyper::Response::new(Empty::<Bytes>::new()))
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        HoldingReceiver {
+            address,
+            holding,
+            arrivals,
+            arrived,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.address)
+    }
+
+    /// Answers every held request, and every later one at once.
+    pub fn release(&self) {
+        self.holding.send_replace(false);
+    }
+
+    /// The events that arrived so far, each with when it arrived, in order.
+    pub fn arrivals(&self) -> Vec<(u64, Instant)> {
+        self.arrivals.lock().unwrap().clone()
+    }
+
+    /// Waits until no event has arrived for `quiet` (or `limit` passes).
+    pub async fn settle(&self, quiet: Duration, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            let arrived = self.arrived.notified();
+            if tokio::time::timeout(quiet, arrived).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until every event of `events` has arrived after `since` (or `limit` passes);
+    /// returns when the last of them arrived, or the events still missing.
+    pub async fn all_after(
+        &self,
+        events: std::ops::Range<u64>,
+        since: Instant,
+        limit: Duration,
+    ) -> Result<Instant, Vec<u64>> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let arrived = self.arrived.notified();
+            let mut first_after = std::collections::HashMap::new();
+            for (n, at) in self.arrivals() {
+                if at > since {
+                    first_after.entry(n).or_insert(at);
+                }
+            }
+            let missing: Vec<u64> = events
+                .clone()
+                .filter(|n| !first_after.contains_key(n))
+                .collect();
+            if missing.is_empty() {
+                return Ok(first_after.into_values().max().unwrap_or(since));
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return Err(missing);
+            }
+        }
+    }
+}

@@ -19,6 +19,16 @@ pub struct Server {
 impl Server {
     /// Starts `binary serve` on a free port; `deliver` false runs the API only.
     pub async fn start(binary: &Path, storage: &Storage, deliver: bool) -> Self {
+        Self::start_with(binary, storage, deliver, &[]).await
+    }
+
+    /// The same, with these environment variables besides (settings of `serve`).
+    pub async fn start_with(
+        binary: &Path,
+        storage: &Storage,
+        deliver: bool,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(binary)
             .arg("serve")
             .env("HOOKPOST_LISTEN", "127.0.0.1:0")
@@ -27,6 +37,7 @@ impl Server {
             .env("HOOKPOST_ALLOW_TARGET", "127.0.0.0/8")
             .env("HOOKPOST_DELIVER", deliver.to_string())
             .env("RUST_LOG", "info")
+            .envs(settings.iter().copied())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -95,6 +106,12 @@ impl Server {
         )
         .await;
         assert_eq!(status, 201, "creating a hook: {answer}");
+    }
+
+    /// SIGKILL: no chance to hand anything back.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("the server can be killed");
+        let _ = self.child.wait().await;
     }
 
     /// SIGTERM, then wait for a graceful exit.
