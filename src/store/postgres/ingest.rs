@@ -15,6 +15,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use super::header_sets::KnownHeaderSets;
 use super::{events, notify_work, queue};
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AttemptRecord, IdempotencyKey, NewEvent, PublishOutcome, StoreError};
@@ -50,16 +51,19 @@ pub(super) struct Ingest {
 }
 
 impl Ingest {
-    pub(super) fn start(durable: Pool, relaxed: Pool) -> Self {
+    /// `origin`: the store's name in the notifications of the work it queues.
+    pub(super) fn start(durable: Pool, relaxed: Pool, origin: Arc<str>) -> Self {
+        let target = Target {
+            durable,
+            relaxed,
+            origin,
+            header_sets: Arc::default(),
+        };
         let (sender, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
         let mut committers = JoinSet::new();
         for _ in 0..COMMITTERS {
-            committers.spawn(commit_loop(
-                receiver.clone(),
-                durable.clone(),
-                relaxed.clone(),
-            ));
+            committers.spawn(commit_loop(receiver.clone(), target.clone()));
         }
         Ingest {
             sender: std::sync::Mutex::new(Some(sender)),
@@ -103,11 +107,18 @@ impl Ingest {
     }
 }
 
-async fn commit_loop(
-    receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+/// Where the committers write: a batch with a publish on a durable connection, whose
+/// notification names `origin`; attempt records alone on a relaxed one; and the request-
+/// header templates they found.
+#[derive(Clone)]
+struct Target {
     durable: Pool,
     relaxed: Pool,
-) {
+    origin: Arc<str>,
+    header_sets: Arc<KnownHeaderSets>,
+}
+
+async fn commit_loop(receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, target: Target) {
     loop {
         let mut batch = Vec::new();
         {
@@ -116,15 +127,15 @@ async fn commit_loop(
                 return;
             }
         }
-        commit(&durable, &relaxed, batch).await;
+        commit(&target, batch).await;
     }
 }
 
 /// Commits `batch` in one transaction, or each job alone if that fails, and answers.
-async fn commit(durable: &Pool, relaxed: &Pool, batch: Vec<Job>) {
+async fn commit(target: &Target, batch: Vec<Job>) {
     let (works, replies): (Vec<Work>, Vec<_>) =
         batch.into_iter().map(|job| (job.work, job.reply)).unzip();
-    match run(durable, relaxed, &works).await {
+    match run(target, &works).await {
         Ok(done) => {
             for (reply, done) in replies.into_iter().zip(done) {
                 let _ = reply.send(Ok(done));
@@ -138,18 +149,22 @@ async fn commit(durable: &Pool, relaxed: &Pool, batch: Vec<Job>) {
         }
         Err(_) => {
             for (work, reply) in works.iter().zip(replies) {
-                let outcome = run(durable, relaxed, std::slice::from_ref(work)).await;
+                let outcome = run(target, std::slice::from_ref(work)).await;
                 let _ = reply.send(outcome.map(|mut done| done.remove(0)));
             }
         }
     }
 }
 
-async fn run(durable: &Pool, relaxed: &Pool, works: &[Work]) -> Result<Vec<Done>, StoreError> {
+async fn run(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
     let publishes = works
         .iter()
         .any(|work| matches!(work, Work::Publish { .. }));
-    let pool = if publishes { durable } else { relaxed };
+    let pool = if publishes {
+        &target.durable
+    } else {
+        &target.relaxed
+    };
     let mut client = pool
         .get()
         .await
@@ -198,12 +213,12 @@ async fn run(durable: &Pool, relaxed: &Pool, works: &[Work]) -> Result<Vec<Done>
             }));
         }
     }
-    queue::record_attempts(&db, &attempts).await?;
+    queue::record_attempts(&db, &attempts, &target.header_sets).await?;
     let queued = done.iter().any(|done| {
         matches!(done, Some(Done::Published(PublishOutcome::Published { deliveries, .. })) if *deliveries > 0)
     });
     if queued {
-        notify_work(&db).await?;
+        notify_work(&db, &target.origin).await?;
     }
     db.commit().await?;
     Ok(done

@@ -1,6 +1,7 @@
 //! Cross-node wake-ups: one connection per node LISTENs on the work channel and pokes the
 //! worker on every notification, so a node picks up work another node queued at once
-//! rather than at its next timer.
+//! rather than at its next timer. Notifications its own store sent on queueing are
+//! skipped: the core woke the worker already.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +19,13 @@ const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 pub(super) async fn run(
     config: tokio_postgres::Config,
     wake: Arc<Notify>,
+    origin: Arc<str>,
     closed: CancellationToken,
 ) {
     loop {
         tokio::select! {
             () = closed.cancelled() => return,
-            outcome = listen(&config, &wake) => {
+            outcome = listen(&config, &wake, &origin) => {
                 if let Err(error) = outcome {
                     tracing::warn!(%error, "lost the connection that listens for work; reconnecting");
                 }
@@ -39,6 +41,7 @@ pub(super) async fn run(
 async fn listen(
     config: &tokio_postgres::Config,
     wake: &Notify,
+    origin: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(NoTls).await?;
     let (messages, mut notifications) = tokio::sync::mpsc::unbounded_channel();
@@ -60,7 +63,9 @@ async fn listen(
     // Work queued while this node was not listening would otherwise wait for a timer.
     wake.notify_one();
     while let Some(message) = notifications.recv().await {
-        if let AsyncMessage::Notification(_) = message {
+        if let AsyncMessage::Notification(notification) = message
+            && notification.payload() != origin
+        {
             wake.notify_one();
         }
     }

@@ -14,6 +14,7 @@
 
 mod apps;
 mod events;
+mod header_sets;
 mod hooks;
 mod ingest;
 mod line;
@@ -52,8 +53,12 @@ use ingest::Ingest;
 /// Connections per pool: enough for both cores' requests plus those waiting on the server.
 const POOL_SIZE: usize = 16;
 
-/// Sent in a transaction that queued work: PostgreSQL delivers it on commit.
-const NOTIFY_WORK: &str = "SELECT pg_notify('hookpost_work', '')";
+/// Sent in a transaction that queued work: PostgreSQL delivers it on commit. Its payload
+/// says which store sent it (`PostgresStore::origin`), or is [`EVERY_NODE`].
+const NOTIFY_WORK: &str = "SELECT pg_notify('hookpost_work', $1)";
+/// The payload that wakes every node, the sender's too: work handed back or taken over
+/// by the worker, which the core does not poke its own worker for.
+const EVERY_NODE: &str = "";
 /// Run by each node's listening connection.
 const LISTEN_WORK: &str = "LISTEN hookpost_work";
 
@@ -62,6 +67,10 @@ pub struct PostgresStore {
     relaxed: Pool,
     ingest: Ingest,
     config: tokio_postgres::Config,
+    /// This store's name in its notifications. The core wakes its own process's worker
+    /// when it queues work, so this store's listener skips its own: otherwise each
+    /// publish would cost a second, empty claim.
+    origin: Arc<str>,
     /// Stops the LISTEN task.
     closed: CancellationToken,
 }
@@ -100,9 +109,10 @@ async fn exec(db: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<
     Ok(db.execute(&statement, params).await?)
 }
 
-/// Tells every node's worker (this one's too) that work was queued; sent on commit.
-async fn notify_work(db: &impl GenericClient) -> Result<(), StoreError> {
-    exec(db, NOTIFY_WORK, &[]).await?;
+/// Tells the workers of every node but `origin`'s (of every node, for [`EVERY_NODE`])
+/// that work was queued; sent on commit.
+async fn notify_work(db: &impl GenericClient, origin: &str) -> Result<(), StoreError> {
+    exec(db, NOTIFY_WORK, &[&origin]).await?;
     Ok(())
 }
 
@@ -136,11 +146,13 @@ impl PostgresStore {
         let config: tokio_postgres::Config = url.parse()?;
         let durable = pool(&config, "on")?;
         let relaxed = pool(&config, "off")?;
+        let origin: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
         let store = PostgresStore {
-            ingest: Ingest::start(durable.clone(), relaxed.clone()),
+            ingest: Ingest::start(durable.clone(), relaxed.clone(), origin.clone()),
             durable,
             relaxed,
             config,
+            origin,
             closed: CancellationToken::new(),
         };
         let mut client = store.client(&store.durable).await?;
@@ -358,7 +370,7 @@ impl IngestStore for PostgresStore {
     ) -> Result<(), StoreError> {
         in_transaction!(self, durable, |db| {
             events::publish_to_hook(&db, &event, hook_id, now).await?;
-            notify_work(&db).await?;
+            notify_work(&db, &self.origin).await?;
         })
     }
 
@@ -371,7 +383,7 @@ impl IngestStore for PostgresStore {
         in_transaction!(self, durable, |db| {
             let queued = events::queue_test_push(&db, scope, hook_id, now).await?;
             if queued {
-                notify_work(&db).await?;
+                notify_work(&db, &self.origin).await?;
             }
             queued
         })
@@ -387,7 +399,7 @@ impl IngestStore for PostgresStore {
         in_transaction!(self, durable, |db| {
             let queued = queue::redeliver(&db, scope, hook_id, attempt_id, now).await?;
             if queued {
-                notify_work(&db).await?;
+                notify_work(&db, &self.origin).await?;
             }
             queued
         })
@@ -404,7 +416,7 @@ impl IngestStore for PostgresStore {
         in_transaction!(self, durable, |db| {
             let started = recovery::start(&db, scope, hook_id, (since, until), now).await?;
             if matches!(&started, RecoveryStart::Started(recovery) if recovery.queued > 0) {
-                notify_work(&db).await?;
+                notify_work(&db, &self.origin).await?;
             }
             started
         })
@@ -480,7 +492,12 @@ impl QueueStore for PostgresStore {
     }
 
     fn watch_for_work(&self, wake: Arc<Notify>) {
-        tokio::spawn(listen::run(self.config.clone(), wake, self.closed.clone()));
+        tokio::spawn(listen::run(
+            self.config.clone(),
+            wake,
+            self.origin.clone(),
+            self.closed.clone(),
+        ));
     }
 
     async fn release(
@@ -494,7 +511,7 @@ impl QueueStore for PostgresStore {
             // every claim's `next_due`.
             let now = Timestamp::now();
             if deliveries.iter().any(|(_, due_at)| *due_at <= now) {
-                notify_work(&db).await?;
+                notify_work(&db, EVERY_NODE).await?;
             }
         })
     }

@@ -13,7 +13,7 @@ use deadpool_postgres::GenericClient;
 use super::events::queue_once;
 use super::hooks::exists;
 use super::line;
-use super::{all, exec, notify_work, one, opt};
+use super::{EVERY_NODE, all, exec, notify_work, one, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::ids::{AttemptId, DeliveryId};
 use crate::domain::timestamp::Timestamp;
@@ -23,6 +23,8 @@ use crate::store::columns::{
     read_config, state_after,
 };
 use crate::store::header_sets::{self, SplitHeaders};
+
+use super::header_sets::{KnownHeaderSets, header_set_ids};
 use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
@@ -243,92 +245,13 @@ async fn take_rate_slots(
     Ok((ready, put_off.len(), first_put_off))
 }
 
-/// The stored templates of `digests`: id and `used_at` by digest.
-async fn find_header_sets(
-    db: &impl GenericClient,
-    digests: &[&[u8]],
-) -> Result<HashMap<[u8; 32], (i64, i64)>, StoreError> {
-    let rows = all(
-        db,
-        "SELECT digest, id, used_at FROM header_sets WHERE digest = ANY($1)",
-        &[&digests],
-    )
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let digest: &[u8] = row.try_get(0)?;
-            let digest = <[u8; 32]>::try_from(digest).map_err(|_| corrupt("header set digest"))?;
-            Ok((digest, (row.try_get(1)?, row.try_get(2)?)))
-        })
-        .collect()
-}
-
-/// The ids of the stored templates of `split`, used `now`, by digest: those not stored yet
-/// are stored first (another node storing the same one meanwhile is waited for, then
-/// found), and the use of those last used over [`header_sets::TOUCH_EVERY_MS`] ago is
-/// noted first (one that retention deleted meanwhile is stored again).
-async fn header_set_ids(
-    db: &impl GenericClient,
-    split: &[SplitHeaders],
-    now: Timestamp,
-) -> Result<HashMap<[u8; 32], i64>, StoreError> {
-    let mut templates: HashMap<[u8; 32], &str> = HashMap::new();
-    for headers in split {
-        templates.insert(headers.digest, &headers.template);
-    }
-    let all_digests: Vec<&[u8]> = templates.keys().map(|digest| &digest[..]).collect();
-    let mut known = find_header_sets(db, &all_digests).await?;
-    // Rows are locked and inserted in one order (ids, digests), so that two nodes recording
-    // the same new templates at once wait for each other rather than deadlock.
-    let mut stale: Vec<i64> = known
-        .values()
-        .filter(|(_, used_at)| *used_at < now.0 - header_sets::TOUCH_EVERY_MS)
-        .map(|(id, _)| *id)
-        .collect();
-    stale.sort_unstable();
-    if !stale.is_empty() {
-        let touched: Vec<i64> = all(
-            db,
-            "UPDATE header_sets SET used_at = greatest(used_at, $2) WHERE id = ANY($1)
-             RETURNING id",
-            &[&stale, &now.0],
-        )
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
-        known.retain(|_, (id, _)| !stale.contains(id) || touched.contains(id));
-    }
-    let mut missing: Vec<&[u8; 32]> = templates
-        .keys()
-        .filter(|d| !known.contains_key(*d))
-        .collect();
-    missing.sort_unstable();
-    if !missing.is_empty() {
-        let digests: Vec<&[u8]> = missing.iter().map(|digest| &digest[..]).collect();
-        let texts: Vec<&str> = missing.iter().map(|digest| templates[*digest]).collect();
-        exec(
-            db,
-            "INSERT INTO header_sets (digest, template, used_at)
-             SELECT digest, template, $3 FROM unnest($1::bytea[], $2::text[]) AS t(digest, template)
-             ON CONFLICT (digest) DO NOTHING",
-            &[&digests, &texts, &now.0],
-        )
-        .await?;
-        known.extend(find_header_sets(db, &digests).await?);
-    }
-    Ok(known
-        .into_iter()
-        .map(|(digest, (id, _))| (digest, id))
-        .collect())
-}
-
 /// Records `attempts` (of distinct deliveries) with a handful of statements however many
 /// there are: the attempts, their deliveries' next state, retries made moot by a success,
 /// and each hook's `last_response` (from its latest attempt in the batch).
 pub(super) async fn record_attempts(
     db: &impl GenericClient,
     attempts: &[&AttemptRecord],
+    known: &KnownHeaderSets,
 ) -> Result<(), StoreError> {
     if attempts.is_empty() {
         return Ok(());
@@ -353,7 +276,7 @@ pub(super) async fn record_attempts(
         .map(|a| header_sets::split(&a.request_headers, &a.event_guid))
         .collect();
     let latest = attempts.iter().map(|a| a.delivered_at).max();
-    let set_ids = header_set_ids(db, &split, latest.unwrap_or_else(Timestamp::now)).await?;
+    let set_ids = header_set_ids(db, &split, latest.unwrap_or_else(Timestamp::now), known).await?;
     let header_set_ids = split
         .iter()
         .map(|s| set_ids.get(&s.digest).copied())
@@ -605,7 +528,7 @@ pub(super) async fn heartbeat(
     )
     .await?;
     if taken > 0 {
-        notify_work(db).await?;
+        notify_work(db, EVERY_NODE).await?;
     }
     Ok(taken)
 }
