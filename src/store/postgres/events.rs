@@ -191,13 +191,14 @@ async fn insert_events(
         .collect()
 }
 
-/// Queues the automatic delivery of each event to every active, subscribed hook of its
-/// repository, its organization, and the apps installed on the organization, with one
-/// statement; returns how many deliveries each event got.
-async fn fan_out(
+/// Stores `events` and queues the automatic delivery of each to every active, subscribed
+/// hook of its repository, its organization, and the apps installed on the organization,
+/// in one statement (one round trip for the batch: the deliveries' insert reads the events'
+/// ids from the events' insert); returns how many deliveries each event got, in order.
+async fn insert_and_fan_out(
     db: &impl GenericClient,
+    events: &[(&NewEvent, EventScope)],
     shared: &SharedColumns<'_>,
-    event_ids: &[i64],
     now: Timestamp,
 ) -> Result<Vec<u64>, StoreError> {
     let SharedColumns {
@@ -205,50 +206,107 @@ async fn fan_out(
         repository_ids,
         account_ids,
     } = shared;
+    let guids: Vec<&str> = events
+        .iter()
+        .map(|(event, _)| event.guid.as_str())
+        .collect();
+    let actions: Vec<Option<&str>> = events
+        .iter()
+        .map(|(event, _)| event.action.as_deref())
+        .collect();
+    let target_repository_ids: Vec<Option<i64>> = events
+        .iter()
+        .map(|(event, scope)| event.target_repository_id.or(scope.repository_id))
+        .collect();
+    let target_organization_ids: Vec<Option<i64>> = events
+        .iter()
+        .map(|(event, scope)| event.target_organization_id.or(scope.account_id))
+        .collect();
+    let payloads: Vec<&[u8]> = events
+        .iter()
+        .map(|(event, _)| event.payload.as_slice())
+        .collect();
     // A hook disabled by `--disable-after` (not by its owner) gets its deliveries held.
     const SUBSCRIBED: &str = "(h.active OR h.disabled_at IS NOT NULL)
                               AND h.events ?| ARRAY[e.name, '*']";
     const STATE: &str = "CASE WHEN h.active THEN 'pending' ELSE 'held' END";
     // A FIFO hook's delivery waits without a due time until it has its place in line.
-    const DUE: &str = "CASE WHEN NOT h.active OR h.ordering = 'fifo' THEN NULL ELSE $5::bigint END";
-    let queued = all(
+    const DUE: &str = "CASE WHEN NOT h.active OR h.ordering = 'fifo' THEN NULL ELSE $9::bigint END";
+    // Each event's row (`hook_id` null), then each delivery's (`lined`: a FIFO hook's).
+    let rows = all(
         db,
         &format!(
             "WITH e AS (
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[])
-                 AS e(event_id, name, repository_id, account_id))
-         INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery, state,
-                                 due_at)
-         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, {STATE}, {DUE}
-         FROM e JOIN hooks h ON h.repository_id = e.repository_id
-         WHERE {SUBSCRIBED}
-         UNION ALL
-         SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, {STATE}, {DUE}
-         FROM e JOIN hooks h ON h.organization_id = e.account_id
-         WHERE {SUBSCRIBED}
-         UNION ALL
-         SELECT e.event_id, h.id, i.id, TRUE, FALSE, {STATE}, {DUE}
-         FROM e JOIN installations i ON i.account_id = e.account_id
-                JOIN hooks h ON h.app_id = i.app_id
-         WHERE {SUBSCRIBED}
-         RETURNING event_id, hook_id, state = 'pending' AND due_at IS NULL"
+                 INSERT INTO events (guid, name, action, repository_id, account_id,
+                                     target_repository_id, target_organization_id, payload,
+                                     created_at)
+                 SELECT guid, name, action, repository_id, account_id, target_repository_id,
+                        target_organization_id, payload, $9
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                             $6::bigint[], $7::bigint[], $8::bytea[])
+                      AS e(guid, name, action, repository_id, account_id, target_repository_id,
+                           target_organization_id, payload)
+                 RETURNING id AS event_id, guid, name, repository_id, account_id),
+             d AS (
+                 INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery,
+                                         state, due_at)
+                 SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, {STATE}, {DUE}
+                 FROM e JOIN hooks h ON h.repository_id = e.repository_id
+                 WHERE {SUBSCRIBED}
+                 UNION ALL
+                 SELECT e.event_id, h.id, NULL::bigint, TRUE, FALSE, {STATE}, {DUE}
+                 FROM e JOIN hooks h ON h.organization_id = e.account_id
+                 WHERE {SUBSCRIBED}
+                 UNION ALL
+                 SELECT e.event_id, h.id, i.id, TRUE, FALSE, {STATE}, {DUE}
+                 FROM e JOIN installations i ON i.account_id = e.account_id
+                        JOIN hooks h ON h.app_id = i.app_id
+                 WHERE {SUBSCRIBED}
+                 RETURNING event_id, hook_id, state = 'pending' AND due_at IS NULL AS lined)
+             SELECT event_id, guid, NULL::bigint, FALSE FROM e
+             UNION ALL
+             SELECT event_id, NULL, hook_id, lined FROM d"
         ),
-        &[&event_ids, &names, &repository_ids, &account_ids, &now.0],
+        &[
+            &guids,
+            &names,
+            &actions,
+            &repository_ids,
+            &account_ids,
+            &target_repository_ids,
+            &target_organization_ids,
+            &payloads,
+            &now.0,
+        ],
     )
     .await?;
+    let mut ids: HashMap<&str, i64> = HashMap::with_capacity(guids.len());
     let mut counts: HashMap<i64, u64> = HashMap::new();
     let mut fifo_hooks: Vec<HookId> = Vec::new();
-    for row in &queued {
-        *counts.entry(row.try_get(0)?).or_default() += 1;
-        if row.try_get(2)? {
-            fifo_hooks.push(row.try_get(1)?);
+    for row in &rows {
+        let event_id: i64 = row.try_get(0)?;
+        match row.try_get::<_, Option<&str>>(1)? {
+            Some(guid) => {
+                ids.insert(guid, event_id);
+            }
+            None => {
+                *counts.entry(event_id).or_default() += 1;
+                if row.try_get(3)? {
+                    fifo_hooks.push(row.try_get(2)?);
+                }
+            }
         }
     }
     line_up(db, &fifo_hooks, now, false).await?;
-    Ok(event_ids
+    guids
         .iter()
-        .map(|id| counts.get(id).copied().unwrap_or(0))
-        .collect())
+        .map(|guid| {
+            let id = ids.get(guid).ok_or_else(|| {
+                StoreError::Corrupt("an event just inserted is missing".to_owned())
+            })?;
+            Ok(counts.get(id).copied().unwrap_or(0))
+        })
+        .collect()
 }
 
 /// The names an event is published under, compared as GitHub compares them: the
@@ -288,8 +346,7 @@ pub(super) async fn publish_all(
         resolved.push((*event, scope));
     }
     let shared = SharedColumns::of(&resolved);
-    let event_ids = insert_events(db, &resolved, &shared, now).await?;
-    fan_out(db, &shared, &event_ids, now).await
+    insert_and_fan_out(db, &resolved, &shared, now).await
 }
 
 pub(super) async fn publish(

@@ -295,49 +295,53 @@ pub(super) async fn record_attempts(
         .iter()
         .map(|a| a.throttled_at.map(|at| at.0))
         .collect();
-    exec(
-        db,
-        "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
-                               delivered_at, duration_ms, status, status_code, url,
-                               request_headers, response_headers, response_body, throttled_at,
-                               header_set_id)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
-                              $5::boolean[], $6::bigint[], $7::bigint[], $8::text[],
-                              $9::bigint[], $10::text[], $11::text[], $12::text[],
-                              $13::bytea[], $14::bigint[], $15::bigint[])",
-        &[
-            &delivery_ids,
-            &hook_ids,
-            &event_ids,
-            &installation_ids,
-            &redeliveries,
-            &delivered_at,
-            &durations,
-            &statuses,
-            &status_codes,
-            &urls,
-            &request_headers,
-            &response_headers,
-            &bodies,
-            &throttled,
-            &header_set_ids,
-        ],
-    )
-    .await?;
+    let insert_attempts = async {
+        exec(
+            db,
+            "INSERT INTO attempts (delivery_id, hook_id, event_id, installation_id, redelivery,
+                                   delivered_at, duration_ms, status, status_code, url,
+                                   request_headers, response_headers, response_body, throttled_at,
+                                   header_set_id)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                  $5::boolean[], $6::bigint[], $7::bigint[], $8::text[],
+                                  $9::bigint[], $10::text[], $11::text[], $12::text[],
+                                  $13::bytea[], $14::bigint[], $15::bigint[])",
+            &[
+                &delivery_ids,
+                &hook_ids,
+                &event_ids,
+                &installation_ids,
+                &redeliveries,
+                &delivered_at,
+                &durations,
+                &statuses,
+                &status_codes,
+                &urls,
+                &request_headers,
+                &response_headers,
+                &bodies,
+                &throttled,
+                &header_set_ids,
+            ],
+        )
+        .await
+    };
     let states: Vec<&str> = attempts.iter().map(|a| state_after(a)).collect();
     let next_attempts: Vec<Option<i64>> = attempts
         .iter()
         .map(|a| a.next_attempt.map(|at| at.0))
         .collect();
-    exec(
-        db,
-        "UPDATE deliveries d SET state = u.state, attempts = d.attempts + 1, due_at = u.due_at,
-                                 leased_by = NULL, lease_until = NULL, throttled_at = NULL
-         FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, state, due_at)
-         WHERE d.id = u.id",
-        &[&delivery_ids, &states, &next_attempts],
-    )
-    .await?;
+    let update_deliveries = async {
+        exec(
+            db,
+            "UPDATE deliveries d SET state = u.state, attempts = d.attempts + 1, due_at = u.due_at,
+                                     leased_by = NULL, lease_until = NULL, throttled_at = NULL
+             FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, state, due_at)
+             WHERE d.id = u.id",
+            &[&delivery_ids, &states, &next_attempts],
+        )
+        .await
+    };
     // An event that reached its hook through a once-only delivery needs no automatic retry
     // still waiting (the scheduled delivery's own success leaves none).
     let (reached_events, reached_hooks): (Vec<i64>, Vec<i64>) = attempts
@@ -345,7 +349,10 @@ pub(super) async fn record_attempts(
         .filter(|a| a.succeeded && !a.retry)
         .map(|a| (a.event_id, a.hook_id.0))
         .unzip();
-    if !reached_events.is_empty() {
+    let end_moot_retries = async {
+        if reached_events.is_empty() {
+            return Ok(0);
+        }
         exec(
             db,
             "UPDATE deliveries d SET state = 'succeeded', due_at = NULL
@@ -354,17 +361,8 @@ pub(super) async fn record_attempts(
                AND d.state = 'pending' AND d.leased_by IS NULL",
             &[&reached_events, &reached_hooks],
         )
-        .await?;
-    }
-    // A FIFO hook whose delivery ended: the next in its line is due.
-    let mut ended: Vec<HookId> = attempts
-        .iter()
-        .filter(|a| a.in_line && a.next_attempt.is_none())
-        .map(|a| a.hook_id)
-        .collect();
-    if let Some(now) = attempts.iter().map(|a| a.delivered_at).min() {
-        line::advance(db, &mut ended, now).await?;
-    }
+        .await
+    };
     // Each hook's latest attempt in the batch sets its last_response; most repeat the
     // previous outcome, and then the hook's row is neither written nor locked.
     // Each hook's failing spell: its failed attempts after its last success in the batch,
@@ -412,20 +410,21 @@ pub(super) async fn record_attempts(
     }
     // Most batches repeat each hook's previous outcome: then its row is neither written nor
     // locked, unless a failure is counted (or a success ends a failing spell).
-    exec(
+    let update_hooks = async {
+        exec(
         db,
         "UPDATE hooks h SET last_status = l.status, last_code = l.code, last_message = l.message,
-                            failing_since = CASE WHEN l.reset THEN l.first_failure
-                                                 ELSE coalesce(h.failing_since, l.first_failure) END,
-                            failures = CASE WHEN l.reset THEN l.failures
-                                            ELSE h.failures + l.failures END
-         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::boolean[],
-                     $6::bigint[], $7::bigint[])
-              AS l(id, status, code, message, reset, first_failure, failures)
-         WHERE h.id = l.id
-           AND (h.last_status IS DISTINCT FROM l.status OR h.last_code IS DISTINCT FROM l.code
-                OR h.last_message IS DISTINCT FROM l.message OR l.failures > 0
-                OR (l.reset AND h.failing_since IS NOT NULL))",
+                                failing_since = CASE WHEN l.reset THEN l.first_failure
+                                                     ELSE coalesce(h.failing_since, l.first_failure) END,
+                                failures = CASE WHEN l.reset THEN l.failures
+                                                ELSE h.failures + l.failures END
+             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::boolean[],
+                         $6::bigint[], $7::bigint[])
+                  AS l(id, status, code, message, reset, first_failure, failures)
+             WHERE h.id = l.id
+               AND (h.last_status IS DISTINCT FROM l.status OR h.last_code IS DISTINCT FROM l.code
+                    OR h.last_message IS DISTINCT FROM l.message OR l.failures > 0
+                    OR (l.reset AND h.failing_since IS NOT NULL))",
         &[
             &hooks,
             &last_statuses,
@@ -435,8 +434,32 @@ pub(super) async fn record_attempts(
             &first_failures,
             &failures,
         ],
-    )
-    .await?;
+        )
+        .await
+    };
+    // A FIFO hook whose delivery ended: the next in its line is due.
+    let mut ended: Vec<HookId> = attempts
+        .iter()
+        .filter(|a| a.in_line && a.next_attempt.is_none())
+        .map(|a| a.hook_id)
+        .collect();
+    // Sent together: pipelined on the connection, they run in this order and cost the
+    // batch one round trip instead of four. A line's advance locks its hook `FOR UPDATE`
+    // before the hook's row is written, as a publish to the hook locks it (its deliveries'
+    // key, then its line): the other order deadlocks with such a publish.
+    if ended.is_empty() {
+        tokio::try_join!(
+            insert_attempts,
+            update_deliveries,
+            end_moot_retries,
+            update_hooks
+        )?;
+    } else {
+        tokio::try_join!(insert_attempts, update_deliveries, end_moot_retries)?;
+        let now = attempts.iter().map(|a| a.delivered_at).min();
+        line::advance(db, &mut ended, now.unwrap_or_else(Timestamp::now)).await?;
+        update_hooks.await?;
+    }
     Ok(())
 }
 
