@@ -1,6 +1,7 @@
 //! Publishing: an event stored once and fanned out to deliveries in the same transaction.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use deadpool_postgres::GenericClient;
 
@@ -23,6 +24,47 @@ use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObject
 struct EventScope {
     repository_id: Option<i64>,
     account_id: Option<i64>,
+}
+
+/// Scopes remembered at most; beyond, memory starts again.
+const REMEMBERED_SCOPES: usize = 4096;
+
+/// The scopes of events this process published: repositories and accounts are never
+/// deleted or renamed, so ids found once stay right, and a publish need not look them up
+/// again. Only scopes of committed batches are remembered ([`Publishing::commit`]).
+#[derive(Default)]
+pub(super) struct KnownScopes(Mutex<HashMap<ScopeKey, EventScope>>);
+
+/// What a batch's publishes share: the origin their notification names, the scopes known
+/// from committed batches, and those the batch resolved itself.
+pub(super) struct Publishing<'a> {
+    origin: &'a str,
+    known: &'a KnownScopes,
+    resolved: Vec<(ScopeKey, EventScope)>,
+}
+
+impl<'a> Publishing<'a> {
+    pub(super) fn new(origin: &'a str, known: &'a KnownScopes) -> Self {
+        Publishing {
+            origin,
+            known,
+            resolved: Vec::new(),
+        }
+    }
+
+    fn known(&self, key: &ScopeKey) -> Option<EventScope> {
+        self.known.0.lock().expect("not poisoned").get(key).copied()
+    }
+
+    /// Remembers the scopes the batch resolved; call once its transaction committed (a
+    /// repository created by a batch that rolled back does not exist).
+    pub(super) fn commit(self) {
+        let mut known = self.known.0.lock().expect("not poisoned");
+        if known.len() + self.resolved.len() > REMEMBERED_SCOPES {
+            known.clear();
+        }
+        known.extend(self.resolved);
+    }
 }
 
 async fn resolve(db: &impl GenericClient, event: &NewEvent) -> Result<EventScope, StoreError> {
@@ -194,12 +236,14 @@ async fn insert_events(
 /// Stores `events` and queues the automatic delivery of each to every active, subscribed
 /// hook of its repository, its organization, and the apps installed on the organization,
 /// in one statement (one round trip for the batch: the deliveries' insert reads the events'
-/// ids from the events' insert); returns how many deliveries each event got, in order.
+/// ids from the events' insert), which also notifies the other nodes (as `origin`) when it
+/// queued anything; returns how many deliveries each event got, in order.
 async fn insert_and_fan_out(
     db: &impl GenericClient,
     events: &[(&NewEvent, EventScope)],
     shared: &SharedColumns<'_>,
     now: Timestamp,
+    origin: &str,
 ) -> Result<Vec<u64>, StoreError> {
     let SharedColumns {
         names,
@@ -262,10 +306,14 @@ async fn insert_and_fan_out(
                  FROM e JOIN installations i ON i.account_id = e.account_id
                         JOIN hooks h ON h.app_id = i.app_id
                  WHERE {SUBSCRIBED}
-                 RETURNING event_id, hook_id, state = 'pending' AND due_at IS NULL AS lined)
+                 RETURNING event_id, hook_id, state = 'pending' AND due_at IS NULL AS lined),
+             n AS (
+                 SELECT pg_notify('hookpost_work', $10) FROM (SELECT 1 FROM d LIMIT 1) AS queued)
              SELECT event_id, guid, NULL::bigint, FALSE FROM e
              UNION ALL
-             SELECT event_id, NULL, hook_id, lined FROM d"
+             SELECT event_id, NULL, hook_id, lined FROM d
+             UNION ALL
+             SELECT NULL, NULL, NULL, FALSE FROM n"
         ),
         &[
             &guids,
@@ -277,6 +325,7 @@ async fn insert_and_fan_out(
             &target_organization_ids,
             &payloads,
             &now.0,
+            &origin,
         ],
     )
     .await?;
@@ -284,7 +333,10 @@ async fn insert_and_fan_out(
     let mut counts: HashMap<i64, u64> = HashMap::new();
     let mut fifo_hooks: Vec<HookId> = Vec::new();
     for row in &rows {
-        let event_id: i64 = row.try_get(0)?;
+        // The notification's row has no event.
+        let Some(event_id) = row.try_get::<_, Option<i64>>(0)? else {
+            continue;
+        };
         match row.try_get::<_, Option<&str>>(1)? {
             Some(guid) => {
                 ids.insert(guid, event_id);
@@ -319,6 +371,7 @@ pub(super) async fn publish_all(
     db: &impl GenericClient,
     events: &[&NewEvent],
     now: Timestamp,
+    publishing: &mut Publishing<'_>,
 ) -> Result<Vec<u64>, StoreError> {
     if events.is_empty() {
         return Ok(Vec::new());
@@ -334,19 +387,20 @@ pub(super) async fn publish_all(
                 .map(|(owner, name)| (owner.key(), name.key())),
             event.organization.as_ref().map(Login::key),
         );
-        let scope = match scopes.get(&key) {
-            Some(scope) => *scope,
+        let scope = match scopes.get(&key).copied().or_else(|| publishing.known(&key)) {
+            Some(scope) => scope,
             None => {
                 let scope = resolve(db, event).await?;
-                scopes.insert(key, scope);
+                publishing.resolved.push((key.clone(), scope));
                 scope
             }
         };
+        scopes.insert(key, scope);
         remember_latest(db, event, &scope).await?;
         resolved.push((*event, scope));
     }
     let shared = SharedColumns::of(&resolved);
-    insert_and_fan_out(db, &resolved, &shared, now).await
+    insert_and_fan_out(db, &resolved, &shared, now, publishing.origin).await
 }
 
 pub(super) async fn publish(
@@ -354,6 +408,7 @@ pub(super) async fn publish(
     event: &NewEvent,
     key: &IdempotencyKey,
     now: Timestamp,
+    publishing: &mut Publishing<'_>,
 ) -> Result<PublishOutcome, StoreError> {
     let seen = opt(
         db,
@@ -370,7 +425,7 @@ pub(super) async fn publish(
         let (guid, deliveries) = parse_idempotent_reply(row.try_get(1)?)?;
         return Ok(PublishOutcome::Replayed { guid, deliveries });
     }
-    let deliveries = publish_all(db, &[event], now).await?[0];
+    let deliveries = publish_all(db, &[event], now, publishing).await?[0];
     exec(
         db,
         "INSERT INTO idempotency_keys (token_id, key, body_hash, status, response, created_at)

@@ -15,8 +15,9 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use super::events::{KnownScopes, Publishing};
 use super::header_sets::KnownHeaderSets;
-use super::{events, notify_work, queue};
+use super::{events, queue};
 use crate::domain::timestamp::Timestamp;
 use crate::store::{AttemptRecord, IdempotencyKey, NewEvent, PublishOutcome, StoreError};
 
@@ -58,6 +59,7 @@ impl Ingest {
             relaxed,
             origin,
             header_sets: Arc::default(),
+            scopes: Arc::default(),
         };
         let (sender, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -109,13 +111,14 @@ impl Ingest {
 
 /// Where the committers write: a batch with a publish on a durable connection, whose
 /// notification names `origin`; attempt records alone on a relaxed one; and the request-
-/// header templates they found.
+/// header templates and event scopes they found.
 #[derive(Clone)]
 struct Target {
     durable: Pool,
     relaxed: Pool,
     origin: Arc<str>,
     header_sets: Arc<KnownHeaderSets>,
+    scopes: Arc<KnownScopes>,
 }
 
 async fn commit_loop(receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, target: Target) {
@@ -171,6 +174,8 @@ async fn run(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
         .map_err(|error| StoreError::Connection(error.to_string()))?;
     let db = client.transaction().await?;
     let mut done: Vec<Option<Done>> = works.iter().map(|_| None).collect();
+    // Publishes notify the other nodes themselves when they queued anything.
+    let mut publishing = Publishing::new(&target.origin, &target.scopes);
     // A publish with an Idempotency-Key is looked up and stored on its own, in order, so
     // that the same key twice in one batch is answered as a replay.
     for (index, work) in works.iter().enumerate() {
@@ -180,7 +185,7 @@ async fn run(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
             now,
         } = work
         {
-            let outcome = events::publish(&db, event, key, *now).await?;
+            let outcome = events::publish(&db, event, key, *now, &mut publishing).await?;
             done[index] = Some(Done::Published(outcome));
         }
     }
@@ -205,7 +210,7 @@ async fn run(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
     let now = plain.iter().map(|(_, _, now)| *now).max();
     if let Some(now) = now {
         let batch: Vec<&NewEvent> = plain.iter().map(|(_, event, _)| *event).collect();
-        let counts = events::publish_all(&db, &batch, now).await?;
+        let counts = events::publish_all(&db, &batch, now, &mut publishing).await?;
         for ((index, event, _), deliveries) in plain.iter().zip(counts) {
             done[*index] = Some(Done::Published(PublishOutcome::Published {
                 guid: event.guid.clone(),
@@ -214,13 +219,8 @@ async fn run(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
         }
     }
     queue::record_attempts(&db, &attempts, &target.header_sets).await?;
-    let queued = done.iter().any(|done| {
-        matches!(done, Some(Done::Published(PublishOutcome::Published { deliveries, .. })) if *deliveries > 0)
-    });
-    if queued {
-        notify_work(&db, &target.origin).await?;
-    }
     db.commit().await?;
+    publishing.commit();
     Ok(done
         .into_iter()
         .map(|done| done.expect("every job is answered"))
