@@ -10,7 +10,7 @@
 //!
 //! Two pools: *durable* connections commit with `synchronous_commit=on` (what is
 //! acknowledged is on disk); *relaxed* ones with it off, for the queue's own bookkeeping,
-//! whose loss in a crash only makes a delivery happen again.
+//! whose loss in a crash only makes a delivery happen again, and with generic plans.
 
 mod apps;
 mod events;
@@ -116,11 +116,17 @@ async fn notify_work(db: &impl GenericClient, origin: &str) -> Result<(), StoreE
     Ok(())
 }
 
-fn pool(config: &tokio_postgres::Config, synchronous_commit: &str) -> Result<Pool, StoreError> {
+/// What is acknowledged is on disk before the answer.
+const DURABLE_SETTINGS: &str = "-c synchronous_commit=on";
+/// The queue's own bookkeeping, which a crash may lose (the delivery is made again). Its
+/// statements take their plans once per connection: the claim, planned afresh for each
+/// call, spent a third of its time planning under load (0.26 ms a claim), and its
+/// statements find rows through the same indexes whatever their parameters.
+const RELAXED_SETTINGS: &str = "-c synchronous_commit=off -c plan_cache_mode=force_generic_plan";
+
+fn pool(config: &tokio_postgres::Config, settings: &str) -> Result<Pool, StoreError> {
     let mut config = config.clone();
-    config.options(format!(
-        "-c synchronous_commit={synchronous_commit} -c client_min_messages=warning"
-    ));
+    config.options(format!("{settings} -c client_min_messages=warning"));
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -144,8 +150,8 @@ impl PostgresStore {
     /// than this build.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config = url.parse()?;
-        let durable = pool(&config, "on")?;
-        let relaxed = pool(&config, "off")?;
+        let durable = pool(&config, DURABLE_SETTINGS)?;
+        let relaxed = pool(&config, RELAXED_SETTINGS)?;
         let origin: Arc<str> = uuid::Uuid::new_v4().simple().to_string().into();
         let store = PostgresStore {
             ingest: Ingest::start(durable.clone(), relaxed.clone(), origin.clone()),
