@@ -72,6 +72,14 @@ impl StoreError {
             StoreError::Io(_) | StoreError::Corrupt(_) => false,
         }
     }
+
+    /// Whether PostgreSQL aborted the transaction to break a deadlock (40P01) or for a
+    /// serialization failure (40001): the same work run again normally succeeds.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Postgres(error) if error.code().is_some_and(|code| {
+            matches!(code.code(), "40P01" | "40001")
+        }))
+    }
 }
 
 fn sqlite_busy(error: &rusqlite::Error) -> bool {

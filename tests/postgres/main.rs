@@ -11,6 +11,7 @@ mod apps;
 #[path = "../api/cli.rs"]
 mod cli;
 mod cluster;
+mod conflicts;
 #[path = "../api/crash.rs"]
 mod crash;
 #[path = "../api/daily.rs"]
@@ -69,6 +70,7 @@ fn main() {
         apps::tests(),
         cli::tests(),
         cluster::tests(),
+        conflicts::tests(),
         crash::tests(),
         daily::tests(),
         delivery::tests(),

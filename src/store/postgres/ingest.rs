@@ -134,11 +134,16 @@ async fn commit_loop(receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, target:
     }
 }
 
+/// Times a transaction that PostgreSQL aborted to break a deadlock is run again before it
+/// counts as failed: the transactions of other committers and nodes lock the same hooks and
+/// repositories, and the victim is chosen by timing, not by fault.
+const CONFLICT_RETRIES: usize = 3;
+
 /// Commits `batch` in one transaction, or each job alone if that fails, and answers.
 async fn commit(target: &Target, batch: Vec<Job>) {
     let (works, replies): (Vec<Work>, Vec<_>) =
         batch.into_iter().map(|job| (job.work, job.reply)).unzip();
-    match run(target, &works).await {
+    match run_again_on_conflict(target, &works).await {
         Ok(done) => {
             for (reply, done) in replies.into_iter().zip(done) {
                 let _ = reply.send(Ok(done));
@@ -152,9 +157,23 @@ async fn commit(target: &Target, batch: Vec<Job>) {
         }
         Err(_) => {
             for (work, reply) in works.iter().zip(replies) {
-                let outcome = run(target, std::slice::from_ref(work)).await;
+                let outcome = run_again_on_conflict(target, std::slice::from_ref(work)).await;
                 let _ = reply.send(outcome.map(|mut done| done.remove(0)));
             }
+        }
+    }
+}
+
+/// [`run`], again (up to [`CONFLICT_RETRIES`] times) while it is a deadlock's victim.
+async fn run_again_on_conflict(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
+    let mut retries = 0;
+    loop {
+        match run(target, works).await {
+            Err(error) if error.is_conflict() && retries < CONFLICT_RETRIES => {
+                retries += 1;
+                tracing::debug!(%error, retries, "a write batch lost a deadlock; running it again");
+            }
+            outcome => return outcome,
         }
     }
 }
