@@ -33,6 +33,7 @@ checks!(
     an_event_fans_out_to_every_subscribed_active_hook_and_installed_app,
     an_idempotency_key_replays_its_first_answer_or_refuses_another_body,
     a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it,
+    an_attempt_record_that_cannot_be_stored_fails_alone,
     pages_of_attempts_neither_skip_nor_repeat_while_attempts_arrive,
     the_log_numbers_its_attempts_says_what_made_them_and_filters_them,
     a_recovery_queues_failed_deliveries_without_pending_work_one_recovery_at_a_time,
@@ -315,6 +316,45 @@ async fn a_claim_leases_until_the_lease_ends_and_an_attempt_or_release_ends_it(
             .deliveries
             .len()
             == 2
+    );
+}
+
+/// Attempt records are committed in batches: one that cannot be stored (its delivery does
+/// not exist) fails alone, the others recorded at the same moment stand, and nothing of
+/// it is kept.
+async fn an_attempt_record_that_cannot_be_stored_fails_alone(store: Arc<dyn Store>) {
+    let created = hook(&store, repo(), &["push"], true).await;
+    for second in 0..3 {
+        publish(&store, at(second)).await;
+    }
+    let claim = store.claim_due("w", at(3), at(63), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 3);
+    let mut orphan = attempt(&claim.deliveries[2], at(4), true);
+    orphan.delivery_id = DeliveryId(i64::MAX);
+    let (succeeded, failed, refused) = tokio::join!(
+        store.record_attempt(attempt(&claim.deliveries[0], at(4), true)),
+        store.record_attempt(attempt(&claim.deliveries[1], at(4), false)),
+        store.record_attempt(orphan),
+    );
+    succeeded.unwrap();
+    failed.unwrap();
+    assert!(refused.is_err(), "an attempt of no delivery is refused");
+    let listed = store
+        .list_attempts(&repo(), created.id, everything(10))
+        .await
+        .unwrap()
+        .expect("the hook exists");
+    assert_eq!(
+        listed.len(),
+        2,
+        "the two others are logged, nothing of the third"
+    );
+    let later = store.claim_due("v", at(64), at(124), 100).await.unwrap();
+    let ids: Vec<DeliveryId> = later.deliveries.iter().map(|d| d.id).collect();
+    assert_eq!(
+        ids,
+        [claim.deliveries[2].id],
+        "the recorded deliveries are done; the third is claimed again when its lease ends"
     );
 }
 
