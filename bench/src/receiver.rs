@@ -48,6 +48,53 @@ fn sent_at(body: &[u8]) -> Option<u128> {
     number_after(body, b"\"t\":")
 }
 
+/// Binds a free loopback port.
+async fn bind() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("the receiver binds");
+    let address = listener.local_addr().expect("a local address");
+    (listener, address)
+}
+
+/// Serves HTTP/1.1 on `listener` until the run ends: `answer` gets each request and says
+/// the status of its (empty) response.
+fn serve<A, F>(listener: TcpListener, answer: A)
+where
+    A: Fn(hyper::Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = u16> + Send + 'static,
+{
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let status = answer(request);
+                    async move {
+                        let mut response = hyper::Response::new(Empty::<Bytes>::new());
+                        *response.status_mut() =
+                            hyper::StatusCode::from_u16(status.await).expect("a status");
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+}
+
+/// The whole body of `request` (empty if it broke off).
+async fn body(request: hyper::Request<hyper::body::Incoming>) -> Bytes {
+    request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
 impl Receiver {
     pub async fn start(port: Option<u16>) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
@@ -56,34 +103,18 @@ impl Receiver {
         let address = listener.local_addr().expect("a local address");
         let stats = Arc::new(Stats::default());
         let shared = stats.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let stats = shared.clone();
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                            let stats = stats.clone();
-                            async move {
-                                let is_ping = request
-                                    .headers()
-                                    .get("x-github-event")
-                                    .is_some_and(|e| e == "ping");
-                                let body = request
-                                    .into_body()
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                if !is_ping {
-                                    stats.record(&body);
-                                }
-                                Ok::<_, Infallible>(hyper::Response::new(Empty::<Bytes>::new()))
-                            }
-                        });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        serve(listener, move |request| {
+            let stats = shared.clone();
+            async move {
+                let is_ping = request
+                    .headers()
+                    .get("x-github-event")
+                    .is_some_and(|e| e == "ping");
+                let body = body(request).await;
+                if !is_ping {
+                    stats.record(&body);
+                }
+                200
             }
         });
         Receiver { address, stats }
@@ -238,10 +269,7 @@ fn sequence(body: &[u8]) -> Option<u64> {
 
 impl OrderedReceiver {
     pub async fn start(fail_per_mille: u64) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("the receiver binds");
-        let address = listener.local_addr().expect("a local address");
+        let (listener, address) = bind().await;
         let state = Arc::new(Mutex::new(Ordered {
             fail_per_mille,
             rng: 0x9E37_79B9_7F4A_7C15,
@@ -253,37 +281,18 @@ impl OrderedReceiver {
         }));
         let arrived = Arc::new(Notify::new());
         let (shared, notify) = (state.clone(), arrived.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (state, notify) = (shared.clone(), notify.clone());
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                            let (state, notify) = (state.clone(), notify.clone());
-                            async move {
-                                {
-                                    let mut state = state.lock().unwrap();
-                                    state.holding += 1;
-                                    state.most_held = state.most_held.max(state.holding);
-                                }
-                                let body = request
-                                    .into_body()
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                let status = state.lock().unwrap().answer(sequence(&body));
-                                notify.notify_waiters();
-                                let mut response = hyper::Response::new(Empty::<Bytes>::new());
-                                *response.status_mut() =
-                                    hyper::StatusCode::from_u16(status).expect("a status");
-                                Ok::<_, Infallible>(response)
-                            }
-                        });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        serve(listener, move |request| {
+            let (state, notify) = (shared.clone(), notify.clone());
+            async move {
+                {
+                    let mut state = state.lock().unwrap();
+                    state.holding += 1;
+                    state.most_held = state.most_held.max(state.holding);
+                }
+                let body = body(request).await;
+                let status = state.lock().unwrap().answer(sequence(&body));
+                notify.notify_waiters();
+                status
             }
         });
         OrderedReceiver {
@@ -331,41 +340,20 @@ pub struct HoldingReceiver {
 impl HoldingReceiver {
     /// Starts holding.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("the receiver binds");
-        let address = listener.local_addr().expect("a local address");
+        let (listener, address) = bind().await;
         let (holding, _) = tokio::sync::watch::channel(true);
         let arrivals = Arc::new(Mutex::new(Vec::new()));
         let arrived = Arc::new(Notify::new());
         let (gate, shared, notify) = (holding.clone(), arrivals.clone(), arrived.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (gate, arrivals, notify) = (gate.clone(), shared.clone(), notify.clone());
-                tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                            let (mut gate, arrivals, notify) =
-                                (gate.subscribe(), arrivals.clone(), notify.clone());
-                            async move {
-                                let body = request
-                                    .into_body()
-                                    .collect()
-                                    .await
-                                    .map(|b| b.to_bytes())
-                                    .unwrap_or_default();
-                                if let Some(n) = sequence(&body) {
-                                    arrivals.lock().unwrap().push((n, Instant::now()));
-                                    notify.notify_waiters();
-                                }
-                                let _ = gate.wait_for(|holding| !*holding).await;
-                                Ok::<_, Infallible>(hyper::Response::new(Empty::<Bytes>::new()))
-                            }
-                        });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+        serve(listener, move |request| {
+            let (mut gate, arrivals, notify) = (gate.subscribe(), shared.clone(), notify.clone());
+            async move {
+                if let Some(n) = sequence(&body(request).await) {
+                    arrivals.lock().unwrap().push((n, Instant::now()));
+                    notify.notify_waiters();
+                }
+                let _ = gate.wait_for(|holding| !*holding).await;
+                200
             }
         });
         HoldingReceiver {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
 
 use super::hooks::{ensure_account, ensure_repository, find_scope};
 use super::line::line_up;
@@ -139,98 +140,113 @@ async fn remember_latest(
     Ok(())
 }
 
-/// The columns both the events' and their deliveries' statements are given.
-struct SharedColumns<'e> {
+/// A batch of events as the statements that store them take them: `$1`–`$8` of
+/// [`INSERT_EVENTS`], in the events' order.
+struct EventColumns<'e> {
+    guids: Vec<&'e str>,
     names: Vec<&'e str>,
+    actions: Vec<Option<&'e str>>,
     repository_ids: Vec<Option<i64>>,
     account_ids: Vec<Option<i64>>,
+    target_repository_ids: Vec<Option<i64>>,
+    target_organization_ids: Vec<Option<i64>>,
+    payloads: Vec<&'e [u8]>,
 }
 
-impl<'e> SharedColumns<'e> {
+impl<'e> EventColumns<'e> {
     fn of(events: &[(&'e NewEvent, EventScope)]) -> Self {
-        SharedColumns {
+        let column = |f: fn(&'e NewEvent, &EventScope) -> Option<i64>| {
+            events
+                .iter()
+                .map(|(event, scope)| f(event, scope))
+                .collect()
+        };
+        EventColumns {
+            guids: events
+                .iter()
+                .map(|(event, _)| event.guid.as_str())
+                .collect(),
             names: events
                 .iter()
                 .map(|(event, _)| event.name.as_str())
                 .collect(),
-            repository_ids: events
+            actions: events
                 .iter()
-                .map(|(_, scope)| scope.repository_id)
+                .map(|(event, _)| event.action.as_deref())
                 .collect(),
-            account_ids: events.iter().map(|(_, scope)| scope.account_id).collect(),
+            repository_ids: column(|_, scope| scope.repository_id),
+            account_ids: column(|_, scope| scope.account_id),
+            target_repository_ids: column(|event, scope| {
+                event.target_repository_id.or(scope.repository_id)
+            }),
+            target_organization_ids: column(|event, scope| {
+                event.target_organization_id.or(scope.account_id)
+            }),
+            payloads: events
+                .iter()
+                .map(|(event, _)| event.payload.as_slice())
+                .collect(),
         }
     }
+
+    /// The parameters of [`INSERT_EVENTS`], `created_at` last.
+    fn params<'a>(&'a self, created_at: &'a i64) -> Vec<&'a (dyn ToSql + Sync)> {
+        vec![
+            &self.guids,
+            &self.names,
+            &self.actions,
+            &self.repository_ids,
+            &self.account_ids,
+            &self.target_repository_ids,
+            &self.target_organization_ids,
+            &self.payloads,
+            created_at,
+        ]
+    }
+
+    /// Each event's row id from `(guid, id)` pairs, in the events' order.
+    fn ids_in_order(&self, ids: &HashMap<&str, i64>) -> Result<Vec<i64>, StoreError> {
+        self.guids
+            .iter()
+            .map(|guid| {
+                ids.get(guid).copied().ok_or_else(|| {
+                    StoreError::Corrupt("an event just inserted is missing".to_owned())
+                })
+            })
+            .collect()
+    }
 }
+
+/// Inserts a batch of events ([`EventColumns::params`]), all created at `$9`; a statement
+/// adds what it returns.
+const INSERT_EVENTS: &str =
+    "INSERT INTO events (guid, name, action, repository_id, account_id, target_repository_id,
+                         target_organization_id, payload, created_at)
+     SELECT guid, name, action, repository_id, account_id, target_repository_id,
+            target_organization_id, payload, $9
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                 $6::bigint[], $7::bigint[], $8::bytea[])
+          AS e(guid, name, action, repository_id, account_id, target_repository_id,
+               target_organization_id, payload)";
 
 /// Inserts `events` (all published at `now`) with one statement; returns their row ids in
 /// the same order.
 async fn insert_events(
     db: &impl GenericClient,
-    events: &[(&NewEvent, EventScope)],
-    shared: &SharedColumns<'_>,
+    columns: &EventColumns<'_>,
     now: Timestamp,
 ) -> Result<Vec<i64>, StoreError> {
-    let SharedColumns {
-        names,
-        repository_ids,
-        account_ids,
-    } = shared;
-    let guids: Vec<&str> = events
-        .iter()
-        .map(|(event, _)| event.guid.as_str())
-        .collect();
-    let actions: Vec<Option<&str>> = events
-        .iter()
-        .map(|(event, _)| event.action.as_deref())
-        .collect();
-    let target_repository_ids: Vec<Option<i64>> = events
-        .iter()
-        .map(|(event, scope)| event.target_repository_id.or(scope.repository_id))
-        .collect();
-    let target_organization_ids: Vec<Option<i64>> = events
-        .iter()
-        .map(|(event, scope)| event.target_organization_id.or(scope.account_id))
-        .collect();
-    let payloads: Vec<&[u8]> = events
-        .iter()
-        .map(|(event, _)| event.payload.as_slice())
-        .collect();
     let rows = all(
         db,
-        "INSERT INTO events (guid, name, action, repository_id, account_id,
-                             target_repository_id, target_organization_id, payload, created_at)
-         SELECT guid, name, action, repository_id, account_id, target_repository_id,
-                target_organization_id, payload, $9
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                     $6::bigint[], $7::bigint[], $8::bytea[])
-              AS e(guid, name, action, repository_id, account_id, target_repository_id,
-                   target_organization_id, payload)
-         RETURNING guid, id",
-        &[
-            &guids,
-            &names,
-            &actions,
-            &repository_ids,
-            &account_ids,
-            &target_repository_ids,
-            &target_organization_ids,
-            &payloads,
-            &now.0,
-        ],
+        &format!("{INSERT_EVENTS} RETURNING guid, id"),
+        &columns.params(&now.0),
     )
     .await?;
     let ids: HashMap<&str, i64> = rows
         .iter()
         .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
         .collect::<Result<_, StoreError>>()?;
-    guids
-        .iter()
-        .map(|guid| {
-            ids.get(guid)
-                .copied()
-                .ok_or_else(|| StoreError::Corrupt("an event just inserted is missing".to_owned()))
-        })
-        .collect()
+    columns.ids_in_order(&ids)
 }
 
 /// Stores `events` and queues the automatic delivery of each to every active, subscribed
@@ -240,36 +256,10 @@ async fn insert_events(
 /// queued anything; returns how many deliveries each event got, in order.
 async fn insert_and_fan_out(
     db: &impl GenericClient,
-    events: &[(&NewEvent, EventScope)],
-    shared: &SharedColumns<'_>,
+    columns: &EventColumns<'_>,
     now: Timestamp,
     origin: &str,
 ) -> Result<Vec<u64>, StoreError> {
-    let SharedColumns {
-        names,
-        repository_ids,
-        account_ids,
-    } = shared;
-    let guids: Vec<&str> = events
-        .iter()
-        .map(|(event, _)| event.guid.as_str())
-        .collect();
-    let actions: Vec<Option<&str>> = events
-        .iter()
-        .map(|(event, _)| event.action.as_deref())
-        .collect();
-    let target_repository_ids: Vec<Option<i64>> = events
-        .iter()
-        .map(|(event, scope)| event.target_repository_id.or(scope.repository_id))
-        .collect();
-    let target_organization_ids: Vec<Option<i64>> = events
-        .iter()
-        .map(|(event, scope)| event.target_organization_id.or(scope.account_id))
-        .collect();
-    let payloads: Vec<&[u8]> = events
-        .iter()
-        .map(|(event, _)| event.payload.as_slice())
-        .collect();
     // A hook disabled by `--disable-after` (not by its owner) gets its deliveries held.
     const SUBSCRIBED: &str = "(h.active OR h.disabled_at IS NOT NULL)
                               AND h.events ?| ARRAY[e.name, '*']";
@@ -280,16 +270,7 @@ async fn insert_and_fan_out(
     let rows = all(
         db,
         &format!(
-            "WITH e AS (
-                 INSERT INTO events (guid, name, action, repository_id, account_id,
-                                     target_repository_id, target_organization_id, payload,
-                                     created_at)
-                 SELECT guid, name, action, repository_id, account_id, target_repository_id,
-                        target_organization_id, payload, $9
-                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                             $6::bigint[], $7::bigint[], $8::bytea[])
-                      AS e(guid, name, action, repository_id, account_id, target_repository_id,
-                           target_organization_id, payload)
+            "WITH e AS ({INSERT_EVENTS}
                  RETURNING id AS event_id, guid, name, repository_id, account_id),
              d AS (
                  INSERT INTO deliveries (event_id, hook_id, installation_id, retry, redelivery,
@@ -315,21 +296,10 @@ async fn insert_and_fan_out(
              UNION ALL
              SELECT NULL, NULL, NULL, FALSE FROM n"
         ),
-        &[
-            &guids,
-            &names,
-            &actions,
-            &repository_ids,
-            &account_ids,
-            &target_repository_ids,
-            &target_organization_ids,
-            &payloads,
-            &now.0,
-            &origin,
-        ],
+        &[columns.params(&now.0), vec![&origin]].concat(),
     )
     .await?;
-    let mut ids: HashMap<&str, i64> = HashMap::with_capacity(guids.len());
+    let mut ids: HashMap<&str, i64> = HashMap::with_capacity(columns.guids.len());
     let mut counts: HashMap<i64, u64> = HashMap::new();
     let mut fifo_hooks: Vec<HookId> = Vec::new();
     for row in &rows {
@@ -350,15 +320,11 @@ async fn insert_and_fan_out(
         }
     }
     line_up(db, &fifo_hooks, now, false).await?;
-    guids
+    Ok(columns
+        .ids_in_order(&ids)?
         .iter()
-        .map(|guid| {
-            let id = ids.get(guid).ok_or_else(|| {
-                StoreError::Corrupt("an event just inserted is missing".to_owned())
-            })?;
-            Ok(counts.get(id).copied().unwrap_or(0))
-        })
-        .collect()
+        .map(|id| counts.get(id).copied().unwrap_or(0))
+        .collect())
 }
 
 /// The names an event is published under, compared as GitHub compares them: the
@@ -399,8 +365,7 @@ pub(super) async fn publish_all(
         remember_latest(db, event, &scope).await?;
         resolved.push((*event, scope));
     }
-    let shared = SharedColumns::of(&resolved);
-    insert_and_fan_out(db, &resolved, &shared, now, publishing.origin).await
+    insert_and_fan_out(db, &EventColumns::of(&resolved), now, publishing.origin).await
 }
 
 pub(super) async fn publish(
@@ -479,7 +444,7 @@ pub(super) async fn publish_to_hook(
     let scope = resolve(db, event).await?;
     remember_latest(db, event, &scope).await?;
     let one = [(event, scope)];
-    let event_id = insert_events(db, &one, &SharedColumns::of(&one), now).await?[0];
+    let event_id = insert_events(db, &EventColumns::of(&one), now).await?[0];
     queue_once(db, event_id, hook_id, None, false, now).await
 }
 
