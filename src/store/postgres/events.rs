@@ -41,7 +41,7 @@ pub(super) struct KnownScopes(Mutex<HashMap<ScopeKey, EventScope>>);
 pub(super) struct Publishing<'a> {
     origin: &'a str,
     known: &'a KnownScopes,
-    resolved: Vec<(ScopeKey, EventScope)>,
+    resolved: HashMap<ScopeKey, EventScope>,
 }
 
 impl<'a> Publishing<'a> {
@@ -49,12 +49,16 @@ impl<'a> Publishing<'a> {
         Publishing {
             origin,
             known,
-            resolved: Vec::new(),
+            resolved: HashMap::new(),
         }
     }
 
-    fn known(&self, key: &ScopeKey) -> Option<EventScope> {
-        self.known.0.lock().expect("not poisoned").get(key).copied()
+    /// The scope of `key`, resolved by this batch or by a committed one.
+    fn scope(&self, key: &ScopeKey) -> Option<EventScope> {
+        self.resolved
+            .get(key)
+            .copied()
+            .or_else(|| self.known.0.lock().expect("not poisoned").get(key).copied())
     }
 
     /// Remembers the scopes the batch resolved; call once its transaction committed (a
@@ -342,8 +346,8 @@ pub(super) async fn publish_all(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    // Events of one batch nearly always share a repository: each is looked up once.
-    let mut scopes: HashMap<ScopeKey, EventScope> = HashMap::new();
+    // Events of one batch nearly always share a repository: each is looked up once, and
+    // not at all once a committed batch found it.
     let mut resolved = Vec::with_capacity(events.len());
     for event in events {
         let key = (
@@ -353,15 +357,14 @@ pub(super) async fn publish_all(
                 .map(|(owner, name)| (owner.key(), name.key())),
             event.organization.as_ref().map(Login::key),
         );
-        let scope = match scopes.get(&key).copied().or_else(|| publishing.known(&key)) {
+        let scope = match publishing.scope(&key) {
             Some(scope) => scope,
             None => {
                 let scope = resolve(db, event).await?;
-                publishing.resolved.push((key.clone(), scope));
+                publishing.resolved.insert(key, scope);
                 scope
             }
         };
-        scopes.insert(key, scope);
         remember_latest(db, event, &scope).await?;
         resolved.push((*event, scope));
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use deadpool_postgres::GenericClient;
 
 use super::events::queue_once;
+use super::header_sets::{KnownHeaderSets, header_set_ids};
 use super::hooks::exists;
 use super::line;
 use super::{EVERY_NODE, all, exec, notify_work, one, opt};
@@ -23,8 +24,6 @@ use crate::store::columns::{
     read_config, state_after,
 };
 use crate::store::header_sets::{self, SplitHeaders};
-
-use super::header_sets::{KnownHeaderSets, header_set_ids};
 use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
@@ -277,7 +276,7 @@ pub(super) async fn record_attempts(
         .collect();
     let latest = attempts.iter().map(|a| a.delivered_at).max();
     let set_ids = header_set_ids(db, &split, latest.unwrap_or_else(Timestamp::now), known).await?;
-    let header_set_ids = split
+    let set_id_column = split
         .iter()
         .map(|s| set_ids.get(&s.digest).copied())
         .collect::<Option<Vec<i64>>>()
@@ -321,7 +320,7 @@ pub(super) async fn record_attempts(
                 &response_headers,
                 &bodies,
                 &throttled,
-                &header_set_ids,
+                &set_id_column,
             ],
         )
         .await
@@ -412,12 +411,12 @@ pub(super) async fn record_attempts(
     // locked, unless a failure is counted (or a success ends a failing spell).
     let update_hooks = async {
         exec(
-        db,
-        "UPDATE hooks h SET last_status = l.status, last_code = l.code, last_message = l.message,
-                                failing_since = CASE WHEN l.reset THEN l.first_failure
-                                                     ELSE coalesce(h.failing_since, l.first_failure) END,
-                                failures = CASE WHEN l.reset THEN l.failures
-                                                ELSE h.failures + l.failures END
+            db,
+            "UPDATE hooks h
+             SET last_status = l.status, last_code = l.code, last_message = l.message,
+                 failing_since = CASE WHEN l.reset THEN l.first_failure
+                                      ELSE coalesce(h.failing_since, l.first_failure) END,
+                 failures = CASE WHEN l.reset THEN l.failures ELSE h.failures + l.failures END
              FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::boolean[],
                          $6::bigint[], $7::bigint[])
                   AS l(id, status, code, message, reset, first_failure, failures)
@@ -425,15 +424,15 @@ pub(super) async fn record_attempts(
                AND (h.last_status IS DISTINCT FROM l.status OR h.last_code IS DISTINCT FROM l.code
                     OR h.last_message IS DISTINCT FROM l.message OR l.failures > 0
                     OR (l.reset AND h.failing_since IS NOT NULL))",
-        &[
-            &hooks,
-            &last_statuses,
-            &last_codes,
-            &last_messages,
-            &resets,
-            &first_failures,
-            &failures,
-        ],
+            &[
+                &hooks,
+                &last_statuses,
+                &last_codes,
+                &last_messages,
+                &resets,
+                &first_failures,
+                &failures,
+            ],
         )
         .await
     };
