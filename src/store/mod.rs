@@ -11,6 +11,7 @@
 mod columns;
 mod header_sets;
 mod ids;
+mod packing;
 pub mod postgres;
 pub mod sqlite;
 mod throttle;

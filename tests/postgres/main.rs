@@ -37,6 +37,7 @@ mod metrics;
 #[path = "../api/openapi.rs"]
 mod openapi;
 mod outage;
+mod packing;
 #[path = "../api/persistence.rs"]
 mod persistence;
 #[path = "../api/publish.rs"]
@@ -81,6 +82,7 @@ fn main() {
         log::tests(),
         metrics::tests(),
         outage::tests(),
+        packing::tests(),
         openapi::tests(),
         persistence::tests(),
         publish::tests(),

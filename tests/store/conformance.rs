@@ -48,6 +48,7 @@ checks!(
     an_attempts_request_headers_read_back_exactly_as_sent,
     retention_deletes_the_request_header_templates_no_stored_attempt_uses,
     a_redeliverys_success_makes_the_waiting_retry_moot_but_not_the_other_way_round,
+    payloads_of_every_size_and_kind_come_back_byte_for_byte,
 );
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -1504,4 +1505,80 @@ async fn a_redeliverys_success_makes_the_waiting_retry_moot_but_not_the_other_wa
         asked_for.len() == 1 && !asked_for[0].retry,
         "the redelivery is still sent"
     );
+}
+
+/// Whatever a backend does to store payloads (PostgreSQL packs the small ones that shrink),
+/// every payload comes back exactly as published, to each of its deliveries and in the
+/// log: small, JSON that packs well, bytes that do not shrink, at and past the size up to
+/// which payloads are packed, and large; published together so that one batch mixes them.
+async fn payloads_of_every_size_and_kind_come_back_byte_for_byte(store: Arc<dyn Store>) {
+    let first = hook(&store, repo(), &["push"], true).await;
+    hook(&store, repo(), &["push"], true).await;
+    let json_of = |size: usize| {
+        let mut text = String::from(r#"{"commits":["#);
+        let mut n = 0;
+        while text.len() + 80 < size {
+            text.push_str(&format!(
+                r#"{{"url":"https://forge.example/acme/widgets/{n}"}},"#
+            ));
+            n += 1;
+        }
+        text.push_str(&format!(
+            r#"{{"pad":"{}"}}]}}"#,
+            "x".repeat(size - text.len() - 13)
+        ));
+        text.into_bytes()
+    };
+    // A counter through a multiplicative hash: bytes without repetition to find.
+    let noise: Vec<u8> = (0u32..1024)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let payloads = vec![
+        b"{}".to_vec(),
+        json_of(1024),
+        noise,
+        vec![b'a'; 8 * 1024],
+        vec![b'a'; 8 * 1024 + 1],
+        json_of(100_000),
+    ];
+    let published = futures_util::future::join_all(payloads.iter().map(|payload| {
+        let mut event = push(json!({}));
+        event.payload = payload.clone();
+        let guid = event.guid.clone();
+        let store = store.clone();
+        async move {
+            store.publish(event, None, at(0)).await.unwrap();
+            guid
+        }
+    }))
+    .await;
+    let sent: Vec<(String, Vec<u8>)> = published.into_iter().zip(payloads).collect();
+    let claim = store.claim_due("w", at(1), at(61), 100).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 2 * sent.len());
+    for delivery in &claim.deliveries {
+        let (_, payload) = sent
+            .iter()
+            .find(|(guid, _)| *guid == delivery.event.guid)
+            .unwrap();
+        assert_eq!(delivery.event.payload.as_ref(), payload.as_slice());
+        store
+            .record_attempt(attempt(delivery, at(2), true))
+            .await
+            .unwrap();
+    }
+    let items = store
+        .list_attempts(&repo(), first.id, everything(100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(items.len(), sent.len());
+    for item in items {
+        let detail = store
+            .get_attempt(&repo(), first.id, item.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, payload) = sent.iter().find(|(guid, _)| *guid == item.guid).unwrap();
+        assert_eq!(detail.event_payload.as_ref(), payload.as_slice());
+    }
 }

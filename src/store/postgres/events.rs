@@ -17,8 +17,8 @@ use crate::store::columns::{
     IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
     parse_idempotent_reply, read_scope_objects,
 };
-use crate::store::header_sets;
 use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
+use crate::store::{header_sets, packing};
 
 /// Row ids of the event's repository and organization, created on first mention.
 #[derive(Debug, Clone, Copy)]
@@ -154,7 +154,10 @@ struct EventColumns<'e> {
     account_ids: Vec<Option<i64>>,
     target_repository_ids: Vec<Option<i64>>,
     target_organization_ids: Vec<Option<i64>>,
-    payloads: Vec<&'e [u8]>,
+    /// Each payload as published, or `None` where it is in `packed`.
+    payloads: Vec<Option<&'e [u8]>>,
+    /// Each payload packed (`store::packing`), or `None` where it is stored as published.
+    packed: Vec<Option<Vec<u8>>>,
 }
 
 impl<'e> EventColumns<'e> {
@@ -165,6 +168,10 @@ impl<'e> EventColumns<'e> {
                 .map(|(event, scope)| f(event, scope))
                 .collect()
         };
+        let packed: Vec<Option<Vec<u8>>> = events
+            .iter()
+            .map(|(event, _)| packing::pack(&event.payload))
+            .collect();
         EventColumns {
             guids: events
                 .iter()
@@ -188,12 +195,14 @@ impl<'e> EventColumns<'e> {
             }),
             payloads: events
                 .iter()
-                .map(|(event, _)| event.payload.as_slice())
+                .zip(&packed)
+                .map(|((event, _), packed)| packed.is_none().then_some(event.payload.as_slice()))
                 .collect(),
+            packed,
         }
     }
 
-    /// The parameters of [`INSERT_EVENTS`], `created_at` last.
+    /// The parameters of [`INSERT_EVENTS`], `created_at` the ninth.
     fn params<'a>(&'a self, created_at: &'a i64) -> Vec<&'a (dyn ToSql + Sync)> {
         vec![
             &self.guids,
@@ -205,6 +214,7 @@ impl<'e> EventColumns<'e> {
             &self.target_organization_ids,
             &self.payloads,
             created_at,
+            &self.packed,
         ]
     }
 
@@ -225,13 +235,13 @@ impl<'e> EventColumns<'e> {
 /// adds what it returns.
 const INSERT_EVENTS: &str =
     "INSERT INTO events (guid, name, action, repository_id, account_id, target_repository_id,
-                         target_organization_id, payload, created_at)
+                         target_organization_id, payload, payload_packed, created_at)
      SELECT guid, name, action, repository_id, account_id, target_repository_id,
-            target_organization_id, payload, $9
+            target_organization_id, payload, payload_packed, $9
      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                 $6::bigint[], $7::bigint[], $8::bytea[])
+                 $6::bigint[], $7::bigint[], $8::bytea[], $10::bytea[])
           AS e(guid, name, action, repository_id, account_id, target_repository_id,
-               target_organization_id, payload)";
+               target_organization_id, payload, payload_packed)";
 
 /// Inserts `events` (all published at `now`) with one statement; returns their row ids in
 /// the same order.
@@ -293,7 +303,7 @@ async fn insert_and_fan_out(
                  WHERE {SUBSCRIBED}
                  RETURNING event_id, hook_id, state = 'pending' AND due_at IS NULL AS lined),
              n AS (
-                 SELECT pg_notify('hookpost_work', $10) FROM (SELECT 1 FROM d LIMIT 1) AS queued)
+                 SELECT pg_notify('hookpost_work', $11) FROM (SELECT 1 FROM d LIMIT 1) AS queued)
              SELECT event_id, guid, NULL::bigint, FALSE FROM e
              UNION ALL
              SELECT event_id, NULL, hook_id, lined FROM d

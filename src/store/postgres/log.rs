@@ -1,8 +1,6 @@
 //! Reading the delivery log: a hook's attempts, newest first, by keyset on the attempt id
 //! (so pages stay exact while new attempts arrive).
 
-use std::sync::Arc;
-
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
@@ -15,6 +13,7 @@ use crate::store::columns::{
     DETAIL_COLUMNS, LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page,
     read_summary, request_headers,
 };
+use crate::store::packing;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
 pub(super) async fn list_attempts(
@@ -83,7 +82,7 @@ pub(super) async fn get_attempt(
         return Ok(None);
     }
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS} FROM {SUMMARY_ROWS}
+        "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS}, e.payload_packed FROM {SUMMARY_ROWS}
          WHERE a.id = $1 AND a.hook_id = $2"
     );
     opt(db, &sql, &[&attempt_id, &hook_id])
@@ -99,7 +98,7 @@ pub(super) async fn get_attempt(
                 )?,
                 summary,
                 url: row.try_get(own(0))?,
-                event_payload: Arc::from(row.try_get::<_, &[u8]>(own(3))?),
+                event_payload: packing::stored(row.try_get(own(3))?, row.try_get(own(6))?)?,
                 response_headers: headers_from_json(row.try_get(own(4))?),
                 response_body: row.try_get(own(5))?,
             })

@@ -24,11 +24,11 @@ use crate::store::columns::{
     read_config, state_after,
 };
 use crate::store::header_sets::{self, SplitHeaders};
-use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
     Postponed, QueueStats, StoreError, Tenant,
 };
+use crate::store::{packing, throttle};
 
 /// A claim in one statement: the due deliveries leased (rows another node is claiming at
 /// this moment are skipped, not waited for), each with its event (the payload on one row
@@ -40,7 +40,8 @@ use crate::store::{
 /// say (`= ANY(ARRAY(…))`, lateral subqueries the planner cannot flatten): planned as a
 /// join, the claim hashed all of `deliveries` and `events` whenever the planner expected as
 /// many due rows as the limit, also when one was due. Columns: the delivery's 0–8, the
-/// event's 9–15, the next due time 16, the hook's from [`CLAIM_HOOK_AT`].
+/// event's 9–15 and its packed payload 17 (payloads 13 and 17 on the row of each event's
+/// first delivery only), the next due time 16, the hook's from [`CLAIM_HOOK_AT`].
 fn claim_statement() -> String {
     format!(
         "WITH due AS (
@@ -59,6 +60,7 @@ fn claim_statement() -> String {
                 e.target_repository_id, e.target_organization_id,
                 (SELECT min(due_at) FROM deliveries
                  WHERE due_at IS NOT NULL AND id NOT IN (SELECT id FROM due)),
+                CASE WHEN l.id = f.id THEN e.payload_packed END,
                 h.id, h.app_id, h.organization_id IS NOT NULL,
                 coalesce(h.organization_id,
                          (SELECT account_id FROM repositories r WHERE r.id = h.repository_id)),
@@ -72,7 +74,7 @@ fn claim_statement() -> String {
 }
 
 /// Where the hook's columns start in [`claim_statement`]'s rows.
-const CLAIM_HOOK_AT: usize = 17;
+const CLAIM_HOOK_AT: usize = 18;
 
 /// The hook of a claimed row, if it is still active.
 fn claimed_target(row: &tokio_postgres::Row) -> Result<Option<DeliveryTarget>, StoreError> {
@@ -91,15 +93,16 @@ fn claimed_target(row: &tokio_postgres::Row) -> Result<Option<DeliveryTarget>, S
 
 /// The event of a claimed row, from the row that carries its payload.
 fn claimed_event(row: &tokio_postgres::Row) -> Result<Option<EventRecord>, StoreError> {
-    let Some(payload) = row.try_get::<_, Option<&[u8]>>(13)? else {
+    let (raw, packed): (Option<&[u8]>, Option<&[u8]>) = (row.try_get(13)?, row.try_get(17)?);
+    if raw.is_none() && packed.is_none() {
         return Ok(None);
-    };
+    }
     Ok(Some(EventRecord {
         id: row.try_get(9)?,
         guid: row.try_get(10)?,
         name: row.try_get(11)?,
         action: row.try_get(12)?,
-        payload: Arc::from(payload),
+        payload: packing::stored(raw, packed)?,
         target_repository_id: row.try_get(14)?,
         target_organization_id: row.try_get(15)?,
     }))
