@@ -32,6 +32,7 @@
 //!   arrived again is reported.
 
 mod measure;
+mod payload;
 mod publisher;
 mod receiver;
 mod scale;
@@ -505,7 +506,7 @@ async fn scale(args: &Args, storage: &Storage) {
     receiver.wait_for(1, Duration::from_secs(60)).await;
     server.stop().await;
     let started = Instant::now();
-    scale::seed(storage, args.seed, args.payload_bytes).await;
+    scale::seed(storage, args.seed).await;
     println!(
         "scenario: scale, {} attempts seeded in {:.1} s",
         args.seed,

@@ -69,7 +69,8 @@ pub async fn get_timed(url: &str) -> (u16, Option<String>, Duration) {
 pub struct Publisher {
     /// `…/events` of every node: event n goes to node n mod nodes.
     urls: Vec<String>,
-    padding: String,
+    /// The forge-shaped part of every payload (`payload::forge_like`).
+    body: String,
     repository: String,
 }
 
@@ -90,7 +91,7 @@ impl Publisher {
     pub fn on(apis: &[String], payload_bytes: usize, repository: &str) -> Self {
         Publisher {
             urls: apis.iter().map(|api| format!("{api}/events")).collect(),
-            padding: "x".repeat(payload_bytes.saturating_sub(60)),
+            body: crate::payload::forge_like(payload_bytes.saturating_sub(60)),
             repository: repository.to_owned(),
         }
     }
@@ -100,10 +101,10 @@ impl Publisher {
         let started = Instant::now();
         // The timestamp leads the payload so the receiver finds it without parsing JSON.
         let body = format!(
-            r#"{{"event":"push","repository":"{}","payload":{{"t":{},"n":{n},"pad":"{}"}}}}"#,
+            r#"{{"event":"push","repository":"{}","payload":{{"t":{},"n":{n},"pad":{}}}}}"#,
             self.repository,
             now_nanos(),
-            self.padding
+            self.body
         );
         let (status, answer) = post_json(&self.urls[n % self.urls.len()], &body).await;
         assert_eq!(status, 202, "publishing: {answer}");

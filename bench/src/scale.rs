@@ -1,7 +1,8 @@
 //! The `scale` scenario's seed: one hook's log grown to millions of attempts directly in
-//! the store, each its own event (a payload of the run's size) and delivery, copied from
-//! the run's first real attempt (so every seeded attempt stores the request headers a real
-//! one does). Written in chunks, each its own transaction, while no server runs.
+//! the store, each its own event and delivery, copied from the run's first real event and
+//! attempt (so every seeded event stores its payload as the server stored a real one —
+//! packed where the server packs — and every seeded attempt the request headers a real one
+//! does). Written in chunks, each its own transaction, while no server runs.
 
 use tokio_postgres::NoTls;
 
@@ -10,9 +11,8 @@ use crate::storage::Storage;
 /// Rows written per transaction.
 const CHUNK: u64 = 250_000;
 
-/// The statements of one chunk for a dialect: `$1` the chunk's first number, `$2` its size,
-/// `$3` the payload's bytes; the deliveries and attempts are those of events (deliveries)
-/// newer than `$4`.
+/// The statements of one chunk for a dialect: `$1` the chunk's first number, `$2` its size;
+/// the deliveries and attempts are those of events (deliveries) newer than `$1`.
 struct Dialect {
     events: &'static str,
     deliveries: &'static str,
@@ -24,7 +24,7 @@ const SQLITE: Dialect = Dialect {
                                  target_repository_id, target_organization_id, payload,
                                  created_at)
              SELECT 'seed-' || (?1 + n.i), t.name, t.action, t.repository_id, t.account_id,
-                    t.target_repository_id, t.target_organization_id, zeroblob(?3), t.created_at
+                    t.target_repository_id, t.target_organization_id, t.payload, t.created_at
              FROM (WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?2)
                    SELECT i FROM n) n,
                   (SELECT * FROM events ORDER BY id LIMIT 1) t",
@@ -47,8 +47,7 @@ const POSTGRES: Dialect = Dialect {
                                  target_repository_id, target_organization_id, payload,
                                  created_at)
              SELECT 'seed-' || ($1::bigint + i), t.name, t.action, t.repository_id, t.account_id,
-                    t.target_repository_id, t.target_organization_id,
-                    decode(repeat('00', $3::int), 'hex'), t.created_at
+                    t.target_repository_id, t.target_organization_id, t.payload, t.created_at
              FROM generate_series(0, $2::bigint - 1) i,
                   (SELECT * FROM events ORDER BY id LIMIT 1) t",
     deliveries: "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, attempts)
@@ -71,23 +70,22 @@ const MAX_EVENT: &str = "SELECT coalesce(max(id), 0) FROM events";
 const MAX_DELIVERY: &str = "SELECT coalesce(max(id), 0) FROM deliveries";
 
 /// Adds `count` events, deliveries and successful attempts of the hook of the log's first
-/// attempt, each payload `payload_bytes` long.
-pub async fn seed(storage: &Storage, count: u64, payload_bytes: usize) {
+/// attempt, each event's payload that of the first event.
+pub async fn seed(storage: &Storage, count: u64) {
     match storage.database_url() {
-        Some(url) => seed_postgres(&url, count, payload_bytes).await,
+        Some(url) => seed_postgres(&url, count).await,
         None => {
             let path = storage.sqlite_path();
-            tokio::task::spawn_blocking(move || seed_sqlite(&path, count, payload_bytes))
+            tokio::task::spawn_blocking(move || seed_sqlite(&path, count))
                 .await
                 .expect("the seed runs");
         }
     }
 }
 
-fn seed_sqlite(path: &std::path::Path, count: u64, payload_bytes: usize) {
+fn seed_sqlite(path: &std::path::Path, count: u64) {
     let mut conn = rusqlite::Connection::open(path).expect("the database opens");
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    let size = i64::try_from(payload_bytes).unwrap_or(i64::MAX);
     let mut done = 0;
     while done < count {
         let chunk = CHUNK.min(count - done);
@@ -96,7 +94,7 @@ fn seed_sqlite(path: &std::path::Path, count: u64, payload_bytes: usize) {
         let (events, deliveries) = (max(MAX_EVENT), max(MAX_DELIVERY));
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         transaction
-            .execute(SQLITE.events, (as_i64(done), as_i64(chunk), size))
+            .execute(SQLITE.events, (as_i64(done), as_i64(chunk)))
             .unwrap();
         transaction.execute(SQLITE.deliveries, [events]).unwrap();
         transaction.execute(SQLITE.attempts, [deliveries]).unwrap();
@@ -107,12 +105,29 @@ fn seed_sqlite(path: &std::path::Path, count: u64, payload_bytes: usize) {
         .unwrap();
 }
 
-async fn seed_postgres(url: &str, count: u64, payload_bytes: usize) {
+async fn seed_postgres(url: &str, count: u64) {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .expect("PostgreSQL answers");
     let driver = tokio::spawn(connection);
-    let size = i32::try_from(payload_bytes).unwrap_or(i32::MAX);
+    // A build that packs payloads keeps them in `payload` or `payload_packed`: both copied.
+    let packs: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                            WHERE table_name = 'events' AND column_name = 'payload_packed')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let insert_events = if packs {
+        POSTGRES
+            .events
+            .replace("payload,", "payload, payload_packed,")
+            .replace("t.payload,", "t.payload, t.payload_packed,")
+    } else {
+        POSTGRES.events.to_owned()
+    };
     let mut done = 0;
     while done < count {
         let chunk = CHUNK.min(count - done);
@@ -125,7 +140,7 @@ async fn seed_postgres(url: &str, count: u64, payload_bytes: usize) {
             .get(0);
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         transaction
-            .execute(POSTGRES.events, &[&as_i64(done), &as_i64(chunk), &size])
+            .execute(&insert_events, &[&as_i64(done), &as_i64(chunk)])
             .await
             .unwrap();
         transaction
