@@ -1,8 +1,9 @@
 //! The `scale` scenario's seed: one hook's log grown to millions of attempts directly in
-//! the store, each its own event and delivery, copied from the run's first real event and
-//! attempt (so every seeded event stores its payload as the server stored a real one —
-//! packed where the server packs — and every seeded attempt the request headers a real one
-//! does). Written in chunks, each its own transaction, while no server runs.
+//! the store, each its own event and delivery, copied from the run's first real `push` and
+//! its attempt, not the hook's ping (so every seeded event stores its payload as the server
+//! stored a real one, packed where the server packs, and every seeded attempt the request
+//! headers a real one does). Written in chunks, each its own transaction, while no server
+//! runs.
 
 use tokio_postgres::NoTls;
 
@@ -27,7 +28,7 @@ const SQLITE: Dialect = Dialect {
                     t.target_repository_id, t.target_organization_id, t.payload, t.created_at
              FROM (WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?2)
                    SELECT i FROM n) n,
-                  (SELECT * FROM events ORDER BY id LIMIT 1) t",
+                  (SELECT * FROM events WHERE name = 'push' ORDER BY id LIMIT 1) t",
     deliveries: "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, attempts)
                  SELECT e.id, t.hook_id, 0, 0, 'succeeded', 1
                  FROM events e, (SELECT hook_id FROM attempts ORDER BY id LIMIT 1) t
@@ -38,7 +39,8 @@ const SQLITE: Dialect = Dialect {
                                      header_set_id)
                SELECT d.id, d.hook_id, d.event_id, NULL, 0, t.delivered_at, 1, 'OK', 200, t.url,
                       t.request_headers, t.response_headers, t.response_body, t.header_set_id
-               FROM deliveries d, (SELECT * FROM attempts ORDER BY id LIMIT 1) t
+               FROM deliveries d, (SELECT a.* FROM attempts a JOIN events e ON e.id = a.event_id
+                     WHERE e.name = 'push' ORDER BY a.id LIMIT 1) t
                WHERE d.id > ?1 ORDER BY d.id",
 };
 
@@ -49,7 +51,7 @@ const POSTGRES: Dialect = Dialect {
              SELECT 'seed-' || ($1::bigint + i), t.name, t.action, t.repository_id, t.account_id,
                     t.target_repository_id, t.target_organization_id, t.payload, t.created_at
              FROM generate_series(0, $2::bigint - 1) i,
-                  (SELECT * FROM events ORDER BY id LIMIT 1) t",
+                  (SELECT * FROM events WHERE name = 'push' ORDER BY id LIMIT 1) t",
     deliveries: "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, attempts)
                  SELECT e.id, t.hook_id, false, false, 'succeeded', 1
                  FROM events e, (SELECT hook_id FROM attempts ORDER BY id LIMIT 1) t
@@ -61,7 +63,8 @@ const POSTGRES: Dialect = Dialect {
                SELECT d.id, d.hook_id, d.event_id, NULL, false, t.delivered_at, 1, 'OK', 200,
                       t.url, t.request_headers, t.response_headers, t.response_body,
                       t.header_set_id
-               FROM deliveries d, (SELECT * FROM attempts ORDER BY id LIMIT 1) t
+               FROM deliveries d, (SELECT a.* FROM attempts a JOIN events e ON e.id = a.event_id
+                     WHERE e.name = 'push' ORDER BY a.id LIMIT 1) t
                WHERE d.id > $1 ORDER BY d.id",
 };
 
@@ -123,8 +126,8 @@ async fn seed_postgres(url: &str, count: u64) {
     let insert_events = if packs {
         POSTGRES
             .events
-            .replace("payload,", "payload, payload_packed,")
             .replace("t.payload,", "t.payload, t.payload_packed,")
+            .replace("target_organization_id, payload,", "target_organization_id, payload, payload_packed,")
     } else {
         POSTGRES.events.to_owned()
     };
