@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0011_sparse_log_filters.sql"),
     include_str!("../../../migrations/postgres/0012_header_sets.sql"),
     include_str!("../../../migrations/postgres/0013_packed_payloads.sql"),
+    include_str!("../../../migrations/postgres/0014_no_statistics_for_bodies.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.
