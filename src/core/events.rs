@@ -30,7 +30,7 @@ pub struct KeyedRequest {
 /// The event to store for a valid publication; `raw` is its payload's original text.
 fn new_event(publication: &Publication, raw: Option<Vec<u8>>) -> NewEvent {
     NewEvent {
-        guid: uuid::Uuid::new_v4().to_string(),
+        guid: uuid::Uuid::now_v7().to_string(),
         name: publication.event.clone(),
         action: publication.action(),
         repository: publication.repository.clone(),
