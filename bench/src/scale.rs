@@ -127,7 +127,10 @@ async fn seed_postgres(url: &str, count: u64) {
         POSTGRES
             .events
             .replace("t.payload,", "t.payload, t.payload_packed,")
-            .replace("target_organization_id, payload,", "target_organization_id, payload, payload_packed,")
+            .replace(
+                "target_organization_id, payload,",
+                "target_organization_id, payload, payload_packed,",
+            )
     } else {
         POSTGRES.events.to_owned()
     };
