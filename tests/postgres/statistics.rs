@@ -61,10 +61,12 @@ async fn a_node_takes_the_statistics_of_the_queue_once_it_has_grown() {
     }
     let seen: Vec<(String, f64)> = tables.iter().map(|row| (row.get(0), row.get(1))).collect();
     assert_eq!(seen.len(), 2, "both tables analyzed: {seen:?}");
-    assert!(
-        seen.iter().all(|(_, rows)| *rows >= 1_000.0),
-        "the statistics count the rows: {seen:?}"
-    );
+    // Taken once 1,000 rows changed: an event changes once (its insert), a delivery up to
+    // three times (insert, lease, record), so its table may be analyzed at a third of that.
+    for (table, rows) in &seen {
+        let least = if table == "events" { 1_000.0 } else { 334.0 };
+        assert!(*rows >= least, "the statistics count the rows: {seen:?}");
+    }
 }
 
 crate::harness::tests!(a_node_takes_the_statistics_of_the_queue_once_it_has_grown);
