@@ -68,6 +68,20 @@ const POSTGRES: Dialect = Dialect {
                WHERE d.id > $1 ORDER BY d.id",
 };
 
+/// A dialect's events statement that also copies `payload_packed`, if the build under
+/// test has it (a build that packs payloads keeps each in `payload` or `payload_packed`).
+fn copying_packed(events: &str, packs: bool) -> String {
+    if !packs {
+        return events.to_owned();
+    }
+    events
+        .replace("t.payload,", "t.payload, t.payload_packed,")
+        .replace(
+            "target_organization_id, payload,",
+            "target_organization_id, payload, payload_packed,",
+        )
+}
+
 /// The largest id of `table` ("events" or "deliveries"), as the seed's next chunk starts.
 const MAX_EVENT: &str = "SELECT coalesce(max(id), 0) FROM events";
 const MAX_DELIVERY: &str = "SELECT coalesce(max(id), 0) FROM deliveries";
@@ -89,6 +103,14 @@ pub async fn seed(storage: &Storage, count: u64) {
 fn seed_sqlite(path: &std::path::Path, count: u64) {
     let mut conn = rusqlite::Connection::open(path).expect("the database opens");
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    let packs: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'payload_packed'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let insert_events = copying_packed(SQLITE.events, packs);
     let mut done = 0;
     while done < count {
         let chunk = CHUNK.min(count - done);
@@ -97,7 +119,7 @@ fn seed_sqlite(path: &std::path::Path, count: u64) {
         let (events, deliveries) = (max(MAX_EVENT), max(MAX_DELIVERY));
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         transaction
-            .execute(SQLITE.events, (as_i64(done), as_i64(chunk)))
+            .execute(&insert_events, (as_i64(done), as_i64(chunk)))
             .unwrap();
         transaction.execute(SQLITE.deliveries, [events]).unwrap();
         transaction.execute(SQLITE.attempts, [deliveries]).unwrap();
@@ -113,7 +135,6 @@ async fn seed_postgres(url: &str, count: u64) {
         .await
         .expect("PostgreSQL answers");
     let driver = tokio::spawn(connection);
-    // A build that packs payloads keeps them in `payload` or `payload_packed`: both copied.
     let packs: bool = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM information_schema.columns
@@ -123,17 +144,7 @@ async fn seed_postgres(url: &str, count: u64) {
         .await
         .unwrap()
         .get(0);
-    let insert_events = if packs {
-        POSTGRES
-            .events
-            .replace("t.payload,", "t.payload, t.payload_packed,")
-            .replace(
-                "target_organization_id, payload,",
-                "target_organization_id, payload, payload_packed,",
-            )
-    } else {
-        POSTGRES.events.to_owned()
-    };
+    let insert_events = copying_packed(POSTGRES.events, packs);
     let mut done = 0;
     while done < count {
         let chunk = CHUNK.min(count - done);

@@ -610,11 +610,13 @@ pub(crate) const SUMMARY_COLUMNS: &str = "a.id, e.guid, a.delivered_at, a.redeli
 /// An attempt's detail after its [`SUMMARY_COLUMNS`]: URL, request headers (the attempt's
 /// values and its header set's template: none for attempts recorded before templates, and
 /// an empty one, which reads as damaged, should the template be missing),
-/// payload, response headers and body; read by [`request_headers`] and the backends.
+/// payload as published unless packed, response headers and body, and the payload packed
+/// (`store::packing::stored` takes the two); read by [`request_headers`] and the backends.
 pub(crate) const DETAIL_COLUMNS: &str = "a.url, a.request_headers, \
      CASE WHEN a.header_set_id IS NOT NULL THEN \
          coalesce((SELECT h.template FROM header_sets h WHERE h.id = a.header_set_id), '') END, \
-     e.payload, a.response_headers, a.response_body";
+     CASE WHEN e.payload_packed IS NULL THEN e.payload END, a.response_headers, \
+     a.response_body, e.payload_packed";
 
 /// The request headers of an attempt of the event `guid` from [`DETAIL_COLUMNS`]: the
 /// template filled with the attempt's values (`store::header_sets`), or, for an attempt

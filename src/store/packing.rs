@@ -1,9 +1,9 @@
-//! Event payloads packed for storage. PostgreSQL compresses a value only once its row
-//! passes ~2 KB, so the common payload of a few hundred bytes to a couple of KB was stored
-//! whole; JSON of that size usually packs to half or less. Payloads up to [`PACK_UP_TO`]
-//! are packed with zstd when that saves at least an eighth; larger ones are left to the
-//! database's own compression, which a bigger row gets anyway; what does not shrink is
-//! stored as it came. Unpacking gives back the published bytes exactly.
+//! Event payloads packed for storage, by both stores. PostgreSQL compresses a value only
+//! once its row passes ~2 KB, and SQLite never, so the common payload of a few hundred
+//! bytes to a couple of KB was stored whole; JSON of that size usually packs to half or
+//! less. Payloads up to [`PACK_UP_TO`] are packed with zstd when that saves at least an
+//! eighth; larger ones are stored as published (PostgreSQL compresses those itself); what
+//! does not shrink is stored as it came. Unpacking gives back the published bytes exactly.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -66,7 +66,8 @@ pub(crate) fn unpack(packed: &[u8]) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The payload of an event row: its `payload` column as stored, or its `payload_packed`
-/// unpacked; exactly one of them is set.
+/// unpacked; exactly one of them is given (SQLite's `payload` of a packed event is empty
+/// and read as `NULL`).
 pub(crate) fn stored(raw: Option<&[u8]>, packed: Option<&[u8]>) -> Result<Arc<[u8]>, StoreError> {
     match (raw, packed) {
         (Some(raw), None) => Ok(Arc::from(raw)),

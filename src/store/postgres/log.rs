@@ -82,7 +82,7 @@ pub(super) async fn get_attempt(
         return Ok(None);
     }
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS}, e.payload_packed FROM {SUMMARY_ROWS}
+        "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS} FROM {SUMMARY_ROWS}
          WHERE a.id = $1 AND a.hook_id = $2"
     );
     opt(db, &sql, &[&attempt_id, &hook_id])

@@ -61,9 +61,11 @@ fn resolve(conn: &Connection, event: &NewEvent) -> Result<EventScope, StoreError
     })
 }
 
+/// `packed`: the payload packed by `store::packing`, stored instead of it.
 fn insert_event(
     conn: &Connection,
     event: &NewEvent,
+    packed: Option<&[u8]>,
     scope: &EventScope,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
@@ -94,8 +96,9 @@ fn insert_event(
     let event_id: i64 = conn
         .prepare_cached(
             "INSERT INTO events (guid, name, action, repository_id, account_id,
-                                 target_repository_id, target_organization_id, payload, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+                                 target_repository_id, target_organization_id, payload,
+                                 payload_packed, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         )?
         .query_row(
             params![
@@ -106,7 +109,12 @@ fn insert_event(
                 scope.account_id,
                 event.target_repository_id.or(scope.repository_id),
                 event.target_organization_id.or(scope.account_id),
-                event.payload,
+                if packed.is_some() {
+                    &[][..]
+                } else {
+                    event.payload.as_slice()
+                },
+                packed,
                 now.0,
             ],
             |row| row.get(0),
@@ -191,6 +199,7 @@ fn fan_out(
 pub(super) fn publish(
     conn: &Connection,
     event: &NewEvent,
+    packed: Option<&[u8]>,
     key: Option<&IdempotencyKey>,
     now: Timestamp,
 ) -> Result<PublishOutcome, StoreError> {
@@ -214,7 +223,7 @@ pub(super) fn publish(
         }
     }
     let scope = resolve(conn, event)?;
-    let event_id = insert_event(conn, event, &scope, now)?;
+    let event_id = insert_event(conn, event, packed, &scope, now)?;
     if event.name == "push"
         && let Some(repository_id) = scope.repository_id
     {
@@ -262,11 +271,12 @@ pub(super) fn queue_once(
 pub(super) fn publish_to_hook(
     conn: &Connection,
     event: &NewEvent,
+    packed: Option<&[u8]>,
     hook_id: HookId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let scope = resolve(conn, event)?;
-    let event_id = insert_event(conn, event, &scope, now)?;
+    let event_id = insert_event(conn, event, packed, &scope, now)?;
     queue_once(conn, event_id, hook_id, None, false, now)
 }
 

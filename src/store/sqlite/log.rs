@@ -1,8 +1,6 @@
 //! Reading the delivery log: a hook's attempts, newest first, by keyset on the attempt id
 //! (so pages stay exact while new attempts arrive).
 
-use std::sync::Arc;
-
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -14,6 +12,7 @@ use crate::store::columns::{
     DETAIL_COLUMNS, LogParam, SUMMARY_COLUMNS, SUMMARY_ROWS, SUMMARY_WIDTH, log_count, log_page,
     read_summary, request_headers,
 };
+use crate::store::packing;
 use crate::store::{AttemptDetail, AttemptQuery, AttemptSummary, HookId, StoreError};
 
 pub(super) fn list_attempts(
@@ -80,22 +79,26 @@ pub(super) fn get_attempt(
             row.get::<_, String>(own(1))?,
             row.get::<_, Option<String>>(own(2))?,
         );
-        let detail = AttemptDetail {
-            url: row.get(own(0))?,
-            request_headers: Vec::new(),
-            event_payload: Arc::from(row.get::<_, Vec<u8>>(own(3))?),
-            response_headers: headers_from_json(&row.get::<_, String>(own(4))?),
-            response_body: row.get(own(5))?,
-            summary,
-        };
-        Ok(
-            request_headers(&values, template.as_deref(), &detail.summary.guid).map(
-                |request_headers| AttemptDetail {
-                    request_headers,
-                    ..detail
-                },
-            ),
-        )
+        let (raw, packed) = (
+            row.get::<_, Option<Vec<u8>>>(own(3))?,
+            row.get::<_, Option<Vec<u8>>>(own(6))?,
+        );
+        let (url, response_headers, response_body) = (
+            row.get(own(0))?,
+            headers_from_json(&row.get::<_, String>(own(4))?),
+            row.get(own(5))?,
+        );
+        // Decoding errors are the store's, not SQLite's: answered after the row is read.
+        Ok((|| {
+            Ok(AttemptDetail {
+                request_headers: request_headers(&values, template.as_deref(), &summary.guid)?,
+                event_payload: packing::stored(raw.as_deref(), packed.as_deref())?,
+                url,
+                response_headers,
+                response_body,
+                summary,
+            })
+        })())
     })
     .optional()?
     .transpose()

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0010_auto_disable.sql"),
     include_str!("../../../migrations/sqlite/0011_sparse_log_filters.sql"),
     include_str!("../../../migrations/sqlite/0012_header_sets.sql"),
+    include_str!("../../../migrations/sqlite/0013_packed_payloads.sql"),
 ];
 
 /// Brings the database up to the newest schema; safe to run from several processes at

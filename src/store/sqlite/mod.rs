@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::header_sets;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
@@ -31,6 +30,7 @@ use super::{
     QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord, Store,
     StoreError, TokenHash, TokenRecord,
 };
+use super::{header_sets, packing};
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
 use crate::domain::ids::{AttemptId, DeliveryId};
@@ -325,8 +325,10 @@ impl IngestStore for SqliteStore {
         key: Option<IdempotencyKey>,
         now: Timestamp,
     ) -> Result<PublishOutcome, StoreError> {
+        // Packed here, not on the writer thread, which every write waits for.
+        let packed = packing::pack(&event.payload);
         self.writer
-            .write(move |conn| events::publish(conn, &event, key.as_ref(), now))
+            .write(move |conn| events::publish(conn, &event, packed.as_deref(), key.as_ref(), now))
             .await
     }
 
@@ -336,8 +338,11 @@ impl IngestStore for SqliteStore {
         hook_id: HookId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let packed = packing::pack(&event.payload);
         self.writer
-            .write(move |conn| events::publish_to_hook(conn, &event, hook_id, now))
+            .write(move |conn| {
+                events::publish_to_hook(conn, &event, packed.as_deref(), hook_id, now)
+            })
             .await
     }
 
@@ -589,5 +594,58 @@ mod tests {
         assert_eq!((mode(&data), mode(&wal)), (0o700, 0o600));
         again.close().await;
         store.close().await;
+    }
+
+    /// A ~1 KB JSON payload is stored packed (its `payload` left empty), a tiny one as
+    /// published; `store::packing` and the conformance suite check they read back exactly.
+    #[tokio::test]
+    async fn small_json_payloads_are_stored_packed() {
+        let temporary = tempfile::tempdir().unwrap();
+        let path = temporary.path().join("hookpost.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let json = format!(
+            r#"{{"commits":[{}]}}"#,
+            (0..12)
+                .map(|n| format!(
+                    r#"{{"url":"https://forge.example/acme/widgets/commit/{n:040x}"}}"#
+                ))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        for (guid, payload) in [("packed", json.as_bytes()), ("raw", b"{\"n\":1}")] {
+            let event = NewEvent {
+                guid: guid.to_owned(),
+                name: "push".to_owned(),
+                action: None,
+                repository: Some((
+                    Login::parse("acme").unwrap(),
+                    crate::domain::names::RepoName::parse("widgets").unwrap(),
+                )),
+                organization: None,
+                target_repository_id: None,
+                target_organization_id: None,
+                payload: payload.to_vec(),
+                latest: crate::store::LatestObjects::default(),
+            };
+            store.publish(event, None, Timestamp(1)).await.unwrap();
+        }
+        store.close().await;
+        let conn = Connection::open(&path).unwrap();
+        let stored = |guid: &str| -> (i64, Option<i64>) {
+            conn.query_row(
+                "SELECT length(payload), length(payload_packed) FROM events WHERE guid = ?1",
+                [guid],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap()
+        };
+        let (raw, packed) = stored("packed");
+        assert_eq!(raw, 0);
+        assert!(
+            packed.unwrap() * 2 < json.len() as i64,
+            "{packed:?} of {}",
+            json.len()
+        );
+        assert_eq!(stored("raw"), (7, None));
     }
 }

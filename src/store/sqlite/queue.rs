@@ -23,11 +23,11 @@ use crate::store::columns::{
     state_after,
 };
 use crate::store::header_sets::{self, SplitHeaders};
-use crate::store::throttle;
 use crate::store::{
     AttemptRecord, BUSIEST_HOOKS, Claim, ClaimedDelivery, DeliveryTarget, EventRecord, HookId,
     Postponed, QueueStats, StoreError, Tenant,
 };
+use crate::store::{packing, throttle};
 
 struct Leased {
     id: i64,
@@ -66,22 +66,28 @@ fn load_target(conn: &Connection, hook_id: HookId) -> Result<Option<DeliveryTarg
 }
 
 fn load_event(conn: &Connection, event_id: i64) -> Result<EventRecord, StoreError> {
-    Ok(conn
+    let (event, raw, packed): (_, Option<Vec<u8>>, Option<Vec<u8>>) = conn
         .prepare_cached(
-            "SELECT guid, name, action, payload, target_repository_id, target_organization_id
+            "SELECT guid, name, action, CASE WHEN payload_packed IS NULL THEN payload END,
+                    target_repository_id, target_organization_id, payload_packed
              FROM events WHERE id = ?1",
         )?
         .query_row([event_id], |row| {
-            Ok(EventRecord {
+            let event = EventRecord {
                 id: event_id,
                 guid: row.get(0)?,
                 name: row.get(1)?,
                 action: row.get(2)?,
-                payload: Arc::from(row.get::<_, Vec<u8>>(3)?),
+                payload: Arc::from([]),
                 target_repository_id: row.get(4)?,
                 target_organization_id: row.get(5)?,
-            })
-        })?)
+            };
+            Ok((event, row.get(3)?, row.get(6)?))
+        })?;
+    Ok(EventRecord {
+        payload: packing::stored(raw.as_deref(), packed.as_deref())?,
+        ..event
+    })
 }
 
 pub(super) fn claim_due(
