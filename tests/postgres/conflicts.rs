@@ -7,14 +7,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::database::connect;
 use crate::helpers::{ADMIN_TOKEN, Storage, start};
 
 async fn a_publish_picked_as_a_deadlocks_victim_is_run_again_not_refused() {
     let storage = std::sync::Arc::new(Storage::new().await);
-    let url = storage
-        .database_url()
-        .expect("a PostgreSQL storage")
-        .to_owned();
     let app = std::sync::Arc::new(start(&storage, |_| {}).await);
     // A FIFO hook: a publish to it locks the hook's row for its line.
     let hook = app
@@ -26,10 +23,7 @@ async fn a_publish_picked_as_a_deadlocks_victim_is_run_again_not_refused() {
         )
         .await;
     app.publish("push", "acme/widgets", json!({"n": 0})).await;
-    let (other, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let other = connect(&storage).await;
     let repository: i64 = other
         .query_one(
             "SELECT id FROM repositories WHERE name_key = 'widgets'",

@@ -16,6 +16,7 @@ mod conflicts;
 mod crash;
 #[path = "../api/daily.rs"]
 mod daily;
+mod database;
 #[path = "../api/delivery.rs"]
 mod delivery;
 #[path = "../api/errors.rs"]

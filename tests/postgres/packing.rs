@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, Storage, start};
+use crate::database::{connect, delivering_node};
+use crate::helpers::{ADMIN_TOKEN, Storage};
 use crate::receiver::TestReceiver;
 
 /// A `push`-like payload of about `size` bytes whose URLs repeat, as forge payloads do.
@@ -20,15 +21,7 @@ fn commits(size: usize) -> Value {
 
 async fn small_json_payloads_are_stored_packed_and_sent_exactly_as_published() {
     let storage = Arc::new(Storage::new().await);
-    let url = storage
-        .database_url()
-        .expect("a PostgreSQL storage")
-        .to_owned();
-    let app = start(&storage, |config| {
-        config.delivery.deliver = true;
-        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
-    })
-    .await;
+    let app = delivering_node(&storage).await;
     let receiver = TestReceiver::start().await;
     let path = "/repos/acme/widgets/hooks";
     let body = json!({"config": {"url": receiver.url, "content_type": "json"}});
@@ -53,10 +46,7 @@ async fn small_json_payloads_are_stored_packed_and_sent_exactly_as_published() {
         );
     }
 
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = connect(&storage).await;
     let stored = |guid: &str| {
         let client = &client;
         let guid = guid.to_owned();

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, Storage, hook_body, start};
+use crate::database::{connect, delivering_node};
+use crate::helpers::{ADMIN_TOKEN, Storage, hook_body};
 use crate::receiver::TestReceiver;
 
 /// Events published: their deliveries change the queue by far more than the 1,000 rows and
@@ -16,19 +17,8 @@ const EVENTS: usize = 1_300;
 
 async fn a_node_takes_the_statistics_of_the_queue_once_it_has_grown() {
     let storage = Arc::new(Storage::new().await);
-    let url = storage
-        .database_url()
-        .expect("a PostgreSQL storage")
-        .to_owned();
-    let app = start(&storage, |config| {
-        config.delivery.deliver = true;
-        config.delivery.allow_target = vec!["127.0.0.0/8".parse().unwrap()];
-    })
-    .await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let app = delivering_node(&storage).await;
+    let client = connect(&storage).await;
     // Whatever the server's settings, only the nodes may take these statistics here.
     client
         .batch_execute(
