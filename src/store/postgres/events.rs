@@ -157,21 +157,40 @@ struct EventColumns<'e> {
     /// Each payload as published, or `None` where it is in `packed`.
     payloads: Vec<Option<&'e [u8]>>,
     /// Each payload packed (`store::packing`), or `None` where it is stored as published.
-    packed: Vec<Option<Vec<u8>>>,
+    packed: Vec<Option<&'e [u8]>>,
+}
+
+/// An event to publish with its payload packed for storage (`store::packing`): packed by
+/// the publishing request's task, not by the committer, which would pack a whole batch in
+/// turn.
+pub(super) struct PackedEvent {
+    event: NewEvent,
+    packed: Option<Vec<u8>>,
+}
+
+impl PackedEvent {
+    pub(super) fn new(event: NewEvent) -> Self {
+        let packed = packing::pack(&event.payload);
+        PackedEvent { event, packed }
+    }
+}
+
+impl std::ops::Deref for PackedEvent {
+    type Target = NewEvent;
+
+    fn deref(&self) -> &NewEvent {
+        &self.event
+    }
 }
 
 impl<'e> EventColumns<'e> {
-    fn of(events: &[(&'e NewEvent, EventScope)]) -> Self {
+    fn of(events: &[(&'e PackedEvent, EventScope)]) -> Self {
         let column = |f: fn(&'e NewEvent, &EventScope) -> Option<i64>| {
             events
                 .iter()
-                .map(|(event, scope)| f(event, scope))
+                .map(|(event, scope)| f(&event.event, scope))
                 .collect()
         };
-        let packed: Vec<Option<Vec<u8>>> = events
-            .iter()
-            .map(|(event, _)| packing::pack(&event.payload))
-            .collect();
         EventColumns {
             guids: events
                 .iter()
@@ -195,10 +214,12 @@ impl<'e> EventColumns<'e> {
             }),
             payloads: events
                 .iter()
-                .zip(&packed)
-                .map(|((event, _), packed)| packed.is_none().then_some(event.payload.as_slice()))
+                .map(|(event, _)| event.packed.is_none().then_some(event.payload.as_slice()))
                 .collect(),
-            packed,
+            packed: events
+                .iter()
+                .map(|(event, _)| event.packed.as_deref())
+                .collect(),
         }
     }
 
@@ -349,7 +370,7 @@ type ScopeKey = (Option<(String, String)>, Option<String>);
 /// returns how many deliveries each got, in order.
 pub(super) async fn publish_all(
     db: &impl GenericClient,
-    events: &[&NewEvent],
+    events: &[&PackedEvent],
     now: Timestamp,
     publishing: &mut Publishing<'_>,
 ) -> Result<Vec<u64>, StoreError> {
@@ -383,7 +404,7 @@ pub(super) async fn publish_all(
 
 pub(super) async fn publish(
     db: &impl GenericClient,
-    event: &NewEvent,
+    event: &PackedEvent,
     key: &IdempotencyKey,
     now: Timestamp,
     publishing: &mut Publishing<'_>,
@@ -450,7 +471,7 @@ pub(super) async fn queue_once(
 
 pub(super) async fn publish_to_hook(
     db: &impl GenericClient,
-    event: &NewEvent,
+    event: &PackedEvent,
     hook_id: HookId,
     now: Timestamp,
 ) -> Result<(), StoreError> {

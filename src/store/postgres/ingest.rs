@@ -15,7 +15,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::events::{KnownScopes, Publishing};
+use super::events::{KnownScopes, PackedEvent, Publishing};
 use super::header_sets::KnownHeaderSets;
 use super::{events, queue};
 use crate::domain::timestamp::Timestamp;
@@ -29,7 +29,7 @@ const COMMITTERS: usize = 3;
 
 enum Work {
     Publish {
-        event: NewEvent,
+        event: PackedEvent,
         key: Option<IdempotencyKey>,
         now: Timestamp,
     },
@@ -91,6 +91,7 @@ impl Ingest {
         key: Option<IdempotencyKey>,
         now: Timestamp,
     ) -> Result<PublishOutcome, StoreError> {
+        let event = PackedEvent::new(event);
         match self.submit(Work::Publish { event, key, now }).await? {
             Done::Published(outcome) => Ok(outcome),
             Done::Recorded => unreachable!("a publish is answered with its outcome"),
@@ -209,7 +210,7 @@ async fn run(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
         }
     }
     // The others in a few statements for the whole batch.
-    let mut plain: Vec<(usize, &NewEvent, Timestamp)> = Vec::new();
+    let mut plain: Vec<(usize, &PackedEvent, Timestamp)> = Vec::new();
     let mut attempts: Vec<&AttemptRecord> = Vec::new();
     for (index, work) in works.iter().enumerate() {
         match work {
@@ -228,7 +229,7 @@ async fn run(target: &Target, works: &[Work]) -> Result<Vec<Done>, StoreError> {
     // Publishes share one `created_at`/`due_at`: the latest of theirs, a few ms apart.
     let now = plain.iter().map(|(_, _, now)| *now).max();
     if let Some(now) = now {
-        let batch: Vec<&NewEvent> = plain.iter().map(|(_, event, _)| *event).collect();
+        let batch: Vec<&PackedEvent> = plain.iter().map(|(_, event, _)| *event).collect();
         let counts = events::publish_all(&db, &batch, now, &mut publishing).await?;
         for ((index, event, _), deliveries) in plain.iter().zip(counts) {
             done[*index] = Some(Done::Published(PublishOutcome::Published {

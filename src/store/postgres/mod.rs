@@ -374,6 +374,7 @@ impl IngestStore for PostgresStore {
         hook_id: HookId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let event = events::PackedEvent::new(event);
         in_transaction!(self, durable, |db| {
             events::publish_to_hook(&db, &event, hook_id, now).await?;
             notify_work(&db, &self.origin).await?;
