@@ -87,7 +87,7 @@ const MAX_EVENT: &str = "SELECT coalesce(max(id), 0) FROM events";
 const MAX_DELIVERY: &str = "SELECT coalesce(max(id), 0) FROM deliveries";
 
 /// Adds `count` events, deliveries and successful attempts of the hook of the log's first
-/// attempt, each event's payload that of the first event.
+/// attempt, each event's payload stored as the first `push`'s.
 pub async fn seed(storage: &Storage, count: u64) {
     match storage.database_url() {
         Some(url) => seed_postgres(&url, count).await,

@@ -8,8 +8,8 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use super::StoreError;
 use super::columns::corrupt;
+use super::{NewEvent, StoreError};
 
 /// The largest payload packed here (bounds the time one publish spends packing).
 pub(crate) const PACK_UP_TO: usize = 8 * 1024;
@@ -24,6 +24,44 @@ thread_local! {
     /// A compression context per thread, reused: making one costs more than packing 1 KB.
     static PACKER: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static UNPACKER: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// An event to publish with its payload packed for storage: packed by the publishing
+/// request's task, before the write is queued for SQLite's writer thread or PostgreSQL's
+/// committers, which would otherwise pack a whole batch in turn. Reads as the event.
+pub(crate) struct PackedEvent {
+    event: NewEvent,
+    packed: Option<Vec<u8>>,
+}
+
+impl PackedEvent {
+    pub(crate) fn new(event: NewEvent) -> Self {
+        let packed = pack(&event.payload);
+        PackedEvent { event, packed }
+    }
+
+    /// The payload packed, or `None` when it is stored as published.
+    pub(crate) fn packed(&self) -> Option<&[u8]> {
+        self.packed.as_deref()
+    }
+
+    /// The payload column's value: empty when the payload is packed (SQLite's column is
+    /// `NOT NULL`), else the payload as published.
+    pub(crate) fn payload_column(&self) -> &[u8] {
+        if self.packed.is_some() {
+            &[]
+        } else {
+            &self.event.payload
+        }
+    }
+}
+
+impl std::ops::Deref for PackedEvent {
+    type Target = NewEvent;
+
+    fn deref(&self) -> &NewEvent {
+        &self.event
+    }
 }
 
 /// `payload` packed, or `None` when it is to be stored as it is (too small, too large, or

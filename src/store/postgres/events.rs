@@ -17,8 +17,9 @@ use crate::store::columns::{
     IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
     parse_idempotent_reply, read_scope_objects,
 };
+use crate::store::header_sets;
+use crate::store::packing::PackedEvent;
 use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
-use crate::store::{header_sets, packing};
 
 /// Row ids of the event's repository and organization, created on first mention.
 #[derive(Debug, Clone, Copy)]
@@ -160,35 +161,12 @@ struct EventColumns<'e> {
     packed: Vec<Option<&'e [u8]>>,
 }
 
-/// An event to publish with its payload packed for storage (`store::packing`): packed by
-/// the publishing request's task, not by the committer, which would pack a whole batch in
-/// turn.
-pub(super) struct PackedEvent {
-    event: NewEvent,
-    packed: Option<Vec<u8>>,
-}
-
-impl PackedEvent {
-    pub(super) fn new(event: NewEvent) -> Self {
-        let packed = packing::pack(&event.payload);
-        PackedEvent { event, packed }
-    }
-}
-
-impl std::ops::Deref for PackedEvent {
-    type Target = NewEvent;
-
-    fn deref(&self) -> &NewEvent {
-        &self.event
-    }
-}
-
 impl<'e> EventColumns<'e> {
     fn of(events: &[(&'e PackedEvent, EventScope)]) -> Self {
         let column = |f: fn(&'e NewEvent, &EventScope) -> Option<i64>| {
             events
                 .iter()
-                .map(|(event, scope)| f(&event.event, scope))
+                .map(|(event, scope)| f(event, scope))
                 .collect()
         };
         EventColumns {
@@ -214,12 +192,9 @@ impl<'e> EventColumns<'e> {
             }),
             payloads: events
                 .iter()
-                .map(|(event, _)| event.packed.is_none().then_some(event.payload.as_slice()))
+                .map(|(event, _)| event.packed().is_none().then_some(event.payload.as_slice()))
                 .collect(),
-            packed: events
-                .iter()
-                .map(|(event, _)| event.packed.as_deref())
-                .collect(),
+            packed: events.iter().map(|(event, _)| event.packed()).collect(),
         }
     }
 

@@ -15,10 +15,11 @@ use deadpool_postgres::Pool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::events::{KnownScopes, PackedEvent, Publishing};
+use super::events::{KnownScopes, Publishing};
 use super::header_sets::KnownHeaderSets;
 use super::{events, queue};
 use crate::domain::timestamp::Timestamp;
+use crate::store::packing::PackedEvent;
 use crate::store::{AttemptRecord, IdempotencyKey, NewEvent, PublishOutcome, StoreError};
 
 /// Most writes in one transaction.

@@ -36,6 +36,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use tokio_util::sync::CancellationToken;
 
+use super::packing::PackedEvent;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
@@ -374,7 +375,7 @@ impl IngestStore for PostgresStore {
         hook_id: HookId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let event = events::PackedEvent::new(event);
+        let event = PackedEvent::new(event);
         in_transaction!(self, durable, |db| {
             events::publish_to_hook(&db, &event, hook_id, now).await?;
             notify_work(&db, &self.origin).await?;

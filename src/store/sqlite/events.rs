@@ -13,6 +13,7 @@ use crate::store::columns::{
     parse_idempotent_reply, read_scope_objects,
 };
 use crate::store::header_sets;
+use crate::store::packing::PackedEvent;
 use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
 
 /// The repository's row id and its owner's account id, creating both on first mention.
@@ -61,11 +62,9 @@ fn resolve(conn: &Connection, event: &NewEvent) -> Result<EventScope, StoreError
     })
 }
 
-/// `packed`: the payload packed by `store::packing`, stored instead of it.
 fn insert_event(
     conn: &Connection,
-    event: &NewEvent,
-    packed: Option<&[u8]>,
+    event: &PackedEvent,
     scope: &EventScope,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
@@ -109,12 +108,8 @@ fn insert_event(
                 scope.account_id,
                 event.target_repository_id.or(scope.repository_id),
                 event.target_organization_id.or(scope.account_id),
-                if packed.is_some() {
-                    &[][..]
-                } else {
-                    event.payload.as_slice()
-                },
-                packed,
+                event.payload_column(),
+                event.packed(),
                 now.0,
             ],
             |row| row.get(0),
@@ -198,8 +193,7 @@ fn fan_out(
 
 pub(super) fn publish(
     conn: &Connection,
-    event: &NewEvent,
-    packed: Option<&[u8]>,
+    event: &PackedEvent,
     key: Option<&IdempotencyKey>,
     now: Timestamp,
 ) -> Result<PublishOutcome, StoreError> {
@@ -223,7 +217,7 @@ pub(super) fn publish(
         }
     }
     let scope = resolve(conn, event)?;
-    let event_id = insert_event(conn, event, packed, &scope, now)?;
+    let event_id = insert_event(conn, event, &scope, now)?;
     if event.name == "push"
         && let Some(repository_id) = scope.repository_id
     {
@@ -270,13 +264,12 @@ pub(super) fn queue_once(
 
 pub(super) fn publish_to_hook(
     conn: &Connection,
-    event: &NewEvent,
-    packed: Option<&[u8]>,
+    event: &PackedEvent,
     hook_id: HookId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let scope = resolve(conn, event)?;
-    let event_id = insert_event(conn, event, packed, &scope, now)?;
+    let event_id = insert_event(conn, event, &scope, now)?;
     queue_once(conn, event_id, hook_id, None, false, now)
 }
 

@@ -23,6 +23,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::header_sets;
+use super::packing::PackedEvent;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
@@ -30,7 +32,6 @@ use super::{
     QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord, Store,
     StoreError, TokenHash, TokenRecord,
 };
-use super::{header_sets, packing};
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
 use crate::domain::ids::{AttemptId, DeliveryId};
@@ -325,10 +326,9 @@ impl IngestStore for SqliteStore {
         key: Option<IdempotencyKey>,
         now: Timestamp,
     ) -> Result<PublishOutcome, StoreError> {
-        // Packed here, not on the writer thread, which every write waits for.
-        let packed = packing::pack(&event.payload);
+        let event = PackedEvent::new(event);
         self.writer
-            .write(move |conn| events::publish(conn, &event, packed.as_deref(), key.as_ref(), now))
+            .write(move |conn| events::publish(conn, &event, key.as_ref(), now))
             .await
     }
 
@@ -338,11 +338,9 @@ impl IngestStore for SqliteStore {
         hook_id: HookId,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let packed = packing::pack(&event.payload);
+        let event = PackedEvent::new(event);
         self.writer
-            .write(move |conn| {
-                events::publish_to_hook(conn, &event, packed.as_deref(), hook_id, now)
-            })
+            .write(move |conn| events::publish_to_hook(conn, &event, hook_id, now))
             .await
     }
 
