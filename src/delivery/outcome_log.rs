@@ -74,6 +74,12 @@ impl OutcomeLog {
         }
     }
 
+    /// When the current window ends: the moment to write its summary, so that it follows
+    /// the window's last lines by at most [`WINDOW`] even when no attempt comes after them.
+    pub fn window_ends(&self) -> Instant {
+        self.window.lock().expect("never poisoned").started + WINDOW
+    }
+
     /// What the current window has left out so far (for tests).
     pub fn suppressed(&self) -> u64 {
         self.window.lock().expect("never poisoned").suppressed
@@ -96,5 +102,13 @@ mod tests {
         log.close_window(start + WINDOW);
         assert_eq!(log.suppressed(), 0, "a new window");
         assert!(log.admit(start + WINDOW));
+    }
+
+    #[test]
+    fn a_window_closed_late_ends_a_whole_window_after_it_was_opened() {
+        let log = OutcomeLog::default();
+        let late = log.window_ends() + WINDOW / 3;
+        log.close_window(late);
+        assert_eq!(log.window_ends(), late + WINDOW);
     }
 }

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use super::DeliveryConfig;
 use super::client::{AttemptResult, Transport};
 use super::connect::Destination;
-use super::outcome_log::{self, OutcomeLog};
+use super::outcome_log::OutcomeLog;
 use super::retry::random_jitter;
 use super::scheduler::{Deferred, Limits, Scheduler, Start, backlog_window};
 use crate::domain::guard::Guard;
@@ -154,10 +154,6 @@ impl Worker {
         let mut backlog = false;
         let mut renewals = tokio::time::interval(self.lease / 3);
         renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Says how many lines about failed attempts a busy window left out, even when no
-        // attempt follows it.
-        let mut summaries = tokio::time::interval(outcome_log::WINDOW);
-        summaries.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let heartbeats = tokio::spawn(self.clone().beat(shutdown.clone()));
         loop {
             if shutdown.is_cancelled() {
@@ -204,12 +200,18 @@ impl Worker {
                 sleep = sleep.min(REVIEW_LINES);
             }
             let sleep = tokio::time::Instant::now() + sleep;
+            // Says how many lines about failed attempts a busy window left out when it ends,
+            // even when no attempt follows it (an attempt that opens a window late moves the
+            // end, so a fixed interval could write the summary a whole window later).
+            let window_ends = tokio::time::Instant::from_std(self.outcomes.window_ends());
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.wake.notified() => queued = true,
                 () = self.freed.notified() => {}
                 _ = renewals.tick() => self.renew_leases().await,
-                _ = summaries.tick() => self.outcomes.close_window(Instant::now()),
+                () = tokio::time::sleep_until(window_ends) => {
+                    self.outcomes.close_window(Instant::now());
+                }
                 () = tokio::time::sleep_until(sleep) => queued = true,
             }
         }
