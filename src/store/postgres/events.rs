@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
@@ -31,18 +32,65 @@ struct EventScope {
 /// Scopes remembered at most; beyond, memory starts again.
 const REMEMBERED_SCOPES: usize = 4096;
 
-/// The scopes of events this process published: repositories and accounts are never
-/// deleted or renamed, so ids found once stay right, and a publish need not look them up
-/// again. Only scopes of committed batches are remembered ([`Publishing::commit`]).
-#[derive(Default)]
-pub(super) struct KnownScopes(Mutex<HashMap<ScopeKey, EventScope>>);
+/// How long a batch trusts what this process last wrote as a row's latest objects: another
+/// node may have written others since, so a write skipped because memory says it would
+/// change nothing leaves them stale for at most this long.
+const TRUST_LATEST: Duration = Duration::from_secs(1);
 
-/// What a batch's publishes share: the origin their notification names, the scopes known
-/// from committed batches, and those the batch resolved itself.
+/// What committed batches of this process found and wrote ([`Publishing::commit`]).
+#[derive(Default)]
+pub(super) struct KnownScopes {
+    /// The scopes of events published: repositories and accounts are never deleted or
+    /// renamed, so ids found once stay right, and a publish need not look them up again.
+    ids: Mutex<HashMap<ScopeKey, EventScope>>,
+    /// The latest objects written to a row, and when: a forge's events of one repository
+    /// nearly always carry the same repository and sender objects, and a publish need not
+    /// write them again (a round trip per batch).
+    latest: Mutex<HashMap<LatestRow, (LatestPair, Instant)>>,
+}
+
+/// A row that keeps the latest objects published for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LatestRow {
+    /// A repository: its repository object and sender.
+    Repository(i64),
+    /// An account: its organization object and sender.
+    Account(i64),
+}
+
+/// A row's latest objects (JSON text): its own and the sender's, `None` where unknown or
+/// not published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LatestPair {
+    object: Option<String>,
+    sender: Option<String>,
+}
+
+impl LatestPair {
+    /// Writes `newer` over `self`: an object it lacks keeps the one before, as in the row.
+    fn overwrite(&mut self, newer: &LatestPair) {
+        if newer.object.is_some() {
+            self.object.clone_from(&newer.object);
+        }
+        if newer.sender.is_some() {
+            self.sender.clone_from(&newer.sender);
+        }
+    }
+
+    /// Whether writing `newer` over `self` would change nothing.
+    fn holds(&self, newer: &LatestPair) -> bool {
+        let same = |old: &Option<String>, new: &Option<String>| new.is_none() || old == new;
+        same(&self.object, &newer.object) && same(&self.sender, &newer.sender)
+    }
+}
+
+/// What a batch's publishes share: the origin their notification names, what committed
+/// batches found and wrote, and the scopes and latest objects the batch found and wrote.
 pub(super) struct Publishing<'a> {
     origin: &'a str,
     known: &'a KnownScopes,
     resolved: HashMap<ScopeKey, EventScope>,
+    written: Vec<(LatestRow, LatestPair)>,
 }
 
 impl<'a> Publishing<'a> {
@@ -51,25 +99,57 @@ impl<'a> Publishing<'a> {
             origin,
             known,
             resolved: HashMap::new(),
+            written: Vec::new(),
         }
     }
 
     /// The scope of `key`, resolved by this batch or by a committed one.
     fn scope(&self, key: &ScopeKey) -> Option<EventScope> {
-        self.resolved
-            .get(key)
-            .copied()
-            .or_else(|| self.known.0.lock().expect("not poisoned").get(key).copied())
+        self.resolved.get(key).copied().or_else(|| {
+            self.known
+                .ids
+                .lock()
+                .expect("not poisoned")
+                .get(key)
+                .copied()
+        })
     }
 
-    /// Remembers the scopes the batch resolved; call once its transaction committed (a
-    /// repository created by a batch that rolled back does not exist).
+    /// Whether a committed batch wrote `pair`'s objects to `row` less than
+    /// [`TRUST_LATEST`] ago, so writing them again would change nothing.
+    fn holds(&self, row: LatestRow, pair: &LatestPair) -> bool {
+        let latest = self.known.latest.lock().expect("not poisoned");
+        latest
+            .get(&row)
+            .is_some_and(|(held, at)| at.elapsed() < TRUST_LATEST && held.holds(pair))
+    }
+
+    /// Remembers the scopes the batch resolved and the latest objects it wrote; call once
+    /// its transaction committed (a repository created by a batch that rolled back does
+    /// not exist).
     pub(super) fn commit(self) {
-        let mut known = self.known.0.lock().expect("not poisoned");
-        if known.len() + self.resolved.len() > REMEMBERED_SCOPES {
-            known.clear();
+        {
+            let mut known = self.known.ids.lock().expect("not poisoned");
+            if known.len() + self.resolved.len() > REMEMBERED_SCOPES {
+                known.clear();
+            }
+            known.extend(self.resolved);
         }
-        known.extend(self.resolved);
+        let now = Instant::now();
+        let mut latest = self.known.latest.lock().expect("not poisoned");
+        if latest.len() + self.written.len() > REMEMBERED_SCOPES {
+            latest.clear();
+        }
+        for (row, pair) in self.written {
+            let held = latest
+                .entry(row)
+                .or_insert_with(|| (LatestPair::default(), now));
+            if held.1.elapsed() >= TRUST_LATEST {
+                held.0 = LatestPair::default();
+            }
+            held.0.overwrite(&pair);
+            held.1 = now;
+        }
     }
 }
 
@@ -106,42 +186,61 @@ async fn resolve(db: &impl GenericClient, event: &NewEvent) -> Result<EventScope
     })
 }
 
-/// Remembers the repository, organization and sender objects the publisher sent, for the
-/// payloads Hookpost writes itself. Rows are rewritten only when something is new.
-async fn remember_latest(
-    db: &impl GenericClient,
-    event: &NewEvent,
-    scope: &EventScope,
-) -> Result<(), StoreError> {
+/// The rows `event` keeps its latest objects in, with the objects it carries for each.
+fn latest_of(event: &NewEvent, scope: &EventScope) -> Vec<(LatestRow, LatestPair)> {
     let latest = &event.latest;
+    let mut rows = Vec::new();
     if let Some(repository_id) = scope.repository_id
         && (latest.repository.is_some() || latest.sender.is_some())
     {
-        exec(
-            db,
+        rows.push((
+            LatestRow::Repository(repository_id),
+            LatestPair {
+                object: latest.repository.clone(),
+                sender: latest.sender.clone(),
+            },
+        ));
+    }
+    if let Some(account_id) = scope.account_id
+        && (latest.organization.is_some() || latest.sender.is_some())
+    {
+        rows.push((
+            LatestRow::Account(account_id),
+            LatestPair {
+                object: latest.organization.clone(),
+                sender: latest.sender.clone(),
+            },
+        ));
+    }
+    rows
+}
+
+/// Writes `pair` as `row`'s latest objects, for the payloads Hookpost writes itself. The
+/// row is rewritten only when something is new.
+async fn write_latest(
+    db: &impl GenericClient,
+    row: LatestRow,
+    pair: &LatestPair,
+) -> Result<(), StoreError> {
+    let (sql, id) = match row {
+        LatestRow::Repository(id) => (
             "UPDATE repositories SET latest_repository = coalesce($2, latest_repository),
                                      latest_sender = coalesce($3, latest_sender)
              WHERE id = $1
                AND (latest_repository IS DISTINCT FROM coalesce($2, latest_repository)
                     OR latest_sender IS DISTINCT FROM coalesce($3, latest_sender))",
-            &[&repository_id, &latest.repository, &latest.sender],
-        )
-        .await?;
-    }
-    if let Some(account_id) = scope.account_id
-        && (latest.organization.is_some() || latest.sender.is_some())
-    {
-        exec(
-            db,
+            id,
+        ),
+        LatestRow::Account(id) => (
             "UPDATE accounts SET latest_organization = coalesce($2, latest_organization),
                                  latest_sender = coalesce($3, latest_sender)
              WHERE id = $1
                AND (latest_organization IS DISTINCT FROM coalesce($2, latest_organization)
                     OR latest_sender IS DISTINCT FROM coalesce($3, latest_sender))",
-            &[&account_id, &latest.organization, &latest.sender],
-        )
-        .await?;
-    }
+            id,
+        ),
+    };
+    exec(db, sql, &[&id, &pair.object, &pair.sender]).await?;
     Ok(())
 }
 
@@ -355,6 +454,7 @@ pub(super) async fn publish_all(
     // Events of one batch nearly always share a repository: each is looked up once, and
     // not at all once a committed batch found it.
     let mut resolved = Vec::with_capacity(events.len());
+    let mut latest: Vec<(LatestRow, LatestPair)> = Vec::new();
     for event in events {
         let key = (
             event
@@ -371,8 +471,21 @@ pub(super) async fn publish_all(
                 scope
             }
         };
-        remember_latest(db, event, &scope).await?;
+        for (row, pair) in latest_of(event, &scope) {
+            match latest.iter_mut().find(|(seen, _)| *seen == row) {
+                Some((_, merged)) => merged.overwrite(&pair),
+                None => latest.push((row, pair)),
+            }
+        }
         resolved.push((*event, scope));
+    }
+    // Each row's latest objects once for the batch (a later event's over an earlier's),
+    // and not at all when this process has just written the same.
+    for (row, pair) in latest {
+        if !publishing.holds(row, &pair) {
+            write_latest(db, row, &pair).await?;
+            publishing.written.push((row, pair));
+        }
     }
     insert_and_fan_out(db, &EventColumns::of(&resolved), now, publishing.origin).await
 }
@@ -451,7 +564,9 @@ pub(super) async fn publish_to_hook(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let scope = resolve(db, event).await?;
-    remember_latest(db, event, &scope).await?;
+    for (row, pair) in latest_of(event, &scope) {
+        write_latest(db, row, &pair).await?;
+    }
     let one = [(event, scope)];
     let event_id = insert_events(db, &EventColumns::of(&one), now).await?[0];
     queue_once(db, event_id, hook_id, None, false, now).await
