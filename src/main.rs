@@ -22,6 +22,12 @@ use hookpost::tools;
 use hookpost::tools::listen::ListenConfig;
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of glibc's allocator: a delivery's buffers (its payload, request and
+/// response, a few KB each, freed on other threads) kept glibc's `malloc`/`free` and their
+/// consolidation at ~18 % of the server's CPU under load (`perf`, see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "hookpost",
