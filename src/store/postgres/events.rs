@@ -46,7 +46,7 @@ pub(super) struct KnownScopes {
     /// The latest objects written to a row, and when: a forge's events of one repository
     /// nearly always carry the same repository and sender objects, and a publish need not
     /// write them again (a round trip per batch).
-    latest: Mutex<HashMap<LatestRow, (LatestPair, Instant)>>,
+    latest: Mutex<HashMap<LatestRow, (HeldLatest, Instant)>>,
 }
 
 /// A row that keeps the latest objects published for it.
@@ -58,29 +58,47 @@ enum LatestRow {
     Account(i64),
 }
 
-/// A row's latest objects (JSON text): its own and the sender's, `None` where unknown or
-/// not published.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct LatestPair {
+/// A row's latest objects (JSON text) as an event carries them: its own and the sender's,
+/// `None` where not published. Borrowed from the event: a batch copies only what it writes.
+#[derive(Debug, Clone, Copy)]
+struct LatestPair<'e> {
+    object: Option<&'e str>,
+    sender: Option<&'e str>,
+}
+
+impl LatestPair<'_> {
+    /// Writes `newer` over `self`: an object it lacks keeps the one before, as in the row.
+    fn overwrite(&mut self, newer: Self) {
+        self.object = newer.object.or(self.object);
+        self.sender = newer.sender.or(self.sender);
+    }
+}
+
+/// A row's latest objects as this process wrote them, `None` where unknown.
+#[derive(Debug, Clone, Default)]
+struct HeldLatest {
     object: Option<String>,
     sender: Option<String>,
 }
 
-impl LatestPair {
-    /// Writes `newer` over `self`: an object it lacks keeps the one before, as in the row.
-    fn overwrite(&mut self, newer: &LatestPair) {
-        if newer.object.is_some() {
-            self.object.clone_from(&newer.object);
-        }
-        if newer.sender.is_some() {
-            self.sender.clone_from(&newer.sender);
+impl HeldLatest {
+    fn of(pair: LatestPair<'_>) -> Self {
+        HeldLatest {
+            object: pair.object.map(str::to_owned),
+            sender: pair.sender.map(str::to_owned),
         }
     }
 
+    /// Writes `newer` over `self`: an object it lacks keeps the one before, as in the row.
+    fn overwrite(&mut self, newer: HeldLatest) {
+        self.object = newer.object.or(self.object.take());
+        self.sender = newer.sender.or(self.sender.take());
+    }
+
     /// Whether writing `newer` over `self` would change nothing.
-    fn holds(&self, newer: &LatestPair) -> bool {
-        let same = |old: &Option<String>, new: &Option<String>| new.is_none() || old == new;
-        same(&self.object, &newer.object) && same(&self.sender, &newer.sender)
+    fn holds(&self, newer: LatestPair<'_>) -> bool {
+        let same = |old: &Option<String>, new: Option<&str>| new.is_none() || old.as_deref() == new;
+        same(&self.object, newer.object) && same(&self.sender, newer.sender)
     }
 }
 
@@ -90,7 +108,7 @@ pub(super) struct Publishing<'a> {
     origin: &'a str,
     known: &'a KnownScopes,
     resolved: HashMap<ScopeKey, EventScope>,
-    written: Vec<(LatestRow, LatestPair)>,
+    written: Vec<(LatestRow, HeldLatest)>,
 }
 
 impl<'a> Publishing<'a> {
@@ -117,7 +135,7 @@ impl<'a> Publishing<'a> {
 
     /// Whether a committed batch wrote `pair`'s objects to `row` less than
     /// [`TRUST_LATEST`] ago, so writing them again would change nothing.
-    fn holds(&self, row: LatestRow, pair: &LatestPair) -> bool {
+    fn holds(&self, row: LatestRow, pair: LatestPair<'_>) -> bool {
         let latest = self.known.latest.lock().expect("not poisoned");
         latest
             .get(&row)
@@ -143,11 +161,11 @@ impl<'a> Publishing<'a> {
         for (row, pair) in self.written {
             let held = latest
                 .entry(row)
-                .or_insert_with(|| (LatestPair::default(), now));
+                .or_insert_with(|| (HeldLatest::default(), now));
             if held.1.elapsed() >= TRUST_LATEST {
-                held.0 = LatestPair::default();
+                held.0 = HeldLatest::default();
             }
-            held.0.overwrite(&pair);
+            held.0.overwrite(pair);
             held.1 = now;
         }
     }
@@ -187,32 +205,25 @@ async fn resolve(db: &impl GenericClient, event: &NewEvent) -> Result<EventScope
 }
 
 /// The rows `event` keeps its latest objects in, with the objects it carries for each.
-fn latest_of(event: &NewEvent, scope: &EventScope) -> Vec<(LatestRow, LatestPair)> {
+fn latest_of<'e>(event: &'e NewEvent, scope: &EventScope) -> Vec<(LatestRow, LatestPair<'e>)> {
     let latest = &event.latest;
-    let mut rows = Vec::new();
-    if let Some(repository_id) = scope.repository_id
-        && (latest.repository.is_some() || latest.sender.is_some())
-    {
-        rows.push((
-            LatestRow::Repository(repository_id),
-            LatestPair {
-                object: latest.repository.clone(),
-                sender: latest.sender.clone(),
-            },
-        ));
-    }
-    if let Some(account_id) = scope.account_id
-        && (latest.organization.is_some() || latest.sender.is_some())
-    {
-        rows.push((
-            LatestRow::Account(account_id),
-            LatestPair {
-                object: latest.organization.clone(),
-                sender: latest.sender.clone(),
-            },
-        ));
-    }
-    rows
+    let sender = latest.sender.as_deref();
+    [
+        (
+            scope.repository_id.map(LatestRow::Repository),
+            latest.repository.as_deref(),
+        ),
+        (
+            scope.account_id.map(LatestRow::Account),
+            latest.organization.as_deref(),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(row, object)| {
+        let row = row.filter(|_| object.is_some() || sender.is_some())?;
+        Some((row, LatestPair { object, sender }))
+    })
+    .collect()
 }
 
 /// Writes `pair` as `row`'s latest objects, for the payloads Hookpost writes itself. The
@@ -220,27 +231,24 @@ fn latest_of(event: &NewEvent, scope: &EventScope) -> Vec<(LatestRow, LatestPair
 async fn write_latest(
     db: &impl GenericClient,
     row: LatestRow,
-    pair: &LatestPair,
+    pair: LatestPair<'_>,
 ) -> Result<(), StoreError> {
-    let (sql, id) = match row {
-        LatestRow::Repository(id) => (
-            "UPDATE repositories SET latest_repository = coalesce($2, latest_repository),
-                                     latest_sender = coalesce($3, latest_sender)
-             WHERE id = $1
-               AND (latest_repository IS DISTINCT FROM coalesce($2, latest_repository)
-                    OR latest_sender IS DISTINCT FROM coalesce($3, latest_sender))",
-            id,
-        ),
-        LatestRow::Account(id) => (
-            "UPDATE accounts SET latest_organization = coalesce($2, latest_organization),
-                                 latest_sender = coalesce($3, latest_sender)
-             WHERE id = $1
-               AND (latest_organization IS DISTINCT FROM coalesce($2, latest_organization)
-                    OR latest_sender IS DISTINCT FROM coalesce($3, latest_sender))",
-            id,
-        ),
+    let (table, column, id) = match row {
+        LatestRow::Repository(id) => ("repositories", "latest_repository", id),
+        LatestRow::Account(id) => ("accounts", "latest_organization", id),
     };
-    exec(db, sql, &[&id, &pair.object, &pair.sender]).await?;
+    exec(
+        db,
+        &format!(
+            "UPDATE {table} SET {column} = coalesce($2, {column}),
+                                latest_sender = coalesce($3, latest_sender)
+             WHERE id = $1
+               AND ({column} IS DISTINCT FROM coalesce($2, {column})
+                    OR latest_sender IS DISTINCT FROM coalesce($3, latest_sender))"
+        ),
+        &[&id, &pair.object, &pair.sender],
+    )
+    .await?;
     Ok(())
 }
 
@@ -454,7 +462,7 @@ pub(super) async fn publish_all(
     // Events of one batch nearly always share a repository: each is looked up once, and
     // not at all once a committed batch found it.
     let mut resolved = Vec::with_capacity(events.len());
-    let mut latest: Vec<(LatestRow, LatestPair)> = Vec::new();
+    let mut latest: Vec<(LatestRow, LatestPair<'_>)> = Vec::new();
     for event in events {
         let key = (
             event
@@ -473,7 +481,7 @@ pub(super) async fn publish_all(
         };
         for (row, pair) in latest_of(event, &scope) {
             match latest.iter_mut().find(|(seen, _)| *seen == row) {
-                Some((_, merged)) => merged.overwrite(&pair),
+                Some((_, merged)) => merged.overwrite(pair),
                 None => latest.push((row, pair)),
             }
         }
@@ -482,9 +490,9 @@ pub(super) async fn publish_all(
     // Each row's latest objects once for the batch (a later event's over an earlier's),
     // and not at all when this process has just written the same.
     for (row, pair) in latest {
-        if !publishing.holds(row, &pair) {
-            write_latest(db, row, &pair).await?;
-            publishing.written.push((row, pair));
+        if !publishing.holds(row, pair) {
+            write_latest(db, row, pair).await?;
+            publishing.written.push((row, HeldLatest::of(pair)));
         }
     }
     insert_and_fan_out(db, &EventColumns::of(&resolved), now, publishing.origin).await
@@ -565,7 +573,7 @@ pub(super) async fn publish_to_hook(
 ) -> Result<(), StoreError> {
     let scope = resolve(db, event).await?;
     for (row, pair) in latest_of(event, &scope) {
-        write_latest(db, row, &pair).await?;
+        write_latest(db, row, pair).await?;
     }
     let one = [(event, scope)];
     let event_id = insert_events(db, &EventColumns::of(&one), now).await?[0];
