@@ -49,6 +49,7 @@ checks!(
     retention_deletes_the_request_header_templates_no_stored_attempt_uses,
     a_redeliverys_success_makes_the_waiting_retry_moot_but_not_the_other_way_round,
     payloads_of_every_size_and_kind_come_back_byte_for_byte,
+    a_deleted_hooks_queued_deliveries_go_with_it_and_no_other_hooks,
 );
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -778,6 +779,19 @@ async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: A
             .await
             .unwrap();
     }
+    let old_guid = &claim
+        .deliveries
+        .iter()
+        .min_by_key(|delivery| delivery.event.id)
+        .unwrap()
+        .event
+        .guid;
+    let logged = store
+        .list_attempts(&repo(), created.id, everything(100))
+        .await
+        .unwrap()
+        .unwrap();
+    let old_attempt = logged.iter().find(|a| &a.guid == old_guid).unwrap().id;
     publish(&store, at(200)).await;
     assert_eq!(store.prune(at(50), 100).await.unwrap(), 1);
     assert_eq!(store.prune(at(50), 100).await.unwrap(), 0, "nothing twice");
@@ -787,6 +801,13 @@ async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: A
         .unwrap()
         .unwrap();
     assert_eq!(left.len(), 1, "the old event's attempt went with it");
+    assert!(
+        !store
+            .redeliver(&repo(), created.id, old_attempt, at(201))
+            .await
+            .unwrap(),
+        "nothing is left of the old attempt to redeliver"
+    );
     let claim = store.claim_due("w", at(201), at(261), 100).await.unwrap();
     assert_eq!(
         claim.deliveries.len(),
@@ -1581,4 +1602,57 @@ async fn payloads_of_every_size_and_kind_come_back_byte_for_byte(store: Arc<dyn 
         let (_, payload) = sent.iter().find(|(guid, _)| *guid == item.guid).unwrap();
         assert_eq!(detail.event_payload.as_ref(), payload.as_slice());
     }
+}
+
+/// Deleting a hook deletes its deliveries, those waiting for a retry included, and its
+/// log; another hook's deliveries and log stay.
+async fn a_deleted_hooks_queued_deliveries_go_with_it_and_no_other_hooks(store: Arc<dyn Store>) {
+    let gone = hook(&store, repo(), &["push"], true).await;
+    let kept = hook(&store, repo(), &["push"], true).await;
+    assert_eq!(publish(&store, at(1)).await, 2);
+    assert_eq!(publish(&store, at(1)).await, 2);
+    let claim = store.claim_due("w", at(2), at(62), 10).await.unwrap();
+    assert_eq!(claim.deliveries.len(), 4);
+    for delivery in &claim.deliveries {
+        let mut record = attempt(delivery, at(3), delivery.target.hook_id == kept.id);
+        if delivery.target.hook_id == gone.id {
+            record.next_attempt = Some(at(100));
+        }
+        store.record_attempt(record).await.unwrap();
+    }
+    assert_eq!(store.queue_stats(at(4)).await.unwrap().scheduled, 2);
+    assert!(store.delete_hook(&repo(), gone.id).await.unwrap());
+    assert!(!store.delete_hook(&repo(), gone.id).await.unwrap());
+    let stats = store.queue_stats(at(4)).await.unwrap();
+    assert_eq!(
+        (stats.due, stats.scheduled),
+        (0, 0),
+        "its retries went with it"
+    );
+    assert!(
+        store
+            .claim_due("w", at(200), at(260), 10)
+            .await
+            .unwrap()
+            .deliveries
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_attempts(&repo(), gone.id, everything(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let log = store
+        .list_attempts(&repo(), kept.id, everything(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(log.len(), 2, "the other hook's log stays");
+    assert_eq!(
+        publish(&store, at(300)).await,
+        1,
+        "and it still gets events"
+    );
 }

@@ -636,13 +636,19 @@ pub(super) async fn prune(
     before: Timestamp,
     batch: u32,
 ) -> Result<u64, StoreError> {
+    // The events' deliveries go with them (`deliveries.event_id` cascades); their attempts
+    // are deleted here (migration 0015 dropped that key).
     let deleted = exec(
         db,
-        "DELETE FROM events WHERE id IN
-           (SELECT e.id FROM events e WHERE e.created_at < $1
-              AND NOT EXISTS (SELECT 1 FROM deliveries d
-                              WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))
-            ORDER BY e.created_at LIMIT $2)",
+        "WITH old AS (
+             SELECT e.id FROM events e WHERE e.created_at < $1
+               AND NOT EXISTS (SELECT 1 FROM deliveries d
+                               WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))
+             ORDER BY e.created_at LIMIT $2),
+         attempts_gone AS (
+             DELETE FROM attempts a USING deliveries d
+             WHERE d.event_id IN (SELECT id FROM old) AND a.delivery_id = d.id)
+         DELETE FROM events WHERE id IN (SELECT id FROM old)",
         &[&before.0, &i64::from(batch)],
     )
     .await?;

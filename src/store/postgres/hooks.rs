@@ -369,7 +369,15 @@ pub(super) async fn delete(
         "DELETE FROM hooks WHERE id = $1 AND {} = $2",
         scope_row.column
     );
-    Ok(exec(db, &sql, &[&id, &scope_row.id]).await? == 1)
+    if exec(db, &sql, &[&id, &scope_row.id]).await? == 0 {
+        return Ok(false);
+    }
+    // No foreign key cascades (migration 0015). The deliveries first: deleting a row an
+    // attempt record is updating waits for that record to commit, and the attempts'
+    // statement, which comes after, then sees its attempt.
+    exec(db, "DELETE FROM deliveries WHERE hook_id = $1", &[&id]).await?;
+    exec(db, "DELETE FROM attempts WHERE hook_id = $1", &[&id]).await?;
+    Ok(true)
 }
 
 pub(super) async fn erase_expired_secrets(

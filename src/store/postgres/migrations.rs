@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0012_header_sets.sql"),
     include_str!("../../../migrations/postgres/0013_packed_payloads.sql"),
     include_str!("../../../migrations/postgres/0014_no_statistics_for_bodies.sql"),
+    include_str!("../../../migrations/postgres/0015_no_locks_on_shared_parents.sql"),
 ];
 
 /// Any fixed number: the key of the advisory lock that serialises migrations.
