@@ -2,7 +2,7 @@
 //! share one transaction, so N concurrent requests cost one commit (and one WAL flush),
 //! not N.
 //!
-//! A few committers take turns: while one commits its batch, the next gathers whatever
+//! Two committers take turns: while one commits its batch, the next gathers whatever
 //! arrived meanwhile. As on SQLite, writes in a batch share the transaction without
 //! savepoints; if the batch fails, each write is run again in a transaction of its own, so
 //! the failing one fails alone. A caller hears back only after its transaction committed.
@@ -25,8 +25,10 @@ use crate::store::{AttemptRecord, IdempotencyKey, NewEvent, PublishOutcome, Stor
 /// Most writes in one transaction.
 const BATCH: usize = 256;
 
-/// Batches committing at once (each on its own connection).
-const COMMITTERS: usize = 3;
+/// Batches committing at once (each on its own connection). Two: while one commits, the
+/// other gathers; a third only split the same work into smaller batches, which cost
+/// PostgreSQL more per delivery (measured: BENCHMARKS.md, seventh sitting).
+const COMMITTERS: usize = 2;
 
 enum Work {
     Publish {
