@@ -49,9 +49,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("stored data is not what this version expects: {0}")]
     Corrupt(String),
-    /// A write referred to a row that no longer exists (a delivery whose hook was deleted).
-    #[error("{0}")]
-    Gone(String),
+    /// An attempt's delivery no longer exists (its hook was deleted meanwhile).
+    #[error("an attempt of a delivery that no longer exists")]
+    Gone,
 }
 
 impl StoreError {
@@ -73,7 +73,7 @@ impl StoreError {
             }
             StoreError::Sqlite(error) => sqlite_busy(error),
             StoreError::Commit(error) => sqlite_busy(error),
-            StoreError::Io(_) | StoreError::Corrupt(_) | StoreError::Gone(_) => false,
+            StoreError::Io(_) | StoreError::Corrupt(_) | StoreError::Gone => false,
         }
     }
 

@@ -349,9 +349,7 @@ pub(super) async fn record_attempts(
         )
         .await?;
         if stored < delivery_ids.len() as u64 {
-            return Err(StoreError::Gone(
-                "an attempt of a delivery that no longer exists".to_owned(),
-            ));
+            return Err(StoreError::Gone);
         }
         Ok(stored)
     };
