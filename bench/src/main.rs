@@ -30,7 +30,11 @@
 //!   the other `--nodes` − 1 start, the first is killed with SIGKILL (a lone node is started
 //!   again), the receiver starts answering, and the time from the kill until every event has
 //!   arrived again is reported.
+//! - `floor`: no server; what this machine charges at `--rate` per second for a thread's
+//!   wake-up and for a synced write of `--payload-bytes`, the least any durable server
+//!   spends per event at that rate (`latency`'s figures are compared with it).
 
+mod floor;
 mod measure;
 mod payload;
 mod publisher;
@@ -61,6 +65,7 @@ enum Scenario {
     Fifo,
     Scale,
     Failover,
+    Floor,
 }
 
 #[derive(Parser, Debug)]
@@ -77,13 +82,13 @@ struct Args {
     /// Hooks subscribed to each event (fan-out).
     #[arg(long, default_value_t = 1)]
     hooks: usize,
-    /// Events offered per second (latency, hostile).
+    /// Events offered per second (latency, hostile, floor).
     #[arg(long, default_value_t = 1000)]
     rate: u64,
-    /// How long to offer events (latency, hostile).
+    /// How long to offer events (latency, hostile, floor).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Size of each event's payload.
+    /// Size of each event's payload (floor: of each synced write).
     #[arg(long, default_value_t = 1024)]
     payload_bytes: usize,
     /// The hookpost binary to run.
@@ -116,13 +121,6 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    if !args.binary.exists() {
-        eprintln!(
-            "{} does not exist: run `cargo build --release` first",
-            args.binary.display()
-        );
-        std::process::exit(2);
-    }
     println!(
         "machine: {} cores, {}",
         measure::cores(),
@@ -132,6 +130,21 @@ async fn main() {
         "command: {}",
         std::env::args().collect::<Vec<_>>().join(" ")
     );
+    if let Scenario::Floor = args.scenario {
+        // No server: the machine alone, on threads of its own that sleep between ticks.
+        let (rate, seconds, bytes) = (args.rate, args.seconds, args.payload_bytes);
+        tokio::task::spawn_blocking(move || floor::report(rate, seconds, bytes))
+            .await
+            .expect("the floor scenario does not panic");
+        return;
+    }
+    if !args.binary.exists() {
+        eprintln!(
+            "{} does not exist: run `cargo build --release` first",
+            args.binary.display()
+        );
+        std::process::exit(2);
+    }
     if args.nodes > 1 && args.database.is_none() {
         eprintln!("--nodes needs --database: processes share work through PostgreSQL");
         std::process::exit(2);
@@ -147,6 +160,7 @@ async fn main() {
         Scenario::Fifo => fifo(&args, &storage).await,
         Scenario::Scale => scale(&args, &storage).await,
         Scenario::Failover => failover(&args, &storage).await,
+        Scenario::Floor => unreachable!("measured above, without a database"),
     }
     storage.remove().await;
 }
