@@ -2,8 +2,8 @@
 //! durable webhook server must do per event, measured without any server. Each event costs
 //! at least one synced write (whose thread is woken when the publish arrives and again when
 //! the sync completes) and one more wake-up when the receiver answers; at a rate too low
-//! for writes to share a sync, nothing amortises them. Comparing a run's CPU per delivery with this floor
-//! tells what is left to cut and what no design can cut on this machine.
+//! for writes to share a sync, nothing amortises them. Comparing a run's CPU per delivery
+//! with this floor tells what is left to cut and what no design can cut on this machine.
 
 use std::fs::File;
 use std::io::Write;
@@ -38,7 +38,7 @@ fn per_tick(rate: u64, count: u64, mut each: impl FnMut() + Send) -> Duration {
                     let next = started + period.mul_f64(tick as f64);
                     std::thread::sleep(next.saturating_duration_since(Instant::now()));
                 }
-                (thread_cpu() - before) / count as u32
+                (thread_cpu() - before).div_f64(count as f64)
             })
             .join()
             .expect("the measuring thread does not panic")
@@ -52,11 +52,11 @@ fn handed_over(rate: u64, count: u64) -> Duration {
     std::thread::scope(|scope| {
         let woken = scope.spawn(move || {
             let before = thread_cpu();
-            let mut woken = 0u32;
+            let mut woken = 0u64;
             while take.recv().is_ok() {
                 woken += 1;
             }
-            (thread_cpu() - before) / woken.max(1)
+            (thread_cpu() - before).div_f64(woken.max(1) as f64)
         });
         per_tick(rate, count, || {
             hand.send(())
