@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A model of PostgreSQL's share of a delivery, outside the product: the statements that
-# write a delivery's rows in today's shape (a delivery row inserted, leased, moved on) and in
-# the alternative of one queue row per event (deliveries written once, when recorded), run
+# write a delivery's rows in today's shape (a delivery row inserted, leased, moved on), in
+# the alternative of one queue row per event (deliveries written once, when recorded), and
+# in today's shape with a lease that rewrites no indexed column (a HOT update), run
 # by pgbench on one connection against Hookpost's own schema, in batches of 200 deliveries.
 # It omits everything else a node does (the claim's joins, hooks' last response, header
 # sets, notifications, smaller batches); BENCHMARKS.md, eighth sitting, compares it with the
@@ -19,7 +20,8 @@ template="hookpost_model_$$"
 run_db="${template}_run"
 psql_admin() { psql "$server/postgres" -qAt "$@"; }
 cleanup() {
-  psql_admin -c "DROP DATABASE IF EXISTS $run_db" -c "DROP DATABASE IF EXISTS $template" > /dev/null 2>&1 || true
+  psql_admin -c "DROP DATABASE IF EXISTS $run_db" -c "DROP DATABASE IF EXISTS ${template}_hot" \
+    -c "DROP DATABASE IF EXISTS $template" > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -39,11 +41,14 @@ sleep 1
 kill "$node"; wait "$node" 2> /dev/null || true
 psql "$server/$template" -q -c "CREATE TABLE event_queue (event_id BIGINT PRIMARY KEY,
   due_at BIGINT NOT NULL, leased_by TEXT); CREATE INDEX event_queue_due ON event_queue (due_at)"
+# The HOT lease's table keeps room on each page for a lease's new row version.
+psql_admin -c "CREATE DATABASE ${template}_hot TEMPLATE $template" > /dev/null
+psql "$server/${template}_hot" -q -c "ALTER TABLE deliveries SET (fillfactor = 40)"
 
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 ticks=$(getconf CLK_TCK)
-measure() { # script, transactions, deliveries per transaction
-  psql_admin -c "CREATE DATABASE $run_db TEMPLATE $template" > /dev/null
+measure() { # script, transactions, deliveries per transaction, template
+  psql_admin -c "CREATE DATABASE $run_db TEMPLATE $4" > /dev/null
   local before after started ended own
   before=$(busy); started=$(date +%s.%N)
   own=$( { /usr/bin/env time -f "%U %S" pgbench "$server/$run_db" -n -c 1 -t "$2" -f "$1" > /dev/null; } 2>&1 | tail -n 1 | awk '{print $1 + $2}')
@@ -55,8 +60,10 @@ measure() { # script, transactions, deliveries per transaction
 }
 for round in $(seq 1 "$rounds"); do
   echo "round $round"
-  for shape in per_delivery_rows per_event_queue; do
-    measure "$here/${shape}_one_hook.sql" 500 200
-    measure "$here/${shape}_fanout.sql" 500 200
+  for shape in per_delivery_rows per_event_queue hot_lease; do
+    from=$template
+    [ "$shape" = hot_lease ] && from=${template}_hot
+    measure "$here/${shape}_one_hook.sql" 500 200 "$from"
+    measure "$here/${shape}_fanout.sql" 500 200 "$from"
   done
 done
