@@ -3,17 +3,20 @@
 # write a delivery's rows in today's shape (a delivery row inserted, leased, moved on), in
 # the alternative of one queue row per event (deliveries written once, when recorded), and
 # in today's shape with a lease that rewrites no indexed column (a HOT update), run
-# by pgbench on one connection against Hookpost's own schema, in batches of 200 deliveries.
+# by pgbench on one connection against Hookpost's own schema, 100,000 deliveries a run in
+# batches of 200 (or the second argument) to one hook or, a tenth as many events, to ten.
 # It omits everything else a node does (the claim's joins, hooks' last response, header
 # sets, notifications, smaller batches); BENCHMARKS.md, eighth sitting, compares it with the
 # product's figures. Prints PostgreSQL's CPU per delivery: the machine's busy time over the
 # run minus pgbench's own (run it on an otherwise idle machine).
 #
-# Usage: bench/model/run.sh [rounds]   (from the checkout's root, after `cargo build --release`;
+# Usage: bench/model/run.sh [rounds] [deliveries per batch, 200 unless given]
+# (from the checkout's root, after `cargo build --release`;
 # needs psql, pgbench and GNU time; PostgreSQL at $HOOKPOST_MODEL_POSTGRES, by default
 # postgres://postgres@127.0.0.1:5432)
 set -euo pipefail
 rounds=${1:-3}
+batch=${2:-200}
 server=${HOOKPOST_MODEL_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 here=$(dirname "$0")
 template="hookpost_model_$$"
@@ -47,23 +50,26 @@ psql "$server/${template}_hot" -q -c "ALTER TABLE deliveries SET (fillfactor = 4
 
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 ticks=$(getconf CLK_TCK)
-measure() { # script, transactions, deliveries per transaction, template
+measure() { # shape, events per batch, hooks, template
+  local deliveries=$(( $2 * $3 )) transactions=$(( 100000 / ($2 * $3) ))
   psql_admin -c "CREATE DATABASE $run_db TEMPLATE $4" > /dev/null
   local before after started ended own
   before=$(busy); started=$(date +%s.%N)
-  own=$( { /usr/bin/env time -f "%U %S" pgbench "$server/$run_db" -n -c 1 -t "$2" -f "$1" > /dev/null; } 2>&1 | tail -n 1 | awk '{print $1 + $2}')
+  own=$( { /usr/bin/env time -f "%U %S" pgbench "$server/$run_db" -n -c 1 -t "$transactions" \
+             -D events="$2" -D hooks="$3" -f "$here/$1.sql" > /dev/null; } 2>&1 |
+         tail -n 1 | awk '{print $1 + $2}')
   after=$(busy); ended=$(date +%s.%N)
   psql_admin -c "DROP DATABASE $run_db" > /dev/null
-  awk -v b="$before" -v a="$after" -v t="$ticks" -v own="$own" -v n="$(( $2 * $3 ))" \
-      -v s="$started" -v e="$ended" -v name="$(basename "$1" .sql)" \
-    'BEGIN { printf "%-28s %.4f ms PostgreSQL CPU per delivery, %d deliveries/s\n", name, ((a - b) / t - own) * 1000 / n, n / (e - s) }'
+  awk -v b="$before" -v a="$after" -v t="$ticks" -v own="$own" -v n="$(( transactions * deliveries ))" \
+      -v s="$started" -v e="$ended" -v name="$1, $2 events x $3 hooks" \
+    'BEGIN { printf "%-40s %.4f ms PostgreSQL CPU per delivery, %d deliveries/s\n", name, ((a - b) / t - own) * 1000 / n, n / (e - s) }'
 }
 for round in $(seq 1 "$rounds"); do
   echo "round $round"
   for shape in per_delivery_rows per_event_queue hot_lease; do
     from=$template
     [ "$shape" = hot_lease ] && from=${template}_hot
-    measure "$here/${shape}_one_hook.sql" 500 200 "$from"
-    measure "$here/${shape}_fanout.sql" 500 200 "$from"
+    measure "$shape" "$batch" 1 "$from"
+    measure "$shape" $(( batch / 10 )) 10 "$from"
   done
 done
