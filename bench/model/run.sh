@@ -50,13 +50,18 @@ psql "$server/${template}_hot" -q -c "ALTER TABLE deliveries SET (fillfactor = 4
 
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 ticks=$(getconf CLK_TCK)
-measure() { # shape, events per batch, hooks, template
-  local deliveries=$(( $2 * $3 )) transactions=$(( 100000 / ($2 * $3) ))
-  psql_admin -c "CREATE DATABASE $run_db TEMPLATE $4" > /dev/null
+measure() { # shape, events per batch, hooks
+  local script=$1 hot=0 from=$template
+  if [ "$1" = hot_lease ]; then
+    script=per_delivery_rows hot=1 from=${template}_hot
+  fi
+  local deliveries=$(( $2 * $3 ))
+  local transactions=$(( 100000 / deliveries ))
+  psql_admin -c "CREATE DATABASE $run_db TEMPLATE $from" > /dev/null
   local before after started ended own
   before=$(busy); started=$(date +%s.%N)
   own=$( { /usr/bin/env time -f "%U %S" pgbench "$server/$run_db" -n -c 1 -t "$transactions" \
-             -D events="$2" -D hooks="$3" -f "$here/$1.sql" > /dev/null; } 2>&1 |
+             -D events="$2" -D hooks="$3" -D hot="$hot" -f "$here/$script.sql" > /dev/null; } 2>&1 |
          tail -n 1 | awk '{print $1 + $2}')
   after=$(busy); ended=$(date +%s.%N)
   psql_admin -c "DROP DATABASE $run_db" > /dev/null
@@ -67,9 +72,7 @@ measure() { # shape, events per batch, hooks, template
 for round in $(seq 1 "$rounds"); do
   echo "round $round"
   for shape in per_delivery_rows per_event_queue hot_lease; do
-    from=$template
-    [ "$shape" = hot_lease ] && from=${template}_hot
-    measure "$shape" "$batch" 1 "$from"
-    measure "$shape" $(( batch / 10 )) 10 "$from"
+    measure "$shape" "$batch" 1
+    measure "$shape" $(( batch / 10 )) 10
   done
 done
