@@ -43,6 +43,10 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     pub deliveries_deferred: Counter,
     pub hooks_disabled: Counter,
+    /// Retention's work: what it deleted, and how long each of its batches took from
+    /// being asked for to its commit (on SQLite the single writer runs nothing else then).
+    pub events_pruned: Counter,
+    pub prune_batch_duration: Histogram,
     deliveries_due: Gauge,
     deliveries_scheduled: Gauge,
     deliveries_held: Gauge,
@@ -65,6 +69,9 @@ impl Default for Metrics {
             http_requests: Family::default(),
             deliveries_deferred: Counter::default(),
             hooks_disabled: Counter::default(),
+            events_pruned: Counter::default(),
+            // 0.25 ms to ~4 s.
+            prune_batch_duration: Histogram::new(exponential_buckets(0.000_25, 2.0, 15)),
             deliveries_due: Gauge::default(),
             deliveries_scheduled: Gauge::default(),
             deliveries_held: Gauge::default(),
@@ -104,6 +111,16 @@ impl Default for Metrics {
             "hooks_disabled",
             "Hooks disabled by --disable-after because every attempt failed for that long",
             metrics.hooks_disabled.clone(),
+        );
+        registry.register(
+            "events_pruned",
+            "Events deleted by --retention, with their deliveries and attempts",
+            metrics.events_pruned.clone(),
+        );
+        registry.register(
+            "prune_batch_duration_seconds",
+            "How long each of --retention's delete batches took, from asking to commit",
+            metrics.prune_batch_duration.clone(),
         );
         registry.register(
             "deliveries_due",

@@ -120,6 +120,7 @@ impl Server {
             background.spawn(retention::run(
                 store.clone(),
                 self.config.delivery.retention,
+                self.state.metrics.clone(),
                 shutdown.clone(),
             ));
             if let Some(after) = self.config.delivery.disable_after.0 {

@@ -25,6 +25,10 @@
 //!   reached by following `cursor` 1,000 pages back, the filters with no match) and the
 //!   `throughput` load run over the grown log (compare with `--seed 0`, interleaved), and
 //!   the bytes on disk per delivery.
+//! - `prune`: the same seeded log, made older than the server's one-day `--retention` with
+//!   `--past-retention` (kept without it, the baseline), then `latency`'s load while the
+//!   server prunes it: publish→receipt percentiles, CPU, and what the server's `/metrics`
+//!   say retention deleted and how long its batches took.
 //! - `failover`: one node takes `--events` events (keep them under the per-destination
 //!   concurrency, 64, so all are in flight at once) to a receiver that holds every request;
 //!   the other `--nodes` − 1 start, the first is killed with SIGKILL (a lone node is started
@@ -64,6 +68,7 @@ enum Scenario {
     RateLimit,
     Fifo,
     Scale,
+    Prune,
     Failover,
     Floor,
 }
@@ -113,9 +118,13 @@ struct Args {
     /// The FIFO hook's `retry_schedule` (fifo).
     #[arg(long, default_value = "1s")]
     fifo_retry: String,
-    /// Attempts seeded into the log before measuring (scale).
+    /// Attempts seeded into the log before measuring (scale, prune).
     #[arg(long, default_value_t = 5_000_000)]
     seed: u64,
+    /// The seeded log is two days old, past the server's one-day `--retention`, so it is
+    /// pruned while the load runs (prune; without it the same log is kept, the baseline).
+    #[arg(long)]
+    past_retention: bool,
 }
 
 #[tokio::main]
@@ -159,6 +168,7 @@ async fn main() {
         Scenario::RateLimit => rate_limit(&args, &storage).await,
         Scenario::Fifo => fifo(&args, &storage).await,
         Scenario::Scale => scale(&args, &storage).await,
+        Scenario::Prune => prune(&args, &storage).await,
         Scenario::Failover => failover(&args, &storage).await,
         Scenario::Floor => unreachable!("measured above, without a database"),
     }
@@ -509,23 +519,31 @@ async fn timed_five(url: &str) -> (u16, Duration) {
     (status, median(samples))
 }
 
-async fn scale(args: &Args, storage: &Storage) {
-    let receiver = Receiver::start(None).await;
+/// One hook on the benchmark repository, delivering to `receiver`, and its log grown by
+/// `--seed` attempts (each event created `backdate_ms` before the first real one); no
+/// server runs afterwards.
+async fn seed_log(args: &Args, storage: &Storage, receiver: &Receiver, backdate_ms: i64) {
     // One real attempt, the seed's template.
     let server = Nodes::start(&args.binary, storage, 1, true).await;
-    subscribe(&server, &receiver, 1).await;
+    subscribe(&server, receiver, 1).await;
     Arc::new(Publisher::new(&server.apis(), args.payload_bytes))
         .publish_all(1, 1)
         .await;
     receiver.wait_for(1, Duration::from_secs(60)).await;
     server.stop().await;
     let started = Instant::now();
-    scale::seed(storage, args.seed).await;
+    scale::seed(storage, args.seed, backdate_ms).await;
     println!(
-        "scenario: scale, {} attempts seeded in {:.1} s",
+        "{} attempts seeded in {:.1} s",
         args.seed,
         started.elapsed().as_secs_f64()
     );
+}
+
+async fn scale(args: &Args, storage: &Storage) {
+    let receiver = Receiver::start(None).await;
+    println!("scenario: scale");
+    seed_log(args, storage, &receiver, 0).await;
 
     let server = Nodes::start(&args.binary, storage, args.nodes, true).await;
     let log = format!(
@@ -605,6 +623,79 @@ async fn scale(args: &Args, storage: &Storage) {
         "  by table, with its indexes, bytes per delivery: {}",
         largest.join(", ")
     );
+}
+
+/// The `prune` scenario's server keeps a day; its seeded log, made two days old with
+/// `--past-retention`, is pruned as soon as it starts.
+const PRUNE_RETENTION: [(&str, &str); 1] = [("HOOKPOST_RETENTION", "1day")];
+const TWO_DAYS_MS: i64 = 2 * 86_400_000;
+
+async fn prune(args: &Args, storage: &Storage) {
+    let receiver = Receiver::start(None).await;
+    println!(
+        "scenario: prune, the seeded log {}",
+        if args.past_retention {
+            "past retention, pruned meanwhile"
+        } else {
+            "kept (the baseline)"
+        }
+    );
+    let backdate = if args.past_retention { TWO_DAYS_MS } else { 0 };
+    seed_log(args, storage, &receiver, backdate).await;
+    let server = Nodes::start_with(&args.binary, storage, args.nodes, true, &PRUNE_RETENTION).await;
+    receiver.reset();
+    let offered = offer_at_rate(args, storage, &server, &receiver).await;
+    println!(
+        "{} events/s offered for {} s while the server pruned",
+        args.rate, args.seconds
+    );
+    offered.report(&receiver);
+    let metrics = server.first().metrics().await;
+    print_pruning(&metrics);
+    server.stop().await;
+}
+
+/// What the first node's `/metrics` says retention did: events pruned, batches, their
+/// mean, and how many took longer than a few of the histogram's bounds.
+fn print_pruning(metrics: &str) {
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let pruned = value("hookpost_events_pruned_total ");
+    let batches = value("hookpost_prune_batch_duration_seconds_count ");
+    let seconds = value("hookpost_prune_batch_duration_seconds_sum ");
+    println!(
+        "pruned: {pruned:.0} events in {batches:.0} batches, {:.2} ms per batch on average",
+        if batches > 0.0 {
+            seconds * 1000.0 / batches
+        } else {
+            0.0
+        }
+    );
+    // Cumulative counts by upper bound, as the histogram's bucket lines give them.
+    let buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("hookpost_prune_batch_duration_seconds_bucket{le=\"")?;
+            let (bound, count) = rest.split_once("\"} ")?;
+            Some((bound.parse().ok()?, count.trim().parse().ok()?))
+        })
+        .collect();
+    let over: Vec<String> = [0.004, 0.016, 0.064, 0.256]
+        .iter()
+        .map(|bound| {
+            let within = buckets
+                .iter()
+                .filter(|(le, _)| *le <= bound * 1.000_001)
+                .map(|(_, count)| *count)
+                .fold(0.0, f64::max);
+            format!("{:.0} over {bound} s", batches - within)
+        })
+        .collect();
+    println!("  batches: {}", over.join(", "));
 }
 
 /// A lease far longer than the run: work comes back through liveness, not lease ends.

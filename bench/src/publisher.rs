@@ -31,6 +31,20 @@ pub async fn post_json(url: &str, body: &str) -> (u16, String) {
         .header("Content-Type", "application/json")
         .body(Full::new(Bytes::from(body.to_owned())))
         .expect("a valid request");
+    answer_text(request).await
+}
+
+/// GETs `url` with the admin token; returns the status and the answer's text.
+pub async fn get_text(url: &str) -> (u16, String) {
+    let request = hyper::Request::get(url)
+        .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .body(Full::new(Bytes::new()))
+        .expect("a valid request");
+    answer_text(request).await
+}
+
+/// Sends `request`; returns the answer's status and text.
+async fn answer_text(request: hyper::Request<Full<Bytes>>) -> (u16, String) {
     let response = client().request(request).await.expect("hookpost answers");
     let status = response.status().as_u16();
     let body = response

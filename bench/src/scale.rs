@@ -12,7 +12,8 @@ use crate::storage::Storage;
 /// Rows written per transaction.
 const CHUNK: u64 = 250_000;
 
-/// The statements of one chunk for a dialect: `$1` the chunk's first number, `$2` its size;
+/// The statements of one chunk for a dialect: `$1` the chunk's first number, `$2` its size,
+/// `$3` how much older than the first `push` (milliseconds) its events are made;
 /// the deliveries and attempts are those of events (deliveries) newer than `$1`.
 struct Dialect {
     events: &'static str,
@@ -25,7 +26,7 @@ const SQLITE: Dialect = Dialect {
                                  target_repository_id, target_organization_id, payload,
                                  created_at)
              SELECT 'seed-' || (?1 + n.i), t.name, t.action, t.repository_id, t.account_id,
-                    t.target_repository_id, t.target_organization_id, t.payload, t.created_at
+                    t.target_repository_id, t.target_organization_id, t.payload, t.created_at - ?3
              FROM (WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?2)
                    SELECT i FROM n) n,
                   (SELECT * FROM events WHERE name = 'push' ORDER BY id LIMIT 1) t",
@@ -49,7 +50,8 @@ const POSTGRES: Dialect = Dialect {
                                  target_repository_id, target_organization_id, payload,
                                  created_at)
              SELECT 'seed-' || ($1::bigint + i), t.name, t.action, t.repository_id, t.account_id,
-                    t.target_repository_id, t.target_organization_id, t.payload, t.created_at
+                    t.target_repository_id, t.target_organization_id, t.payload,
+                    t.created_at - $3::bigint
              FROM generate_series(0, $2::bigint - 1) i,
                   (SELECT * FROM events WHERE name = 'push' ORDER BY id LIMIT 1) t",
     deliveries: "INSERT INTO deliveries (event_id, hook_id, retry, redelivery, state, attempts)
@@ -87,20 +89,21 @@ const MAX_EVENT: &str = "SELECT coalesce(max(id), 0) FROM events";
 const MAX_DELIVERY: &str = "SELECT coalesce(max(id), 0) FROM deliveries";
 
 /// Adds `count` events, deliveries and successful attempts of the hook of the log's first
-/// attempt, each event's payload stored as the first `push`'s.
-pub async fn seed(storage: &Storage, count: u64) {
+/// attempt, each event's payload stored as the first `push`'s, and each event created
+/// `backdate_ms` before it.
+pub async fn seed(storage: &Storage, count: u64, backdate_ms: i64) {
     match storage.database_url() {
-        Some(url) => seed_postgres(&url, count).await,
+        Some(url) => seed_postgres(&url, count, backdate_ms).await,
         None => {
             let path = storage.sqlite_path();
-            tokio::task::spawn_blocking(move || seed_sqlite(&path, count))
+            tokio::task::spawn_blocking(move || seed_sqlite(&path, count, backdate_ms))
                 .await
                 .expect("the seed runs");
         }
     }
 }
 
-fn seed_sqlite(path: &std::path::Path, count: u64) {
+fn seed_sqlite(path: &std::path::Path, count: u64, backdate_ms: i64) {
     let mut conn = rusqlite::Connection::open(path).expect("the database opens");
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     let packs: bool = conn
@@ -119,7 +122,7 @@ fn seed_sqlite(path: &std::path::Path, count: u64) {
         let (events, deliveries) = (max(MAX_EVENT), max(MAX_DELIVERY));
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         transaction
-            .execute(&insert_events, (as_i64(done), as_i64(chunk)))
+            .execute(&insert_events, (as_i64(done), as_i64(chunk), backdate_ms))
             .unwrap();
         transaction.execute(SQLITE.deliveries, [events]).unwrap();
         transaction.execute(SQLITE.attempts, [deliveries]).unwrap();
@@ -130,7 +133,7 @@ fn seed_sqlite(path: &std::path::Path, count: u64) {
         .unwrap();
 }
 
-async fn seed_postgres(url: &str, count: u64) {
+async fn seed_postgres(url: &str, count: u64, backdate_ms: i64) {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .expect("PostgreSQL answers");
@@ -157,7 +160,10 @@ async fn seed_postgres(url: &str, count: u64) {
             .get(0);
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         transaction
-            .execute(&insert_events, &[&as_i64(done), &as_i64(chunk)])
+            .execute(
+                &insert_events,
+                &[&as_i64(done), &as_i64(chunk), &backdate_ms],
+            )
             .await
             .unwrap();
         transaction

@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::measure::ProcessUsage;
-use crate::publisher::{ADMIN_TOKEN, BENCH_REPOSITORY, post_json};
+use crate::publisher::{ADMIN_TOKEN, BENCH_REPOSITORY, get_text, post_json};
 use crate::storage::Storage;
 
 pub struct Server {
@@ -17,12 +17,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `binary serve` on a free port; `deliver` false runs the API only.
-    pub async fn start(binary: &Path, storage: &Storage, deliver: bool) -> Self {
-        Self::start_with(binary, storage, deliver, &[]).await
-    }
-
-    /// The same, with these environment variables besides (settings of `serve`).
+    /// Starts `binary serve` on a free port with these environment variables besides the
+    /// run's own (settings of `serve`); `deliver` false runs the API only.
     pub async fn start_with(
         binary: &Path,
         storage: &Storage,
@@ -69,6 +65,13 @@ impl Server {
 
     pub fn api(&self) -> String {
         format!("http://{}/api/v3", self.address)
+    }
+
+    /// The server's `GET /metrics` text.
+    pub async fn metrics(&self) -> String {
+        let (status, text) = get_text(&format!("http://{}/metrics", self.address)).await;
+        assert_eq!(status, 200, "GET /metrics answers: {text}");
+        text
     }
 
     pub fn pid(&self) -> u32 {
@@ -129,9 +132,20 @@ pub struct Nodes {
 
 impl Nodes {
     pub async fn start(binary: &Path, storage: &Storage, count: usize, deliver: bool) -> Self {
+        Self::start_with(binary, storage, count, deliver, &[]).await
+    }
+
+    /// The same, with these environment variables besides (settings of `serve`).
+    pub async fn start_with(
+        binary: &Path,
+        storage: &Storage,
+        count: usize,
+        deliver: bool,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let mut servers = Vec::with_capacity(count);
         for _ in 0..count.max(1) {
-            servers.push(Server::start(binary, storage, deliver).await);
+            servers.push(Server::start_with(binary, storage, deliver, settings).await);
         }
         Nodes { servers }
     }

@@ -7,6 +7,7 @@ use hookpost::delivery::retention::prune_expired;
 use hookpost::domain::hook::{HookInput, HookRules, HookScope, HookSettings};
 use hookpost::domain::names::{Login, RepoName};
 use hookpost::domain::timestamp::Timestamp;
+use hookpost::metrics::Metrics;
 use hookpost::store::{self, LatestObjects, NewEvent};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -428,19 +429,21 @@ async fn events_past_retention_are_pruned_with_their_log() {
     assert_eq!(app.deliveries(&path).await.len(), 1);
     let store = store::open(&app.storage.config()).await.unwrap();
     let day = Duration::from_secs(86_400);
+    let metrics = Metrics::default();
     assert_eq!(
-        prune_expired(store.as_ref(), day * 30, Timestamp::now())
+        prune_expired(store.as_ref(), day * 30, Timestamp::now(), &metrics)
             .await
             .unwrap(),
         0
     );
     let later = Timestamp(Timestamp::now().0 + 31 * 86_400_000);
     assert_eq!(
-        prune_expired(store.as_ref(), day * 30, later)
+        prune_expired(store.as_ref(), day * 30, later, &metrics)
             .await
             .unwrap(),
         1
     );
+    assert_eq!(metrics.events_pruned.get(), 1, "what was pruned is counted");
     store.close().await;
     assert!(app.deliveries(&path).await.is_empty());
 }
