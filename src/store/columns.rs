@@ -222,6 +222,41 @@ pub(crate) fn end_line(placeholder: impl Fn(usize) -> String) -> String {
         .replace("{now}", &placeholder(2))
 }
 
+/// Retention's batch in a backend's placeholders: the last of the next `{4}` events older
+/// than `{1}` after the cursor (`{2}`, `{3}`) in age order, none when fewer are left. The
+/// range on `created_at` alone lets the age index bound the scan; the row comparison
+/// orders ties.
+pub(crate) fn prune_batch_end(placeholder: impl Fn(usize) -> String) -> String {
+    format!(
+        "SELECT created_at, id FROM events
+         WHERE created_at < {before} AND created_at >= {from_at}
+           AND (created_at, id) > ({from_at}, {from_id})
+         ORDER BY created_at, id LIMIT 1 OFFSET {skip}",
+        before = placeholder(1),
+        from_at = placeholder(2),
+        from_id = placeholder(3),
+        skip = placeholder(4)
+    )
+}
+
+/// The ids of the events of retention's batch that go: older than `{1}`, after the cursor
+/// (`{2}`, `{3}`), up to the batch's last (`{4}`, `{5}`), with no delivery pending or held.
+pub(crate) fn prunable_events(placeholder: impl Fn(usize) -> String) -> String {
+    format!(
+        "SELECT e.id FROM events e
+         WHERE e.created_at < {before} AND e.created_at >= {from_at}
+           AND (e.created_at, e.id) > ({from_at}, {from_id})
+           AND (e.created_at, e.id) <= ({to_at}, {to_id})
+           AND NOT EXISTS (SELECT 1 FROM deliveries d
+                           WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))",
+        before = placeholder(1),
+        from_at = placeholder(2),
+        from_id = placeholder(3),
+        to_at = placeholder(4),
+        to_id = placeholder(5)
+    )
+}
+
 /// Makes the hook's held deliveries of events published in the window part of a recovery
 /// (placeholders as in [`RECOVERY_INSERT`]): a hook disabled by `--disable-after` sends
 /// nothing, so they stay held, and count as the recovery's pending work, until the hook is

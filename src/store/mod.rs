@@ -890,12 +890,46 @@ pub trait QueueStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<HookId>, StoreError>;
 
-    /// Deletes up to `batch` events older than `before` with their deliveries and
-    /// attempts; returns how many events went. An event with a delivery still pending
-    /// (queued, leased or waiting for a retry) stays, however old: retention never drops
-    /// work. The last batch (fewer than `batch`) also deletes the request-header templates
-    /// no stored attempt uses.
-    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError>;
+    /// Looks at the next `batch` events older than `before`, in age order after `after`
+    /// (from the oldest without it), and deletes those with their deliveries and attempts;
+    /// returns how many went and where the next batch starts. An event with a delivery
+    /// still pending or held (queued, leased, waiting for a retry) stays, however old:
+    /// retention never drops work. It is looked at and passed over, so that a batch costs
+    /// `batch` events however many such events come before the rest, and a pass looks at
+    /// each once. The pass's last batch (`next` none) also deletes the request-header
+    /// templates no stored attempt uses.
+    async fn prune(
+        &self,
+        before: Timestamp,
+        after: Option<PruneCursor>,
+        batch: u32,
+    ) -> Result<Pruned, StoreError>;
+}
+
+/// Where a pass of retention has got to: the last event it looked at, in age order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneCursor {
+    pub created_at: i64,
+    pub id: i64,
+}
+
+impl PruneCursor {
+    /// The cursor's bounds as statement parameters: before the oldest event without one.
+    pub fn bounds(after: Option<Self>) -> (i64, i64) {
+        after.map_or((i64::MIN, i64::MIN), |cursor| {
+            (cursor.created_at, cursor.id)
+        })
+    }
+}
+
+/// What one batch of retention did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Events deleted.
+    pub deleted: u64,
+    /// Where the next batch starts; none once nothing older than the cutoff is left to
+    /// look at.
+    pub next: Option<PruneCursor>,
 }
 
 /// The delivery log: a hook's attempts, newest first, and one attempt in full.

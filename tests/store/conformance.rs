@@ -39,6 +39,7 @@ checks!(
     a_recovery_queues_failed_deliveries_without_pending_work_one_recovery_at_a_time,
     retention_prunes_old_events_with_their_deliveries_and_attempts,
     retention_keeps_an_old_event_while_a_delivery_of_it_is_queued,
+    a_batch_of_retention_looks_at_its_share_and_passes_over_queued_events,
     a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap_ends,
     a_hooks_own_retry_schedule_is_kept_and_reaches_its_deliveries,
     a_rate_limited_hooks_claims_take_slots_once_and_put_off_the_rest,
@@ -793,8 +794,8 @@ async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: A
         .unwrap();
     let old_attempt = logged.iter().find(|a| &a.guid == old_guid).unwrap().id;
     publish(&store, at(200)).await;
-    assert_eq!(store.prune(at(50), 100).await.unwrap(), 1);
-    assert_eq!(store.prune(at(50), 100).await.unwrap(), 0, "nothing twice");
+    assert_eq!(prune_all(&store, at(50)).await, 1);
+    assert_eq!(prune_all(&store, at(50)).await, 0, "nothing twice");
     let left = store
         .list_attempts(&repo(), created.id, everything(100))
         .await
@@ -816,23 +817,77 @@ async fn retention_prunes_old_events_with_their_deliveries_and_attempts(store: A
     );
 }
 
+/// Everything older than `before` that retention may delete, deleted in one pass of
+/// batches of two (so that every test of retention crosses batches); how many went.
+async fn prune_all(store: &Arc<dyn Store>, before: Timestamp) -> u64 {
+    let (mut after, mut total) = (None, 0);
+    for _ in 0..1000 {
+        let pruned = store.prune(before, after, 2).await.unwrap();
+        total += pruned.deleted;
+        match pruned.next {
+            Some(next) => after = Some(next),
+            None => return total,
+        }
+    }
+    panic!("a pass of retention ends");
+}
+
+/// A batch looks at its share of events, whatever they are: old events still queued are
+/// passed over once per pass, not looked at again by every batch behind them (a backlog
+/// that never drains would make each batch cost its size), and what follows them goes.
+async fn a_batch_of_retention_looks_at_its_share_and_passes_over_queued_events(
+    store: Arc<dyn Store>,
+) {
+    hook(&store, repo(), &["push"], true).await;
+    for second in 0..5 {
+        publish(&store, at(second)).await;
+    }
+    let mut claim = store.claim_due("w", at(5), at(65), 100).await.unwrap();
+    claim.deliveries.sort_by_key(|delivery| delivery.event.id);
+    // The two oldest stay leased; the three after them are done.
+    for delivery in &claim.deliveries[2..] {
+        store
+            .record_attempt(attempt(delivery, at(6), true))
+            .await
+            .unwrap();
+    }
+    let first = store.prune(at(50), None, 2).await.unwrap();
+    assert_eq!(first.deleted, 0, "the batch was the two queued events");
+    let second = store.prune(at(50), first.next, 2).await.unwrap();
+    assert_eq!(second.deleted, 2, "the next two, done");
+    assert!(second.next.is_some());
+    let last = store.prune(at(50), second.next, 2).await.unwrap();
+    assert_eq!(
+        (last.deleted, last.next),
+        (1, None),
+        "the rest, and the pass ends"
+    );
+    assert_eq!(prune_all(&store, at(50)).await, 0, "the queued events stay");
+    assert_eq!(
+        store
+            .claim_due("w", at(66), at(126), 100)
+            .await
+            .unwrap()
+            .deliveries
+            .len(),
+        2,
+        "and are delivered when their leases end"
+    );
+}
+
 /// However old its event, work still queued or leased is delivered: the event is pruned
 /// only once no delivery of it is pending.
 async fn retention_keeps_an_old_event_while_a_delivery_of_it_is_queued(store: Arc<dyn Store>) {
     hook(&store, repo(), &["push"], true).await;
     publish(&store, at(0)).await;
-    assert_eq!(store.prune(at(50), 100).await.unwrap(), 0, "queued");
+    assert_eq!(prune_all(&store, at(50)).await, 0, "queued");
     let claim = store.claim_due("w", at(60), at(120), 100).await.unwrap();
     assert_eq!(claim.deliveries.len(), 1);
-    assert_eq!(store.prune(at(50), 100).await.unwrap(), 0, "leased");
+    assert_eq!(prune_all(&store, at(50)).await, 0, "leased");
     let mut failed = attempt(&claim.deliveries[0], at(61), false);
     failed.next_attempt = Some(at(300));
     store.record_attempt(failed).await.unwrap();
-    assert_eq!(
-        store.prune(at(50), 100).await.unwrap(),
-        0,
-        "waiting for a retry"
-    );
+    assert_eq!(prune_all(&store, at(50)).await, 0, "waiting for a retry");
     let claim = store.claim_due("w", at(300), at(360), 100).await.unwrap();
     assert_eq!(
         claim.deliveries.len(),
@@ -843,11 +898,7 @@ async fn retention_keeps_an_old_event_while_a_delivery_of_it_is_queued(store: Ar
         .record_attempt(attempt(&claim.deliveries[0], at(301), true))
         .await
         .unwrap();
-    assert_eq!(
-        store.prune(at(50), 100).await.unwrap(),
-        1,
-        "done, then pruned"
-    );
+    assert_eq!(prune_all(&store, at(50)).await, 1, "done, then pruned");
 }
 
 async fn a_hooks_signature_scheme_and_previous_secret_are_kept_until_the_overlap_ends(
@@ -1178,7 +1229,7 @@ async fn a_hook_failing_long_enough_is_disabled_and_holds_its_events_until_re_ac
     assert_eq!(held.len(), 10, "nine waiting for a retry and the new event");
     assert!(held.iter().all(|item| item.status == "held"));
     assert_eq!(
-        store.prune(at(1000), 100).await.unwrap(),
+        prune_all(&store, at(1000)).await,
         1,
         "only the event whose delivery failed for good: held work is kept"
     );
@@ -1436,7 +1487,7 @@ async fn retention_deletes_the_request_header_templates_no_stored_attempt_uses(
     publish(&store, at(10_000)).await;
     attempt_once(at(10_001), "b", false).await;
     assert_eq!(templates(at(10_002)).await, 2);
-    assert_eq!(store.prune(at(20_000), 100).await.unwrap(), 1);
+    assert_eq!(prune_all(&store, at(20_000)).await, 1);
     assert_eq!(
         templates(at(20_000)).await,
         1,
@@ -1448,7 +1499,7 @@ async fn retention_deletes_the_request_header_templates_no_stored_attempt_uses(
     publish(&store, at(20_000)).await;
     attempt_once(at(30_000), "b", false).await;
     attempt_once(at(510_001), "c", true).await;
-    assert_eq!(store.prune(at(515_000), 100).await.unwrap(), 1);
+    assert_eq!(prune_all(&store, at(515_000)).await, 1);
     let kept = logged().await;
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0].1, sent(&kept[0].0, "b"));

@@ -16,11 +16,13 @@ use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
     IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
-    parse_idempotent_reply, read_scope_objects,
+    parse_idempotent_reply, prunable_events, prune_batch_end, read_scope_objects,
 };
 use crate::store::header_sets;
 use crate::store::packing::PackedEvent;
-use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
+use crate::store::{
+    HookId, IdempotencyKey, NewEvent, PruneCursor, Pruned, PublishOutcome, ScopeObjects, StoreError,
+};
 
 /// Row ids of the event's repository and organization, created on first mention.
 #[derive(Debug, Clone, Copy)]
@@ -634,27 +636,47 @@ pub(super) async fn queue_test_push(
 pub(super) async fn prune(
     db: &impl GenericClient,
     before: Timestamp,
+    after: Option<PruneCursor>,
     batch: u32,
-) -> Result<u64, StoreError> {
+) -> Result<Pruned, StoreError> {
+    let (from_at, from_id) = PruneCursor::bounds(after);
+    let placeholder = |n| format!("${n}::bigint");
+    let last = opt(
+        db,
+        &prune_batch_end(placeholder),
+        &[&before.0, &from_at, &from_id, &i64::from(batch.max(1) - 1)],
+    )
+    .await?
+    .map(|row| -> Result<PruneCursor, StoreError> {
+        Ok(PruneCursor {
+            created_at: row.try_get(0)?,
+            id: row.try_get(1)?,
+        })
+    })
+    .transpose()?;
+    // The pass's last batch runs to the cutoff: every event after the cursor is in it.
+    let (to_at, to_id) = last.map_or((before.0, i64::MIN), |end| (end.created_at, end.id));
     // The events' deliveries go with them (`deliveries.event_id` cascades); their attempts
     // are deleted here (migration 0015 dropped that key).
     let deleted = exec(
         db,
-        "WITH old AS (
-             SELECT e.id FROM events e WHERE e.created_at < $1
-               AND NOT EXISTS (SELECT 1 FROM deliveries d
-                               WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))
-             ORDER BY e.created_at LIMIT $2),
-         attempts_gone AS (
-             DELETE FROM attempts a USING deliveries d
-             WHERE d.event_id IN (SELECT id FROM old) AND a.delivery_id = d.id)
-         DELETE FROM events WHERE id IN (SELECT id FROM old)",
-        &[&before.0, &i64::from(batch)],
+        &format!(
+            "WITH old AS ({}),
+             attempts_gone AS (
+                 DELETE FROM attempts a USING deliveries d
+                 WHERE d.event_id IN (SELECT id FROM old) AND a.delivery_id = d.id)
+             DELETE FROM events WHERE id IN (SELECT id FROM old)",
+            prunable_events(placeholder)
+        ),
+        &[&before.0, &from_at, &from_id, &to_at, &to_id],
     )
     .await?;
-    if deleted < u64::from(batch) {
-        // The last batch: the request-header templates left unused go too.
+    if last.is_none() {
+        // The pass's end: the request-header templates left unused go too.
         exec(db, &header_sets::prune_unused("$1::bigint"), &[&before.0]).await?;
     }
-    Ok(deleted)
+    Ok(Pruned {
+        deleted,
+        next: last,
+    })
 }

@@ -40,9 +40,9 @@ use super::packing::PackedEvent;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
-    Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome,
-    QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord, Store,
-    StoreError, TokenHash, TokenRecord,
+    Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PruneCursor, Pruned,
+    PublishOutcome, QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord,
+    Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -553,9 +553,14 @@ impl QueueStore for PostgresStore {
         queue::stats(&client, now).await
     }
 
-    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+    async fn prune(
+        &self,
+        before: Timestamp,
+        after: Option<PruneCursor>,
+        batch: u32,
+    ) -> Result<Pruned, StoreError> {
         let client = self.client(&self.relaxed).await?;
-        events::prune(&client, before, batch).await
+        events::prune(&client, before, after, batch).await
     }
 }
 

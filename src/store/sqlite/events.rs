@@ -10,11 +10,13 @@ use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
     IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
-    parse_idempotent_reply, read_scope_objects,
+    parse_idempotent_reply, prunable_events, prune_batch_end, read_scope_objects,
 };
 use crate::store::header_sets;
 use crate::store::packing::PackedEvent;
-use crate::store::{HookId, IdempotencyKey, NewEvent, PublishOutcome, ScopeObjects, StoreError};
+use crate::store::{
+    HookId, IdempotencyKey, NewEvent, PruneCursor, Pruned, PublishOutcome, ScopeObjects, StoreError,
+};
 
 /// The repository's row id and its owner's account id, creating both on first mention.
 fn ensure_repository(
@@ -324,20 +326,42 @@ pub(super) fn queue_test_push(
     }
 }
 
-pub(super) fn prune(conn: &Connection, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+pub(super) fn prune(
+    conn: &Connection,
+    before: Timestamp,
+    after: Option<PruneCursor>,
+    batch: u32,
+) -> Result<Pruned, StoreError> {
+    let (from_at, from_id) = PruneCursor::bounds(after);
+    let placeholder = |n| format!("?{n}");
+    let last: Option<PruneCursor> = conn
+        .prepare_cached(&prune_batch_end(placeholder))?
+        .query_row(
+            params![before.0, from_at, from_id, batch.max(1) - 1],
+            |row| {
+                Ok(PruneCursor {
+                    created_at: row.get(0)?,
+                    id: row.get(1)?,
+                })
+            },
+        )
+        .optional()?;
+    // The pass's last batch runs to the cutoff: every event after the cursor is in it.
+    let (to_at, to_id) = last.map_or((before.0, i64::MIN), |end| (end.created_at, end.id));
+    // Deliveries and attempts go with their events (foreign keys that cascade).
     let deleted = conn
-        .prepare_cached(
-            "DELETE FROM events WHERE id IN
-               (SELECT e.id FROM events e WHERE e.created_at < ?1
-                  AND NOT EXISTS (SELECT 1 FROM deliveries d
-                                  WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))
-                ORDER BY e.created_at LIMIT ?2)",
-        )?
-        .execute(params![before.0, batch])?;
-    if deleted < batch as usize {
-        // The last batch: the request-header templates left unused go too.
+        .prepare_cached(&format!(
+            "DELETE FROM events WHERE id IN ({})",
+            prunable_events(placeholder)
+        ))?
+        .execute(params![before.0, from_at, from_id, to_at, to_id])?;
+    if last.is_none() {
+        // The pass's end: the request-header templates left unused go too.
         conn.prepare_cached(&header_sets::prune_unused("?1"))?
             .execute([before.0])?;
     }
-    Ok(deleted as u64)
+    Ok(Pruned {
+        deleted: deleted as u64,
+        next: last,
+    })
 }

@@ -28,9 +28,9 @@ use super::packing::PackedEvent;
 use super::{
     AccountStore, AppKey, AppRecord, AttemptDetail, AttemptQuery, AttemptRecord, AttemptSummary,
     Claim, Hook, HookId, HookPage, HookStore, HookUpdate, IdempotencyKey, IngestStore,
-    Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PublishOutcome,
-    QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord, Store,
-    StoreError, TokenHash, TokenRecord,
+    Installation, LogStore, NewApp, NewEvent, NewToken, Page, Postponed, PruneCursor, Pruned,
+    PublishOutcome, QueueStats, QueueStore, Recovery, RecoveryStart, ScopeObjects, SessionRecord,
+    Store, StoreError, TokenHash, TokenRecord,
 };
 use crate::domain::hook::{HookPatch, HookScope, HookSettings};
 use crate::domain::ids::AppId;
@@ -488,9 +488,14 @@ impl QueueStore for SqliteStore {
         self.readers.read(move |conn| queue::stats(conn, now)).await
     }
 
-    async fn prune(&self, before: Timestamp, batch: u32) -> Result<u64, StoreError> {
+    async fn prune(
+        &self,
+        before: Timestamp,
+        after: Option<PruneCursor>,
+        batch: u32,
+    ) -> Result<Pruned, StoreError> {
         self.writer
-            .write_relaxed(move |conn| events::prune(conn, before, batch))
+            .write_relaxed(move |conn| events::prune(conn, before, after, batch))
             .await
     }
 }
