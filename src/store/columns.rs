@@ -15,8 +15,8 @@ use crate::domain::timestamp::Timestamp;
 use crate::store::header_sets;
 use crate::store::{
     AppId, AppRecord, AttemptId, AttemptQuery, AttemptRecord, AttemptSummary, Disabled, Hook,
-    HookBacklog, HookId, InstallationId, LatestObjects, Recovery, ScopeObjects, StatusClass,
-    StoreError, TokenRecord, TokenScope, Trigger,
+    HookBacklog, HookId, InstallationId, LatestObjects, PruneCursor, Recovery, ScopeObjects,
+    StatusClass, StoreError, TokenRecord, TokenScope, Trigger,
 };
 
 /// A scope as found in the database: the column its hooks are filed under, its row id,
@@ -222,39 +222,46 @@ pub(crate) fn end_line(placeholder: impl Fn(usize) -> String) -> String {
         .replace("{now}", &placeholder(2))
 }
 
-/// Retention's batch in a backend's placeholders: the last of the next `{4}` events older
-/// than `{1}` after the cursor (`{2}`, `{3}`) in age order, none when fewer are left. The
-/// range on `created_at` alone lets the age index bound the scan; the row comparison
-/// orders ties.
-pub(crate) fn prune_batch_end(placeholder: impl Fn(usize) -> String) -> String {
+/// Retention's batch in a backend's placeholders: the next `{2}` events after the event
+/// `{1}` in id order, as their last id, their oldest creation time and their number.
+pub(crate) fn prune_batch(placeholder: impl Fn(usize) -> String) -> String {
     format!(
-        "SELECT created_at, id FROM events
-         WHERE created_at < {before} AND created_at >= {from_at}
-           AND (created_at, id) > ({from_at}, {from_id})
-         ORDER BY created_at, id LIMIT 1 OFFSET {skip}",
-        before = placeholder(1),
-        from_at = placeholder(2),
-        from_id = placeholder(3),
-        skip = placeholder(4)
+        "SELECT max(id), min(created_at), count(*) FROM
+           (SELECT id, created_at FROM events WHERE id > {after} ORDER BY id LIMIT {batch}) looked",
+        after = placeholder(1),
+        batch = placeholder(2)
     )
 }
 
-/// The ids of the events of retention's batch that go: older than `{1}`, after the cursor
-/// (`{2}`, `{3}`), up to the batch's last (`{4}`, `{5}`), with no delivery pending or held.
+/// The ids of the events of retention's batch that go: after the event `{2}`, up to the
+/// event `{3}`, older than `{1}`, with no delivery pending or held.
 pub(crate) fn prunable_events(placeholder: impl Fn(usize) -> String) -> String {
     format!(
         "SELECT e.id FROM events e
-         WHERE e.created_at < {before} AND e.created_at >= {from_at}
-           AND (e.created_at, e.id) > ({from_at}, {from_id})
-           AND (e.created_at, e.id) <= ({to_at}, {to_id})
+         WHERE e.id > {after} AND e.id <= {last} AND e.created_at < {before}
            AND NOT EXISTS (SELECT 1 FROM deliveries d
                            WHERE d.event_id = e.id AND d.state IN ('pending', 'held'))",
         before = placeholder(1),
-        from_at = placeholder(2),
-        from_id = placeholder(3),
-        to_at = placeholder(4),
-        to_id = placeholder(5)
+        after = placeholder(2),
+        last = placeholder(3)
     )
+}
+
+/// What [`prune_batch`] found: its last id, its oldest creation time and its number of
+/// events (the first two none for an empty batch).
+pub(crate) struct PruneBatch {
+    pub last: Option<i64>,
+    pub oldest: Option<i64>,
+    pub looked: i64,
+}
+
+impl PruneBatch {
+    /// Where the next batch of a pass starts after this one of `batch`: none when the pass
+    /// is over (the log ended, or nothing in the batch was older than `before`).
+    pub(crate) fn next(&self, batch: u32, before: Timestamp) -> Option<PruneCursor> {
+        let last = self.last?;
+        (self.looked >= i64::from(batch) && self.oldest? < before.0).then_some(PruneCursor(last))
+    }
 }
 
 /// Makes the hook's held deliveries of events published in the window part of a recovery

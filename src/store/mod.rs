@@ -890,13 +890,15 @@ pub trait QueueStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<HookId>, StoreError>;
 
-    /// Looks at the next `batch` events older than `before`, in age order after `after`
-    /// (from the oldest without it), and deletes those with their deliveries and attempts;
-    /// returns how many went and where the next batch starts. An event with a delivery
-    /// still pending or held (queued, leased, waiting for a retry) stays, however old:
-    /// retention never drops work. It is looked at and passed over, so that a batch costs
-    /// `batch` events however many such events come before the rest, and a pass looks at
-    /// each once. The pass's last batch (`next` none) also deletes the request-header
+    /// Looks at the next `batch` events after `after` in the order they were stored (from
+    /// the first without it) and deletes those older than `before`, with their deliveries
+    /// and attempts; returns how many went and where the next batch starts. An event with
+    /// a delivery still pending or held (queued, leased, waiting for a retry) stays,
+    /// however old: retention never drops work. It is looked at and passed over, so that a
+    /// batch costs `batch` events however many such events come before the rest, and a
+    /// pass looks at each once. A pass ends with the log, or with a batch that holds no
+    /// event older than `before` (an event stored later yet older, by a clock's skew, goes
+    /// in the next pass); its last batch (`next` none) also deletes the request-header
     /// templates no stored attempt uses.
     async fn prune(
         &self,
@@ -906,29 +908,17 @@ pub trait QueueStore: Send + Sync {
     ) -> Result<Pruned, StoreError>;
 }
 
-/// Where a pass of retention has got to: the last event it looked at, in age order.
+/// Where a pass of retention has got to: the id of the last event it looked at (ids follow
+/// the order events were stored in, so the primary key bounds each batch exactly).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PruneCursor {
-    pub created_at: i64,
-    pub id: i64,
-}
-
-impl PruneCursor {
-    /// The cursor's bounds as statement parameters: before the oldest event without one.
-    pub fn bounds(after: Option<Self>) -> (i64, i64) {
-        after.map_or((i64::MIN, i64::MIN), |cursor| {
-            (cursor.created_at, cursor.id)
-        })
-    }
-}
+pub struct PruneCursor(pub i64);
 
 /// What one batch of retention did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
     /// Events deleted.
     pub deleted: u64,
-    /// Where the next batch starts; none once nothing older than the cutoff is left to
-    /// look at.
+    /// Where the next batch starts; none once the pass is over.
     pub next: Option<PruneCursor>,
 }
 

@@ -9,14 +9,14 @@ use tokio_postgres::types::ToSql;
 
 use super::hooks::{ensure_account, ensure_repository, find_scope};
 use super::line::line_up;
-use super::{all, exec, opt};
+use super::{all, exec, one, opt};
 use crate::domain::hook::HookScope;
 use crate::domain::ids::InstallationId;
 use crate::domain::names::Login;
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
-    parse_idempotent_reply, prunable_events, prune_batch_end, read_scope_objects,
+    IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, PruneBatch, REPOSITORY_OBJECTS, idempotent_reply,
+    parse_idempotent_reply, prunable_events, prune_batch, read_scope_objects,
 };
 use crate::store::header_sets;
 use crate::store::packing::PackedEvent;
@@ -639,44 +639,36 @@ pub(super) async fn prune(
     after: Option<PruneCursor>,
     batch: u32,
 ) -> Result<Pruned, StoreError> {
-    let (from_at, from_id) = PruneCursor::bounds(after);
     let placeholder = |n| format!("${n}::bigint");
-    let last = opt(
-        db,
-        &prune_batch_end(placeholder),
-        &[&before.0, &from_at, &from_id, &i64::from(batch.max(1) - 1)],
-    )
-    .await?
-    .map(|row| -> Result<PruneCursor, StoreError> {
-        Ok(PruneCursor {
-            created_at: row.try_get(0)?,
-            id: row.try_get(1)?,
-        })
-    })
-    .transpose()?;
-    // The pass's last batch runs to the cutoff: every event after the cursor is in it.
-    let (to_at, to_id) = last.map_or((before.0, i64::MIN), |end| (end.created_at, end.id));
-    // The events' deliveries go with them (`deliveries.event_id` cascades); their attempts
-    // are deleted here (migration 0015 dropped that key).
-    let deleted = exec(
-        db,
-        &format!(
-            "WITH old AS ({}),
-             attempts_gone AS (
-                 DELETE FROM attempts a USING deliveries d
-                 WHERE d.event_id IN (SELECT id FROM old) AND a.delivery_id = d.id)
-             DELETE FROM events WHERE id IN (SELECT id FROM old)",
-            prunable_events(placeholder)
-        ),
-        &[&before.0, &from_at, &from_id, &to_at, &to_id],
-    )
-    .await?;
-    if last.is_none() {
+    let from = after.map_or(0, |cursor| cursor.0);
+    let row = one(db, &prune_batch(placeholder), &[&from, &i64::from(batch)]).await?;
+    let found = PruneBatch {
+        last: row.try_get(0)?,
+        oldest: row.try_get(1)?,
+        looked: row.try_get(2)?,
+    };
+    let mut deleted = 0;
+    if let Some(last) = found.last {
+        // The events' deliveries go with them (`deliveries.event_id` cascades); their
+        // attempts are deleted here (migration 0015 dropped that key).
+        deleted = exec(
+            db,
+            &format!(
+                "WITH old AS ({}),
+                 attempts_gone AS (
+                     DELETE FROM attempts a USING deliveries d
+                     WHERE d.event_id IN (SELECT id FROM old) AND a.delivery_id = d.id)
+                 DELETE FROM events WHERE id IN (SELECT id FROM old)",
+                prunable_events(placeholder)
+            ),
+            &[&before.0, &from, &last],
+        )
+        .await?;
+    }
+    let next = found.next(batch, before);
+    if next.is_none() {
         // The pass's end: the request-header templates left unused go too.
         exec(db, &header_sets::prune_unused("$1::bigint"), &[&before.0]).await?;
     }
-    Ok(Pruned {
-        deleted,
-        next: last,
-    })
+    Ok(Pruned { deleted, next })
 }

@@ -9,8 +9,8 @@ use crate::domain::ids::InstallationId;
 use crate::domain::names::{Login, RepoName};
 use crate::domain::timestamp::Timestamp;
 use crate::store::columns::{
-    IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, REPOSITORY_OBJECTS, idempotent_reply,
-    parse_idempotent_reply, prunable_events, prune_batch_end, read_scope_objects,
+    IDEMPOTENCY_WINDOW_MS, ORGANIZATION_OBJECTS, PruneBatch, REPOSITORY_OBJECTS, idempotent_reply,
+    parse_idempotent_reply, prunable_events, prune_batch, read_scope_objects,
 };
 use crate::store::header_sets;
 use crate::store::packing::PackedEvent;
@@ -332,36 +332,35 @@ pub(super) fn prune(
     after: Option<PruneCursor>,
     batch: u32,
 ) -> Result<Pruned, StoreError> {
-    let (from_at, from_id) = PruneCursor::bounds(after);
     let placeholder = |n| format!("?{n}");
-    let last: Option<PruneCursor> = conn
-        .prepare_cached(&prune_batch_end(placeholder))?
-        .query_row(
-            params![before.0, from_at, from_id, batch.max(1) - 1],
-            |row| {
-                Ok(PruneCursor {
-                    created_at: row.get(0)?,
-                    id: row.get(1)?,
+    let from = after.map_or(0, |cursor| cursor.0);
+    let found =
+        conn.prepare_cached(&prune_batch(placeholder))?
+            .query_row(params![from, batch], |row| {
+                Ok(PruneBatch {
+                    last: row.get(0)?,
+                    oldest: row.get(1)?,
+                    looked: row.get(2)?,
                 })
-            },
-        )
-        .optional()?;
-    // The pass's last batch runs to the cutoff: every event after the cursor is in it.
-    let (to_at, to_id) = last.map_or((before.0, i64::MIN), |end| (end.created_at, end.id));
-    // Deliveries and attempts go with their events (foreign keys that cascade).
-    let deleted = conn
-        .prepare_cached(&format!(
-            "DELETE FROM events WHERE id IN ({})",
-            prunable_events(placeholder)
-        ))?
-        .execute(params![before.0, from_at, from_id, to_at, to_id])?;
-    if last.is_none() {
+            })?;
+    let mut deleted = 0;
+    if let Some(last) = found.last {
+        // Deliveries and attempts go with their events (foreign keys that cascade).
+        deleted = conn
+            .prepare_cached(&format!(
+                "DELETE FROM events WHERE id IN ({})",
+                prunable_events(placeholder)
+            ))?
+            .execute(params![before.0, from, last])?;
+    }
+    let next = found.next(batch, before);
+    if next.is_none() {
         // The pass's end: the request-header templates left unused go too.
         conn.prepare_cached(&header_sets::prune_unused("?1"))?
             .execute([before.0])?;
     }
     Ok(Pruned {
         deleted: deleted as u64,
-        next: last,
+        next,
     })
 }
