@@ -646,7 +646,7 @@ async fn prune(args: &Args, storage: &Storage) {
     receiver.reset();
     let offered = offer_at_rate(args, storage, &server, &receiver).await;
     println!(
-        "{} events/s offered for {} s while the server pruned",
+        "{} events/s offered for {} s while the pruner ran",
         args.rate, args.seconds
     );
     offered.report(&receiver);
