@@ -44,7 +44,7 @@ pub struct Metrics {
     pub deliveries_deferred: Counter,
     pub hooks_disabled: Counter,
     /// Retention's work: what it deleted, and how long each of its batches took from
-    /// being asked for to its commit (on SQLite the single writer runs nothing else then).
+    /// being asked for to its commit (on SQLite, writes queued behind it wait that long).
     pub events_pruned: Counter,
     pub prune_batch_duration: Histogram,
     deliveries_due: Gauge,

@@ -256,11 +256,18 @@ pub(crate) struct PruneBatch {
 }
 
 impl PruneBatch {
+    /// The batch's last id, if anything in it is older than `before` (else there is
+    /// nothing to delete and no statement to run).
+    pub(crate) fn last_to_prune(&self, before: Timestamp) -> Option<i64> {
+        self.last
+            .filter(|_| self.oldest.is_some_and(|oldest| oldest < before.0))
+    }
+
     /// Where the next batch of a pass starts after this one of `batch`: none when the pass
     /// is over (the log ended, or nothing in the batch was older than `before`).
     pub(crate) fn next(&self, batch: u32, before: Timestamp) -> Option<PruneCursor> {
-        let last = self.last?;
-        (self.looked >= i64::from(batch) && self.oldest? < before.0).then_some(PruneCursor(last))
+        let last = self.last_to_prune(before)?;
+        (self.looked >= i64::from(batch)).then_some(PruneCursor(last))
     }
 }
 

@@ -648,7 +648,7 @@ pub(super) async fn prune(
         looked: row.try_get(2)?,
     };
     let mut deleted = 0;
-    if let Some(last) = found.last {
+    if let Some(last) = found.last_to_prune(before) {
         // The events' deliveries go with them (`deliveries.event_id` cascades); their
         // attempts are deleted here (migration 0015 dropped that key).
         deleted = exec(

@@ -344,7 +344,7 @@ pub(super) fn prune(
                 })
             })?;
     let mut deleted = 0;
-    if let Some(last) = found.last {
+    if let Some(last) = found.last_to_prune(before) {
         // Deliveries and attempts go with their events (foreign keys that cascade).
         deleted = conn
             .prepare_cached(&format!(
